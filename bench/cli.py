@@ -1,0 +1,185 @@
+"""Command line: ``python -m bench list|run|report``.
+
+Every user error (unknown name, bad flag, unwritable folder, malformed value) is one line on
+stderr and exit code 2; a sweep that ran prints where its records are.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from . import registry
+from .contracts import PROFILES
+
+EXIT_USAGE = 2
+
+
+class UsageError(Exception):
+    """A problem with what the user asked for: one line, exit 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2, like every other usage error
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def _split(values: Sequence[str] | None) -> list[str] | None:
+    """``--methods a b`` and ``--methods a,b`` both work (commas inside [] are kept)."""
+    if not values:
+        return None
+    out: list[str] = []
+    for v in values:
+        depth, cur = 0, ""
+        for ch in v:
+            depth += ch == "["
+            depth -= ch == "]"
+            if ch == "," and depth == 0:
+                out.append(cur)
+                cur = ""
+            else:
+                cur += ch
+        out.append(cur)
+    return [s.strip() for s in out if s.strip()]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="python -m bench", description="periodic-bench: learning periodic functions")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    ls = sub.add_parser("list", help="list registered methods and tasks")
+    ls.add_argument("what", nargs="?", choices=["methods", "tasks", "all"], default="all")
+
+    r = sub.add_parser("run", help="run methods on tasks and append records")
+    r.add_argument("--all", action="store_true", help="every registered method on every task")
+    r.add_argument(
+        "--methods", nargs="+", metavar="PATTERN", help="fnmatch patterns, e.g. 'siren*'"
+    )
+    r.add_argument("--tasks", nargs="+", metavar="PATTERN", help="fnmatch patterns, e.g. 'tone*'")
+    r.add_argument("--exclude-methods", nargs="+", metavar="PATTERN", default=[])
+    r.add_argument("--exclude-tasks", nargs="+", metavar="PATTERN", default=[])
+    r.add_argument("--seeds", type=int, default=None, help="seeds per pair (default: profile's)")
+    r.add_argument("--base-seed", type=int, default=0, help="root of every derived seed")
+    r.add_argument("--profile", choices=PROFILES, default="quick")
+    r.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
+    r.add_argument("--threads", type=int, default=1, help="torch threads per worker (default 1)")
+    r.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
+    r.add_argument("--out", type=Path, default=None, help="default: results/<profile>-<device>/")
+    r.add_argument("--resume", action="store_true", help="skip runs already in records.jsonl")
+    r.add_argument("--quiet", action="store_true", help="no progress lines")
+    r.add_argument("--no-report", action="store_true", help="do not write the report afterwards")
+
+    rep = sub.add_parser("report", help="tables (and plots) from records")
+    rep.add_argument("dirs", nargs="+", type=Path, help="result folders or records.jsonl files")
+    rep.add_argument("--format", nargs="+", default=["md"], choices=["md", "html", "latex", "csv"])
+    rep.add_argument("--out", type=Path, default=None, help="where to write (default: first DIR)")
+    rep.add_argument("--plots", action="store_true", help="also draw the figures")
+    return p
+
+
+DEFAULT_SEEDS = {"quick": 3, "full": 20}
+
+
+def _writable(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise UsageError(f"output folder {folder} is not writable: {exc.strerror or exc}") from exc
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    registry.load_plugins()
+    sections = []
+    if args.what in ("methods", "all"):
+        sections.append(("methods", registry.METHODS))
+    if args.what in ("tasks", "all"):
+        sections.append(("tasks", registry.TASKS))
+    for title, reg in sections:
+        ids = reg.ids()
+        width = max((len(i) for i in ids), default=0)
+        if args.what == "all":
+            print(f"{title} ({len(ids)}):")
+        for i in ids:
+            print(f"  {i:<{width}}  {reg.get(i).description}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .runner import plan, resolve_device, run_sweep
+
+    if not args.all and not args.methods and not args.tasks:
+        raise UsageError("run: say what to run: --all, or --methods and/or --tasks")
+    if args.seeds is not None and args.seeds < 1:
+        raise UsageError("run: --seeds must be at least 1")
+    if args.jobs < 1 or args.threads < 1:
+        raise UsageError("run: --jobs and --threads must be at least 1")
+    registry.load_plugins()
+    methods = registry.METHODS.select(_split(args.methods), _split(args.exclude_methods))
+    tasks = registry.TASKS.select(_split(args.tasks), _split(args.exclude_tasks))
+    if not methods or not tasks:
+        raise UsageError("run: the selection is empty after exclusions")
+    try:
+        device = resolve_device(args.device)
+    except ValueError as exc:
+        raise UsageError(f"run: {exc}") from exc
+    seeds = args.seeds or DEFAULT_SEEDS[args.profile]
+    out = args.out or Path("results") / f"{args.profile}-{device.split(':')[0]}"
+    _writable(out)
+    specs = plan(methods, tasks, seeds, args.profile, device, args.base_seed, args.threads)
+    n_runs = sum(len(s.seeds) for s in specs)
+    print(
+        f"{len(methods)} method(s) x {len(tasks)} task(s) x {seeds} seed(s) = {n_runs} runs, "
+        f"profile {args.profile}, device {device} -> {out}/records.jsonl",
+        file=sys.stderr,
+    )
+    recs = run_sweep(specs, out, resume=args.resume, jobs=args.jobs, quiet=args.quiet)
+    counts: dict[str, int] = {}
+    for r in recs:
+        counts[r["status"]] = counts.get(r["status"], 0) + 1
+    summary = ", ".join(f"{v} {k}" for k, v in sorted(counts.items())) or "nothing new to run"
+    print(f"done: {summary}; records in {out / 'records.jsonl'}", file=sys.stderr)
+    if not args.no_report:
+        from .report import write_reports
+
+        written = write_reports([out], out, ["md"], plots=False)
+        for w in written:
+            print(f"report: {w}", file=sys.stderr)
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from .report import write_reports
+
+    for d in args.dirs:
+        if not d.exists():
+            raise UsageError(f"report: {d} does not exist")
+    out = args.out or (args.dirs[0] if args.dirs[0].is_dir() else args.dirs[0].parent)
+    _writable(out)
+    written = write_reports(args.dirs, out, args.format, plots=args.plots, echo=True)
+    for w in written:
+        print(f"wrote {w}", file=sys.stderr)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        return {"list": cmd_list, "run": cmd_run, "report": cmd_report}[args.command](args)
+    except (UsageError, registry.RegistryError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("interrupted; finished runs are in records.jsonl (use --resume)", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    raise SystemExit(main())

@@ -1,0 +1,347 @@
+"""The contracts between the harness, its tasks and its methods.
+
+A *task* owns the data and the judge; a *method* owns the learner. The two only meet through a
+:class:`TaskView`, which hands a method the sampler, the training set and the input domain, and
+nothing the scorer keeps for itself (frequencies, phases, evaluation sets). Hiding truth behind
+a view, rather than trusting plugins not to look, keeps every published number honest.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+PROFILES = ("quick", "full")
+
+
+class BudgetExceeded(RuntimeError):
+    """A method asked for more samples than its budget allows."""
+
+
+class RunTimeout(RuntimeError):
+    """A run went past its wall-clock budget (raised from the logger)."""
+
+
+@dataclass(frozen=True)
+class Budget:
+    """What every method gets on a task: the same for all of them.
+
+    ``steps`` and ``batch_size`` describe the gradient budget of the original experiment;
+    ``samples`` caps how many input/target pairs a method may draw in total (a spectral method
+    spends it at once, a gradient method batch by batch); ``seconds`` is a wall-clock cap.
+    """
+
+    steps: int
+    batch_size: int = 32
+    samples: int | None = None
+    seconds: float = 600.0
+
+    @property
+    def max_samples(self) -> int:
+        return self.samples if self.samples is not None else self.steps * self.batch_size
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "steps": self.steps,
+            "batch_size": self.batch_size,
+            "samples": self.max_samples,
+            "seconds": self.seconds,
+        }
+
+
+@dataclass(frozen=True)
+class OutputSpec:
+    """What a task asks a method to predict.
+
+    ``kind`` is ``"regression"`` (float targets) or ``"classification"`` (integer labels, one
+    per output, ``classes[i]`` of them for output ``i``).
+    """
+
+    kind: str = "regression"
+    n_outputs: int = 1
+    classes: tuple[int, ...] | None = None
+    names: tuple[str, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("regression", "classification"):
+            raise ValueError(f"output kind must be regression or classification, not {self.kind!r}")
+        if self.kind == "classification" and (
+            self.classes is None or len(self.classes) != self.n_outputs
+        ):
+            raise ValueError("classification outputs need one class count per output")
+
+
+class Task:
+    """Base class for a periodic task (data + judge).
+
+    Subclasses set the class attributes, store their parameters in ``__init__`` and draw their
+    hidden truth from ``seed`` there. They implement :meth:`sample` (an "infinite dataset") or
+    :meth:`train_set` (fixed data), :meth:`eval_sets` and :meth:`score`.
+    """
+
+    family: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    success_criterion: ClassVar[str] = ""
+    output: ClassVar[OutputSpec] = OutputSpec()
+    input_dtype: ClassVar[str] = "float64"
+    #: ``True`` for an infinite sampler, ``False`` for a fixed training set.
+    infinite: ClassVar[bool] = True
+    #: Budget per profile; every method on this task gets the same one.
+    budgets: ClassVar[dict[str, Budget]] = {
+        "quick": Budget(steps=20_000, batch_size=32),
+        "full": Budget(steps=1_000_000, batch_size=32),
+    }
+
+    def __init__(self, seed: int = 0, profile: str = "quick", **params: Any) -> None:
+        if profile not in PROFILES:
+            raise ValueError(f"unknown profile {profile!r}; choose from {', '.join(PROFILES)}")
+        self.seed = seed
+        self.profile = profile
+        self.params = params
+
+    # -- what the method may see ------------------------------------------------------------
+    @property
+    def domain(self) -> tuple[float, float]:
+        """Range of the training inputs (methods use it to scale inputs)."""
+        raise NotImplementedError
+
+    def sample(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """Draw ``n`` fresh training pairs."""
+        raise NotImplementedError(f"{type(self).__name__} has a fixed training set")
+
+    def train_set(self) -> tuple[np.ndarray, np.ndarray]:
+        """The fixed training set, for tasks that are not infinite."""
+        raise NotImplementedError(f"{type(self).__name__} samples fresh data; use sample()")
+
+    # -- what only the judge sees -------------------------------------------------------------
+    def eval_sets(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Held-out sets by name (``test``, and ``extrapolation`` where meaningful)."""
+        raise NotImplementedError
+
+    def truth(self) -> dict[str, Any]:
+        """Ground truth (frequencies, periods) for the scorer and the report; never for fit."""
+        return {}
+
+    def score(self, predictor: Any) -> dict[str, float]:
+        """Metrics of a fitted predictor over the evaluation sets."""
+        raise NotImplementedError
+
+    def success(self, metrics: dict[str, float]) -> bool | None:
+        """The task's stated success criterion, or ``None`` where it has none."""
+        return None
+
+    def record_extras(self) -> dict[str, Any]:
+        """Flags the report needs beside the metrics (e.g. ``representable``)."""
+        return {}
+
+    @property
+    def budget(self) -> Budget:
+        return self.budgets[self.profile]
+
+
+class TaskView:
+    """What a method sees of a task: samples, training data, domain and output spec.
+
+    Truth and evaluation sets are not reachable from here. The view also enforces the sample
+    budget, so that every method is compared on the same amount of data.
+    """
+
+    __slots__ = ("_task", "_rng", "_drawn", "_limit")
+
+    def __init__(self, task: Task, rng: np.random.Generator, limit: int | None = None) -> None:
+        self._task = task
+        self._rng = rng
+        self._drawn = 0
+        self._limit = limit if limit is not None else task.budget.max_samples
+
+    @property
+    def domain(self) -> tuple[float, float]:
+        return self._task.domain
+
+    @property
+    def output(self) -> OutputSpec:
+        return self._task.output
+
+    @property
+    def input_dtype(self) -> str:
+        return self._task.input_dtype
+
+    @property
+    def infinite(self) -> bool:
+        return self._task.infinite
+
+    @property
+    def samples_drawn(self) -> int:
+        return self._drawn
+
+    @property
+    def samples_left(self) -> int:
+        return max(self._limit - self._drawn, 0)
+
+    def sample(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Draw ``n`` fresh pairs, counted against the budget."""
+        if n <= 0:
+            raise ValueError("n must be positive")
+        if self._drawn + n > self._limit:
+            raise BudgetExceeded(
+                f"asked for {n} samples with {self.samples_left} of {self._limit} left"
+            )
+        self._drawn += n
+        return self._task.sample(n, self._rng)
+
+    def train_set(self) -> tuple[np.ndarray, np.ndarray]:
+        """The whole fixed training set (fixed-data tasks only); counts once."""
+        x, y = self._task.train_set()
+        self._drawn = max(self._drawn, len(x))
+        return x, y
+
+    def data(self, n: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Training pairs whichever kind the task is: ``n`` fresh samples, or the fixed set."""
+        if self.infinite:
+            return self.sample(n if n is not None else self.samples_left)
+        return self.train_set()
+
+    def __repr__(self) -> str:
+        return f"TaskView({type(self._task).__name__}, domain={self.domain})"
+
+
+class Logger:
+    """Collects the convergence trace and times phases; passed to ``Method.fit`` as ``log``.
+
+    ``log(step, loss)`` records a point (``loss`` a float, or one value per seed when a method
+    fits several seeds at once). ``with log.phase("estimate"):`` attributes the enclosed time
+    to that phase; time not inside a named phase is counted as ``train``. ``log.check()`` lets
+    a method without a loss still honour the time budget.
+    """
+
+    def __init__(
+        self,
+        n_seeds: int = 1,
+        max_points: int = 200,
+        deadline: float | None = None,
+        sync: Callable[[], None] | None = None,
+    ) -> None:
+        self.n_seeds = n_seeds
+        self.max_points = max_points
+        self.deadline = deadline
+        self.sync = sync or (lambda: None)
+        self.start = time.perf_counter()
+        self.phases: dict[str, float] = {}
+        self._points: list[tuple[int, float, np.ndarray]] = []
+        self._stride = 1
+        self._calls = 0
+        self._excluded = 0.0  # one-off warm-up/compile time, kept out of the trace's clock
+        self.nonfinite = np.zeros(n_seeds, dtype=bool)
+        self.final_loss = np.full(n_seeds, np.nan)
+        self.first_success_step: list[int | None] = [None] * n_seeds
+
+    def __call__(self, step: int, loss: float | Sequence[float] | np.ndarray) -> None:
+        values = np.broadcast_to(np.asarray(loss, dtype=float).reshape(-1), (self.n_seeds,))
+        bad = ~np.isfinite(values)
+        self.nonfinite |= bad
+        self.final_loss = np.where(bad, self.final_loss, values)
+        now = time.perf_counter() - self.start - self._excluded
+        # Keep the trace bounded: once full, drop every other point and keep every other call.
+        if self._calls % self._stride == 0:
+            self._points.append((int(step), now, values.copy()))
+            if len(self._points) >= self.max_points:
+                self._points = self._points[::2]
+                self._stride *= 2
+        self._calls += 1
+        self.check()
+
+    def check(self) -> None:
+        if self.deadline is not None and time.perf_counter() > self.deadline:
+            raise RunTimeout("time budget exceeded")
+
+    @contextmanager
+    def phase(self, name: str) -> Iterator[None]:
+        self.sync()
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.sync()
+            spent = time.perf_counter() - t0
+            self.phases[name] = self.phases.get(name, 0.0) + spent
+            if name in ("warmup", "compile"):
+                self._excluded += spent
+
+    def trace(self, i: int = 0) -> list[list[float]]:
+        """Bounded ``[step, seconds, loss]`` list for seed ``i``."""
+        out = []
+        for step, sec, vals in self._points:
+            v = float(vals[i])
+            out.append([step, round(sec, 6), v if np.isfinite(v) else None])
+        return out
+
+
+class Method:
+    """Base class for a learner.
+
+    Constructor arguments are hyper-parameters, stored verbatim (no logic in ``__init__``) so
+    that the runner can record them; learned state ends in ``_`` and a new ``fit`` forgets the
+    old one. A method declares what it handles through the class attributes below; the runner
+    skips the rest with a reason.
+    """
+
+    description: ClassVar[str] = ""
+    reference: ClassVar[str] = ""
+    handles_multi_output: ClassVar[bool] = False
+    handles_classification: ClassVar[bool] = False
+    handles_fixed_data: ClassVar[bool] = True
+    #: Input encodings this method accepts (``float32``, ``float64``, ``int64``).
+    input_dtypes: ClassVar[tuple[str, ...]] = ("float32", "float64", "int64")
+    #: ``True`` when :meth:`fit_seeds` trains several seeds as one computation.
+    vectorised: ClassVar[bool] = False
+
+    def get_params(self) -> dict[str, Any]:
+        return {k: v for k, v in vars(self).items() if not (k.endswith("_") or k.startswith("_"))}
+
+    def supports(self, task: TaskView) -> str | None:
+        """``None`` if this method can attempt ``task``, else the reason it cannot."""
+        out = task.output
+        if out.n_outputs > 1 and not self.handles_multi_output:
+            return f"{out.n_outputs} outputs; method handles a single output"
+        if out.kind == "classification" and not self.handles_classification:
+            return "classification outputs; method only regresses"
+        if not task.infinite and not self.handles_fixed_data:
+            return "fixed training set; method needs a sampler"
+        if task.input_dtype not in self.input_dtypes:
+            return f"{task.input_dtype} inputs; method accepts {', '.join(self.input_dtypes)}"
+        return None
+
+    def fit(self, task: TaskView, budget: Budget, seed: int, device: str, log: Logger) -> Method:
+        raise NotImplementedError
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def fit_seeds(
+        self,
+        tasks: Sequence[TaskView],
+        budget: Budget,
+        seeds: Sequence[int],
+        device: str,
+        log: Logger,
+    ) -> list[Any]:
+        """Fit one model per seed as one computation; returns one predictor per seed.
+
+        Only vectorised methods override this (``log`` then takes one loss per seed); the
+        runner calls :meth:`fit` once per seed for the others.
+        """
+        if len(seeds) != 1:
+            raise NotImplementedError(f"{type(self).__name__} does not fit seeds together")
+        return [self.fit(tasks[0], budget, seeds[0], device, log)]
+
+
+def as_numpy(x: Any) -> np.ndarray:
+    """Convert a prediction (numpy, torch or list) to a numpy array."""
+    if hasattr(x, "detach"):
+        x = x.detach().cpu().numpy()
+    return np.asarray(x)

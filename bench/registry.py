@@ -1,0 +1,351 @@
+"""Registries of methods and tasks, plugin discovery, and selection by pattern.
+
+Plugins register with a decorator (``@register_method("siren")``), in the style of timm's
+``@register_model``. A family may declare parameter variants; each gets a readable id such as
+``siren[w0=3000]``. Plugin folders (``methods/``, ``datasets/``) are loaded by path rather than
+imported as packages, so that a folder called ``datasets`` never shadows another library of that
+name; installed packages add plugins through the entry-point groups ``bench.methods`` and
+``bench.tasks``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+import hashlib
+import importlib.metadata
+import importlib.util
+import inspect
+import itertools
+import os
+import re
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .contracts import Method, Task
+
+
+class RegistryError(ValueError):
+    """Unknown or duplicate names, malformed variants, plugins that fail to load."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One selectable item: a family with a fixed set of parameters."""
+
+    id: str
+    family: str
+    cls: type
+    params: Mapping[str, Any] = field(default_factory=dict)
+    description: str = ""
+
+    def source_hash(self) -> str:
+        """Hash of the file that defines the class: a changed plugin gets new run keys."""
+        try:
+            text = Path(inspect.getfile(self.cls)).read_bytes()
+        except (OSError, TypeError):
+            text = repr(self.cls).encode()
+        return hashlib.sha256(text).hexdigest()[:16]
+
+
+def format_value(v: Any) -> str:
+    if isinstance(v, float) and v.is_integer() and abs(v) < 1e15:
+        return str(int(v)) if abs(v) >= 1 else repr(v)
+    return str(v)
+
+
+def variant_id(name: str, params: Mapping[str, Any]) -> str:
+    if not params:
+        return name
+    inner = ",".join(f"{k}={format_value(v)}" for k, v in params.items())
+    return f"{name}[{inner}]"
+
+
+class Registry:
+    """Name -> :class:`Entry`, with family-level registration and variant expansion."""
+
+    def __init__(self, kind: str, base: type) -> None:
+        self.kind = kind
+        self.base = base
+        self._entries: dict[str, Entry] = {}
+        self._families: dict[str, type] = {}
+
+    def register(
+        self,
+        name: str,
+        *,
+        variants: Sequence[Mapping[str, Any]] | Mapping[str, Sequence[Any]] | None = None,
+        base: bool = True,
+    ):
+        """Class decorator: register ``name`` and, optionally, its parameter variants.
+
+        ``variants`` is either a list of parameter dicts or a grid ``{param: [values]}`` whose
+        product is taken. ``base=False`` registers only the variants (for task families whose
+        bare name means nothing on its own, such as ``tone``).
+        """
+        if not re.fullmatch(r"[a-z0-9][a-z0-9_.\-]*", name):
+            raise RegistryError(f"{self.kind} name {name!r}: use lower-case letters, digits, - _ .")
+
+        def deco(cls: type) -> type:
+            if not (isinstance(cls, type) and issubclass(cls, self.base)):
+                raise RegistryError(f"{self.kind} {name!r} must subclass {self.base.__name__}")
+            if name in self._families and self._families[name] is not cls:
+                # Re-loading the same file (same qualified name) is not a duplicate.
+                old = self._families[name]
+                if (old.__module__, old.__qualname__) != (cls.__module__, cls.__qualname__):
+                    raise RegistryError(
+                        f"duplicate {self.kind} name {name!r}: {_where(old)} and {_where(cls)}"
+                    )
+            self._families[name] = cls
+            desc = (getattr(cls, "description", "") or (cls.__doc__ or "")).strip()
+            desc = desc.splitlines()[0] if desc else ""
+            for params in _expand(variants, base):
+                e = Entry(variant_id(name, params), name, cls, dict(params), desc)
+                self._entries[e.id] = e
+            return cls
+
+        return deco
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._entries
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def ids(self) -> list[str]:
+        return sorted(self._entries)
+
+    def families(self) -> list[str]:
+        return sorted(self._families)
+
+    def get(self, key: str) -> Entry:
+        """Entry by exact id; ``family[k=v]`` for unregistered values is built on the fly."""
+        if key in self._entries:
+            return self._entries[key]
+        m = re.fullmatch(r"([^\[\]]+)\[(.*)\]", key)
+        if m and m.group(1) in self._families:
+            params = _parse_params(m.group(2), self.kind, key)
+            cls = self._families[m.group(1)]
+            desc = next(
+                (e.description for e in self._entries.values() if e.family == m.group(1)), ""
+            )
+            return Entry(variant_id(m.group(1), params), m.group(1), cls, params, desc)
+        raise RegistryError(unknown_message(self.kind, key, self.ids()))
+
+    def select(
+        self, include: Iterable[str] | None = None, exclude: Iterable[str] | None = None
+    ) -> list[Entry]:
+        """Entries matching any include pattern and no exclude pattern (fnmatch, ``[`` literal).
+
+        A pattern that matches nothing is an error naming close matches, so a typo never
+        silently drops a method from a sweep.
+        """
+        include = list(include or ["*"])
+        chosen: dict[str, Entry] = {}
+        for pat in include:
+            hits = [i for i in self.ids() if _match(i, pat)]
+            if not hits:
+                # An explicit variant of a known family (e.g. siren[w0=100]) is allowed.
+                if "*" not in pat and "?" not in pat:
+                    e = self.get(pat)
+                    chosen[e.id] = e
+                    continue
+                raise RegistryError(unknown_message(self.kind, pat, self.ids()))
+            for i in hits:
+                chosen[i] = self._entries[i]
+        for pat in exclude or []:
+            chosen = {k: v for k, v in chosen.items() if not _match(k, pat)}
+        return [chosen[k] for k in sorted(chosen)]
+
+
+def _where(cls: type) -> str:
+    try:
+        return f"{cls.__qualname__} in {inspect.getfile(cls)}"
+    except TypeError:
+        return cls.__qualname__
+
+
+def _expand(variants: Any, base: bool) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = [{}] if base else []
+    if variants is None:
+        return out
+    if isinstance(variants, Mapping):
+        keys = list(variants)
+        for combo in itertools.product(*(variants[k] for k in keys)):
+            out.append(dict(zip(keys, combo, strict=True)))
+    else:
+        out.extend(dict(v) for v in variants)
+    if not out:
+        raise RegistryError("a registration needs a base entry or at least one variant")
+    return out
+
+
+def _parse_value(text: str) -> Any:
+    for conv in (int, float):
+        try:
+            return conv(text)
+        except ValueError:
+            pass
+    if text in ("true", "True"):
+        return True
+    if text in ("false", "False"):
+        return False
+    return text
+
+
+def _parse_params(text: str, kind: str, key: str) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        if "=" not in part:
+            raise RegistryError(f"{kind} {key!r}: expected name[key=value,...], got {part!r}")
+        k, v = part.split("=", 1)
+        params[k.strip()] = _parse_value(v.strip())
+    return params
+
+
+def _match(name: str, pattern: str) -> bool:
+    # Brackets in ids are literal (siren[w0=30]); fnmatch would read them as character classes.
+    escaped = pattern.replace("[", "\x00").replace("]", "[]]").replace("\x00", "[[]")
+    return fnmatch.fnmatchcase(name, escaped)
+
+
+def unknown_message(kind: str, key: str, known: Sequence[str]) -> str:
+    close = difflib.get_close_matches(key, known, n=4, cutoff=0.5)
+    if not close:
+        stem = key.split("[")[0].rstrip("*?")
+        close = [k for k in known if stem and k.startswith(stem)][:4]
+    if close:
+        hint = f"; did you mean {', '.join(close)}?"
+    else:
+        shown = ", ".join(known[:8]) + (", ..." if len(known) > 8 else "")
+        hint = f"; known {kind}s: {shown}" if known else f"; no {kind}s are registered"
+    return f"unknown {kind} {key!r}{hint} (see `python -m bench list {kind}s`)"
+
+
+METHODS = Registry("method", Method)
+TASKS = Registry("task", Task)
+
+
+def register_method(name: str, **kw: Any):
+    """Register a :class:`~bench.contracts.Method` subclass under ``name``."""
+    return METHODS.register(name, **kw)
+
+
+def register_task(name: str, **kw: Any):
+    """Register a :class:`~bench.contracts.Task` subclass under ``name``."""
+    return TASKS.register(name, **kw)
+
+
+# -- discovery ----------------------------------------------------------------------------------
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+_loaded = False
+load_errors: list[str] = []
+
+
+def plugin_dirs() -> list[Path]:
+    """Folders searched for plugin files: the repository's, the working directory's, and any
+    listed in ``BENCH_PLUGIN_PATH`` (``os.pathsep``-separated)."""
+    dirs = [REPO_ROOT / "methods", REPO_ROOT / "datasets"]
+    cwd = Path.cwd()
+    dirs += [cwd / "methods", cwd / "datasets"]
+    dirs += [Path(p) for p in os.environ.get("BENCH_PLUGIN_PATH", "").split(os.pathsep) if p]
+    seen: list[Path] = []
+    for d in dirs:
+        d = d.resolve()
+        if d.is_dir() and d not in seen:
+            seen.append(d)
+    return seen
+
+
+def load_file(path: Path) -> None:
+    """Import one plugin file by path under a private module name."""
+    digest = hashlib.sha1(str(path).encode()).hexdigest()[:8]
+    modname = f"bench_plugins.{path.parent.name}.{path.stem}_{digest}"
+    if modname in sys.modules:
+        return
+    spec = importlib.util.spec_from_file_location(modname, path)
+    if spec is None or spec.loader is None:
+        raise RegistryError(f"cannot load plugin {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[modname] = module
+    try:
+        spec.loader.exec_module(module)
+    except RegistryError:
+        del sys.modules[modname]
+        raise
+    except Exception as exc:
+        del sys.modules[modname]
+        raise RegistryError(f"plugin {path} failed to load: {type(exc).__name__}: {exc}") from exc
+
+
+def load_plugins(strict: bool = True) -> None:
+    """Load plugin folders and entry points once. ``strict`` raises on the first broken plugin;
+    otherwise broken plugins are listed in ``load_errors`` and the rest still load."""
+    global _loaded
+    if _loaded:
+        return
+    _loaded = True
+    for d in plugin_dirs():
+        for path in sorted(d.glob("*.py")):
+            if path.name.startswith("_"):
+                continue
+            try:
+                load_file(path)
+            except RegistryError as exc:
+                if strict:
+                    _loaded = False
+                    raise
+                load_errors.append(str(exc))
+    for group in ("bench.methods", "bench.tasks"):
+        for ep in importlib.metadata.entry_points(group=group):
+            try:
+                ep.load()
+            except Exception as exc:
+                msg = f"entry point {ep.name} ({ep.value}) failed to load: {exc}"
+                if strict:
+                    _loaded = False
+                    raise RegistryError(msg) from exc
+                load_errors.append(msg)
+
+
+def list_methods(pattern: str = "*") -> list[str]:
+    load_plugins()
+    return [i for i in METHODS.ids() if _match(i, pattern)]
+
+
+def list_tasks(pattern: str = "*") -> list[str]:
+    load_plugins()
+    return [i for i in TASKS.ids() if _match(i, pattern)]
+
+
+def get_method(key: str, **overrides: Any) -> Method:
+    """A fresh method instance for an id such as ``siren`` or ``siren[w0=3000]``."""
+    load_plugins()
+    e = METHODS.get(key)
+    return build(e, overrides)
+
+
+def get_task(key: str, seed: int = 0, profile: str = "quick", **overrides: Any) -> Task:
+    """A task instance for an id such as ``sin31`` or ``tone[cycles=100]``."""
+    load_plugins()
+    e = TASKS.get(key)
+    return build(e, overrides, seed=seed, profile=profile)
+
+
+def build(entry: Entry, overrides: Mapping[str, Any] | None = None, **fixed: Any) -> Any:
+    """Instantiate an entry; unknown parameter names are an error that lists the known ones."""
+    params = {**entry.params, **(overrides or {})}
+    sig = inspect.signature(entry.cls.__init__)
+    accepts_any = any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values())
+    known = [n for n in sig.parameters if n not in ("self", "seed", "profile")]
+    bad = [k for k in params if k not in known]
+    if bad and not accepts_any:
+        raise RegistryError(
+            f"{entry.id}: unknown parameter(s) {', '.join(bad)}; "
+            f"known: {', '.join(known) or 'none'}"
+        )
+    return entry.cls(**fixed, **params)

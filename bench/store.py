@@ -1,0 +1,237 @@
+"""Records: one JSON object per finished run, appended to ``records.jsonl``.
+
+Appending a whole line and flushing it (plus ``fsync``) as each run ends means a killed sweep
+loses at most the run in flight; a torn last line is detected on read, reported with its line
+number, and skipped. No pickle: records are plain JSON that any tool can read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import platform
+import subprocess
+import sys
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+RECORDS = "records.jsonl"
+
+#: Keys every record carries (documented in the README).
+REQUIRED_KEYS = (
+    "run_key",
+    "method",
+    "params",
+    "task",
+    "task_params",
+    "seed",
+    "profile",
+    "status",
+    "reason",
+    "success",
+    "metrics",
+    "time",
+    "trace",
+    "env",
+)
+STATUSES = ("ok", "diverged", "timeout", "oom", "error", "skipped")
+
+
+def run_key(
+    method_id: str,
+    method_source: str,
+    params: dict[str, Any],
+    task_id: str,
+    task_source: str,
+    task_params: dict[str, Any],
+    seed: int,
+    profile: str,
+) -> str:
+    """Stable identity of a run: what would have to change for its result to change."""
+    blob = json.dumps(
+        [method_id, method_source, params, task_id, task_source, task_params, seed, profile],
+        sort_keys=True,
+        default=str,
+    )
+    return hashlib.sha256(blob.encode()).hexdigest()[:24]
+
+
+def clean(obj: Any) -> Any:
+    """Make a value JSON-safe: numpy scalars to Python, NaN/inf to ``None``."""
+    if isinstance(obj, dict):
+        return {str(k): clean(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [clean(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return clean(obj.tolist())
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, str | int | float | bool) or obj is None:
+        return obj
+    return str(obj)
+
+
+class RecordWriter:
+    """Appends records to ``<out>/records.jsonl``, one flushed line per run."""
+
+    def __init__(self, out: Path) -> None:
+        self.path = Path(out) / RECORDS
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._repair_tail()
+
+    def _repair_tail(self) -> None:
+        # A process killed mid-write can leave a last line without its newline; terminate it so
+        # the next record starts on a line of its own (the torn line is skipped on read).
+        if self.path.exists() and self.path.stat().st_size:
+            with open(self.path, "rb+") as f:
+                f.seek(-1, os.SEEK_END)
+                if f.read(1) != b"\n":
+                    f.write(b"\n")
+
+    def write(self, record: dict[str, Any]) -> None:
+        line = json.dumps(clean(record), sort_keys=False, allow_nan=False) + "\n"
+        with open(self.path, "a", encoding="utf-8") as f:
+            f.write(line)
+            f.flush()
+            os.fsync(f.fileno())
+
+
+@dataclass
+class BadLine:
+    path: Path
+    lineno: int
+    why: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.lineno}: skipped ({self.why})"
+
+
+def iter_records(path: Path, problems: list[BadLine] | None = None) -> Iterator[dict[str, Any]]:
+    """Records from a ``records.jsonl`` file (or a folder holding one); bad lines are skipped
+    and reported into ``problems``."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / RECORDS
+    if not path.exists():
+        return
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for lineno, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError as exc:
+                if problems is not None:
+                    problems.append(BadLine(path, lineno, f"not JSON: {exc.msg}"))
+                continue
+            if not isinstance(rec, dict):
+                if problems is not None:
+                    problems.append(BadLine(path, lineno, "not a JSON object"))
+                continue
+            missing = [k for k in REQUIRED_KEYS if k not in rec]
+            if missing:
+                if problems is not None:
+                    problems.append(BadLine(path, lineno, f"missing {', '.join(missing)}"))
+                continue
+            yield rec
+
+
+def load_records(
+    paths: Iterable[Path], problems: list[BadLine] | None = None
+) -> list[dict[str, Any]]:
+    """Records from several folders or files; a later duplicate ``run_key`` replaces none."""
+    seen: set[str] = set()
+    out = []
+    for p in paths:
+        for rec in iter_records(Path(p), problems):
+            if rec["run_key"] in seen:
+                continue
+            seen.add(rec["run_key"])
+            rec.setdefault("_source", str(p))
+            out.append(rec)
+    return out
+
+
+def done_keys(out: Path) -> set[str]:
+    return {r["run_key"] for r in iter_records(Path(out))}
+
+
+# -- provenance ---------------------------------------------------------------------------------
+
+_ENV_CACHE: dict[str, Any] | None = None
+
+
+def _git_commit() -> str | None:
+    root = Path(__file__).resolve().parent.parent
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+        )
+        if out.returncode != 0:
+            return None
+        dirty = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+        ).stdout.strip()
+        return out.stdout.strip() + ("-dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def environment(device: str) -> dict[str, Any]:
+    """Provenance of the process: versions, commit, device and CPU names, threads."""
+    global _ENV_CACHE
+    if _ENV_CACHE is None:
+        import scipy
+        import torch
+
+        from . import __version__
+
+        _ENV_CACHE = {
+            "bench_version": __version__,
+            "git_commit": _git_commit(),
+            "python": platform.python_version(),
+            "numpy": np.__version__,
+            "scipy": scipy.__version__,
+            "torch": torch.__version__,
+            "platform": platform.platform(),
+            "cpu": _cpu_name(),
+            "cpu_count": os.cpu_count(),
+            "argv": " ".join(sys.argv[:1] + sys.argv[1:]),
+        }
+    import torch
+
+    env = dict(_ENV_CACHE)
+    env["device"] = device
+    env["device_name"] = (
+        torch.cuda.get_device_name(torch.device(device))
+        if device.startswith("cuda")
+        else env["cpu"]
+    )
+    env["threads"] = torch.get_num_threads()
+    env["timestamp"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    return env

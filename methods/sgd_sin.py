@@ -1,0 +1,111 @@
+"""SGD on Sin: the original experiment's learner.
+
+Model ``sin(w x)`` with a single parameter ``w ~ N(0, 1)``, mean-squared error on fresh batches
+of 32, ``torch.optim.SGD(lr=1e-4)``. The loss landscape is ``~ 1 - sinc((w - w*) R)``: flat at
+about 1 except in a basin ``~ pi / R`` wide, so the gradient carries no information from a
+random start once the domain holds many cycles.
+
+The variant ``sgd-sin[lr=stable]`` sets the step to ``1 / L''`` with ``L'' = R^2 / 3``, the
+curvature at the optimum for inputs uniform on ``[-R, R]`` (plain gradient descent is stable
+for steps below ``2 / L''``). It shows that an unstable step is not the only reason for failure.
+
+The method is vectorised over seeds: ``S`` seeds are one parameter vector of length ``S``, and
+the summed loss gives each seed exactly its own gradient.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+from bench import Budget, Logger, Method, TaskView, register_method
+
+LOG_EVERY = 100
+
+
+class SinModel:
+    """A fitted ``sin(w x)``."""
+
+    def __init__(self, freq: float) -> None:
+        self.freqs_ = np.array([freq])
+        self.n_params_ = 1
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        return np.sin(self.freqs_[0] * np.asarray(x, dtype=np.float64))
+
+
+@register_method("sgd-sin", variants=[{"lr": "stable"}])
+class SGDSin(Method):
+    """The original: sin(w x), w ~ N(0,1), SGD lr 1e-4, batch 32, MSE (vectorised over seeds)."""
+
+    description = "The original: fit w of sin(w x) by SGD (lr 1e-4, batch 32, w0 ~ N(0,1))"
+    reference = "The 'deep learning has an issue with sin' experiment (SGD on a single frequency)"
+    handles_fixed_data = False
+    input_dtypes = ("float32", "float64")
+    vectorised = True
+
+    def __init__(
+        self, lr: float | str = 1e-4, init: float | str = "randn", dtype: str = "float64"
+    ) -> None:
+        self.lr = lr
+        self.init = init
+        self.dtype = dtype
+
+    def step_size(self, domain: tuple[float, float]) -> float:
+        if self.lr == "stable":
+            r = max(abs(domain[0]), abs(domain[1]))
+            return 3.0 / (r * r)
+        if isinstance(self.lr, str):
+            raise ValueError(f"lr must be a number or 'stable', not {self.lr!r}")
+        return float(self.lr)
+
+    def fit(self, task: TaskView, budget: Budget, seed: int, device: str, log: Logger) -> Any:
+        return self.fit_seeds([task], budget, [seed], device, log)[0]
+
+    def fit_seeds(
+        self,
+        tasks: Sequence[TaskView],
+        budget: Budget,
+        seeds: Sequence[int],
+        device: str,
+        log: Logger,
+    ) -> list[SinModel]:
+        dtype = getattr(torch, self.dtype)
+        if isinstance(self.init, str):
+            if self.init != "randn":
+                raise ValueError(f"init must be 'randn' or a number, not {self.init!r}")
+            w0 = [torch.randn(1, generator=torch.Generator().manual_seed(s)).item() for s in seeds]
+        else:
+            w0 = [float(self.init)] * len(seeds)
+        with log.phase("warmup"):
+            # torch's first optimiser step pays a one-off set-up cost (about a second on CPU);
+            # take it on a throwaway parameter so that ``train`` times the loop alone.
+            scratch = torch.zeros(1, dtype=dtype, device=device, requires_grad=True)
+            torch.sin(scratch).sum().backward()
+            torch.optim.SGD([scratch], lr=0.0).step()
+        w = torch.tensor(w0, dtype=dtype, device=device, requires_grad=True)
+        opt = torch.optim.SGD([w], lr=self.step_size(tasks[0].domain))
+        bs, steps = budget.batch_size, budget.steps
+        chunk = max(1, min(steps, 2000))
+        for start in range(0, steps, chunk):
+            n = min(chunk, steps - start)
+            xs, ys = zip(*(t.sample(n * bs) for t in tasks), strict=True)
+            x_all = torch.as_tensor(np.stack(xs), dtype=dtype, device=device).view(
+                len(tasks), n, bs
+            )
+            y_all = torch.as_tensor(np.stack(ys), dtype=dtype, device=device).view(
+                len(tasks), n, bs
+            )
+            for j in range(n):
+                x, y = x_all[:, j], y_all[:, j]
+                per_seed = ((torch.sin(w[:, None] * x) - y) ** 2).mean(dim=1)
+                opt.zero_grad(set_to_none=True)
+                per_seed.sum().backward()
+                opt.step()
+                step = start + j + 1
+                if step % LOG_EVERY == 0 or step == steps:
+                    log(step, per_seed.detach().cpu().numpy())
+        return [SinModel(v) for v in w.detach().cpu().tolist()]
