@@ -67,7 +67,12 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--profile", choices=PROFILES, default="quick")
     r.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
     r.add_argument("--threads", type=int, default=1, help="torch threads per worker (default 1)")
-    r.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
+    r.add_argument(
+        "--jobs",
+        type=int,
+        default=None,
+        help="worker processes (default: one per core on CPU, up to 4; 1 on CUDA)",
+    )
     r.add_argument("--out", type=Path, default=None, help="default: results/<profile>-<device>/")
     r.add_argument("--resume", action="store_true", help="skip runs already in records.jsonl")
     r.add_argument("--quiet", action="store_true", help="no progress lines")
@@ -117,6 +122,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise UsageError("run: say what to run: --all, or --methods and/or --tasks")
     if args.seeds is not None and args.seeds < 1:
         raise UsageError("run: --seeds must be at least 1")
+    args.jobs_auto = args.jobs is None
+    if args.jobs is None:
+        args.jobs = 1
     if args.jobs < 1 or args.threads < 1:
         raise UsageError("run: --jobs and --threads must be at least 1")
     registry.load_plugins()
@@ -129,6 +137,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise UsageError(f"run: {exc}") from exc
     seeds = args.seeds or DEFAULT_SEEDS[args.profile]
+    if args.jobs_auto:
+        args.jobs = 1 if device.startswith("cuda") else max(1, min(os.cpu_count() or 1, 4))
     out = args.out or Path("results") / f"{args.profile}-{device.split(':')[0]}"
     _writable(out)
     specs = plan(methods, tasks, seeds, args.profile, device, args.base_seed, args.threads)

@@ -91,11 +91,21 @@ class Task:
     input_dtype: ClassVar[str] = "float64"
     #: ``True`` for an infinite sampler, ``False`` for a fixed training set.
     infinite: ClassVar[bool] = True
+    #: The metric the report leads with for this task (a key of :meth:`score`'s dict).
+    headline: ClassVar[str] = "test_mse"
+    #: Training loss at which the task counts as learnt, for time-to-target from the trace
+    #: (``None`` where the training loss says nothing about success).
+    loss_target: ClassVar[float | None] = None
     #: Budget per profile; every method on this task gets the same one.
     budgets: ClassVar[dict[str, Budget]] = {
         "quick": Budget(steps=20_000, batch_size=32),
         "full": Budget(steps=1_000_000, batch_size=32),
     }
+
+    @classmethod
+    def describe(cls, params: dict[str, Any]) -> str:
+        """One line for ``bench list``; variants may override to mention their parameters."""
+        return cls.description
 
     def __init__(self, seed: int = 0, profile: str = "quick", **params: Any) -> None:
         if profile not in PROFILES:
@@ -299,6 +309,11 @@ class Method:
     input_dtypes: ClassVar[tuple[str, ...]] = ("float32", "float64", "int64")
     #: ``True`` when :meth:`fit_seeds` trains several seeds as one computation.
     vectorised: ClassVar[bool] = False
+
+    @classmethod
+    def describe(cls, params: dict[str, Any]) -> str:
+        """One line for ``bench list``; variants may override to mention their parameters."""
+        return cls.description
 
     def get_params(self) -> dict[str, Any]:
         return {k: v for k, v in vars(self).items() if not (k.endswith("_") or k.startswith("_"))}

@@ -100,10 +100,8 @@ class Registry:
                         f"duplicate {self.kind} name {name!r}: {_where(old)} and {_where(cls)}"
                     )
             self._families[name] = cls
-            desc = (getattr(cls, "description", "") or (cls.__doc__ or "")).strip()
-            desc = desc.splitlines()[0] if desc else ""
             for params in _expand(variants, base):
-                e = Entry(variant_id(name, params), name, cls, dict(params), desc)
+                e = Entry(variant_id(name, params), name, cls, dict(params), _describe(cls, params))
                 self._entries[e.id] = e
             return cls
 
@@ -129,9 +127,7 @@ class Registry:
         if m and m.group(1) in self._families:
             params = _parse_params(m.group(2), self.kind, key)
             cls = self._families[m.group(1)]
-            desc = next(
-                (e.description for e in self._entries.values() if e.family == m.group(1)), ""
-            )
+            desc = _describe(cls, params)
             return Entry(variant_id(m.group(1), params), m.group(1), cls, params, desc)
         raise RegistryError(unknown_message(self.kind, key, self.ids()))
 
@@ -159,6 +155,13 @@ class Registry:
         for pat in exclude or []:
             chosen = {k: v for k, v in chosen.items() if not _match(k, pat)}
         return [chosen[k] for k in sorted(chosen)]
+
+
+def _describe(cls: type, params: Mapping[str, Any]) -> str:
+    describe = getattr(cls, "describe", None)
+    text = describe(dict(params)) if describe else ""
+    text = (text or cls.__doc__ or "").strip()
+    return text.splitlines()[0] if text else ""
 
 
 def _where(cls: type) -> str:

@@ -22,6 +22,8 @@ class Sin31(Task):
         "The original: sin(31x), x ~ U[-1000, 1000], fresh batches of 32; success: test MSE < 1e-4"
     )
     success_criterion = "test MSE < 1e-4"
+    headline = "test_mse"
+    loss_target = 1e-4
     budgets = {
         "quick": Budget(steps=20_000, batch_size=32, seconds=900),
         "full": Budget(steps=1_000_000, batch_size=32, seconds=7200),

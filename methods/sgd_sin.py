@@ -54,6 +54,12 @@ class SGDSin(Method):
         self.init = init
         self.dtype = dtype
 
+    @classmethod
+    def describe(cls, params: dict[str, Any]) -> str:
+        if params.get("lr") == "stable":
+            return "Variant: SGD on sin(w x) with the stable step 1/L'' = 3/R^2 (L'' = R^2/3)"
+        return cls.description
+
     def step_size(self, domain: tuple[float, float]) -> float:
         if self.lr == "stable":
             r = max(abs(domain[0]), abs(domain[1]))
