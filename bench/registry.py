@@ -107,6 +107,11 @@ class Registry:
 
         return deco
 
+    def unregister(self, name: str) -> None:
+        """Remove a family and its variants (for tests and interactive sessions)."""
+        self._families.pop(name, None)
+        self._entries = {k: e for k, e in self._entries.items() if e.family != name}
+
     def __contains__(self, key: str) -> bool:
         return key in self._entries
 

@@ -242,6 +242,8 @@ def execute(spec: RunSpec) -> list[dict[str, Any]]:
         for t, s in zip(tasks, spec.seeds, strict=True)
     ]
     base["budget"] = budget.to_dict()
+    base["headline"] = getattr(tasks[0], "headline", None)
+    base["loss_target"] = getattr(tasks[0], "loss_target", None)
     base["method_params"] = _safe_params(method)
     extras = [t.record_extras() for t in tasks]
 
