@@ -1,4 +1,4 @@
-"""Command line: ``python -m bench list|run|report``.
+"""Command line: ``python -m bench list|run|report|landscape``.
 
 Every user error (unknown name, bad flag, unwritable folder, malformed value) is one line on
 stderr and exit code 2; a sweep that ran prints where its records are.
@@ -78,11 +78,30 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--quiet", action="store_true", help="no progress lines")
     r.add_argument("--no-report", action="store_true", help="do not write the report afterwards")
 
-    rep = sub.add_parser("report", help="tables (and plots) from records")
+    rep = sub.add_parser("report", help="tables (and plots) from records; never reruns")
     rep.add_argument("dirs", nargs="+", type=Path, help="result folders or records.jsonl files")
-    rep.add_argument("--format", nargs="+", default=["md"], choices=["md", "html", "latex", "csv"])
+    rep.add_argument(
+        "--format",
+        nargs="+",
+        default=["md"],
+        choices=["md", "html", "latex", "csv"],
+        help="one or more of md (README-ready), html (one self-contained page), latex "
+        "(booktabs tables), csv (summary.csv and runs.csv); default md",
+    )
     rep.add_argument("--out", type=Path, default=None, help="where to write (default: first DIR)")
-    rep.add_argument("--plots", action="store_true", help="also draw the figures")
+    rep.add_argument("--plots", action="store_true", help="also draw the figures (PNG and SVG)")
+
+    land = sub.add_parser(
+        "landscape", help="loss and gradient of sin(w x) against sin(target x): the why"
+    )
+    land.add_argument("--out", type=Path, default=Path("results/landscape"))
+    land.add_argument("--target", type=float, default=31.0, help="true frequency t (default 31)")
+    land.add_argument("--half-width", type=float, default=1000.0, help="x ~ U[-R, R] (R=1000)")
+    land.add_argument("--batch", type=int, default=100_000, help="x samples averaged per w")
+    land.add_argument(
+        "--sgd-batch", type=int, default=32, help="batch whose gradient noise is shaded"
+    )
+    land.add_argument("--seed", type=int, default=0)
     return p
 
 
@@ -171,7 +190,27 @@ def cmd_report(args: argparse.Namespace) -> int:
             raise UsageError(f"report: {d} does not exist")
     out = args.out or (args.dirs[0] if args.dirs[0].is_dir() else args.dirs[0].parent)
     _writable(out)
-    written = write_reports(args.dirs, out, args.format, plots=args.plots, echo=True)
+    formats = list(dict.fromkeys(args.format))
+    written = write_reports(args.dirs, out, formats, plots=args.plots, echo=True)
+    for w in written:
+        print(f"wrote {w}", file=sys.stderr)
+    return 0
+
+
+def cmd_landscape(args: argparse.Namespace) -> int:
+    if args.target <= 0 or args.half_width <= 0:
+        raise UsageError("landscape: --target and --half-width must be positive")
+    if args.batch < 1 or args.sgd_batch < 1:
+        raise UsageError("landscape: --batch and --sgd-batch must be at least 1")
+    _writable(args.out)
+    from .landscape import FORMULA, draw_landscape, key_numbers
+
+    print(f"drawing the landscape over {args.batch:,} samples of x ...", file=sys.stderr)
+    written = draw_landscape(
+        args.out, args.target, args.half_width, args.batch, args.sgd_batch, args.seed
+    )
+    print(f"closed form: {FORMULA}", file=sys.stderr)
+    print(key_numbers(args.half_width), file=sys.stderr)
     for w in written:
         print(f"wrote {w}", file=sys.stderr)
     return 0
@@ -181,7 +220,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
-        return {"list": cmd_list, "run": cmd_run, "report": cmd_report}[args.command](args)
+        return {
+            "list": cmd_list,
+            "run": cmd_run,
+            "report": cmd_report,
+            "landscape": cmd_landscape,
+        }[args.command](args)
     except (UsageError, registry.RegistryError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -41,3 +41,120 @@ def freq_error(predictor: Any, true_freqs: Sequence[float]) -> dict[str, float]:
         return {"freq_error": float("inf")}
     errs = [float(np.min(np.abs(est - w))) for w in truth]
     return {"freq_error": float(max(errs))}
+
+
+# -- helpers added for the standard task suite ------------------------------------------------
+
+
+def labels(pred: Any, like: np.ndarray) -> np.ndarray:
+    """Classification predictions as int64 labels shaped like ``like``.
+
+    Float predictions are accepted when they hold whole numbers; anything non-finite or
+    fractional becomes ``-1``, a label no task uses, so it counts as wrong instead of being
+    rounded into a lucky hit.
+    """
+    p = np.asarray(pred)
+    if p.shape != like.shape:
+        p = p.reshape(like.shape)
+    if p.dtype.kind in "iu":
+        return p.astype(np.int64)
+    p = p.astype(float)
+    ok = np.isfinite(p) & (p == np.round(p))
+    return np.where(ok, np.nan_to_num(p), -1).astype(np.int64)
+
+
+def exact_match(pred: np.ndarray, y: np.ndarray) -> float:
+    """Share of rows whose every output is right (all fields of a clock reading, say)."""
+    pred, y = np.asarray(pred), np.asarray(y)
+    if y.ndim == 1:
+        return float(np.mean(pred == y))
+    return float(np.mean(np.all(pred == y, axis=1)))
+
+
+def seasonal_naive_scale(
+    y_train: np.ndarray, season: int, positions: np.ndarray | None = None
+) -> float:
+    """In-sample mean absolute error of the seasonal-naive forecast ``y[t] = y[t - season]``.
+
+    This is the denominator of Hyndman and Koehler's MASE. ``positions`` gives each sample's
+    index on the series' regular time grid, so that a series with missing samples still
+    compares values exactly one season apart (pairs with a missing partner are skipped)
+    instead of silently comparing neighbours of the wrong lag.
+    """
+    y = np.asarray(y_train, dtype=float).reshape(-1)
+    if positions is None:
+        positions = np.arange(y.size)
+    pos = np.asarray(positions, dtype=np.int64).reshape(-1)
+    grid = np.full(int(pos.max() - pos.min()) + 1, np.nan)
+    grid[pos - pos.min()] = y
+    diffs = np.abs(grid[season:] - grid[:-season])
+    diffs = diffs[np.isfinite(diffs)]
+    if diffs.size == 0:
+        raise ValueError("no pair of samples one season apart in the training data")
+    return float(np.mean(diffs))
+
+
+def mase(pred: Any, y: np.ndarray, scale: float) -> float:
+    """Mean absolute scaled error: forecast MAE over the seasonal-naive in-sample MAE
+    (``scale``, from :func:`seasonal_naive_scale`); below 1 beats that naive benchmark."""
+    p = _pred(pred, np.asarray(y, dtype=float))
+    if not np.all(np.isfinite(p)):
+        return float("inf")
+    return float(np.mean(np.abs(p - y)) / scale)
+
+
+def dominant_freq(predictor: Any) -> float | None:
+    """The angular frequency a method calls dominant, or ``None`` when it reports none.
+
+    The convention for methods: ``freqs_`` lists estimated angular frequencies; if the method
+    also sets ``amplitudes_`` (same length), the largest amplitude marks the dominant one,
+    otherwise the first positive entry of ``freqs_`` is taken as dominant. Zero frequencies
+    (a constant or trend term) are never dominant.
+    """
+    est = getattr(predictor, "freqs_", None)
+    if est is None:
+        return None
+    f = np.abs(np.asarray(est, dtype=float).reshape(-1))
+    if f.size == 0:
+        return None
+    amps = getattr(predictor, "amplitudes_", None)
+    keep = f > 0
+    if amps is not None:
+        a = np.abs(np.asarray(amps, dtype=float).reshape(-1))
+        if a.shape == f.shape and np.any(keep):
+            a = np.where(keep & np.isfinite(a), a, -np.inf)
+            return float(f[int(np.argmax(a))])
+    if not np.any(keep):
+        return float("nan")
+    return float(f[np.argmax(keep)])
+
+
+def period_error(predictor: Any, true_period: float) -> dict[str, float]:
+    """Relative error of the dominant reported period ``2 pi / w`` against the known period;
+    empty when the method reports no frequency."""
+    w = dominant_freq(predictor)
+    if w is None:
+        return {}
+    if not (np.isfinite(w) and w > 0):
+        return {"period_error": float("inf")}
+    return {"period_error": float(abs(2 * np.pi / w - true_period) / true_period)}
+
+
+def tone_crlb_std(
+    x: np.ndarray, freq: float, amplitude: float, phase: float, noise_std: float
+) -> float:
+    """Cramer-Rao bound (as a standard deviation) on the angular frequency of one real tone
+    ``A sin(w x + phi)`` in white Gaussian noise, amplitude and phase unknown, for the given
+    sample positions.
+
+    It inverts the exact 3x3 Fisher information of (A, w, phi) at the truth, so it holds for
+    any sample layout (random, gridded, few cycles). For many cycles it approaches
+    ``2 s^2 / (A^2 sum (x - mean x)^2)``, which on a uniform grid is the textbook
+    ``12 / (eta N (N^2 - 1) d^2)`` with ``eta = A^2 / (2 s^2)``.
+    """
+    x = np.asarray(x, dtype=float).reshape(-1)
+    arg = freq * x + phase
+    s, c = np.sin(arg), np.cos(arg)
+    jac = np.stack([s, amplitude * x * c, amplitude * c], axis=1)
+    fisher = jac.T @ jac / noise_std**2
+    return float(np.sqrt(np.linalg.inv(fisher)[1, 1]))

@@ -242,14 +242,18 @@ def execute(spec: RunSpec) -> list[dict[str, Any]]:
         for t, s in zip(tasks, spec.seeds, strict=True)
     ]
     base["budget"] = budget.to_dict()
-    base["headline"] = getattr(tasks[0], "headline", None)
-    base["loss_target"] = getattr(tasks[0], "loss_target", None)
     base["method_params"] = _safe_params(method)
     extras = [t.record_extras() for t in tasks]
+    # Per seed: a task may set its headline or loss target from its own drawn truth.
+    judged = {
+        "headline": [getattr(t, "headline", None) for t in tasks],
+        "loss_target": [getattr(t, "loss_target", None) for t in tasks],
+        "success_criterion": [getattr(t, "success_criterion", "") for t in tasks],
+    }
 
     why_not = method.supports(views[0])
     if why_not:
-        return records("skipped", why_not, per_seed={"extras": extras})
+        return records("skipped", why_not, per_seed={"extras": extras, **judged})
 
     sync = _sync_for(spec.device)
     method_seeds = [derive_seed(spec.base_seed, t_entry.id, s, 2) for s in spec.seeds]
@@ -273,7 +277,7 @@ def execute(spec: RunSpec) -> list[dict[str, Any]]:
         return records(
             status,
             reason,
-            per_seed={"trace": [log.trace(i) for i in range(n)], "extras": extras},
+            per_seed={"trace": [log.trace(i) for i in range(n)], "extras": extras, **judged},
             time=_phase_times(log, time.perf_counter() - t0, 0.0, n),
         )
     finally:
@@ -318,6 +322,9 @@ def execute(spec: RunSpec) -> list[dict[str, Any]]:
             time=_phase_times(log, fit_seconds, predict, n),
             trace=log.trace(i),
             extras=extras[i],
+            headline=judged["headline"][i],
+            loss_target=judged["loss_target"][i],
+            success_criterion=judged["success_criterion"][i],
             env=env,
         )
         out.append(rec)
@@ -440,13 +447,20 @@ def run_sweep(
 
 def _lost_worker_records(spec: RunSpec, exc: BaseException) -> list[dict[str, Any]]:
     env = environment(spec.device)
+    m = registry.METHODS.get(spec.method)
+    t = registry.TASKS.get(spec.task)
     return [
         {
             "run_key": k,
             "method": spec.method,
-            "params": {},
+            "method_family": m.family,
+            "params": dict(m.params),
             "task": spec.task,
-            "task_params": {},
+            "task_family": t.family,
+            "task_params": dict(t.params),
+            "headline": getattr(t.cls, "headline", None),
+            "loss_target": getattr(t.cls, "loss_target", None),
+            "success_criterion": getattr(t.cls, "success_criterion", ""),
             "seed": s,
             "profile": spec.profile,
             "status": "error",

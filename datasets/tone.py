@@ -1,0 +1,96 @@
+"""The cycle sweep: one pure tone ``sin(w x + phi)`` over a domain that holds C cycles.
+
+The loss of ``sin(w' x)`` against the tone is roughly ``1 - sinc((w' - w) R)``, so its basin
+narrows as ``1 / R``. Fixing the number of cycles in the domain (``R = C pi / w``) rather than
+the width makes C the one axis on which gradient methods are known to collapse; the report
+plots success against it. Frequency and phase are drawn from the seed, so no method can be
+tuned to one constant.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from bench import Budget, Task, register_task
+from bench.metrics import freq_error, mse, nmse
+
+CYCLES = [1, 3, 10, 30, 100, 1000, 10000]
+FREQ_RANGE = (1.0, 100.0)
+MSE_TARGET = 1e-4
+
+
+@register_task("tone", variants={"cycles": CYCLES}, base=False)
+class Tone(Task):
+    """One tone sin(w x + phi), w log-uniform in [1, 100], over a domain holding C cycles."""
+
+    family = "tone"
+    description = "One tone sin(w x + phi) over a domain holding C cycles; success: test MSE < 1e-4"
+    success_criterion = "test MSE < 1e-4"
+    headline = "test_mse"
+    loss_target = MSE_TARGET
+    # 2**17 samples give about 13 per cycle at C = 10000, ample for a spectral estimate; a
+    # gradient method spends steps * batch_size = 64,000 of them.
+    budgets = {
+        "quick": Budget(steps=2000, batch_size=32, samples=2**17, seconds=300),
+        "full": Budget(steps=1_000_000, batch_size=32, seconds=7200),
+    }
+    n_eval = {"quick": 4096, "full": 100_000}
+
+    @classmethod
+    def describe(cls, params: dict[str, Any]) -> str:
+        c = params.get("cycles")
+        if c is None:
+            return cls.description
+        return (
+            f"One tone sin(w x + phi), w log-uniform [1, 100], over x in [-R, R] holding {c} "
+            f"cycle{'s' if c != 1 else ''} (R = {c} pi / w); success: test MSE < 1e-4"
+        )
+
+    def __init__(self, seed: int = 0, profile: str = "quick", cycles: float = 100) -> None:
+        super().__init__(seed=seed, profile=profile, cycles=cycles)
+        if not cycles > 0:
+            raise ValueError(f"cycles must be positive, not {cycles!r}")
+        rng = np.random.default_rng(seed)
+        self._freq = float(np.exp(rng.uniform(np.log(FREQ_RANGE[0]), np.log(FREQ_RANGE[1]))))
+        self._phase = float(rng.uniform(0.0, 2 * np.pi))
+        self._half = float(cycles * np.pi / self._freq)
+
+    def _f(self, x: np.ndarray) -> np.ndarray:
+        return np.sin(self._freq * x + self._phase)
+
+    @property
+    def domain(self) -> tuple[float, float]:
+        return (-self._half, self._half)
+
+    def sample(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        x = rng.uniform(-self._half, self._half, size=n)
+        return x, self._f(x)
+
+    def eval_sets(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        rng = np.random.default_rng([self.seed, 7])
+        n, r = self.n_eval[self.profile], self._half
+        x_test = rng.uniform(-r, r, size=n)
+        # Extrapolation: R < |x| <= 2R, both sides.
+        x_ext = rng.uniform(r, 2 * r, size=n) * rng.choice([-1.0, 1.0], size=n)
+        return {"test": (x_test, self._f(x_test)), "extrapolation": (x_ext, self._f(x_ext))}
+
+    def truth(self) -> dict[str, Any]:
+        return {"freqs": [self._freq], "phase": self._phase, "period": 2 * np.pi / self._freq}
+
+    def score(self, predictor: Any) -> dict[str, float]:
+        sets = self.eval_sets()
+        x, y = sets["test"]
+        p = predictor.predict(x)
+        xe, ye = sets["extrapolation"]
+        out = {
+            "test_mse": mse(p, y),
+            "test_nmse": nmse(p, y),
+            "extrap_nmse": nmse(predictor.predict(xe), ye),
+        }
+        out.update(freq_error(predictor, [self._freq]))
+        return out
+
+    def success(self, metrics: dict[str, float]) -> bool:
+        return bool(metrics.get("test_mse", np.inf) < MSE_TARGET)

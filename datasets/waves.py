@@ -1,0 +1,138 @@
+"""Periodic waves beyond a pure tone: classic non-smooth shapes and the FAN paper's compositions.
+
+A method that only interpolates can fit any of these on the training range; extrapolation to
+``R < |x| <= 3R`` is what shows whether it learnt the period. The shapes cover discontinuous
+waves (sawtooth, square: slow harmonic decay), a kink (triangle) and smooth compositions with
+many harmonics. Every shape ``f`` is 2 pi-periodic; the task uses ``f(w x + phi)`` with ``w``
+and ``phi`` drawn from the seed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from bench import Budget, Task, register_task
+from bench.metrics import freq_error, mse, nmse
+
+FREQ_RANGE = (1.0, 10.0)
+PERIODS_HALF = 20  # training range R = 20 periods
+NMSE_TARGET = 1e-2
+TWO_PI = 2 * np.pi
+
+
+def saw(u: np.ndarray) -> np.ndarray:
+    """Rising sawtooth in [-1, 1), period 2 pi, zero at u = 0."""
+    return 2 * np.mod(u / TWO_PI + 0.5, 1.0) - 1
+
+
+def square(u: np.ndarray) -> np.ndarray:
+    """+1 on the first half of each period, -1 on the second."""
+    return np.where(np.mod(u, TWO_PI) < np.pi, 1.0, -1.0)
+
+
+def triangle(u: np.ndarray) -> np.ndarray:
+    """Continuous triangle wave in [-1, 1], peak at u = 0."""
+    return 1 - 2 * np.abs(saw(u))
+
+
+SHAPES: dict[str, tuple[Callable[[np.ndarray], np.ndarray], str]] = {
+    "sawtooth": (saw, "sawtooth"),
+    "square": (square, "square wave"),
+    "triangle": (triangle, "triangle wave"),
+    "sin-sin": (lambda u: np.sin(u + np.sin(2 * u)), "sin(u + sin 2u)"),
+    "am": (lambda u: (1 + np.sin(u)) * np.sin(2 * u), "(1 + sin u) sin 2u"),
+    "exp-sin": (lambda u: np.exp(np.sin(u)) / (1 + np.cos(2 * u) ** 2), "exp(sin u)/(1+cos^2 2u)"),
+    "saw-sum": (
+        lambda u: sum(saw(n * u) / n for n in range(1, 6)),
+        "sum_{n=1..5} saw(n u)/n",
+    ),
+}
+
+
+def _variance(f: Callable[[np.ndarray], np.ndarray]) -> float:
+    # Over whole periods the variance does not depend on w or phi, so one fine grid suffices.
+    u = np.linspace(0.0, TWO_PI, 200_000, endpoint=False)
+    return float(np.var(f(u)))
+
+
+VARIANCE = {name: _variance(f) for name, (f, _) in SHAPES.items()}
+
+
+@register_task("wave", variants={"shape": list(SHAPES)}, base=False)
+class Wave(Task):
+    """A periodic wave f(w x + phi), w log-uniform [1, 10], trained on 20 periods each side."""
+
+    family = "wave"
+    description = (
+        "Periodic wave f(w x + phi), trained on [-R, R] (R = 20 periods); success: "
+        "extrapolation nMSE < 1e-2 on R < |x| <= 3R"
+    )
+    success_criterion = "extrapolation nMSE < 1e-2"
+    headline = "extrap_nmse"
+    budgets = {
+        "quick": Budget(steps=2000, batch_size=32, samples=65536, seconds=300),
+        "full": Budget(steps=1_000_000, batch_size=32, seconds=7200),
+    }
+    n_eval = {"quick": 4096, "full": 100_000}
+
+    @classmethod
+    def describe(cls, params: dict[str, Any]) -> str:
+        shape = params.get("shape")
+        if shape not in SHAPES:
+            return cls.description
+        return (
+            f"Wave {SHAPES[shape][1]}, u = w x + phi (w log-uniform [1, 10]), trained on "
+            f"[-R, R], R = 20 periods; success: nMSE < 1e-2 on R < |x| <= 3R"
+        )
+
+    def __init__(self, seed: int = 0, profile: str = "quick", shape: str = "sawtooth") -> None:
+        super().__init__(seed=seed, profile=profile, shape=shape)
+        if shape not in SHAPES:
+            raise ValueError(f"unknown shape {shape!r}; choose from {', '.join(SHAPES)}")
+        self._shape = SHAPES[shape][0]
+        rng = np.random.default_rng(seed)
+        self._freq = float(np.exp(rng.uniform(np.log(FREQ_RANGE[0]), np.log(FREQ_RANGE[1]))))
+        self._phase = float(rng.uniform(0.0, TWO_PI))
+        self._half = float(PERIODS_HALF * TWO_PI / self._freq)
+        # Training MSE at which the fit is as good as the extrapolation bar asks.
+        self.loss_target = NMSE_TARGET * VARIANCE[shape]
+
+    def _f(self, x: np.ndarray) -> np.ndarray:
+        return self._shape(self._freq * x + self._phase)
+
+    @property
+    def domain(self) -> tuple[float, float]:
+        return (-self._half, self._half)
+
+    def sample(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        x = rng.uniform(-self._half, self._half, size=n)
+        return x, self._f(x)
+
+    def eval_sets(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        rng = np.random.default_rng([self.seed, 7])
+        n, r = self.n_eval[self.profile], self._half
+        x_test = rng.uniform(-r, r, size=n)
+        x_ext = rng.uniform(r, 3 * r, size=n) * rng.choice([-1.0, 1.0], size=n)
+        return {"test": (x_test, self._f(x_test)), "extrapolation": (x_ext, self._f(x_ext))}
+
+    def truth(self) -> dict[str, Any]:
+        return {"freqs": [self._freq], "phase": self._phase, "period": TWO_PI / self._freq}
+
+    def score(self, predictor: Any) -> dict[str, float]:
+        sets = self.eval_sets()
+        x, y = sets["test"]
+        p = predictor.predict(x)
+        xe, ye = sets["extrapolation"]
+        out = {
+            "test_mse": mse(p, y),
+            "test_nmse": nmse(p, y),
+            "extrap_nmse": nmse(predictor.predict(xe), ye),
+        }
+        out.update(freq_error(predictor, [self._freq]))
+        return out
+
+    def success(self, metrics: dict[str, float]) -> bool:
+        return bool(metrics.get("extrap_nmse", np.inf) < NMSE_TARGET)

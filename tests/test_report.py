@@ -1,0 +1,387 @@
+"""The report on synthetic records: every format, every figure, and the awkward cases (skipped,
+timed out, impossible by representation, corrupt lines, mixed environments)."""
+
+import csv
+import json
+import math
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from bench import landscape, report
+from bench.cli import main
+from bench.plots import snr_points
+
+ENV = {
+    "python": "3.11.7",
+    "numpy": "2.4.0",
+    "scipy": "1.17.0",
+    "torch": "2.13.0+cpu",
+    "device_name": "Test CPU",
+    "git_commit": "abc123",
+    "timestamp": "2026-01-01T00:00:00+0000",
+}
+_counter = iter(range(10**6))
+
+
+def rec(
+    method: str,
+    task: str,
+    seed: int = 0,
+    status: str = "ok",
+    success: bool | None = False,
+    metrics: dict[str, Any] | None = None,
+    trace: list[list[Any]] | None = None,
+    family: str | None = None,
+    task_params: dict[str, Any] | None = None,
+    env: dict[str, Any] | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """One record with the runner's keys; times and trace made up."""
+    r = {
+        "run_key": f"k{next(_counter)}",
+        "method": method,
+        "params": {},
+        "task": task,
+        "task_family": family or task.split("[")[0],
+        "task_params": task_params or {},
+        "seed": seed,
+        "profile": "quick",
+        "status": status,
+        "reason": extra.pop("reason", ""),
+        "success": None if status == "skipped" else success,
+        "metrics": metrics or {},
+        "time": {}
+        if status == "skipped"
+        else {"train": 2.0, "predict": 0.01, "total": 2.01, "batch_seeds": 1},
+        "trace": trace or [],
+        "env": env or ENV,
+    }
+    r.update(extra)
+    return r
+
+
+def decaying(rate: float, n: int = 60) -> list[list[float]]:
+    return [[10 * (i + 1), 0.1 * (i + 1), float(rate ** (i + 1))] for i in range(n)]
+
+
+def suite() -> list[dict[str, Any]]:
+    """A small but complete picture: every table and every figure has something to show."""
+    out = []
+    for s in range(5):
+        good = s < 3  # 3/5 for "fast"
+        out.append(
+            rec(
+                "fast",
+                "sin31",
+                s,
+                success=good,
+                trace=decaying(0.7 if good else 0.999),
+                metrics={
+                    "test_mse": 1e-8 if good else 0.9,
+                    "final_loss": 1e-9,
+                    "samples": 6400,
+                    "n_params": 1,
+                },
+                headline="test_mse",
+                loss_target=1e-4,
+            )
+        )
+        out.append(
+            rec(
+                "slow",
+                "sin31",
+                s,
+                success=False,
+                trace=decaying(0.999),
+                metrics={"test_mse": 1.0, "samples": 6400, "n_params": 1},
+                headline="test_mse",
+                loss_target=1e-4,
+            )
+        )
+    out.append(rec("slow", "sin31", 5, status="timeout", reason="time budget exceeded"))
+    out.append(rec("fast", "multitone[k=3]", 0, status="skipped", reason="3 outputs; no"))
+    # multitone without a stored headline: the family decides (test_nmse)
+    out.append(
+        rec(
+            "slow",
+            "multitone[k=3]",
+            0,
+            success=True,
+            metrics={"test_nmse": 0.01},
+            task_params={"k": 3},
+        )
+    )
+    for cycles, p_fast in ((1, 3), (10, 2), (100, 0)):
+        for s in range(3):
+            for m, wins in (("fast", p_fast), ("slow", 1 if cycles == 1 else 0)):
+                out.append(
+                    rec(
+                        m,
+                        f"tone[cycles={cycles}]",
+                        s,
+                        success=s < wins,
+                        task_params={"cycles": cycles},
+                        metrics={"test_mse": 0.5},
+                    )
+                )
+    for snr in (0, 10, 20):
+        for s in range(3):
+            crlb = 1e-3 * 10 ** (-snr / 20)
+            for m, factor in (("fast", 1.5), ("slow", 20.0)):
+                out.append(
+                    rec(
+                        m,
+                        f"noisy-tone[snr_db={snr}]",
+                        s,
+                        success=factor < 2,
+                        task_params={"snr_db": snr},
+                        metrics={
+                            "freq_error": factor * crlb,
+                            "crlb_std": crlb,
+                            "efficiency": factor,
+                        },
+                    )
+                )
+    for s in range(2):
+        out.append(
+            rec(
+                "fast",
+                "clock[encoding=float32,span=120y]",
+                s,
+                success=False,
+                family="clock",
+                metrics={"exact_match": 1e-5},
+                extras={
+                    "representable": False,
+                    "distinct_inputs": 147_025_761,
+                    "distinct_seconds": 3_786_912_001,
+                },
+            )
+        )
+    return out
+
+
+def write_records(folder: Path, records: list[dict[str, Any]], junk: list[str] = ()) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    lines = [json.dumps(r) for r in records]
+    for i, j in enumerate(junk):
+        lines.insert(2 + i, j)
+    (folder / "records.jsonl").write_text("\n".join(lines) + "\n")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def full_report(tmp_path_factory):
+    """The whole suite, all formats, with plots; shared by several tests (drawing is slow-ish)."""
+    d = write_records(tmp_path_factory.mktemp("res") / "run", suite())
+    out = d / "report"
+    written = report.write_reports([d], out, list(report.FORMATS), plots=True)
+    return out, written
+
+
+def test_all_formats_written(full_report):
+    out, written = full_report
+    for name in ("report.md", "report.html", "report.tex", "summary.csv", "runs.csv"):
+        assert (out / name) in written and (out / name).stat().st_size > 0
+
+
+def test_markdown_success_table(full_report):
+    md = (full_report[0] / "report.md").read_text()
+    for title in ("Success rate", "Accuracy", "Convergence", "Cost", "performance profile"):
+        assert title in md
+    # 3/5 with its Wilson interval [23%, 88%]; the timeout counts as a failure of "slow"
+    assert "| sin31 | fast | 5 | 5 ok | 3/5 | 60% | [23%, 88%] |" in md
+    assert "| sin31 | slow | 6 | 5 ok, 1 timeout | 0/6 |" in md
+    assert "timeout: time budget exceeded" in md
+    assert "skipped: 3 outputs; no" in md
+    # the float32 clock is not an ordinary failure: no rate, the evidence instead
+    assert (
+        "| 0/2 | n/a | - | impossible by representation: 147,025,761 distinct inputs for "
+        "3,786,912,001 seconds (3.9%) |" in md
+    )
+    assert "over the 8 task(s)" in md  # the impossible task is left out of the profile
+    assert "![Performance profile](plots/performance_profile.png)" in md
+
+
+def test_summary_numbers(full_report):
+    rows = list(csv.DictReader((full_report[0] / "summary.csv").open()))
+    by = {(r["method"], r["task"]): r for r in rows}
+    assert len(rows) == len({(r["method"], r["task"]) for r in suite()})
+    fast = by[("fast", "sin31")]
+    assert float(fast["ci_low"]) == pytest.approx(0.23072, abs=1e-5)
+    # 0.7^k <= 1e-4 first at k = 26 -> step 260, 2.6 s
+    assert float(fast["steps_to_target"]) == 260
+    assert float(fast["seconds_to_target"]) == pytest.approx(2.6)
+    assert fast["reached"] == "3"
+    assert float(fast["ert_seconds"]) == pytest.approx(5 * 2.01 / 3)
+    assert by[("slow", "multitone[k=3]")]["headline"] == "test_nmse"
+    assert by[("fast", "multitone[k=3]")]["verdict"] == "skipped"
+    assert by[("fast", "clock[encoding=float32,span=120y]")]["verdict"] == (
+        "impossible by representation"
+    )
+    runs = list(csv.DictReader((full_report[0] / "runs.csv").open()))
+    assert len(runs) == len(suite()) and "metric_test_mse" in runs[0]
+
+
+def test_latex_uses_booktabs_and_escapes(full_report):
+    tex = (full_report[0] / "report.tex").read_text()
+    assert tex.count("\\toprule") == tex.count("\\midrule") == tex.count("\\bottomrule") == 5
+    body = "\n".join(line for line in tex.splitlines() if not line.startswith("%"))
+    assert "95\\% CI" in body and "test\\_mse" in body
+    assert not re.search(r"(?<!\\)[%_#&](?! )", body.replace(" & ", " "))
+    assert "{[}23\\%, 88\\%]" in body
+    tables = re.findall(r"\\begin\{tabular\}\{(.*?)\}\n(.*?)\\end\{tabular\}", body, re.S)
+    assert len(tables) == 5
+    for spec, rows in tables:  # every row has as many cells as the column spec
+        n_cols = len(re.findall(r"p\{[^}]*\}|[lrc]", spec))
+        lines = [ln for ln in rows.splitlines() if ln.endswith("\\\\")]
+        assert lines and all(len(re.findall(r"(?<!\\)&", ln)) == n_cols - 1 for ln in lines)
+
+
+def test_latex_escape():
+    assert report.latex_escape("a_b & 50% #1 {x} ~ ^ \\") == (
+        r"a\_b \& 50\% \#1 \{x\} \textasciitilde{} \textasciicircum{} \textbackslash{}"
+    )
+    assert report.latex_escape("[1, 2]") == "{[}1, 2]"
+
+
+def test_html_is_self_contained_with_images(full_report):
+    page = (full_report[0] / "report.html").read_text()
+    assert page.count("data:image/png;base64,") == 4  # profile, cycles, snr, convergence
+    assert "<table>" in page and "impossible by representation" in page
+    assert not re.search(r"""(src|href)=["'](?!data:|#)""", page)  # nothing to fetch
+
+
+def test_figures_drawn_and_small(full_report):
+    plots = full_report[0] / "plots"
+    names = {p.stem for p in plots.glob("*.png")}
+    assert {
+        "performance_profile",
+        "convergence_sin31",
+        "success_vs_cycles_tone",
+        "freq_rmse_vs_snr_noisy-tone",
+    } <= names
+    assert {p.stem for p in plots.glob("*.svg")} == names
+    assert max(p.stat().st_size for p in plots.glob("*.png")) < 300_000
+
+
+def test_snr_points_rmse_and_bound():
+    g = snr_points(suite())["noisy-tone"]
+    assert g["rmse"]["fast"][10.0] == pytest.approx(1.5e-3 * 10**-0.5)
+    assert g["crlb"][10.0] == pytest.approx(1e-3 * 10**-0.5)
+
+
+def test_corrupt_lines_reported_and_skipped(tmp_path, capsys):
+    recs = suite()[:4]
+    d = write_records(tmp_path / "r", recs, junk=["{not json", '{"foo": 1}'])
+    written = report.write_reports([d], tmp_path / "out", ["md"])
+    err = capsys.readouterr().err
+    assert "records.jsonl:3: skipped (not JSON" in err
+    assert "records.jsonl:4: skipped (missing" in err
+    md = written[0].read_text()
+    assert "Unreadable records" in md and "records.jsonl:3" in md
+    assert f"{len(recs)} records" in md
+
+
+def test_foreign_record_with_every_key_is_skipped_not_fatal(tmp_path, capsys):
+    odd = [
+        rec("m", "sin31", 0, status="finished"),
+        rec("m", "sin31", 1, trace=[[1, "soon", 0.5]]),
+        rec("m", "sin31", 2, metrics=[1, 2]),
+    ]
+    d = write_records(tmp_path / "r", [*odd, rec("m", "sin31", 3, success=True)])
+    md = report.write_reports([d], tmp_path / "out", ["md"])[0].read_text()
+    err = capsys.readouterr().err
+    assert "unknown status 'finished'" in err and "trace must be" in err and "metrics must" in err
+    assert "| sin31 | m | 1 | 1 ok | 1/1 |" in md
+
+
+def test_folders_combine_and_environment_disagreement_is_marked(tmp_path):
+    gpu = dict(ENV, torch="2.5.0+cu124", device_name="NVIDIA H100")
+    a = write_records(tmp_path / "a", [rec("m", "sin31", s, success=True) for s in range(2)])
+    b = write_records(
+        tmp_path / "b",
+        [rec("m", "sin31", 2, success=True, env=gpu), rec("n", "sin31", 0, env=gpu)],
+    )
+    rep = report.build_report(report.load_records([a, b]), [a, b])
+    md = report.render_markdown(rep)
+    assert "2 different environments" in md
+    assert "E2: python 3.11.7, numpy 2.4.0, scipy 1.17.0, torch 2.5.0+cu124" in md
+    assert "| sin31 | m | 3 | 3 ok | 3/3 |" in md
+    assert f"E1, E2 {report.MIXED}" in md  # the pair that mixes environments
+    assert "| sin31 | n |" in md and md.count(report.MIXED) >= 2
+
+
+def test_single_environment_has_no_env_column(full_report):
+    md = (full_report[0] / "report.md").read_text()
+    assert "different environments" not in md and report.MIXED not in md
+
+
+def test_headline_fallbacks():
+    assert report.headline_of([rec("m", "wave[shape=saw]", headline="extrap_nmse")]) == (
+        "extrap_nmse"
+    )
+    assert report.headline_of([rec("m", "clock[encoding=int64]", family="clock")]) == (
+        "exact_match"
+    )
+    assert report.headline_of([rec("m", "odd", family="odd", metrics={"mase": 1})]) == "mase"
+
+
+def test_natural_order():
+    tasks = ["tone[cycles=100]", "tone[cycles=10]", "tone[cycles=3]"]
+    assert sorted(tasks, key=report.natural_key) == [tasks[2], tasks[1], tasks[0]]
+
+
+def test_no_records_still_writes(tmp_path):
+    (tmp_path / "empty").mkdir()
+    written = report.write_reports([tmp_path / "empty"], tmp_path / "o", ["md", "html"])
+    assert "No records found" in written[0].read_text()
+
+
+def test_cli_report_echoes_tables_and_rejects_missing_dir(tmp_path, capsys):
+    d = write_records(tmp_path / "r", suite()[:6])
+    assert main(["report", str(d), "--format", "md", "csv", "--out", str(tmp_path / "o")]) == 0
+    cap = capsys.readouterr()
+    assert "## Success rate" in cap.out and "| sin31 | fast |" in cap.out
+    assert "wrote" in cap.err and (tmp_path / "o" / "summary.csv").exists()
+    assert main(["report", str(tmp_path / "missing")]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
+
+
+# -- landscape ----------------------------------------------------------------------------------
+
+
+def test_landscape_closed_form_matches_sampling():
+    w = np.array([0.0, 5.0, 30.9985, 31.0, 31.0011, 40.0])
+    loss, grad, _ = landscape.sampled(w, 31.0, 1000.0, batch=400_000, seed=1)
+    assert landscape.expected_loss(np.array([31.0]), 31, 1000)[0] == pytest.approx(0, abs=1e-12)
+    assert loss == pytest.approx(landscape.expected_loss(w, 31, 1000), abs=0.01)
+    # the gradient is the derivative of the loss (central differences)
+    h = 1e-7
+    fd = (landscape.expected_loss(w + h, 31, 1000) - landscape.expected_loss(w - h, 31, 1000)) / (
+        2 * h
+    )
+    assert landscape.expected_grad(w, 31, 1000) == pytest.approx(fd, rel=1e-4, abs=1e-3)
+    # curvature at the optimum is about R^2 / 3
+    k = 1e-6
+    curv = (landscape.expected_grad(np.array([31 + k]), 31, 1000)[0]) / k
+    assert curv == pytest.approx(1000**2 / 3, rel=1e-3)
+    assert math.isfinite(grad[3]) and abs(grad[3]) < 1e-9
+
+
+def test_landscape_command_writes_files(tmp_path, capsys):
+    out = tmp_path / "land"
+    assert main(["landscape", "--out", str(out), "--batch", "300"]) == 0
+    names = sorted(p.name for p in out.iterdir())
+    assert names == [
+        "landscape_wide.png",
+        "landscape_wide.svg",
+        "landscape_zoom.png",
+        "landscape_zoom.svg",
+    ]
+    assert str(out / "landscape_wide.png") in capsys.readouterr().err
+    assert main(["landscape", "--out", str(out), "--batch", "0"]) == 2

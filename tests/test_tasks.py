@@ -1,0 +1,655 @@
+"""Checks of the standard periodic task suite (issue 3).
+
+Each family is checked for the contract (shapes, dtypes, determinism, truth kept from the fit
+interface) and for being the task it claims to be: an estimate that never looks at the task's
+hidden parameters must recover them, the Cramer-Rao bound must match what an efficient estimator
+achieves, and the clock must read time the way a calendar library does.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+from bench import TaskView, get_task, list_tasks  # noqa: E402
+
+FAMILY_IDS = {
+    "tone": [f"tone[cycles={c}]" for c in (1, 3, 10, 30, 100, 1000, 10000)],
+    "multitone": [f"multitone[k={k}]" for k in (2, 4, 8)],
+    "noisy-tone": [f"noisy-tone[snr_db={s}]" for s in (-10, 0, 20)],
+    "wave": [
+        f"wave[shape={s}]"
+        for s in ("sawtooth", "square", "triangle", "sin-sin", "am", "exp-sin", "saw-sum")
+    ],
+    "real": [f"real[dataset={d}]" for d in ("sunspots", "co2", "seattle-temps")],
+    "clock": [
+        f"clock[encoding={e},span={s}]"
+        for e in ("float32", "float64", "int64")
+        for s in ("120y", "1d")
+    ],
+}
+SUITE = [i for ids in FAMILY_IDS.values() for i in ids]
+SYNTHETIC = [i for i in SUITE if not i.startswith("real[")]
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def module_of(task_id: str) -> Any:
+    """The plugin module that defines a task (plugins are loaded by path, not imported)."""
+    return sys.modules[type(get_task(task_id)).__module__]
+
+
+def view_of(task: Any, seed: int = 0) -> TaskView:
+    return TaskView(task, np.random.default_rng(seed))
+
+
+class Oracle:
+    """Predicts the evaluation targets by looking them up: a perfect method, for the judge."""
+
+    def __init__(self, task: Any, freqs: list[float] | None = None) -> None:
+        self._table: dict[bytes, np.ndarray] = {}
+        for x, y in task.eval_sets().values():
+            for xi, yi in zip(x, y, strict=True):
+                self._table[xi.tobytes()] = yi
+        if freqs is not None:
+            self.freqs_ = np.asarray(freqs)
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        return np.stack([self._table[xi.tobytes()] for xi in x])
+
+
+class Zeros:
+    """Predicts zeros (label 0 for classification): a method that learnt nothing."""
+
+    def __init__(self, task: Any) -> None:
+        self._k = task.output.n_outputs
+        self._cls = task.output.kind == "classification"
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        shape = (len(x),) if self._k == 1 else (len(x), self._k)
+        return np.zeros(shape, dtype=np.int64 if self._cls else np.float64)
+
+
+def fft_peaks(
+    x: np.ndarray, y: np.ndarray, k: int, cells: int, pad: int = 8, min_rel: float = 0.0
+) -> np.ndarray:
+    """Angular frequencies of the ``k`` largest spectral peaks of scattered samples (those
+    below ``min_rel`` times the largest are dropped).
+
+    The samples are averaged onto a regular grid (empty cells stay zero), zero-padded and
+    transformed; this sees only (x, y), never the task's parameters.
+    """
+    lo, hi = float(x.min()), float(x.max())
+    d = (hi - lo) / cells
+    idx = np.minimum(((x - lo) / d).astype(np.int64), cells - 1)
+    sums = np.bincount(idx, weights=y - y.mean(), minlength=cells)
+    counts = np.bincount(idx, minlength=cells)
+    grid = np.where(counts > 0, sums / np.maximum(counts, 1), 0.0)
+    # A Hann window keeps side lobes of a strong peak (-31 dB) from passing for weaker ones.
+    mag = np.abs(np.fft.rfft(grid * np.hanning(cells), n=pad * cells))
+    mag[0] = 0.0
+    is_peak = np.r_[False, (mag[1:-1] > mag[:-2]) & (mag[1:-1] >= mag[2:]), False]
+    top = np.flatnonzero(is_peak)[np.argsort(mag[is_peak])[::-1][:k]]
+    top = top[mag[top] >= min_rel * mag[top[0]]]
+    return 2 * np.pi * top / (pad * cells * d)
+
+
+# -- registry and listing ---------------------------------------------------------------------
+
+
+def test_every_family_and_variant_is_registered() -> None:
+    ids = set(list_tasks())
+    missing = [i for i in SUITE if i not in ids]
+    assert not missing, missing
+
+
+def test_list_tasks_prints_one_line_with_success_criterion_per_variant() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "bench", "list", "tasks"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=True,
+    ).stdout
+    lines = {line.split()[0]: line for line in out.splitlines() if line.strip()}
+    for task_id in SUITE:
+        assert task_id in lines, task_id
+        assert "success" in lines[task_id].lower(), lines[task_id]
+
+
+@pytest.mark.parametrize("task_id", SUITE)
+def test_class_attributes(task_id: str) -> None:
+    task = get_task(task_id, seed=0)
+    assert task.family and task.description and task.success_criterion
+    assert set(task.budgets) == {"quick", "full"}
+    assert task.input_dtype in ("float32", "float64", "int64")
+    # A spectral method draws its whole sample budget at once; a gradient method needs
+    # steps * batch_size of it.
+    b = task.budgets["quick"]
+    if task.infinite:
+        assert b.max_samples >= b.steps * b.batch_size
+
+
+# -- shapes, dtypes, scoring --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("task_id", SUITE)
+def test_shapes_dtypes_and_scoring(task_id: str) -> None:
+    task = get_task(task_id, seed=1, profile="quick")
+    view = view_of(task)
+    x, y = view.data(512) if view.infinite else view.data()
+    out = view.output
+    n = len(x)
+    assert x.dtype == np.dtype(view.input_dtype), (x.dtype, view.input_dtype)
+    assert x.shape == (n,)
+    if out.n_outputs == 1:
+        assert y.shape == (n,)
+    else:
+        assert y.shape == (n, out.n_outputs)
+    if out.kind == "classification":
+        assert y.dtype == np.int64
+        assert np.all(y >= 0) and np.all(y < np.asarray(out.classes))
+    else:
+        assert y.dtype == np.float64 and np.all(np.isfinite(y))
+    lo, hi = view.domain
+    assert isinstance(lo, float) and isinstance(hi, float) and lo < hi
+    assert np.all(x.astype(np.float64) >= lo) and np.all(x.astype(np.float64) <= hi)
+
+    sets = task.eval_sets()
+    assert sets and set(sets) <= {"test", "extrapolation"}
+    for xe, ye in sets.values():
+        assert xe.dtype == x.dtype and xe.ndim == 1
+        assert ye.shape[1:] == y.shape[1:] and ye.dtype == y.dtype
+
+    truth_freqs = task.truth().get("freqs")
+    perfect = task.score(Oracle(task, truth_freqs))
+    assert all(isinstance(v, float) for v in perfect.values()), perfect
+    assert task.headline in perfect, (task.headline, perfect)
+    assert task.success(perfect) is True, perfect
+
+    blank = task.score(Zeros(task))
+    assert all(isinstance(v, float) for v in blank.values()), blank
+    verdict = task.success(blank)
+    # Without reported frequencies the noisy tone is not judged at all.
+    assert verdict is (None if task.family == "noisy-tone" else False), blank
+
+
+def test_scoring_treats_non_finite_predictions_as_failures() -> None:
+    task = get_task("tone[cycles=10]", seed=0)
+
+    class Bad:
+        def predict(self, x: np.ndarray) -> np.ndarray:
+            return np.full(x.shape, np.nan)
+
+    m = task.score(Bad())
+    assert m["test_mse"] == float("inf") and task.success(m) is False
+    clock = get_task("clock[encoding=int64,span=1d]", seed=0)
+
+    class BadLabels:
+        def predict(self, x: np.ndarray) -> np.ndarray:
+            return np.full((len(x), 3), np.nan)
+
+    assert clock.score(BadLabels())["exact_match"] == 0.0
+
+
+# -- determinism --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("task_id", SUITE)
+def test_determinism_for_a_seed(task_id: str) -> None:
+    a, b = get_task(task_id, seed=5), get_task(task_id, seed=5)
+    assert repr(a.truth()) == repr(b.truth())
+    for name, (xa, ya) in a.eval_sets().items():
+        xb, yb = b.eval_sets()[name]
+        np.testing.assert_array_equal(xa, xb)
+        np.testing.assert_array_equal(ya, yb)
+    va, vb = view_of(a, 11), view_of(b, 11)
+    xa, ya = va.data(64) if va.infinite else va.data()
+    xb, yb = vb.data(64) if vb.infinite else vb.data()
+    np.testing.assert_array_equal(xa, xb)
+    np.testing.assert_array_equal(ya, yb)
+
+
+@pytest.mark.parametrize("task_id", [i for i in SYNTHETIC if not i.startswith("clock")])
+def test_truth_depends_on_the_seed(task_id: str) -> None:
+    assert get_task(task_id, seed=1).truth()["freqs"] != get_task(task_id, seed=2).truth()["freqs"]
+
+
+def test_clock_test_instants_depend_on_the_seed() -> None:
+    a = get_task("clock[encoding=int64,span=120y]", seed=1).eval_sets()["test"][0]
+    b = get_task("clock[encoding=int64,span=120y]", seed=2).eval_sets()["test"][0]
+    assert not np.array_equal(a, b)
+
+
+# -- truth is hidden from the fit interface ------------------------------------------------------
+
+
+PUBLIC_VIEW = {
+    "data",
+    "domain",
+    "infinite",
+    "input_dtype",
+    "output",
+    "sample",
+    "samples_drawn",
+    "samples_left",
+    "train_set",
+}
+
+
+def test_task_view_public_surface() -> None:
+    public = {n for n in dir(TaskView) if not n.startswith("_")}
+    assert public == PUBLIC_VIEW
+    view = view_of(get_task("tone[cycles=10]", seed=0))
+    assert not hasattr(view, "__dict__")  # __slots__ only: nothing extra rides along
+
+
+@pytest.mark.parametrize("task_id", SUITE)
+def test_truth_is_hidden_from_the_view(task_id: str) -> None:
+    task = get_task(task_id, seed=3)
+    view = view_of(task)
+    for name in ("truth", "eval_sets", "score", "success", "params", "seed", "record_extras"):
+        assert not hasattr(view, name), name
+    with pytest.raises(AttributeError):
+        view.anything = 1  # __slots__: a method cannot hang state on, or swap, the view
+    # What the view hands out is plain data: no array or tuple that carries the task along.
+    assert type(view.domain) is tuple and all(type(v) is float for v in view.domain)
+    x, y = view.data(8) if view.infinite else view.data()
+    assert type(x) is np.ndarray and type(y) is np.ndarray
+
+
+def test_fixed_training_set_cannot_be_edited_through_the_view() -> None:
+    task = get_task("noisy-tone[snr_db=0]", seed=0)
+    bound = task.truth()["crlb_std"]
+    x, y = view_of(task).train_set()
+    x *= 0.0
+    y[:] = 0.0
+    again = get_task("noisy-tone[snr_db=0]", seed=0)
+    np.testing.assert_array_equal(task.train_set()[0], again.train_set()[0])
+    assert task.truth()["crlb_std"] == bound
+
+
+# -- independent estimates recover the truth ---------------------------------------------------
+
+
+@pytest.mark.parametrize("cycles", [10, 100, 1000, 10000])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_tone_fft_finds_the_frequency_within_a_bin(cycles: int, seed: int) -> None:
+    task = get_task(f"tone[cycles={cycles}]", seed=seed)
+    x, y = view_of(task).data()  # the whole quick sample budget, as a spectral method would
+    w_hat = fft_peaks(x, y, 1, cells=2**16)[0]
+    w = task.truth()["freqs"][0]
+    bin_width = 2 * np.pi / (x.max() - x.min())
+    assert abs(w_hat - w) < bin_width, (w_hat, w, bin_width)
+
+
+@pytest.mark.parametrize("k", [2, 4, 8])
+def test_multitone_fft_finds_every_frequency(k: int) -> None:
+    task = get_task(f"multitone[k={k}]", seed=4)
+    x, y = view_of(task).data()
+    truth = np.asarray(task.truth()["freqs"])
+    bin_width = 2 * np.pi / 200
+    assert np.all(np.diff(truth) >= 4 * bin_width - 1e-12)
+    found = np.sort(fft_peaks(x, y, k, cells=2**14))
+    assert np.all(np.abs(found - truth) < bin_width), (found, truth)
+
+
+@pytest.mark.parametrize("task_id", FAMILY_IDS["wave"])
+def test_wave_spectrum_sits_on_harmonics_of_the_truth(task_id: str) -> None:
+    task = get_task(task_id, seed=2)
+    x, y = view_of(task).data()
+    w = task.truth()["freqs"][0]
+    bin_width = 2 * np.pi / (x.max() - x.min())
+    peaks = fft_peaks(x, y, 4, cells=2**14, min_rel=0.1)
+    ratio = peaks / w
+    # Strong peaks lie on whole multiples of the fundamental, the strongest on w or 2w
+    # ((1 + sin u) sin 2u peaks at its second harmonic).
+    assert np.all(np.abs(ratio - np.round(ratio)) * w < bin_width), ratio
+    assert round(ratio[0]) in (1, 2), ratio
+    # The domain holds 20 periods each side; the extrapolation set reaches 3R.
+    lo, hi = task.domain
+    assert hi == pytest.approx(20 * 2 * np.pi / w)
+    xe = task.eval_sets()["extrapolation"][0]
+    assert np.all(np.abs(xe) > hi) and np.all(np.abs(xe) <= 3 * hi)
+
+
+@pytest.mark.parametrize("snr_db", [-10, 0, 20])
+def test_noisy_tone_periodogram_finds_the_frequency(snr_db: int) -> None:
+    task = get_task(f"noisy-tone[snr_db={snr_db}]", seed=6)
+    x, y = view_of(task).data()
+    assert len(x) == 10_000 and not view_of(task).infinite
+    w_hat = fft_peaks(x, y, 1, cells=2**17, pad=4)[0]
+    assert abs(w_hat - task.truth()["freqs"][0]) < 2 * np.pi / 2000
+    noise = y - np.sin(task.truth()["freqs"][0] * x + task.truth()["phase"])
+    assert np.std(noise) == pytest.approx(np.sqrt(0.5 / 10 ** (snr_db / 10)), rel=0.05)
+
+
+@pytest.mark.parametrize(
+    "dataset,band,expected,tol",
+    [
+        ("sunspots", (5, 30), 11.0, 0.15),
+        ("co2", (0.2, 5), 1.0, 0.03),
+        ("seattle-temps", (6, 72), 24.0, 0.03),
+    ],
+)
+def test_real_data_dominant_period(
+    dataset: str, band: tuple[float, float], expected: float, tol: float
+) -> None:
+    task = get_task(f"real[dataset={dataset}]", seed=0)
+    x, y = view_of(task).data()
+    assert x.dtype == np.float64 and np.all(np.diff(x) > 0) and np.all(np.isfinite(y))
+    # Least-squares periodogram over the band, after removing a quadratic trend: it works on
+    # the gaps the series has, and looks only at the data.
+    r = y - np.polyval(np.polyfit(x - x.mean(), y, 2), x - x.mean())
+    periods = np.linspace(*band, 1500)
+    w = 2 * np.pi / periods
+    power = np.abs(np.exp(-1j * np.outer(w, x)) @ r)
+    assert task.truth()["period"] == expected
+    assert abs(periods[np.argmax(power)] - expected) / expected < tol
+    xe, _ = task.eval_sets()["extrapolation"]
+    assert xe.min() > x.max()
+    assert len(x) == int(0.8 * (len(x) + len(xe)))
+
+
+def test_real_data_seasonal_naive_scale() -> None:
+    from bench.metrics import mase, seasonal_naive_scale
+
+    y = np.array([1.0, 2.0, 3.0, 2.0, 4.0, 5.0])
+    assert seasonal_naive_scale(y, 2) == pytest.approx(np.mean([2.0, 0.0, 1.0, 3.0]))
+    # A missing sample (position 2) drops the pairs it belongs to instead of shifting the lag.
+    assert seasonal_naive_scale(y[[0, 1, 3, 4, 5]], 2, np.array([0, 1, 3, 4, 5])) == pytest.approx(
+        np.mean([0.0, 3.0])
+    )
+    assert mase(np.array([1.0, 1.0]), np.array([2.0, 3.0]), 1.5) == pytest.approx(1.0)
+    co2 = get_task("real[dataset=co2]", seed=0)
+    assert 0 < co2.naive_scale() < 5  # ppm: one year's trend plus noise
+
+
+def test_real_data_period_error_uses_the_dominant_frequency() -> None:
+    task = get_task("real[dataset=seattle-temps]", seed=0)
+
+    class Seasonal:
+        freqs_ = np.array([2 * np.pi / 8760, 2 * np.pi / 24.5])
+        amplitudes_ = np.array([0.1, 5.0])
+
+        def predict(self, x: np.ndarray) -> np.ndarray:
+            return np.full(x.shape, 50.0)
+
+    m = task.score(Seasonal())
+    assert m["period_error"] == pytest.approx(0.5 / 24)
+    assert "period_error" not in task.score(Zeros(task))
+
+
+# -- the Cramer-Rao bound ---------------------------------------------------------------------
+
+
+def test_crlb_matches_the_textbook_forms() -> None:
+    from bench.metrics import tone_crlb_std
+
+    # Uniform grid: 12 / (eta N (N^2 - 1) d^2), eta = A^2 / (2 s^2).
+    n, d, s, w = 4001, 0.5, 0.7, 3.3
+    xg = (np.arange(n) - n // 2) * d
+    eta = 1.0 / (2 * s**2)
+    grid_var = 12 / (eta * n * (n**2 - 1) * d**2)
+    assert tone_crlb_std(xg, w, 1.0, 0.4, s) ** 2 == pytest.approx(grid_var, rel=0.01)
+    # The task's own random positions: 2 s^2 / (A^2 sum (x - mean)^2).
+    task = get_task("noisy-tone[snr_db=0]", seed=2)
+    x, _ = task.train_set()
+    t = task.truth()
+    closed = np.sqrt(2 * t["noise_std"] ** 2 / np.sum((x - x.mean()) ** 2))
+    assert t["crlb_std"] == pytest.approx(closed, rel=0.02)
+    assert task.score(Zeros(task))["crlb_std"] == t["crlb_std"]
+
+
+def test_crlb_full_profile_matches_the_anchor_figure() -> None:
+    """ANCHORS.md: N = 1e6 over [-1000, 1000] at 0 dB gives std(w_hat) >= 1.7e-6."""
+    task = get_task("noisy-tone[snr_db=0]", seed=0, profile="full")
+    assert len(task.train_set()[0]) == 1_000_000
+    assert task.truth()["crlb_std"] == pytest.approx(1.7e-6, rel=0.05)
+
+
+@pytest.mark.parametrize("snr_db", [-10, 0, 20])
+def test_crlb_against_monte_carlo_of_an_efficient_estimator(snr_db: int) -> None:
+    """Non-linear least squares started near the truth is asymptotically efficient: over many
+    noise draws its RMSE must sit at the task's bound, neither well below (a wrong bound) nor
+    well above."""
+    from scipy.optimize import least_squares
+
+    task = get_task(f"noisy-tone[snr_db={snr_db}]", seed=7)
+    x, _ = task.train_set()
+    t = task.truth()
+    w0, ph0, a0, s = t["freqs"][0], t["phase"], t["amplitude"], t["noise_std"]
+    xc = x - x.mean()  # centre x so that phase and frequency decouple and LM converges fast
+    ph_c = ph0 + w0 * x.mean()
+    clean = a0 * np.sin(w0 * xc + ph_c)
+    rng = np.random.default_rng(123)
+
+    def resid(p: np.ndarray, y: np.ndarray) -> np.ndarray:
+        return p[0] * np.sin(p[1] * xc + p[2]) - y
+
+    def jac(p: np.ndarray, y: np.ndarray) -> np.ndarray:
+        arg = p[1] * xc + p[2]
+        c = np.cos(arg)
+        return np.stack([np.sin(arg), p[0] * xc * c, p[0] * c], axis=1)
+
+    errs = []
+    start = np.array([a0, w0, ph_c])
+    for _ in range(200):
+        y = clean + s * rng.standard_normal(x.size)
+        fit = least_squares(resid, start, jac=jac, args=(y,), method="lm", xtol=1e-12)
+        errs.append(fit.x[1] - w0)
+    rmse = float(np.sqrt(np.mean(np.square(errs))))
+    assert rmse == pytest.approx(t["crlb_std"], rel=0.25), (rmse, t["crlb_std"])
+
+
+def test_noisy_tone_efficiency_and_success() -> None:
+    task = get_task("noisy-tone[snr_db=20]", seed=0)
+    t = task.truth()
+
+    class Estimator(Oracle):
+        pass
+
+    near = Estimator(task, [t["freqs"][0] + 2 * t["crlb_std"]])
+    m = task.score(near)
+    assert m["efficiency"] == pytest.approx(2.0) and task.success(m) is True
+    far = Estimator(task, [t["freqs"][0] - 4 * t["crlb_std"]])
+    assert task.success(task.score(far)) is False
+
+
+# -- the Clock Problem ----------------------------------------------------------------------------
+
+
+def test_clock_floor_mod_semantics() -> None:
+    labels = module_of("clock[encoding=int64,span=1d]").clock_labels
+    t = np.array([-1, 0, 86_399, 86_400, -86_400, -86_401, 3_661, -3_661])
+    expected = [
+        (23, 59, 59),
+        (0, 0, 0),
+        (23, 59, 59),
+        (0, 0, 0),
+        (0, 0, 0),
+        (23, 59, 59),
+        (1, 1, 1),
+        (22, 58, 59),
+    ]
+    assert [tuple(r) for r in labels(t).tolist()] == expected
+
+
+@pytest.mark.parametrize("span", ["120y", "1d"])
+def test_clock_labels_agree_with_the_calendar(span: str) -> None:
+    task = get_task(f"clock[encoding=int64,span={span}]", seed=0)
+    epoch = dt.datetime(1970, 1, 1)
+    for t, y in task.eval_sets().values():
+        for ti, yi in zip(t[:300].tolist(), y[:300].tolist(), strict=True):
+            when = epoch + dt.timedelta(seconds=ti)
+            assert (when.hour, when.minute, when.second) == tuple(yi), ti
+
+
+@pytest.mark.parametrize("encoding", ["float32", "float64", "int64"])
+@pytest.mark.parametrize("span", ["120y", "1d"])
+def test_clock_inputs_are_in_the_encoding(encoding: str, span: str) -> None:
+    task = get_task(f"clock[encoding={encoding},span={span}]", seed=0)
+    view = view_of(task)
+    assert view.input_dtype == encoding
+    x, y = view.sample(1000)
+    assert x.dtype == np.dtype(encoding)
+    assert y.shape == (1000, 3) and y.dtype == np.int64
+    length = 120 * 365.25 * 86_400 if span == "120y" else 86_400
+    lo, hi = view.domain
+    assert lo == -length / 2 and hi - lo == pytest.approx(length * 110 / 120, abs=1)
+    xe = task.eval_sets()["extrapolation"][0].astype(np.float64)
+    assert np.all(xe > hi) and np.all(xe <= length / 2)
+    xt = task.eval_sets()["test"][0].astype(np.float64)
+    assert np.all(xt >= lo) and np.all(xt <= hi)
+
+
+def test_clock_held_out_instants_are_never_sampled() -> None:
+    task = get_task("clock[encoding=int64,span=1d]", seed=0)
+    held = task.eval_sets()["test"][0]
+    x, _ = view_of(task).sample(2**18)
+    assert not np.isin(x, held).any()
+    assert len(np.unique(held)) == len(held)
+
+
+@pytest.mark.parametrize(
+    "encoding,span,representable",
+    [
+        ("float32", "120y", False),
+        ("float32", "1d", True),
+        ("float64", "120y", True),
+        ("float64", "1d", True),
+        ("int64", "120y", True),
+        ("int64", "1d", True),
+    ],
+)
+def test_clock_representability_flag(encoding: str, span: str, representable: bool) -> None:
+    task = get_task(f"clock[encoding={encoding},span={span}]", seed=0)
+    ex = task.record_extras()
+    assert ex["representable"] is representable
+    assert (ex["distinct_inputs"] == ex["distinct_seconds"]) is representable
+    assert ex["exact_match_ceiling"] == pytest.approx(
+        ex["distinct_inputs"] / ex["distinct_seconds"]
+    )
+    desc = type(task).describe(dict(task.params))
+    assert ("NOT representable" in desc) is (not representable)
+
+
+def test_float32_collides_at_120_years() -> None:
+    task = get_task("clock[encoding=float32,span=120y]", seed=0)
+    ex = task.record_extras()
+    assert ex["distinct_seconds"] == 3_786_912_001
+    # ANCHORS.md quotes 147,025,761; the exhaustive count below (slow test) gives 147,025,763
+    # for the inclusive span [-S/2, S/2], so the quoted figure is off by one per sign.
+    assert abs(ex["distinct_inputs"] - 147_025_761) <= 2
+    assert ex["distinct_inputs"] == 147_025_763
+    assert ex["input_spacing_s"] == 128.0  # at |t| = 60 years; beyond 2**31 s it is 256
+    t = np.int64(1_800_000_000)
+    assert np.float32(t) == np.float32(t + 1)
+
+
+@pytest.mark.parametrize(
+    "lo,hi",
+    [
+        (2**24 - 5000, 2**24 + 300_000),
+        (-(2**25) - 1000, -(2**24) + 77),
+        (-3_000_000, 50_000_000),
+        (-(2**25) - 5, 2**25 + 9),
+        (0, 0),
+        (-7, 7),
+        (2**25 + 1, 2**25 + 1001),  # starts inside a group of colliding seconds
+        (-(2**25) - 1001, -(2**25) - 1),
+    ],
+)
+def test_distinct_float32_count_matches_brute_force(lo: int, hi: int) -> None:
+    distinct = module_of("clock[encoding=float32,span=1d]").distinct_values
+    brute = len(np.unique(np.arange(lo, hi + 1, dtype=np.int64).astype(np.float32)))
+    assert distinct(lo, hi, "float32") == brute
+    assert distinct(lo, hi, "float64") == hi - lo + 1
+
+
+@pytest.mark.slow
+def test_distinct_float32_count_exhaustive_over_120_years() -> None:
+    """Every whole second of the 120-year span, cast and compared in chunks (about 8 s)."""
+    task = get_task("clock[encoding=float32,span=120y]", seed=0)
+    lo, hi = task.truth()["span_seconds"]
+    count, prev, step = 0, None, 2**24
+    for start in range(lo, hi + 1, step):
+        f = np.arange(start, min(start + step, hi + 1), dtype=np.int64).astype(np.float32)
+        count += int(np.count_nonzero(f[1:] != f[:-1])) + int(prev is None or f[0] != prev)
+        prev = f[-1]
+    assert count == task.record_extras()["distinct_inputs"]
+
+
+def test_clock_extrapolation_is_judged_only_where_training_shows_every_label() -> None:
+    for span, judged in (("120y", True), ("1d", False)):
+        task = get_task(f"clock[encoding=int64,span={span}]", seed=0)
+        assert task.record_extras()["extrap_judged"] is judged
+        lo, hi = task.domain
+        train_hours = set(
+            module_of("clock[encoding=int64,span=1d]")
+            .clock_labels(np.arange(int(lo), int(min(hi, lo + 2 * 86_400)) + 1, 600))[:, 0]
+            .tolist()
+        )
+        ext_hours = set(task.eval_sets()["extrapolation"][1][:, 0].tolist())
+        assert (ext_hours <= train_hours) is judged
+        metrics = {"exact_match": 1.0, "extrap_exact_match": 0.0}
+        assert task.success(metrics) is (not judged)
+
+
+def test_clock_scoring_fields() -> None:
+    task = get_task("clock[encoding=int64,span=1d]", seed=0)
+
+    class OffBySecond:
+        def predict(self, t: np.ndarray) -> np.ndarray:
+            return module_of("clock[encoding=int64,span=1d]").clock_labels(t + 1)
+
+    m = task.score(OffBySecond())
+    assert m["acc_second"] == 0.0 and m["exact_match"] == 0.0
+    assert m["acc_hour"] > 0.9 and m["acc_minute"] > 0.9
+    assert task.success(m) is False
+
+
+# -- real data without a network ---------------------------------------------------------------
+
+
+def test_real_data_loads_with_networking_disabled() -> None:
+    """A fresh interpreter with sockets disabled before anything is imported."""
+    code = """
+import socket
+def _refuse(*args, **kwargs):
+    raise OSError("networking disabled by the test")
+class _Offline(socket.socket):  # a subclass, so libraries that subclass socket still import
+    connect = connect_ex = sendto = sendall = send = _refuse
+socket.socket = _Offline
+socket.create_connection = _refuse
+socket.getaddrinfo = _refuse
+from bench import get_task, registry
+registry.load_plugins(strict=False)  # a broken method plugin must not hide the answer
+for d in ("sunspots", "co2", "seattle-temps"):
+    t = get_task(f"real[dataset={d}]", seed=0)
+    x, y = t.train_set()
+    xe, ye = t.eval_sets()["extrapolation"]
+    assert len(x) > 100 and len(xe) > 20, d
+print("ok")
+"""
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    res = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=env
+    )
+    assert res.returncode == 0 and res.stdout.strip() == "ok", res.stderr[-2000:]
+
+
+def test_co2_missing_values_are_dropped() -> None:
+    task = get_task("real[dataset=co2]", seed=0)
+    x, y = task.train_set()
+    xe, ye = task.eval_sets()["extrapolation"]
+    assert np.all(np.isfinite(y)) and np.all(np.isfinite(ye))
+    assert len(x) + len(xe) == 2284 - 59
