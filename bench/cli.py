@@ -90,6 +90,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rep.add_argument("--out", type=Path, default=None, help="where to write (default: first DIR)")
     rep.add_argument("--plots", action="store_true", help="also draw the figures (PNG and SVG)")
+    rep.add_argument(
+        "--readme",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="also write the headline success table into FILE between its results markers",
+    )
 
     land = sub.add_parser(
         "landscape", help="loss and gradient of sin(w x) against sin(target x): the why"
@@ -192,6 +199,14 @@ def cmd_report(args: argparse.Namespace) -> int:
     _writable(out)
     formats = list(dict.fromkeys(args.format))
     written = write_reports(args.dirs, out, formats, plots=args.plots, echo=True)
+    if args.readme is not None:
+        from .report import update_readme
+
+        try:
+            link = os.path.relpath(out / "report.md", args.readme.resolve().parent)
+            written.append(update_readme(args.readme, args.dirs, link=link))
+        except (OSError, ValueError) as exc:
+            raise UsageError(f"report: {exc}") from exc
     for w in written:
         print(f"wrote {w}", file=sys.stderr)
     return 0

@@ -385,3 +385,17 @@ def test_landscape_command_writes_files(tmp_path, capsys):
     ]
     assert str(out / "landscape_wide.png") in capsys.readouterr().err
     assert main(["landscape", "--out", str(out), "--batch", "0"]) == 2
+
+
+def test_readme_block_is_regenerated_from_records(tmp_path):
+    folder = write_records(tmp_path / "run", suite())
+    readme = tmp_path / "README.md"
+    readme.write_text(f"intro\n\n{report.README_START}\nstale\n{report.README_END}\n\nend\n")
+    assert main(["report", str(folder), "--readme", str(readme)]) == 0
+    text = readme.read_text()
+    assert text.startswith("intro") and text.rstrip().endswith("end")
+    assert "stale" not in text and "| task |" in text
+    block = text.split(report.README_START)[1].split(report.README_END)[0]
+    assert "impossible" in block or "n/a" in block
+    readme.write_text("no markers here")
+    assert main(["report", str(folder), "--readme", str(readme)]) == 2
