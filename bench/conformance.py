@@ -109,7 +109,8 @@ def check_fit_predict(method_id: str, task_id: str) -> None:
     if method.supports(_view(task)):
         return
     model, view, _ = _fit(method, task)
-    assert view.samples_drawn <= TINY.max_samples, f"{method_id}: drew more than its budget"
+    if task.infinite:  # a fixed training set is handed over whole, whatever the budget
+        assert view.samples_drawn <= TINY.max_samples, f"{method_id}: drew more than its budget"
     x = _eval_x(task)
     y = as_numpy(model.predict(x))
     _check_output(method_id, task.output, x, y)

@@ -298,11 +298,22 @@ def _cost(recs: Sequence[dict[str, Any]]) -> dict[str, Any]:
     out["samples"] = _median((r.get("metrics") or {}).get("samples") for r in ran)
     out["n_params"] = _median((r.get("metrics") or {}).get("n_params") for r in ran)
     out["batch_seeds"] = max((_batch(r) for r in ran), default=None)
+    out["steps1k_seconds"] = _median(seconds_per_1k_steps(r) for r in ran)
     judged = [r for r in ran if r["success"] is not None]
     wins = sum(1 for r in judged if r["success"])
     seconds = [_num((r.get("time") or {}).get("total")) or 0.0 for r in judged]
     out["ert_seconds"] = stats.expected_running_time(seconds, wins) if judged else None
     return out
+
+
+def seconds_per_1k_steps(rec: dict[str, Any]) -> float | None:
+    """Training seconds per 1,000 optimisation steps, from the trace's first and last points
+    (per seed: a vectorised run's clock is divided by the seeds it trained together). ``None``
+    for runs whose trace does not count steps (fewer than two points)."""
+    pts = [p for p in rec.get("trace") or [] if _is_point(p)]
+    if len(pts) < 2 or pts[-1][0] <= pts[0][0]:
+        return None
+    return (pts[-1][1] - pts[0][1]) / (pts[-1][0] - pts[0][0]) * 1000 / _batch(rec)
 
 
 def _environment(
@@ -485,6 +496,7 @@ def cost_table(summaries: Sequence[Summary], show_env: bool) -> Table:
         "method",
         *[f"{p} s" for p in phases],
         "total s",
+        "s/1k steps",
         "ERT s",
         "samples",
         "params",
@@ -493,6 +505,7 @@ def cost_table(summaries: Sequence[Summary], show_env: bool) -> Table:
     rows = []
     for s in summaries:
         row = [s.task, s.method, *[fmt(s[f"sec_{p}"]) for p in phases], fmt(s["sec_total"])]
+        row.append(fmt(s["steps1k_seconds"]))
         row += [fmt(s["ert_seconds"]), fmt(_int(s["samples"])), fmt(_int(s["n_params"]))]
         row.append(s["device"] + (f" ({s['env']}{_row_marker(s)})" if show_env else ""))
         rows.append(row)

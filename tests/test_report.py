@@ -399,3 +399,9 @@ def test_readme_block_is_regenerated_from_records(tmp_path):
     assert "impossible" in block or "n/a" in block
     readme.write_text("no markers here")
     assert main(["report", str(folder), "--readme", str(readme)]) == 2
+
+
+def test_seconds_per_1k_steps_from_trace():
+    r = {"trace": [[100, 1.0, 0.5], [1100, 3.0, 0.4]], "time": {"batch_seeds": 2}}
+    assert report.seconds_per_1k_steps(r) == pytest.approx(1.0)
+    assert report.seconds_per_1k_steps({"trace": [[1, 0.1, 0.2]], "time": {}}) is None
