@@ -261,10 +261,13 @@ def _equal(a: Any, b: Any) -> bool:
 
 
 class _Constant:
-    """A predictor that always answers zero (or class 0): every task must score it."""
+    """A predictor that always answers zero (or class 0) and claims a frequency of 1 rad per
+    unit: every task must score it, frequency metrics included, and none may call it a success.
+    """
 
     def __init__(self, out: OutputSpec) -> None:
         self.out = out
+        self.freqs_ = np.array([1.0])
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         n = len(x)

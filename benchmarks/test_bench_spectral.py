@@ -1,0 +1,93 @@
+"""Micro-benchmarks of the spectral hot path (pytest-benchmark; timings, never asserts on time).
+
+Run with ``OMP_NUM_THREADS=1 python -m pytest benchmarks/test_bench_spectral.py``. Sizes match
+the quick profile: 65,536 random samples of ``sin(31 x)`` on [-1000, 1000], the ``fft``
+method's default.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from bench import spectral as sp  # noqa: E402
+
+torch.set_num_threads(1)
+
+N = 65536
+
+
+@pytest.fixture(scope="module")
+def tone() -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-1000, 1000, N)
+    return x, np.sin(31 * x + 0.3)
+
+
+@pytest.fixture(scope="module")
+def gridded(tone: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    x, y = tone
+    return sp.spectrum(sp.bin_samples(x, y, sp.choose_cells(x.size)))
+
+
+def test_bin_samples(benchmark, tone) -> None:  # noqa: ANN001
+    x, y = tone
+    grid = benchmark(sp.bin_samples, x, y, sp.choose_cells(x.size))
+    assert grid.counts.sum() == N
+
+
+def test_spectrum(benchmark, tone) -> None:  # noqa: ANN001
+    x, y = tone
+    grid = sp.bin_samples(x, y, sp.choose_cells(x.size))
+    freqs, spec = benchmark(sp.spectrum, grid)
+    assert spec.size == grid.n // 2 + 1
+
+
+def test_peak_and_jacobsen(benchmark, gridded) -> None:  # noqa: ANN001
+    freqs, spec = gridded
+
+    def run() -> float:
+        power = np.abs(spec) ** 2
+        k = int(sp.find_peaks(power, max_peaks=1)[0])
+        return float(freqs[k] + sp.jacobsen(spec, k) * freqs[1])
+
+    w = benchmark(run)
+    assert abs(w - 31) < 1e-3
+
+
+def test_refine_nls_one_tone(benchmark, tone) -> None:  # noqa: ANN001
+    x, y = tone
+    start = sp.fit_linear(x, y, [31 + 2e-4])
+    m = benchmark(sp.refine_nls, x, y, start)
+    assert abs(m.freqs[0] - 31) < 1e-9
+
+
+def test_refine_gd_one_tone(benchmark, tone) -> None:  # noqa: ANN001
+    x, y = tone
+    start = sp.fit_linear(x, y, [31 + 2e-4])
+    m, _ = benchmark(sp.refine_gd, x, y, start, steps=200)
+    assert abs(m.freqs[0] - 31) < 1e-9
+
+
+def test_estimate_tones_end_to_end(benchmark, tone) -> None:  # noqa: ANN001
+    x, y = tone
+    m = benchmark(sp.estimate_tones, x, y)
+    assert abs(m.freqs[0] - 31) < 1e-9
+
+
+def test_lomb_scargle_chunked(benchmark, tone) -> None:  # noqa: ANN001
+    x, y = tone
+    freqs = 31 + np.linspace(-1e-3, 1e-3, 256)
+    p = benchmark(sp.lomb_scargle, x[:16384], y[:16384], freqs)
+    assert abs(freqs[np.argmax(p)] - 31) < 1e-5
+
+
+def test_cos_sin(benchmark) -> None:  # noqa: ANN001
+    arg = np.random.default_rng(1).uniform(-3e4, 3e4, (16384, 16))
+    c, s = benchmark(sp.cos_sin, arg)
+    np.testing.assert_allclose(c * c + s * s, 1.0, atol=1e-12)

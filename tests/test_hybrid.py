@@ -1,0 +1,46 @@
+"""The hybrid learner (methods/hybrid.py): it must solve what the issue asks, on quick sizes."""
+
+import numpy as np
+import pytest
+
+from bench.runner import RunSpec, execute
+
+
+def _run(task: str, seeds: tuple[int, ...] = (0, 1)) -> list[dict]:
+    return [r for s in seeds for r in execute(RunSpec("periodic-hybrid", task, (s,)))]
+
+
+def test_sin31_frequency_to_machine_precision() -> None:
+    for r in _run("sin31"):
+        assert r["status"] == "ok" and r["success"]
+        assert r["metrics"]["freq_error"] < 1e-6
+
+
+@pytest.mark.parametrize("cycles", [1, 100, 10000])
+def test_cycle_sweep(cycles: int) -> None:
+    assert all(r["success"] for r in _run(f"tone[cycles={cycles}]"))
+
+
+def test_noisy_tone_near_the_cramer_rao_bound() -> None:
+    recs = _run("noisy-tone[snr_db=0]", seeds=tuple(range(6)))
+    eff = np.array([r["metrics"]["efficiency"] for r in recs])
+    assert np.sqrt(np.mean(eff**2)) < 2.0  # RMSE within 2x the bound
+
+
+@pytest.mark.parametrize("encoding", ["int64", "float64"])
+def test_clock_120y_from_samples_alone(encoding: str) -> None:
+    (rec,) = _run(f"clock[encoding={encoding},span=120y]", seeds=(0,))
+    assert rec["status"] == "ok" and rec["success"], rec["reason"]
+    assert rec["metrics"]["exact_match"] >= 0.999
+    assert rec["metrics"]["extrap_exact_match"] >= 0.999
+
+
+def test_clock_float32_fails_honestly() -> None:
+    (rec,) = _run("clock[encoding=float32,span=120y]", seeds=(0,))
+    assert rec["status"] == "ok" and not rec["success"]
+    assert rec["extras"]["representable"] is False
+
+
+def test_harmonic_model_extrapolates_a_square_wave() -> None:
+    (rec,) = _run("wave[shape=square]", seeds=(0,))
+    assert rec["success"] and rec["metrics"]["extrap_nmse"] < 1e-2
