@@ -137,7 +137,9 @@ def cmd_list(args: argparse.Namespace) -> int:
         if args.what == "all":
             print(f"{title} ({len(ids)}):")
         for i in ids:
-            print(f"  {i:<{width}}  {reg.get(i).description}")
+            e = reg.get(i)
+            note = "" if e.in_all else " (on demand: not in --all)"
+            print(f"  {i:<{width}}  {e.description}{note}")
     return 0
 
 

@@ -41,6 +41,8 @@ class Entry:
     cls: type
     params: Mapping[str, Any] = field(default_factory=dict)
     description: str = ""
+    #: ``False`` for variants that run only when named (too costly for every ``--all``).
+    in_all: bool = True
 
     def source_hash(self) -> str:
         """Hash of the file that defines the class: a changed plugin gets new run keys."""
@@ -79,12 +81,14 @@ class Registry:
         *,
         variants: Sequence[Mapping[str, Any]] | Mapping[str, Sequence[Any]] | None = None,
         base: bool = True,
+        on_demand: Sequence[Mapping[str, Any]] = (),
     ):
         """Class decorator: register ``name`` and, optionally, its parameter variants.
 
         ``variants`` is either a list of parameter dicts or a grid ``{param: [values]}`` whose
         product is taken. ``base=False`` registers only the variants (for task families whose
-        bare name means nothing on its own, such as ``tone``).
+        bare name means nothing on its own, such as ``tone``). ``on_demand`` variants are
+        listed and selected by any pattern that names them, but left out of ``--all``.
         """
         if not re.fullmatch(r"[a-z0-9][a-z0-9_.\-]*", name):
             raise RegistryError(f"{self.kind} name {name!r}: use lower-case letters, digits, - _ .")
@@ -102,6 +106,10 @@ class Registry:
             self._families[name] = cls
             for params in _expand(variants, base):
                 e = Entry(variant_id(name, params), name, cls, dict(params), _describe(cls, params))
+                self._entries[e.id] = e
+            for params in on_demand:
+                desc = _describe(cls, params)
+                e = Entry(variant_id(name, params), name, cls, dict(params), desc, in_all=False)
                 self._entries[e.id] = e
             return cls
 
@@ -141,13 +149,19 @@ class Registry:
     ) -> list[Entry]:
         """Entries matching any include pattern and no exclude pattern (fnmatch, ``[`` literal).
 
-        A pattern that matches nothing is an error naming close matches, so a typo never
-        silently drops a method from a sweep.
+        No include patterns means everything except on-demand variants (``--all``). A pattern
+        that matches nothing is an error naming close matches, so a typo never silently drops
+        a method from a sweep.
         """
+        everything = not include
         include = list(include or ["*"])
         chosen: dict[str, Entry] = {}
         for pat in include:
-            hits = [i for i in self.ids() if _match(i, pat)]
+            hits = [
+                i
+                for i in self.ids()
+                if _match(i, pat) and (self._entries[i].in_all or not everything)
+            ]
             if not hits:
                 # An explicit variant of a known family (e.g. siren[w0=100]) is allowed.
                 if "*" not in pat and "?" not in pat:

@@ -126,6 +126,13 @@ def test_variant_ids_and_selection() -> None:
     assert m.lr == 0.001
 
 
+def test_on_demand_variants_stay_out_of_all() -> None:
+    everything = [e.id for e in registry.METHODS.select(None)]
+    assert "siren[w0=30000]" not in everything and "siren[w0=3000]" in everything
+    named = [e.id for e in registry.METHODS.select(["siren*"])]
+    assert "siren[w0=30000]" in named
+
+
 def test_unknown_names_suggest_close_matches() -> None:
     with pytest.raises(registry.RegistryError, match="did you mean sgd-sin"):
         registry.METHODS.select(["sgd-sinn"])
