@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -90,6 +91,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rep.add_argument("--out", type=Path, default=None, help="where to write (default: first DIR)")
     rep.add_argument("--plots", action="store_true", help="also draw the figures (PNG and SVG)")
+    rep.add_argument(
+        "--publish",
+        action="store_true",
+        help="also write README.md in the output folder: command, commit, machine, files",
+    )
     rep.add_argument(
         "--readme",
         type=Path,
@@ -201,6 +207,10 @@ def cmd_report(args: argparse.Namespace) -> int:
     _writable(out)
     formats = list(dict.fromkeys(args.format))
     written = write_reports(args.dirs, out, formats, plots=args.plots, echo=True)
+    if args.publish:
+        from .report import write_run_readme
+
+        written.append(write_run_readme(out, args.dirs, written))
     if args.readme is not None:
         from .report import update_readme
 
@@ -235,6 +245,8 @@ def cmd_landscape(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    words = list(sys.argv[1:] if argv is None else argv)
+    os.environ["BENCH_COMMAND"] = "python -m bench " + " ".join(shlex.quote(w) for w in words)
     try:
         args = parser.parse_args(argv)
         return {

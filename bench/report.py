@@ -653,9 +653,11 @@ def _intro(records: Sequence[dict[str, Any]], sources: Sequence[Path]) -> list[s
     profiles = sorted({str(r.get("profile")) for r in records})
     commits = sorted({str((r.get("env") or {}).get("git_commit")) for r in records})
     stamps = sorted(str((r.get("env") or {}).get("timestamp", "")) for r in records)
+    commands = sorted({str((r.get("env") or {}).get("command", "")) for r in records} - {""})
     lines = [
         f"{len(records)} records ({n_m} methods x {n_t} tasks) from "
         f"{', '.join(str(s) for s in sources)}; profile {', '.join(profiles) or '-'}.",
+        "Produced by: " + ("; ".join(f"`{c}`" for c in commands) or "-") + ".",
         f"Code: commit {', '.join(commits) or '-'}." + _span(stamps),
         f"Machine: {_machines(records)}.",
         "Generated from the records alone (nothing was rerun) by `python -m bench report`.",
@@ -998,6 +1000,47 @@ def update_readme(readme: Path, dirs: Sequence[Path], link: str | None = None) -
     _, tail = rest.split(README_END, 1)
     readme.write_text(head + "\n".join(block) + tail, encoding="utf-8")
     return readme
+
+
+def write_run_readme(out: Path, dirs: Sequence[Path], written: Sequence[Path]) -> Path:
+    """``README.md`` of a published run folder: how, where and on what it was produced, what
+    the files are, and the headline table, all read off the records."""
+    bad: list[BadLine] = []
+    records = [r for r in load_records(dirs, bad) if record_problem(r) is None]
+    intro = _intro(records, dirs) if records else ["No records found."]
+    files = sorted({Path(w).relative_to(out).as_posix() for w in written if _inside(w, out)})
+    table = headline_matrix(summarise(records))
+    lines = [
+        f"# Published run: {out.name}",
+        "",
+        *[f"- {line}" for line in intro],
+        "",
+        "Reproduce: install as the repository README says, run the command(s) above, then "
+        f"`python -m bench report {' '.join(str(d) for d in dirs)} --format md html latex csv "
+        "--plots --publish`.",
+        "",
+        "## Files",
+        "",
+        "- `records.jsonl`: one JSON record per run (schema in the repository README)",
+        *[f"- `{f}`" for f in files if not f.startswith("plots/")],
+        f"- `plots/`: {sum(1 for f in files if f.startswith('plots/'))} figures (PNG and SVG)",
+        "",
+        f"## {table.title}",
+        "",
+        table.about,
+        "",
+        markdown_table(table),
+        "",
+    ]
+    return _write(out / "README.md", "\n".join(lines))
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        Path(path).relative_to(folder)
+    except ValueError:
+        return False
+    return True
 
 
 # -- entry point ----------------------------------------------------------------------------

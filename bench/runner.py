@@ -434,15 +434,22 @@ def run_sweep(
     import multiprocessing as mp
 
     with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn")) as pool:
-        started = {pool.submit(execute, s): (s, time.perf_counter()) for s in specs}
+        started = {pool.submit(_timed_execute, s): s for s in specs}
         for fut in as_completed(started):
-            spec, t0 = started[fut]
+            spec = started[fut]
             try:
-                recs = fut.result()
+                recs, secs = fut.result()
             except Exception as exc:  # noqa: BLE001 - a worker that died still leaves records
-                recs = _lost_worker_records(spec, exc)
-            finish(spec, recs, time.perf_counter() - t0)
+                recs, secs = _lost_worker_records(spec, exc), float("nan")
+            finish(spec, recs, secs)
     return results
+
+
+def _timed_execute(spec: RunSpec) -> tuple[list[dict[str, Any]], float]:
+    """``execute`` plus its own wall time, measured in the worker (not in the queue)."""
+    t0 = time.perf_counter()
+    recs = execute(spec)
+    return recs, time.perf_counter() - t0
 
 
 def _lost_worker_records(spec: RunSpec, exc: BaseException) -> list[dict[str, Any]]:

@@ -221,7 +221,8 @@ def environment(device: str) -> dict[str, Any]:
             "platform": platform.platform(),
             "cpu": _cpu_name(),
             "cpu_count": os.cpu_count(),
-            "argv": " ".join(sys.argv[:1] + sys.argv[1:]),
+            # The command that started the sweep (worker processes inherit it from the CLI).
+            "command": os.environ.get("BENCH_COMMAND") or " ".join(sys.argv),
         }
     import torch
 

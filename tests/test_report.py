@@ -405,3 +405,11 @@ def test_seconds_per_1k_steps_from_trace():
     r = {"trace": [[100, 1.0, 0.5], [1100, 3.0, 0.4]], "time": {"batch_seeds": 2}}
     assert report.seconds_per_1k_steps(r) == pytest.approx(1.0)
     assert report.seconds_per_1k_steps({"trace": [[1, 0.1, 0.2]], "time": {}}) is None
+
+
+def test_publish_writes_a_run_readme(tmp_path):
+    folder = write_records(tmp_path / "run", suite())
+    assert main(["report", str(folder), "--format", "md", "csv", "--publish"]) == 0
+    text = (folder / "README.md").read_text()
+    assert "Produced by" in text and "Machine:" in text and "`report.md`" in text
+    assert "| task |" in text
