@@ -38,6 +38,8 @@ SEARCH_SAMPLES = 512
 VERIFY_SAMPLES = 4096
 #: Largest integer period the folding search considers.
 MAX_PERIOD = 2**17
+#: Positional-encoding frequencies for outputs with no period (see PeriodicFeatures).
+RAW_FREQS = 32
 #: Samples a regression fit draws from a sampler (the FFT grid resolves frequencies up to
 #: about pi * n / L, so this sets the band searched without assuming one).
 REGRESSION_SAMPLES = 2**16
@@ -53,8 +55,10 @@ class PeriodicFeatures:
 
     Each period ``p`` comes with a step ``q``: the phase is taken at ``t`` rounded down to a
     multiple of ``q``, see ``bench.periods.resolution``. Outputs with no period found get the
-    input (rounded down to a multiple of ``raw``, when that step is not 1) scaled to [-1, 1]
-    over the training range instead.
+    input instead (rounded down to a multiple of ``raw`` when that step is not 1), scaled to
+    ``u`` in [-1, 1] over the training range, with a positional encoding ``cos/sin(pi k u / 2)``,
+    ``k = 1..RAW_FREQS``, so that a small network can tell nearby steps apart. Nothing periodic
+    was found for such an output, so nothing is promised beyond the training range.
     """
 
     def __init__(
@@ -72,7 +76,7 @@ class PeriodicFeatures:
 
     @property
     def dim(self) -> int:
-        return 2 * self.harmonics * len(self.periods) + int(self.raw > 0)
+        return 2 * self.harmonics * len(self.periods) + (1 + 2 * RAW_FREQS) * (self.raw > 0)
 
     def __call__(self, t: np.ndarray) -> np.ndarray:
         cols = []
@@ -86,7 +90,9 @@ class PeriodicFeatures:
         if self.raw:
             mid, half = (self.hi + self.lo) / 2, max((self.hi - self.lo) / 2, 1)
             aligned = t - np.mod(t, self.raw)
-            cols.append(((aligned.astype(np.float64) - mid) / half)[:, None])
+            u = (aligned.astype(np.float64) - mid) / half
+            ang = 0.5 * np.pi * u[:, None] * np.arange(1, RAW_FREQS + 1)[None, :]
+            cols += [u[:, None], np.cos(ang), np.sin(ang)]
         return np.concatenate(cols, axis=1) if cols else np.zeros((len(t), 0))
 
 
@@ -234,6 +240,9 @@ class PeriodicHybrid(Method):
         torch.manual_seed(seed)
         net = Heads(features.dim, self.width, self.depth, classes).to(device)
         opt = torch.optim.Adam(net.parameters(), lr=self.lr)
+        # Cosine decay over the step budget: large steps find the layout, small ones settle the
+        # boundaries between neighbouring digits.
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=budget.steps)
         feats = torch.as_tensor(features(t), dtype=torch.float32, device=device)
         labels = torch.as_tensor(y, dtype=torch.long, device=device)
         loss_fn = nn.CrossEntropyLoss()
@@ -246,6 +255,7 @@ class PeriodicHybrid(Method):
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+            sched.step()
             if step % 50 == 0 or step == budget.steps:
                 log(step, float(loss.detach()))
                 # Stop once a held batch is classified perfectly with a clear margin.
