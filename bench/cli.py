@@ -91,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rep.add_argument("--out", type=Path, default=None, help="where to write (default: first DIR)")
     rep.add_argument("--plots", action="store_true", help="also draw the figures (PNG and SVG)")
+    rep.add_argument("--no-svg", action="store_true", help="figures as PNG only (leaner folders)")
     rep.add_argument(
         "--publish",
         action="store_true",
@@ -206,7 +207,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     out = args.out or (args.dirs[0] if args.dirs[0].is_dir() else args.dirs[0].parent)
     _writable(out)
     formats = list(dict.fromkeys(args.format))
-    written = write_reports(args.dirs, out, formats, plots=args.plots, echo=True)
+    written = write_reports(
+        args.dirs, out, formats, plots=args.plots, echo=True, svg=not args.no_svg
+    )
     if args.publish:
         from .report import write_run_readme
 

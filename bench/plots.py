@@ -50,15 +50,21 @@ def method_colours(methods: Sequence[str]) -> dict[str, Any]:
     return {m: cmap(i / len(names)) for i, m in enumerate(names)}
 
 
-def save(fig: MplFigure, out: Path, name: str) -> tuple[Path, Path]:
-    """Write ``name.png`` and ``name.svg`` and close the figure."""
+#: Whether figures are also written as SVG (``report --no-svg`` turns it off for lean published
+#: folders; the PNGs are what the HTML page embeds).
+WRITE_SVG = True
+
+
+def save(fig: MplFigure, out: Path, name: str) -> tuple[Path, Path | None]:
+    """Write ``name.png`` (and ``name.svg`` unless turned off) and close the figure."""
     plt = pyplot()
     out.mkdir(parents=True, exist_ok=True)
     png, svg = out / f"{name}.png", out / f"{name}.svg"
     fig.savefig(png, dpi=DPI, bbox_inches="tight")
-    fig.savefig(svg, bbox_inches="tight")
+    if WRITE_SVG:
+        fig.savefig(svg, bbox_inches="tight")
     plt.close(fig)
-    return png, svg
+    return png, svg if WRITE_SVG else None
 
 
 def draw_all(

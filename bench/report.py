@@ -1023,7 +1023,7 @@ def write_run_readme(out: Path, dirs: Sequence[Path], written: Sequence[Path]) -
         "",
         "- `records.jsonl`: one JSON record per run (schema in the repository README)",
         *[f"- `{f}`" for f in files if not f.startswith("plots/")],
-        f"- `plots/`: {sum(1 for f in files if f.startswith('plots/'))} figures (PNG and SVG)",
+        f"- `plots/`: {sum(1 for f in files if f.startswith('plots/'))} figure files",
         "",
         f"## {table.title}",
         "",
@@ -1052,6 +1052,7 @@ def write_reports(
     formats: Sequence[str] = ("md",),
     plots: bool = False,
     echo: bool = False,
+    svg: bool = True,
 ) -> list[Path]:
     """Read the records under ``dirs`` and write the report in each of ``formats`` into ``out``
     (``report.md``, ``report.html``, ``report.tex``, ``summary.csv`` + ``runs.csv``; figures in
@@ -1077,8 +1078,10 @@ def write_reports(
     rep = build_report(records, dirs, problems)
     written: list[Path] = []
     if plots and records:
+        from . import plots as plotting
         from .plots import draw_all
 
+        plotting.WRITE_SVG = svg
         print(f"drawing figures into {out / 'plots'} ...", file=sys.stderr)
         rep.figures = draw_all(records, rep.summaries, out / "plots")
         written += [
