@@ -541,6 +541,28 @@ def cost_matrix(summaries: Sequence[Summary]) -> dict[str, dict[str, float | Non
     return cost
 
 
+def crlb_table(records: Sequence[dict[str, Any]]) -> Table | None:
+    """Frequency RMSE over seeds against the Cramer-Rao bound, for tasks that compute one."""
+    from .plots import snr_points
+
+    rows = []
+    for group, pts in sorted(snr_points(records).items()):
+        for method, per in sorted(pts["rmse"].items(), key=lambda kv: natural_key(kv[0])):
+            for snr in sorted(per):
+                bound = pts["crlb"].get(snr)
+                ratio = per[snr] / bound if bound else None
+                rows.append([group, f"{snr:g}", method, fmt(per[snr]), fmt(bound), fmt(ratio)])
+    if not rows:
+        return None
+    about = (
+        "Root-mean-square frequency error over seeds against the Cramer-Rao bound, taken as the "
+        "RMS of each seed's bound (each task computes it for its own sample positions). A ratio "
+        "near 1 is an efficient estimator; below 1 is chance over few seeds."
+    )
+    cols = ["tasks", "SNR dB", "method", "RMSE", "bound", "RMSE / bound"]
+    return Table("crlb", "Frequency error against the Cramer-Rao bound", about, cols, rows)
+
+
 def aggregate_table(summaries: Sequence[Summary]) -> Table | None:
     cost = cost_matrix(summaries)
     if not cost or not any(cost.values()):
@@ -634,6 +656,9 @@ def build_report(
         convergence_table(summaries),
         cost_table(summaries, show_env),
     ]
+    crlb = crlb_table(records)
+    if crlb is not None:
+        tables.append(crlb)
     agg = aggregate_table(summaries)
     if agg is not None:
         tables.append(agg)

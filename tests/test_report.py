@@ -229,13 +229,13 @@ def test_summary_numbers(full_report):
 
 def test_latex_uses_booktabs_and_escapes(full_report):
     tex = (full_report[0] / "report.tex").read_text()
-    assert tex.count("\\toprule") == tex.count("\\midrule") == tex.count("\\bottomrule") == 5
+    assert tex.count("\\toprule") == tex.count("\\midrule") == tex.count("\\bottomrule") == 6
     body = "\n".join(line for line in tex.splitlines() if not line.startswith("%"))
     assert "95\\% CI" in body and "test\\_mse" in body
     assert not re.search(r"(?<!\\)[%_#&](?! )", body.replace(" & ", " "))
     assert "{[}23\\%, 88\\%]" in body
     tables = re.findall(r"\\begin\{tabular\}\{(.*?)\}\n(.*?)\\end\{tabular\}", body, re.S)
-    assert len(tables) == 5
+    assert len(tables) == 6
     for spec, rows in tables:  # every row has as many cells as the column spec
         n_cols = len(re.findall(r"p\{[^}]*\}|[lrc]", spec))
         lines = [ln for ln in rows.splitlines() if ln.endswith("\\\\")]
@@ -413,3 +413,10 @@ def test_publish_writes_a_run_readme(tmp_path):
     text = (folder / "README.md").read_text()
     assert "Produced by" in text and "Machine:" in text and "`report.md`" in text
     assert "| task |" in text
+
+
+def test_crlb_table_ratio(full_report):
+    out, _ = full_report
+    md = (out / "report.md").read_text()
+    assert "Frequency error against the Cramer-Rao bound" in md
+    assert "RMSE / bound" in md
