@@ -12,8 +12,9 @@ from typing import Any
 
 import numpy as np
 
-from bench import Budget, Task, register_task
+from bench import Budget, register_task
 from bench.metrics import freq_error, mse, nmse
+from bench.tasklib import SymmetricTask, log_uniform
 
 HALF_WIDTH = 100.0
 FREQ_RANGE = (1.0, 100.0)
@@ -25,10 +26,9 @@ NMSE_TARGET = 1e-3
 def draw_freqs(rng: np.random.Generator, k: int) -> np.ndarray:
     """K log-uniform frequencies, drawn one at a time and redrawn when closer than the
     minimum separation to one already kept (deterministic for the generator's state)."""
-    lo, hi = np.log(FREQ_RANGE[0]), np.log(FREQ_RANGE[1])
     kept: list[float] = []
     for _ in range(10_000):
-        w = float(np.exp(rng.uniform(lo, hi)))
+        w = log_uniform(rng, *FREQ_RANGE)
         if all(abs(w - v) >= MIN_BINS_APART * BIN for v in kept):
             kept.append(w)
             if len(kept) == k:
@@ -37,7 +37,7 @@ def draw_freqs(rng: np.random.Generator, k: int) -> np.ndarray:
 
 
 @register_task("multitone", variants={"k": [2, 4, 8]}, base=False)
-class MultiTone(Task):
+class MultiTone(SymmetricTask):
     """Sum of K tones, amplitudes U[0.5, 1], frequencies log-uniform [1, 100], over [-100, 100]."""
 
     family = "multitone"
@@ -51,7 +51,6 @@ class MultiTone(Task):
         "quick": Budget(steps=2000, batch_size=32, samples=65536, seconds=300),
         "full": Budget(steps=1_000_000, batch_size=32, seconds=7200),
     }
-    n_eval = {"quick": 4096, "full": 100_000}
 
     @classmethod
     def describe(cls, params: dict[str, Any]) -> str:
@@ -68,6 +67,7 @@ class MultiTone(Task):
         if int(k) != k or k < 1:
             raise ValueError(f"k must be a positive integer, not {k!r}")
         rng = np.random.default_rng(seed)
+        self._half = HALF_WIDTH
         self._freqs = draw_freqs(rng, int(k))
         self._amps = rng.uniform(0.5, 1.0, size=int(k))
         self._phases = rng.uniform(0.0, 2 * np.pi, size=int(k))
@@ -78,21 +78,6 @@ class MultiTone(Task):
     def _f(self, x: np.ndarray) -> np.ndarray:
         arg = np.multiply.outer(x, self._freqs) + self._phases
         return np.sin(arg) @ self._amps
-
-    @property
-    def domain(self) -> tuple[float, float]:
-        return (-HALF_WIDTH, HALF_WIDTH)
-
-    def sample(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        x = rng.uniform(-HALF_WIDTH, HALF_WIDTH, size=n)
-        return x, self._f(x)
-
-    def eval_sets(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-        rng = np.random.default_rng([self.seed, 7])
-        n, r = self.n_eval[self.profile], HALF_WIDTH
-        x_test = rng.uniform(-r, r, size=n)
-        x_ext = rng.uniform(r, 2 * r, size=n) * rng.choice([-1.0, 1.0], size=n)
-        return {"test": (x_test, self._f(x_test)), "extrapolation": (x_ext, self._f(x_ext))}
 
     def truth(self) -> dict[str, Any]:
         return {

@@ -15,6 +15,7 @@ import numpy as np
 
 from bench import Budget, Task, register_task
 from bench.metrics import freq_error, nmse, tone_crlb_std
+from bench.tasklib import log_uniform
 
 HALF_WIDTH = 1000.0
 FREQ_RANGE = (1.0, 100.0)
@@ -55,7 +56,7 @@ class NoisyTone(Task):
     def __init__(self, seed: int = 0, profile: str = "quick", snr_db: float = 0) -> None:
         super().__init__(seed=seed, profile=profile, snr_db=snr_db)
         rng = np.random.default_rng(seed)
-        self._freq = float(np.exp(rng.uniform(np.log(FREQ_RANGE[0]), np.log(FREQ_RANGE[1]))))
+        self._freq = log_uniform(rng, *FREQ_RANGE)
         self._phase = float(rng.uniform(0.0, 2 * np.pi))
         # SNR = A^2 / (2 s^2) for a real tone of amplitude A.
         self._noise_std = float(np.sqrt(AMPLITUDE**2 / (2 * 10 ** (snr_db / 10))))

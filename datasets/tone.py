@@ -13,8 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from bench import Budget, Task, register_task
+from bench import Budget, register_task
 from bench.metrics import freq_error, mse, nmse
+from bench.tasklib import SymmetricTask, log_uniform
 
 CYCLES = [1, 3, 10, 30, 100, 1000, 10000]
 FREQ_RANGE = (1.0, 100.0)
@@ -22,7 +23,7 @@ MSE_TARGET = 1e-4
 
 
 @register_task("tone", variants={"cycles": CYCLES}, base=False)
-class Tone(Task):
+class Tone(SymmetricTask):
     """One tone sin(w x + phi), w log-uniform in [1, 100], over a domain holding C cycles."""
 
     family = "tone"
@@ -36,7 +37,6 @@ class Tone(Task):
         "quick": Budget(steps=2000, batch_size=32, samples=2**17, seconds=300),
         "full": Budget(steps=1_000_000, batch_size=32, seconds=7200),
     }
-    n_eval = {"quick": 4096, "full": 100_000}
 
     @classmethod
     def describe(cls, params: dict[str, Any]) -> str:
@@ -53,28 +53,12 @@ class Tone(Task):
         if not cycles > 0:
             raise ValueError(f"cycles must be positive, not {cycles!r}")
         rng = np.random.default_rng(seed)
-        self._freq = float(np.exp(rng.uniform(np.log(FREQ_RANGE[0]), np.log(FREQ_RANGE[1]))))
+        self._freq = log_uniform(rng, *FREQ_RANGE)
         self._phase = float(rng.uniform(0.0, 2 * np.pi))
         self._half = float(cycles * np.pi / self._freq)
 
     def _f(self, x: np.ndarray) -> np.ndarray:
         return np.sin(self._freq * x + self._phase)
-
-    @property
-    def domain(self) -> tuple[float, float]:
-        return (-self._half, self._half)
-
-    def sample(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        x = rng.uniform(-self._half, self._half, size=n)
-        return x, self._f(x)
-
-    def eval_sets(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-        rng = np.random.default_rng([self.seed, 7])
-        n, r = self.n_eval[self.profile], self._half
-        x_test = rng.uniform(-r, r, size=n)
-        # Extrapolation: R < |x| <= 2R, both sides.
-        x_ext = rng.uniform(r, 2 * r, size=n) * rng.choice([-1.0, 1.0], size=n)
-        return {"test": (x_test, self._f(x_test)), "extrapolation": (x_ext, self._f(x_ext))}
 
     def truth(self) -> dict[str, Any]:
         return {"freqs": [self._freq], "phase": self._phase, "period": 2 * np.pi / self._freq}

@@ -14,8 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from bench import Budget, Task, register_task
+from bench import Budget, register_task
 from bench.metrics import freq_error, mse, nmse
+from bench.tasklib import SymmetricTask, log_uniform
 
 FREQ_RANGE = (1.0, 10.0)
 PERIODS_HALF = 20  # training range R = 20 periods
@@ -62,7 +63,7 @@ VARIANCE = {name: _variance(f) for name, (f, _) in SHAPES.items()}
 
 
 @register_task("wave", variants={"shape": list(SHAPES)}, base=False)
-class Wave(Task):
+class Wave(SymmetricTask):
     """A periodic wave f(w x + phi), w log-uniform [1, 10], trained on 20 periods each side."""
 
     family = "wave"
@@ -76,7 +77,7 @@ class Wave(Task):
         "quick": Budget(steps=2000, batch_size=32, samples=65536, seconds=300),
         "full": Budget(steps=1_000_000, batch_size=32, seconds=7200),
     }
-    n_eval = {"quick": 4096, "full": 100_000}
+    extrapolate = 3.0
 
     @classmethod
     def describe(cls, params: dict[str, Any]) -> str:
@@ -94,7 +95,7 @@ class Wave(Task):
             raise ValueError(f"unknown shape {shape!r}; choose from {', '.join(SHAPES)}")
         self._shape = SHAPES[shape][0]
         rng = np.random.default_rng(seed)
-        self._freq = float(np.exp(rng.uniform(np.log(FREQ_RANGE[0]), np.log(FREQ_RANGE[1]))))
+        self._freq = log_uniform(rng, *FREQ_RANGE)
         self._phase = float(rng.uniform(0.0, TWO_PI))
         self._half = float(PERIODS_HALF * TWO_PI / self._freq)
         # Training MSE at which the fit is as good as the extrapolation bar asks.
@@ -102,21 +103,6 @@ class Wave(Task):
 
     def _f(self, x: np.ndarray) -> np.ndarray:
         return self._shape(self._freq * x + self._phase)
-
-    @property
-    def domain(self) -> tuple[float, float]:
-        return (-self._half, self._half)
-
-    def sample(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        x = rng.uniform(-self._half, self._half, size=n)
-        return x, self._f(x)
-
-    def eval_sets(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-        rng = np.random.default_rng([self.seed, 7])
-        n, r = self.n_eval[self.profile], self._half
-        x_test = rng.uniform(-r, r, size=n)
-        x_ext = rng.uniform(r, 3 * r, size=n) * rng.choice([-1.0, 1.0], size=n)
-        return {"test": (x_test, self._f(x_test)), "extrapolation": (x_ext, self._f(x_ext))}
 
     def truth(self) -> dict[str, Any]:
         return {"freqs": [self._freq], "phase": self._phase, "period": TWO_PI / self._freq}
