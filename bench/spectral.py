@@ -44,7 +44,7 @@ import numpy.typing as npt
 import torch
 from scipy.signal import lombscargle as _ls
 
-from .contracts import Method, TaskView
+from .contracts import Budget, Logger, Method, TaskView
 
 FloatArray = npt.NDArray[np.float64]
 ComplexArray = npt.NDArray[np.complex128]
@@ -53,6 +53,7 @@ __all__ = [
     "INTERPOLATORS",
     "Grid",
     "SinusoidMethod",
+    "SteppedSinusoidMethod",
     "SinusoidModel",
     "ToneSearch",
     "bin_samples",
@@ -843,6 +844,35 @@ class SinusoidMethod(Method):
 
     def predict(self, x: npt.ArrayLike) -> FloatArray:
         return self.model_.predict(np.asarray(x).astype(np.float64))
+
+
+class SteppedSinusoidMethod(SinusoidMethod):
+    """A :class:`SinusoidMethod` that spends a step budget: subclasses implement
+    ``_model(x, y, trend, steps, log)``, counting the steps they take in ``steps_``.
+
+    ``fit`` draws the samples, lets :func:`choose_trend` compare trend and no trend on a quarter
+    of the budget, then fits with the steps that are left.
+    """
+
+    n_samples: int
+    trend: bool | str
+
+    def _model(
+        self, x: FloatArray, y: FloatArray, trend: bool, steps: int, log: Logger | None
+    ) -> SinusoidModel:
+        raise NotImplementedError
+
+    def fit(self, task: TaskView, budget: Budget, seed: int, device: str, log: Logger) -> Any:
+        x, y = draw_samples(task, self.n_samples)
+        self.steps_ = 0
+
+        def trial(xs: FloatArray, ys: FloatArray, trend: bool) -> SinusoidModel:
+            return self._model(xs, ys, trend, budget.steps // 4, None)
+
+        trend = choose_trend(self.trend, task.infinite, x, y, trial)
+        model = self._model(x, y, trend, budget.steps - self.steps_, log)
+        log(max(self.steps_, 1), mse(x, y, model))
+        return self._set(model)
 
 
 def choose_trend(

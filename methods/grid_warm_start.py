@@ -31,19 +31,16 @@ from __future__ import annotations
 
 import math
 from contextlib import nullcontext
-from typing import Any
 
 import numpy as np
 
-from bench import Budget, Logger, TaskView, register_method
+from bench import Logger, register_method
 from bench.spectral import (
-    SinusoidMethod,
     SinusoidModel,
+    SteppedSinusoidMethod,
     bin_samples,
     choose_cells,
-    choose_trend,
     detection_threshold,
-    draw_samples,
     find_peaks,
     fit_linear,
     lomb_scargle,
@@ -58,7 +55,7 @@ PAD = 5
 
 
 @register_method("grid-warm-start")
-class GridWarmStart(SinusoidMethod):
+class GridWarmStart(SteppedSinusoidMethod):
     """Periodogram on a 2 pi / (5 L) grid, best candidates refined by stable gradient descent
     (coarse search then refine; Rife and Boorstyn 1974)."""
 
@@ -85,19 +82,7 @@ class GridWarmStart(SinusoidMethod):
         self.trend = trend
         self.false_alarm = false_alarm
 
-    def fit(self, task: TaskView, budget: Budget, seed: int, device: str, log: Logger) -> Any:
-        x, y = draw_samples(task, self.n_samples)
-        self.steps_ = 0
-
-        def trial(xs: np.ndarray, ys: np.ndarray, trend: bool) -> SinusoidModel:
-            return self._search(xs, ys, trend, budget.steps // 4, None)
-
-        trend = choose_trend(self.trend, task.infinite, x, y, trial)
-        model = self._search(x, y, trend, budget.steps - self.steps_, log)
-        log(max(self.steps_, 1), mse(x, y, model))
-        return self._set(model)
-
-    def _search(
+    def _model(
         self, x: np.ndarray, y: np.ndarray, trend: bool, steps: int, log: Logger | None
     ) -> SinusoidModel:
         """Matching pursuit over the grid, then a joint descent; at most ``steps`` steps (all

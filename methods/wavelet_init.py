@@ -27,22 +27,18 @@ the CPU whatever ``device`` is.
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import numpy as np
 import pywt
 
-from bench import Budget, Logger, TaskView, register_method
+from bench import Logger, register_method
 from bench.spectral import (
-    SinusoidMethod,
     SinusoidModel,
+    SteppedSinusoidMethod,
     bin_samples,
-    choose_trend,
-    draw_samples,
     find_peaks,
     fit_linear,
     mean_grid,
-    mse,
     parabolic,
     refine_gd,
     sampling_interval,
@@ -53,7 +49,7 @@ MAX_CELLS = 2**15
 
 
 @register_method("wavelet-init")
-class WaveletInit(SinusoidMethod):
+class WaveletInit(SteppedSinusoidMethod):
     """CWT (complex Morlet, PyWavelets) picks the dominant scales; they seed sinusoids refined by
     stable gradient descent (Torrence and Compo 1998)."""
 
@@ -82,19 +78,7 @@ class WaveletInit(SinusoidMethod):
         self.rel_threshold = rel_threshold
         self.trend = trend
 
-    def fit(self, task: TaskView, budget: Budget, seed: int, device: str, log: Logger) -> Any:
-        x, y = draw_samples(task, self.n_samples)
-        self.steps_ = 0
-
-        def trial(xs: np.ndarray, ys: np.ndarray, trend: bool) -> SinusoidModel:
-            return self._fit(xs, ys, trend, budget.steps // 4, None)
-
-        trend = choose_trend(self.trend, task.infinite, x, y, trial)
-        model = self._fit(x, y, trend, budget.steps - self.steps_, log)
-        log(max(self.steps_, 1), mse(x, y, model))
-        return self._set(model)
-
-    def _fit(
+    def _model(
         self, x: np.ndarray, y: np.ndarray, trend: bool, steps: int, log: Logger | None
     ) -> SinusoidModel:
         model = fit_linear(x, y, [], trend=trend)
