@@ -160,6 +160,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     args.jobs_auto = args.jobs is None
     if args.jobs is None:
         args.jobs = 1
+    if args.base_seed < 0:
+        raise UsageError("run: --base-seed must be a non-negative integer")
     if args.jobs < 1 or args.threads < 1:
         raise UsageError("run: --jobs and --threads must be at least 1")
     registry.load_plugins()

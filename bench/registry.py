@@ -62,7 +62,7 @@ def format_value(v: Any) -> str:
 def variant_id(name: str, params: Mapping[str, Any]) -> str:
     if not params:
         return name
-    inner = ",".join(f"{k}={format_value(v)}" for k, v in params.items())
+    inner = ",".join(f"{k}={format_value(params[k])}" for k in sorted(params))
     return f"{name}[{inner}]"
 
 
@@ -139,7 +139,11 @@ class Registry:
         m = re.fullmatch(r"([^\[\]]+)\[(.*)\]", key)
         if m and m.group(1) in self._families:
             params = _parse_params(m.group(2), self.kind, key)
+            canonical = variant_id(m.group(1), params)
+            if canonical in self._entries:  # e.g. siren[w0=3e3] is siren[w0=3000]
+                return self._entries[canonical]
             cls = self._families[m.group(1)]
+            check_params(cls, params, canonical)
             desc = _describe(cls, params)
             return Entry(variant_id(m.group(1), params), m.group(1), cls, params, desc)
         raise RegistryError(unknown_message(self.kind, key, self.ids()))
@@ -269,11 +273,10 @@ load_errors: list[str] = []
 
 
 def plugin_dirs() -> list[Path]:
-    """Folders searched for plugin files: the repository's, the working directory's, and any
-    listed in ``BENCH_PLUGIN_PATH`` (``os.pathsep``-separated)."""
+    """Folders searched for plugin files: the repository's ``methods/`` and ``datasets/``, and
+    any listed in ``BENCH_PLUGIN_PATH`` (``os.pathsep``-separated). The working directory is not
+    searched: a project's own ``datasets/`` package must never be executed by accident."""
     dirs = [REPO_ROOT / "methods", REPO_ROOT / "datasets"]
-    cwd = Path.cwd()
-    dirs += [cwd / "methods", cwd / "datasets"]
     dirs += [Path(p) for p in os.environ.get("BENCH_PLUGIN_PATH", "").split(os.pathsep) if p]
     seen: list[Path] = []
     for d in dirs:
@@ -358,16 +361,21 @@ def get_task(key: str, seed: int = 0, profile: str = "quick", **overrides: Any) 
     return build(e, overrides, seed=seed, profile=profile)
 
 
-def build(entry: Entry, overrides: Mapping[str, Any] | None = None, **fixed: Any) -> Any:
-    """Instantiate an entry; unknown parameter names are an error that lists the known ones."""
-    params = {**entry.params, **(overrides or {})}
-    sig = inspect.signature(entry.cls.__init__)
-    accepts_any = any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values())
+def check_params(cls: type, params: Mapping[str, Any], what: str) -> None:
+    """Unknown parameter names are an error that lists the known ones."""
+    sig = inspect.signature(cls.__init__)
+    if any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values()):
+        return
     known = [n for n in sig.parameters if n not in ("self", "seed", "profile")]
     bad = [k for k in params if k not in known]
-    if bad and not accepts_any:
+    if bad:
         raise RegistryError(
-            f"{entry.id}: unknown parameter(s) {', '.join(bad)}; "
-            f"known: {', '.join(known) or 'none'}"
+            f"{what}: unknown parameter(s) {', '.join(bad)}; known: {', '.join(known) or 'none'}"
         )
+
+
+def build(entry: Entry, overrides: Mapping[str, Any] | None = None, **fixed: Any) -> Any:
+    """Instantiate an entry (parameters checked by name first)."""
+    params = {**entry.params, **(overrides or {})}
+    check_params(entry.cls, params, entry.id)
     return entry.cls(**fixed, **params)

@@ -124,6 +124,22 @@ def loss_target_of(recs: Sequence[dict[str, Any]]) -> float | None:
     return next((v for r in recs if (v := _num(r.get("loss_target"))) is not None), None)
 
 
+def latest_per_run(records: Sequence[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
+    """One record per (method, task, seed, profile, base seed): the last one read.
+
+    A plugin edited between a run and its ``--resume`` gets new run keys, so the same seed can
+    be recorded twice; counting both would double its weight. Returns the records kept and how
+    many older ones were set aside.
+    """
+    latest: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for r in records:
+        ident = (r["method"], r["task"], r["seed"], r["profile"], r.get("base_seed", 0))
+        latest.pop(ident, None)  # re-insert so that order follows the newest record
+        latest[ident] = r
+    kept = list(latest.values())
+    return kept, len(records) - len(kept)
+
+
 def env_signature(rec: dict[str, Any]) -> tuple[str, ...]:
     env = rec.get("env") or {}
     return tuple(str(env.get(k, "?")) for k in ENV_FIELDS)
@@ -1006,6 +1022,7 @@ def update_readme(readme: Path, dirs: Sequence[Path], link: str | None = None) -
         raise ValueError(f"{readme} has no {README_START} ... {README_END} block")
     bad: list[BadLine] = []
     records = [r for r in load_records(dirs, bad) if record_problem(r) is None]
+    records, _ = latest_per_run(records)
     table = headline_matrix(summarise(records))
     machines = _machines(records) if records else "no records"
     where = ", ".join(str(d) for d in dirs)
@@ -1032,6 +1049,7 @@ def write_run_readme(out: Path, dirs: Sequence[Path], written: Sequence[Path]) -
     the files are, and the headline table, all read off the records."""
     bad: list[BadLine] = []
     records = [r for r in load_records(dirs, bad) if record_problem(r) is None]
+    records, _ = latest_per_run(records)
     intro = _intro(records, dirs) if records else ["No records found."]
     files = sorted({Path(w).relative_to(out).as_posix() for w in written if _inside(w, out)})
     table = headline_matrix(summarise(records))
@@ -1096,6 +1114,12 @@ def write_reports(
             records.append(r)
         else:
             problems.append(f"{r.get('_source')}: record {r.get('run_key')} skipped ({why})")
+    records, superseded = latest_per_run(records)
+    if superseded:
+        problems.append(
+            f"{superseded} older record(s) of a (method, task, seed) recorded again later "
+            "(e.g. after the plugin changed) were left out; the newest one counts"
+        )
     for p in problems:
         print(f"warning: {p}", file=sys.stderr)
     out = Path(out)

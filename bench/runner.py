@@ -65,6 +65,10 @@ def resolve_device(device: str) -> str:
         return "cuda" if torch.cuda.is_available() else "cpu"
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise ValueError("--device cuda asked for, but torch sees no CUDA device")
+    if device.startswith("cuda:"):
+        index = device.split(":", 1)[1]
+        if not index.isdigit() or int(index) >= torch.cuda.device_count():
+            raise ValueError(f"no device {device}: torch sees {torch.cuda.device_count()} GPU(s)")
     if device != "cpu" and not device.startswith("cuda"):
         raise ValueError(f"unknown device {device!r}; use auto, cpu or cuda[:N]")
     return device
@@ -205,6 +209,7 @@ def execute(spec: RunSpec) -> list[dict[str, Any]]:
         "task_params": dict(t_entry.params),
         "profile": spec.profile,
         "device": spec.device,
+        "base_seed": spec.base_seed,
     }
 
     def records(
@@ -232,32 +237,32 @@ def execute(spec: RunSpec) -> list[dict[str, Any]]:
             for s in spec.seeds
         ]
         method = registry.build(m_entry)
+        budget = tasks[0].budget
+        views = [
+            TaskView(t, np.random.default_rng(derive_seed(spec.base_seed, t_entry.id, s, 1)))
+            for t, s in zip(tasks, spec.seeds, strict=True)
+        ]
+        base["budget"] = budget.to_dict()
+        base["method_params"] = _safe_params(method)
+        extras = [t.record_extras() for t in tasks]
+        # Per seed: a task may set its headline or loss target from its own drawn truth.
+        judged = {
+            "headline": [getattr(t, "headline", None) for t in tasks],
+            "loss_target": [getattr(t, "loss_target", None) for t in tasks],
+            "success_criterion": [getattr(t, "success_criterion", "") for t in tasks],
+        }
+        why_not = method.supports(views[0])
     except Exception as exc:  # noqa: BLE001 - any plugin failure becomes a record
         status, reason = _classify_exception(exc)
         return records(status, f"setup failed: {reason}")
 
-    budget = tasks[0].budget
-    views = [
-        TaskView(t, np.random.default_rng(derive_seed(spec.base_seed, t_entry.id, s, 1)))
-        for t, s in zip(tasks, spec.seeds, strict=True)
-    ]
-    base["budget"] = budget.to_dict()
-    base["method_params"] = _safe_params(method)
-    extras = [t.record_extras() for t in tasks]
-    # Per seed: a task may set its headline or loss target from its own drawn truth.
-    judged = {
-        "headline": [getattr(t, "headline", None) for t in tasks],
-        "loss_target": [getattr(t, "loss_target", None) for t in tasks],
-        "success_criterion": [getattr(t, "success_criterion", "") for t in tasks],
-    }
-
-    why_not = method.supports(views[0])
     if why_not:
         return records("skipped", why_not, per_seed={"extras": extras, **judged})
 
     sync = _sync_for(spec.device)
     method_seeds = [derive_seed(spec.base_seed, t_entry.id, s, 2) for s in spec.seeds]
-    log = Logger(n_seeds=n, deadline=time.perf_counter() + budget.seconds, sync=sync)
+    # Every seed gets the time budget, also when a vectorised method fits them together.
+    log = Logger(n_seeds=n, deadline=time.perf_counter() + budget.seconds * n, sync=sync)
     torch.manual_seed(method_seeds[0])
     np.random.seed(method_seeds[0] % 2**32)
     t0 = time.perf_counter()
@@ -277,7 +282,11 @@ def execute(spec: RunSpec) -> list[dict[str, Any]]:
         return records(
             status,
             reason,
-            per_seed={"trace": [log.trace(i) for i in range(n)], "extras": extras, **judged},
+            per_seed={
+                "trace": [log.trace(i) for i in range(n)],
+                "extras": extras,
+                **judged,
+            },
             time=_phase_times(log, time.perf_counter() - t0, 0.0, n),
         )
     finally:
@@ -307,6 +316,7 @@ def execute(spec: RunSpec) -> list[dict[str, Any]]:
         metrics.setdefault("predict_seconds", pred.seconds)
         statuses.append(status)
         reasons.append(reason)
+        # A run that failed counts as a failure wherever the task has a criterion at all.
         successes.append(task.success(metrics) if status == "ok" else False)
         all_metrics.append(metrics)
 
@@ -392,12 +402,13 @@ class Progress:
         ok = f", {wins}/{len(recs)} success" if any(r["success"] is not None for r in recs) else ""
         reason = next((r["reason"] for r in recs if r["status"] not in ("ok",)), "")
         reason = f" ({reason[:70]})" if reason else ""
+        took = f" in {seconds:.1f}s" if math.isfinite(seconds) else ""
         prefix = "\r" if self.stream.isatty() else ""
         self.stream.write(
-            f"{prefix}[{self.done}/{self.total}] {spec.label}: {st}{ok}{reason} "
-            f"in {seconds:.1f}s | elapsed {_fmt_secs(elapsed)}, eta {_fmt_secs(eta)}\x1b[K\n"
+            f"{prefix}[{self.done}/{self.total}] {spec.label}: {st}{ok}{reason}{took}"
+            f" | elapsed {_fmt_secs(elapsed)}, eta {_fmt_secs(eta)}\x1b[K\n"
             if self.stream.isatty()
-            else f"[{self.done}/{self.total}] {spec.label}: {st}{ok}{reason} in {seconds:.1f}s"
+            else f"[{self.done}/{self.total}] {spec.label}: {st}{ok}{reason}{took}"
             f" | elapsed {_fmt_secs(elapsed)}, eta {_fmt_secs(eta)}\n"
         )
         self.stream.flush()
@@ -431,18 +442,63 @@ def run_sweep(
             finish(spec, execute(spec), time.perf_counter() - t0)
         return results
 
-    import multiprocessing as mp
+    pending, breaks = list(specs), 0
+    while pending:
+        if breaks >= 2:  # the pool keeps breaking: run each unit alone to find the culprit
+            for spec in pending:
+                _run_pool([spec], 1, finish, last_resort=True)
+            break
+        done = _run_pool(pending, jobs, finish, last_resort=False)
+        pending = [sp for sp in pending if id(sp) not in done]
+        if pending:
+            breaks += 1
+            how = "in a fresh pool" if breaks < 2 else "one at a time"
+            print(
+                f"warning: a worker process died; retrying {len(pending)} unit(s) {how}",
+                file=sys.stderr,
+            )
+    return results
 
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn")) as pool:
-        started = {pool.submit(_timed_execute, s): s for s in specs}
+
+def _run_pool(
+    specs: Sequence[RunSpec],
+    jobs: int,
+    finish: Callable[[RunSpec, list[dict[str, Any]], float], None],
+    last_resort: bool,
+) -> set[int]:
+    """Run ``specs`` in a fresh process pool; returns the ids of the specs that finished.
+
+    A worker that dies (out of memory, a crashing extension) breaks the whole pool, and every
+    unit still in it fails with it, guilty or not: those get no record here, so the caller can
+    retry them (or ``--resume`` will). Only as a ``last_resort`` (one unit alone in its pool)
+    does a dead worker become an ``error`` record. Ctrl-C stops the workers at once.
+    """
+    import multiprocessing as mp
+    from concurrent.futures.process import BrokenProcessPool
+
+    done: set[int] = set()
+    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn"))
+    try:
+        started = {pool.submit(_timed_execute, sp): sp for sp in specs}
         for fut in as_completed(started):
             spec = started[fut]
             try:
                 recs, secs = fut.result()
-            except Exception as exc:  # noqa: BLE001 - a worker that died still leaves records
+            except BrokenProcessPool as exc:
+                if not last_resort:
+                    continue
+                recs, secs = _lost_worker_records(spec, exc), float("nan")
+            except Exception as exc:  # noqa: BLE001 - the result could not come back
                 recs, secs = _lost_worker_records(spec, exc), float("nan")
             finish(spec, recs, secs)
-    return results
+            done.add(id(spec))
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        for proc in list(getattr(pool, "_processes", {}).values()):
+            proc.terminate()
+        raise
+    pool.shutdown(wait=True)
+    return done
 
 
 def _timed_execute(spec: RunSpec) -> tuple[list[dict[str, Any]], float]:

@@ -290,6 +290,20 @@ def test_sigkill_then_resume_computes_only_missing_runs(tmp_path) -> None:  # no
     assert "= 8 runs" in err and f"[{8 - len(before)}/{8 - len(before)}]" in err
 
 
+def test_a_dead_worker_costs_only_its_own_run(tmp_path) -> None:  # noqa: ANN001
+    env = {"BENCH_PLUGIN_PATH": str(ROOT / "tests" / "plugins"), "CRASH_ON": "1"}
+    args = ["run", "--methods", "test-crash", "--tasks", "sin31", "--seeds", "4", "--jobs", "2"]
+    proc = _cli(*args, "--out", str(tmp_path), "--no-report", env=env)
+    _, err = proc.communicate(timeout=180)
+    assert proc.returncode == 0, err
+    recs = [json.loads(line) for line in (tmp_path / "records.jsonl").read_text().splitlines()]
+    status = {r["seed"]: r["status"] for r in recs}
+    assert len(recs) == 4 and sorted(status) == [0, 1, 2, 3]
+    # Seed index 1 is the one whose derived seed kills the worker (see the plugin).
+    assert status[1] == "error" and [status[s] for s in (0, 2, 3)] == ["ok"] * 3
+    assert "worker process died" in next(r["reason"] for r in recs if r["seed"] == 1)
+
+
 # -- command line -------------------------------------------------------------------------------
 
 
@@ -304,6 +318,16 @@ def test_cli_errors_exit_2(capsys, tmp_path) -> None:  # noqa: ANN001
     assert main(["run", "--methods", "sgd-sin", "--out", str(blocker / "sub")]) == 2
     assert "not writable" in capsys.readouterr().err
     assert main(["run"]) == 2
+    assert main(["run", "--tasks", "tone[cyles=100]"]) == 2
+    assert "unknown parameter(s) cyles" in capsys.readouterr().err
+    assert main(["run", "--methods", "sgd-sin", "--base-seed", "-1"]) == 2
+
+
+def test_variant_spellings_resolve_to_one_entry() -> None:
+    a = registry.METHODS.get("siren[w0=3e3]")
+    assert a is registry.METHODS.get("siren[w0=3000]")
+    b = registry.TASKS.get("clock[span=1d,encoding=int64]")
+    assert b.id == "clock[encoding=int64,span=1d]"
 
 
 def test_cli_list(capsys) -> None:  # noqa: ANN001

@@ -420,3 +420,11 @@ def test_crlb_table_ratio(full_report):
     md = (out / "report.md").read_text()
     assert "Frequency error against the Cramer-Rao bound" in md
     assert "RMSE / bound" in md
+
+
+def test_a_rerun_seed_counts_once(tmp_path):
+    old = rec("m", "t", 0, success=False)
+    new = dict(rec("m", "t", 0, success=True), run_key="other-key")
+    kept, dropped = report.latest_per_run([old, new, rec("m", "t", 1)])
+    assert dropped == 1 and len(kept) == 2
+    assert next(r for r in kept if r["seed"] == 0)["success"] is True
