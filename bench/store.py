@@ -182,7 +182,18 @@ def _git_commit() -> str | None:
         if out.returncode != 0:
             return None
         dirty = subprocess.run(
-            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+            # Published results are data, not code: rewriting them does not dirty the commit.
+            [
+                "git",
+                "-C",
+                str(root),
+                "status",
+                "--porcelain",
+                "--untracked-files=no",
+                "--",
+                ".",
+                ":!results",
+            ],
             capture_output=True,
             text=True,
             timeout=5,
