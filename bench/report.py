@@ -18,6 +18,7 @@ import base64
 import csv
 import html
 import math
+import os
 import re
 import sys
 from collections.abc import Iterable, Sequence
@@ -1059,8 +1060,7 @@ def write_run_readme(out: Path, dirs: Sequence[Path], written: Sequence[Path]) -
         *[f"- {line}" for line in intro],
         "",
         "Reproduce: install as the repository README says, run the command(s) above, then "
-        f"`python -m bench report {' '.join(str(d) for d in dirs)} --format md html latex csv "
-        "--plots --publish`.",
+        f"`{_report_command(dirs)}`.",
         "",
         "## Files",
         "",
@@ -1076,6 +1076,15 @@ def write_run_readme(out: Path, dirs: Sequence[Path], written: Sequence[Path]) -
         "",
     ]
     return _write(out / "README.md", "\n".join(lines))
+
+
+def _report_command(dirs: Sequence[Path]) -> str:
+    """The report command as it was typed (set by the CLI), or its usual form."""
+    typed = os.environ.get("BENCH_COMMAND", "")
+    if " report " in f"{typed} ":
+        return typed
+    where = " ".join(str(d) for d in dirs)
+    return f"python -m bench report {where} --format md html latex csv --plots --publish"
 
 
 def _inside(path: Path, folder: Path) -> bool:
