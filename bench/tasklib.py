@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
 from .contracts import Task
+from .metrics import freq_error, mse, nmse
 
 
 def log_uniform(rng: np.random.Generator, lo: float, hi: float) -> float:
@@ -20,7 +21,8 @@ class SymmetricTask(Task):
     Evaluation: a uniform test set inside the domain, and an extrapolation set on
     ``_half < |x| <= extrapolate * _half`` (both sides), each with ``n_eval`` points drawn from
     the task's own evaluation stream, so they are the same for every method and run.
-    Subclasses set ``_half`` in ``__init__`` and define ``_f``.
+    Subclasses set ``_half`` in ``__init__``, define ``_f``, and list the true frequencies
+    under ``"freqs"`` in ``truth()``; scoring is the same for all of them.
     """
 
     extrapolate: ClassVar[float] = 2.0
@@ -44,3 +46,16 @@ class SymmetricTask(Task):
         x_test = rng.uniform(-r, r, size=n)
         x_ext = rng.uniform(r, self.extrapolate * r, size=n) * rng.choice([-1.0, 1.0], size=n)
         return {"test": (x_test, self._f(x_test)), "extrapolation": (x_ext, self._f(x_ext))}
+
+    def score(self, predictor: Any) -> dict[str, float]:
+        sets = self.eval_sets()
+        x, y = sets["test"]
+        p = predictor.predict(x)
+        xe, ye = sets["extrapolation"]
+        out = {
+            "test_mse": mse(p, y),
+            "test_nmse": nmse(p, y),
+            "extrap_nmse": nmse(predictor.predict(xe), ye),
+        }
+        out.update(freq_error(predictor, self.truth()["freqs"]))
+        return out

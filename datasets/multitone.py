@@ -13,7 +13,6 @@ from typing import Any
 import numpy as np
 
 from bench import Budget, register_task
-from bench.metrics import freq_error, mse, nmse
 from bench.tasklib import SymmetricTask, log_uniform
 
 HALF_WIDTH = 100.0
@@ -85,19 +84,6 @@ class MultiTone(SymmetricTask):
             "amplitudes": self._amps.tolist(),
             "phases": self._phases.tolist(),
         }
-
-    def score(self, predictor: Any) -> dict[str, float]:
-        sets = self.eval_sets()
-        x, y = sets["test"]
-        p = predictor.predict(x)
-        xe, ye = sets["extrapolation"]
-        out = {
-            "test_mse": mse(p, y),
-            "test_nmse": nmse(p, y),
-            "extrap_nmse": nmse(predictor.predict(xe), ye),
-        }
-        out.update(freq_error(predictor, self._freqs))
-        return out
 
     def success(self, metrics: dict[str, float]) -> bool:
         return bool(metrics.get("test_nmse", np.inf) < NMSE_TARGET)

@@ -14,7 +14,6 @@ from typing import Any
 import numpy as np
 
 from bench import Budget, register_task
-from bench.metrics import freq_error, mse, nmse
 from bench.tasklib import SymmetricTask, log_uniform
 
 CYCLES = [1, 3, 10, 30, 100, 1000, 10000]
@@ -62,19 +61,6 @@ class Tone(SymmetricTask):
 
     def truth(self) -> dict[str, Any]:
         return {"freqs": [self._freq], "phase": self._phase, "period": 2 * np.pi / self._freq}
-
-    def score(self, predictor: Any) -> dict[str, float]:
-        sets = self.eval_sets()
-        x, y = sets["test"]
-        p = predictor.predict(x)
-        xe, ye = sets["extrapolation"]
-        out = {
-            "test_mse": mse(p, y),
-            "test_nmse": nmse(p, y),
-            "extrap_nmse": nmse(predictor.predict(xe), ye),
-        }
-        out.update(freq_error(predictor, [self._freq]))
-        return out
 
     def success(self, metrics: dict[str, float]) -> bool:
         return bool(metrics.get("test_mse", np.inf) < MSE_TARGET)

@@ -15,7 +15,6 @@ from typing import Any
 import numpy as np
 
 from bench import Budget, register_task
-from bench.metrics import freq_error, mse, nmse
 from bench.tasklib import SymmetricTask, log_uniform
 
 FREQ_RANGE = (1.0, 10.0)
@@ -106,19 +105,6 @@ class Wave(SymmetricTask):
 
     def truth(self) -> dict[str, Any]:
         return {"freqs": [self._freq], "phase": self._phase, "period": TWO_PI / self._freq}
-
-    def score(self, predictor: Any) -> dict[str, float]:
-        sets = self.eval_sets()
-        x, y = sets["test"]
-        p = predictor.predict(x)
-        xe, ye = sets["extrapolation"]
-        out = {
-            "test_mse": mse(p, y),
-            "test_nmse": nmse(p, y),
-            "extrap_nmse": nmse(predictor.predict(xe), ye),
-        }
-        out.update(freq_error(predictor, [self._freq]))
-        return out
 
     def success(self, metrics: dict[str, float]) -> bool:
         return bool(metrics.get("extrap_nmse", np.inf) < NMSE_TARGET)
