@@ -5,7 +5,7 @@ Public API for plugin authors::
     from bench import Method, Task, register_method, register_task
 """
 
-from .contracts import (
+from .core.contracts import (
     Budget,
     BudgetExceeded,
     Logger,
@@ -15,7 +15,7 @@ from .contracts import (
     Task,
     TaskView,
 )
-from .registry import (
+from .core.registry import (
     RegistryError,
     get_method,
     get_task,

@@ -14,8 +14,8 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import registry
-from .contracts import PROFILES
+from .core import registry
+from .core.contracts import PROFILES
 
 EXIT_USAGE = 2
 
@@ -151,7 +151,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from .runner import plan, resolve_device, run_sweep
+    from .core.runner import plan, resolve_device, run_sweep
 
     if not args.all and not args.methods and not args.tasks:
         raise UsageError("run: say what to run: --all, or --methods and/or --tasks")
@@ -235,7 +235,7 @@ def cmd_landscape(args: argparse.Namespace) -> int:
     if args.batch < 1 or args.sgd_batch < 1:
         raise UsageError("landscape: --batch and --sgd-batch must be at least 1")
     _writable(args.out)
-    from .landscape import FORMULA, draw_landscape, key_numbers
+    from .report.landscape import FORMULA, draw_landscape, key_numbers
 
     print(f"drawing the landscape over {args.batch:,} samples of x ...", file=sys.stderr)
     written = draw_landscape(

@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from . import registry
-from .contracts import PROFILES, Budget, Logger, Method, OutputSpec, Task, TaskView, as_numpy
+from .core import registry
+from .core.contracts import PROFILES, Budget, Logger, Method, OutputSpec, Task, TaskView, as_numpy
 
 #: (plugin id, check name) -> why it is expected to fail.
 KNOWN_FAILURES: dict[tuple[str, str], str] = {}
@@ -166,7 +166,7 @@ def check_budget_enforced(method_id: str) -> None:
     try:
         method.fit(view, Budget(steps=40, batch_size=16, samples=8), 0, "cpu", Logger())
     except Exception as exc:  # noqa: BLE001 - the exact type is the contract below
-        from .contracts import BudgetExceeded
+        from .core.contracts import BudgetExceeded
 
         assert isinstance(exc, BudgetExceeded) or "budget" in str(exc).lower(), (
             f"{method_id}: exceeding the sample budget raised {type(exc).__name__}: {exc}"

@@ -10,8 +10,9 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from bench import Budget, Logger, registry  # noqa: E402
-from bench.contracts import TaskView  # noqa: E402
+from bench import Budget, Logger  # noqa: E402
+from bench.core import registry  # noqa: E402
+from bench.core.contracts import TaskView  # noqa: E402
 
 torch.set_num_threads(1)
 

@@ -15,7 +15,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from bench import spectral as sp  # noqa: E402
+from bench.lib import spectral as sp  # noqa: E402
 
 torch.set_num_threads(1)
 

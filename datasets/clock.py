@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from bench import Budget, OutputSpec, Task, register_task
-from bench.metrics import exact_match, labels
+from bench.lib.metrics import exact_match, labels
 
 DAY = 86_400
 SPANS = {"120y": int(round(120 * 365.25 * DAY)), "1d": DAY}

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from bench import Budget, Task, register_task
-from bench.metrics import freq_error, nmse, tone_crlb_std
+from bench.lib.metrics import freq_error, nmse, tone_crlb_std
 from bench.tasklib import log_uniform
 
 HALF_WIDTH = 1000.0

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from bench import Budget, Task, register_task
-from bench.metrics import mase, nmse, period_error, seasonal_naive_scale
+from bench.lib.metrics import mase, nmse, period_error, seasonal_naive_scale
 
 TRAIN_SHARE = 0.8
 

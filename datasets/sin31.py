@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from bench import Budget, Task, register_task
-from bench.metrics import freq_error, mse
+from bench.lib.metrics import freq_error, mse
 
 TARGET = 31.0
 HALF_WIDTH = 1000.0

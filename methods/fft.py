@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 
 from bench import Budget, Logger, TaskView, register_method
-from bench.spectral import (
+from bench.lib.spectral import (
     INTERPOLATORS,
     SinusoidMethod,
     SinusoidModel,

@@ -12,7 +12,7 @@ from __future__ import annotations
 from torch import nn
 
 from bench import register_method
-from bench.nn import NetMethod, mlp
+from bench.lib.nn import NetMethod, mlp
 
 
 @register_method("gelu-mlp")

@@ -15,7 +15,7 @@ computed for the whole band at once by a zero-padded FFT of the gridded samples 
 gives the ``2 pi / (5 L)`` spacing), and the best ``n_candidates`` local maxima are re-scored
 exactly on the raw samples (chunked Lomb-Scargle at neighbouring grid points). Each candidate
 is refined by gradient descent on the mean squared error with a stable, curvature-based step
-(``bench.spectral.refine_gd``); the one with the lowest loss is kept. For several tones the
+(``bench.lib.spectral.refine_gd``); the one with the lowest loss is kept. For several tones the
 search repeats on the residual (matching pursuit) while the periodogram still shows a
 significant peak, and all tones are then refined together by the same gradient descent.
 
@@ -35,7 +35,7 @@ from contextlib import nullcontext
 import numpy as np
 
 from bench import Logger, register_method
-from bench.spectral import (
+from bench.lib.spectral import (
     SinusoidModel,
     SteppedSinusoidMethod,
     bin_samples,

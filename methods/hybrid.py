@@ -6,12 +6,12 @@ true frequency; a spectral estimate lands in that basin almost for free. So this
 finds the periods first and only then lets gradients do what they are good at:
 
 * **Real-valued inputs** (tones, sums of tones, waves, real series): grid the samples, FFT,
-  interpolate the peaks (``bench.spectral``), then refine frequencies, amplitudes and phases by
+  interpolate the peaks (``bench.lib.spectral``), then refine frequencies, amplitudes and phases by
   non-linear least squares (Gauss-Newton: gradient steps scaled by the curvature), the maximum
   likelihood estimate under white noise. Harmonics of a detected fundamental are added for
   non-sinusoidal waves.
 * **Integer inputs over a very long span** (the Clock Problem): find each output's integer
-  period by folding (phase dispersion minimisation, ``bench.periods``), then train a small
+  period by folding (phase dispersion minimisation, ``bench.lib.periods``), then train a small
   GELU network with softmax heads, by Adam, on cos/sin features of the discovered periods.
 
 Nothing about the task is given to it: no frequency, period, band or clock structure; it sees
@@ -30,8 +30,8 @@ import torch
 from torch import nn
 
 from bench import Budget, Logger, Method, TaskView, register_method
-from bench.periods import circular, find_periods, integer_lattice, resolution
-from bench.spectral import SinusoidModel, choose_trend, draw_samples, estimate_tones, fit_linear
+from bench.lib.periods import circular, find_periods, integer_lattice, resolution
+from bench.lib.spectral import SinusoidModel, choose_trend, draw_samples, estimate_tones, fit_linear
 
 #: Samples used to search for periods (the scan's cost grows with it) and to verify them.
 SEARCH_SAMPLES = 512
@@ -54,7 +54,7 @@ class PeriodicFeatures:
     """cos/sin of ``harmonics`` multiples of each discovered period's phase, for int inputs.
 
     Each period ``p`` comes with a step ``q``: the phase is taken at ``t`` rounded down to a
-    multiple of ``q``, see ``bench.periods.resolution``. Outputs with no period found get the
+    multiple of ``q``, see ``bench.lib.periods.resolution``. Outputs with no period found get the
     input instead (rounded down to a multiple of ``raw`` when that step is not 1), scaled to
     ``u`` in [-1, 1] over the training range, with a positional encoding ``cos/sin(pi k u / 2)``,
     ``k = 1..RAW_FREQS``, so that a small network can tell nearby steps apart. Nothing periodic

@@ -28,7 +28,7 @@ import torch
 from torch import nn
 
 from bench import register_method
-from bench.nn import NetMethod
+from bench.lib.nn import NetMethod
 
 
 class SineLayer(nn.Module):

@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from bench import register_method
-from bench.nn import NetMethod, mlp
+from bench.lib.nn import NetMethod, mlp
 
 
 class Snake(nn.Module):

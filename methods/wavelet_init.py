@@ -11,7 +11,7 @@ the Wavelet Power Spectrum", J. Atmos. Oceanic Technol. 2007) so that peaks of e
 read equal. Its local maxima (above ``rel_threshold`` of the largest, at most ``max_tones``),
 placed between scales by a parabola in log-scale, give the initial frequencies. Amplitudes and
 phases start from least squares; then all parameters descend the mean squared error with a
-stable, curvature-based step (``bench.spectral.refine_gd``), up to ``budget.steps`` full-batch
+stable, curvature-based step (``bench.lib.spectral.refine_gd``), up to ``budget.steps`` full-batch
 steps, stopping early when the loss stops falling.
 
 A wavelet has constant relative bandwidth: it locates a tone to a few per cent of its
@@ -32,7 +32,7 @@ import numpy as np
 import pywt
 
 from bench import Logger, register_method
-from bench.spectral import (
+from bench.lib.spectral import (
     SinusoidModel,
     SteppedSinusoidMethod,
     bin_samples,

@@ -9,7 +9,7 @@ import torch  # noqa: E402
 
 torch.set_num_threads(1)
 
-from bench import registry  # noqa: E402
+from bench.core import registry  # noqa: E402
 
 registry.load_plugins()
 

@@ -3,7 +3,7 @@
 import pytest
 
 from bench import conformance as c
-from bench import registry
+from bench.core import registry
 
 registry.load_plugins()
 METHODS = registry.METHODS.ids()

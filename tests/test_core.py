@@ -11,11 +11,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench import Budget, BudgetExceeded, Logger, Method, RunTimeout, Task, registry
+from bench import Budget, BudgetExceeded, Logger, Method, RunTimeout, Task
+from bench.core import registry
 from bench.cli import main
-from bench.contracts import TaskView
-from bench.runner import RunSpec, execute, plan, run_sweep
-from bench.store import REQUIRED_KEYS, clean, iter_records
+from bench.core.contracts import TaskView
+from bench.core.runner import RunSpec, execute, plan, run_sweep
+from bench.core.store import REQUIRED_KEYS, clean, iter_records
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -240,7 +241,7 @@ def test_sgd_on_sin_floats_around_one() -> None:
 
 
 def test_sgd_on_sin_started_at_31_has_zero_loss() -> None:
-    from bench.registry import get_method, get_task
+    from bench.core.registry import get_method, get_task
 
     task = get_task("sin31")
     method = get_method("sgd-sin", init=31.0)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from bench.runner import RunSpec, execute, resolve_device
+from bench.core.runner import RunSpec, execute, resolve_device
 
 pytestmark = pytest.mark.gpu
 

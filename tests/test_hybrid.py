@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from bench.runner import RunSpec, execute
+from bench.core.runner import RunSpec, execute
 
 
 def _run(task: str, seeds: tuple[int, ...] = (0, 1)) -> list[dict]:

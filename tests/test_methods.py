@@ -7,10 +7,11 @@ import numpy as np
 import pytest
 import torch
 
-from bench import Budget, Logger, registry
-from bench.contracts import TaskView
-from bench.nn import InputScaler, TargetCoder
-from bench.runner import RunSpec, execute
+from bench import Budget, Logger
+from bench.core import registry
+from bench.core.contracts import TaskView
+from bench.lib.nn import InputScaler, TargetCoder
+from bench.core.runner import RunSpec, execute
 
 registry.load_plugins()
 

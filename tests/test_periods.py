@@ -1,8 +1,8 @@
-"""Integer period discovery by folding (bench.periods)."""
+"""Integer period discovery by folding (bench.lib.periods)."""
 
 import numpy as np
 
-from bench.periods import circular, dispersion, find_periods, integer_lattice, resolution
+from bench.lib.periods import circular, dispersion, find_periods, integer_lattice, resolution
 
 
 def _clock(n: int, seed: int = 0) -> tuple[np.ndarray, list[np.ndarray]]:

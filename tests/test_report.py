@@ -11,9 +11,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from bench import landscape, report
+from bench import report
+from bench.report import landscape
 from bench.cli import main
-from bench.plots import snr_points
+from bench.report.plots import snr_points
 
 ENV = {
     "python": "3.11.7",

@@ -1,4 +1,4 @@
-"""The spectral building blocks (bench.spectral) on synthetic tones with known answers.
+"""The spectral building blocks (bench.lib.spectral) on synthetic tones with known answers.
 
 Noiseless tones check exactness (interpolation against the bin width, multi-peak separation,
 convergence of the refinements); noisy tones check that the least-squares refinement reaches the
@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from scipy.signal import lombscargle
 
-from bench import spectral as sp
+from bench.lib import spectral as sp
 
 
 def _dft_tone(n: int, bins: float, complex_tone: bool) -> np.ndarray:

@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from bench import stats
+from bench.report import stats
 
 
 @pytest.mark.parametrize(

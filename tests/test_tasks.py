@@ -360,7 +360,7 @@ def test_real_data_dominant_period(
 
 
 def test_real_data_seasonal_naive_scale() -> None:
-    from bench.metrics import mase, seasonal_naive_scale
+    from bench.lib.metrics import mase, seasonal_naive_scale
 
     y = np.array([1.0, 2.0, 3.0, 2.0, 4.0, 5.0])
     assert seasonal_naive_scale(y, 2) == pytest.approx(np.mean([2.0, 0.0, 1.0, 3.0]))
@@ -392,7 +392,7 @@ def test_real_data_period_error_uses_the_dominant_frequency() -> None:
 
 
 def test_crlb_matches_the_textbook_forms() -> None:
-    from bench.metrics import tone_crlb_std
+    from bench.lib.metrics import tone_crlb_std
 
     # Uniform grid: 12 / (eta N (N^2 - 1) d^2), eta = A^2 / (2 s^2).
     n, d, s, w = 4001, 0.5, 0.7, 3.3
@@ -631,7 +631,8 @@ class _Offline(socket.socket):  # a subclass, so libraries that subclass socket 
 socket.socket = _Offline
 socket.create_connection = _refuse
 socket.getaddrinfo = _refuse
-from bench import get_task, registry
+from bench import get_task
+from bench.core import registry
 registry.load_plugins(strict=False)  # a broken method plugin must not hide the answer
 for d in ("sunspots", "co2", "seattle-temps"):
     t = get_task(f"real[dataset={d}]", seed=0)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import stats
-from .report import Figure, Summary, cost_matrix, natural_key
+from .build import Figure, Summary, cost_matrix, natural_key
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure as MplFigure

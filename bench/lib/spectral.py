@@ -44,7 +44,7 @@ import numpy.typing as npt
 import torch
 from scipy.signal import lombscargle as _ls
 
-from .contracts import Budget, Logger, Method, TaskView
+from ..core.contracts import Budget, Logger, Method, TaskView
 
 FloatArray = npt.NDArray[np.float64]
 ComplexArray = npt.NDArray[np.complex128]

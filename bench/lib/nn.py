@@ -31,7 +31,7 @@ import numpy.typing as npt
 import torch
 from torch import nn
 
-from .contracts import Budget, Logger, Method, OutputSpec, TaskView
+from ..core.contracts import Budget, Logger, Method, OutputSpec, TaskView
 
 #: Steps of data drawn from a sampler at a time (bounded memory, few calls to the task).
 CHUNK_STEPS = 1000

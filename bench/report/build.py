@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from . import stats
-from .store import STATUSES, BadLine, load_records
+from ..core.store import STATUSES, BadLine, load_records
 
 FORMATS = ("md", "html", "latex", "csv")
 

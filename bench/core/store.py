@@ -220,7 +220,7 @@ def environment(device: str) -> dict[str, Any]:
         import scipy
         import torch
 
-        from . import __version__
+        from .. import __version__
 
         _ENV_CACHE = {
             "bench_version": __version__,

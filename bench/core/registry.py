@@ -1,25 +1,19 @@
-"""Registries of methods and tasks, plugin discovery, and selection by pattern.
+"""Registries of methods and tasks, and selection by pattern.
 
 Plugins register with a decorator (``@register_method("siren")``), in the style of timm's
 ``@register_model``. A family may declare parameter variants; each gets a readable id such as
-``siren[w0=3000]``. Plugin folders (``methods/``, ``datasets/``) are loaded by path rather than
-imported as packages, so that a folder called ``datasets`` never shadows another library of that
-name; installed packages add plugins through the entry-point groups ``bench.methods`` and
-``bench.tasks``.
+``siren[w0=3000]``. Where plugins come from is :mod:`bench.core.plugins`' business.
 """
 
 from __future__ import annotations
 
 import difflib
 import fnmatch
+import functools
 import hashlib
-import importlib.metadata
-import importlib.util
 import inspect
 import itertools
-import os
 import re
-import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,12 +39,47 @@ class Entry:
     in_all: bool = True
 
     def source_hash(self) -> str:
-        """Hash of the file that defines the class: a changed plugin gets new run keys."""
-        try:
-            text = Path(inspect.getfile(self.cls)).read_bytes()
-        except (OSError, TypeError):
-            text = repr(self.cls).encode()
-        return hashlib.sha256(text).hexdigest()[:16]
+        """Fingerprint of all the code that can change this entry's results (see
+        :func:`code_fingerprint`): a changed plugin or harness module gets new run keys."""
+        return code_fingerprint(self.cls)
+
+
+@functools.cache
+def _file_digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@functools.cache
+def harness_digest() -> str:
+    """One hash of the package version and every module of the installed ``bench`` package
+    (contracts, runner, lib, ...). Computed once per process."""
+    from .. import __version__
+
+    root = Path(__file__).resolve().parent.parent
+    h = hashlib.sha256(__version__.encode())
+    for f in sorted(root.rglob("*.py")):
+        if "builtin" in f.relative_to(root).parts[:1]:
+            continue  # the built-in plugins are hashed file by file, like any plugin
+        h.update(str(f.relative_to(root)).encode())
+        h.update(_file_digest(f).encode())
+    return h.hexdigest()
+
+
+@functools.cache
+def code_fingerprint(cls: type) -> str:
+    """Hash of the harness, the file defining ``cls`` and the private helper modules
+    (``_*.py``) beside it, which plugins in one folder may share."""
+    h = hashlib.sha256(harness_digest().encode())
+    try:
+        own = Path(inspect.getfile(cls)).resolve()
+    except (OSError, TypeError):
+        h.update(repr(cls).encode())
+        return h.hexdigest()[:16]
+    for f in [own, *sorted(own.parent.glob("_*.py"))]:
+        if f.is_file():
+            h.update(f.name.encode())
+            h.update(_file_digest(f).encode())
+    return h.hexdigest()[:16]
 
 
 def format_value(v: Any) -> str:
@@ -256,85 +285,20 @@ TASKS = Registry("task", Task)
 
 
 def register_method(name: str, **kw: Any):
-    """Register a :class:`~bench.contracts.Method` subclass under ``name``."""
+    """Register a :class:`~bench.core.contracts.Method` subclass under ``name``."""
     return METHODS.register(name, **kw)
 
 
 def register_task(name: str, **kw: Any):
-    """Register a :class:`~bench.contracts.Task` subclass under ``name``."""
+    """Register a :class:`~bench.core.contracts.Task` subclass under ``name``."""
     return TASKS.register(name, **kw)
 
 
-# -- discovery ----------------------------------------------------------------------------------
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
-_loaded = False
-load_errors: list[str] = []
-
-
-def plugin_dirs() -> list[Path]:
-    """Folders searched for plugin files: the repository's ``methods/`` and ``datasets/``, and
-    any listed in ``BENCH_PLUGIN_PATH`` (``os.pathsep``-separated). The working directory is not
-    searched: a project's own ``datasets/`` package must never be executed by accident."""
-    dirs = [REPO_ROOT / "methods", REPO_ROOT / "datasets"]
-    dirs += [Path(p) for p in os.environ.get("BENCH_PLUGIN_PATH", "").split(os.pathsep) if p]
-    seen: list[Path] = []
-    for d in dirs:
-        d = d.resolve()
-        if d.is_dir() and d not in seen:
-            seen.append(d)
-    return seen
-
-
-def load_file(path: Path) -> None:
-    """Import one plugin file by path under a private module name."""
-    digest = hashlib.sha1(str(path).encode()).hexdigest()[:8]
-    modname = f"bench_plugins.{path.parent.name}.{path.stem}_{digest}"
-    if modname in sys.modules:
-        return
-    spec = importlib.util.spec_from_file_location(modname, path)
-    if spec is None or spec.loader is None:
-        raise RegistryError(f"cannot load plugin {path}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[modname] = module
-    try:
-        spec.loader.exec_module(module)
-    except RegistryError:
-        del sys.modules[modname]
-        raise
-    except Exception as exc:
-        del sys.modules[modname]
-        raise RegistryError(f"plugin {path} failed to load: {type(exc).__name__}: {exc}") from exc
-
-
 def load_plugins(strict: bool = True) -> None:
-    """Load plugin folders and entry points once. ``strict`` raises on the first broken plugin;
-    otherwise broken plugins are listed in ``load_errors`` and the rest still load."""
-    global _loaded
-    if _loaded:
-        return
-    _loaded = True
-    for d in plugin_dirs():
-        for path in sorted(d.glob("*.py")):
-            if path.name.startswith("_"):
-                continue
-            try:
-                load_file(path)
-            except RegistryError as exc:
-                if strict:
-                    _loaded = False
-                    raise
-                load_errors.append(str(exc))
-    for group in ("bench.methods", "bench.tasks"):
-        for ep in importlib.metadata.entry_points(group=group):
-            try:
-                ep.load()
-            except Exception as exc:
-                msg = f"entry point {ep.name} ({ep.value}) failed to load: {exc}"
-                if strict:
-                    _loaded = False
-                    raise RegistryError(msg) from exc
-                load_errors.append(msg)
+    """Load every plugin once (see :mod:`bench.core.plugins`)."""
+    from .plugins import load_plugins as _load
+
+    _load(strict=strict)
 
 
 def list_methods(pattern: str = "*") -> list[str]:

@@ -1,0 +1,1 @@
+"""The harness core: contracts, registry, runner and record store."""

@@ -1,0 +1,1 @@
+"""The built-in methods, one module per family (installed as ``bench.builtin.methods``)."""
