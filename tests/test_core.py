@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from bench import Budget, BudgetExceeded, Logger, Method, RunTimeout, Task
-from bench.core import registry
 from bench.cli import main
+from bench.core import registry
 from bench.core.contracts import TaskView
 from bench.core.runner import RunSpec, execute, plan, run_sweep
 from bench.core.store import REQUIRED_KEYS, clean, iter_records

@@ -10,8 +10,8 @@ import torch
 from bench import Budget, Logger
 from bench.core import registry
 from bench.core.contracts import TaskView
-from bench.lib.nn import InputScaler, TargetCoder
 from bench.core.runner import RunSpec, execute
+from bench.lib.nn import InputScaler, TargetCoder
 
 registry.load_plugins()
 

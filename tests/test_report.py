@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from bench import report
-from bench.report import landscape
 from bench.cli import main
+from bench.report import landscape
 from bench.report.plots import snr_points
 
 ENV = {

@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import stats
 from ..core.store import STATUSES, BadLine, load_records
+from . import stats
 
 FORMATS = ("md", "html", "latex", "csv")
 
