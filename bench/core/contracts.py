@@ -331,7 +331,18 @@ class Method:
             return f"{task.input_dtype} inputs; method accepts {', '.join(self.input_dtypes)}"
         return None
 
+    def warm_up(self, task: TaskView, budget: Budget, device: str) -> None:
+        """Optional one-off set-up (first optimiser step, kernel loading, compilation) that
+        would otherwise be charged to training. The runner calls it once per unit, before
+        ``fit``, timed as the ``warmup`` phase and kept out of the convergence clock. It must
+        not change what ``fit`` learns: draw no samples and touch no learned state."""
+
     def fit(self, task: TaskView, budget: Budget, seed: int, device: str, log: Logger) -> Method:
+        """Learn from ``task`` within ``budget`` and return ``self``.
+
+        ``log(step, loss)`` after optimiser steps (a step is always one optimiser step; a
+        method that does not iterate logs none); ``with log.phase("estimate"):`` around
+        spectral estimation. Learned state goes into attributes ending in ``_``."""
         raise NotImplementedError
 
     def predict(self, x: np.ndarray) -> np.ndarray:
