@@ -1,8 +1,6 @@
-import os
+from .defaults import limit_threads
 
-# One thread per process unless asked otherwise: on small machines torch's default thread pool
-# makes the tiny operations of these models many times slower. Set before torch is imported.
-os.environ.setdefault("OMP_NUM_THREADS", "1")
+limit_threads()  # before torch is imported
 
 from .cli import main  # noqa: E402
 

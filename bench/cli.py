@@ -14,6 +14,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from . import defaults
 from .core import registry
 from .core.contracts import PROFILES
 
@@ -74,7 +75,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="worker processes (default: one per core on CPU, up to 4; 1 on CUDA)",
     )
-    r.add_argument("--out", type=Path, default=None, help="default: results/<profile>-<device>/")
+    r.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help=f"default: {defaults.RUNS_DIR}/<profile>-<device>/ (yours, ignored by git)",
+    )
     r.add_argument("--resume", action="store_true", help="skip runs already in records.jsonl")
     r.add_argument("--quiet", action="store_true", help="no progress lines")
     r.add_argument("--no-report", action="store_true", help="do not write the report afterwards")
@@ -119,9 +125,6 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-DEFAULT_SEEDS = {"quick": 3, "full": 20}
-
-
 def _writable(folder: Path) -> None:
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -151,7 +154,8 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from .core.runner import plan, resolve_device, run_sweep
+    from .core.runner import plan, resolve_device
+    from .core.sweep import run_sweep
 
     if not args.all and not args.methods and not args.tasks:
         raise UsageError("run: say what to run: --all, or --methods and/or --tasks")
@@ -173,10 +177,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         device = resolve_device(args.device)
     except ValueError as exc:
         raise UsageError(f"run: {exc}") from exc
-    seeds = args.seeds or DEFAULT_SEEDS[args.profile]
+    seeds = args.seeds or defaults.SEEDS[args.profile]
     if args.jobs_auto:
-        args.jobs = 1 if device.startswith("cuda") else max(1, min(os.cpu_count() or 1, 4))
-    out = args.out or Path("results") / f"{args.profile}-{device.split(':')[0]}"
+        args.jobs = defaults.default_jobs(device)
+    out = args.out or Path(defaults.default_out(args.profile, device))
     _writable(out)
     specs = plan(methods, tasks, seeds, args.profile, device, args.base_seed, args.threads)
     n_runs = sum(len(s.seeds) for s in specs)
@@ -249,6 +253,7 @@ def cmd_landscape(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    defaults.limit_threads()  # for the console script; `python -m bench` did it already
     parser = build_parser()
     words = list(sys.argv[1:] if argv is None else argv)
     os.environ["BENCH_COMMAND"] = "python -m bench " + " ".join(shlex.quote(w) for w in words)
@@ -269,5 +274,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
     raise SystemExit(main())

@@ -91,11 +91,6 @@ def load(name: str) -> Series:
     return _cache[name]
 
 
-def clear_cache() -> None:
-    """Forget loaded series (tests use it to prove loading needs no network)."""
-    _cache.clear()
-
-
 @register_task("real", variants={"dataset": list(SOURCES)}, base=False)
 class RealSeries(Task):
     """Forecast the last 20% of a real periodic series from the first 80%."""

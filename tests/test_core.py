@@ -15,8 +15,9 @@ from bench import Budget, BudgetExceeded, Logger, Method, RunTimeout, Task
 from bench.cli import main
 from bench.core import registry
 from bench.core.contracts import TaskView
-from bench.core.runner import RunSpec, execute, plan, run_sweep
+from bench.core.runner import RunSpec, execute, plan
 from bench.core.store import REQUIRED_KEYS, clean, iter_records
+from bench.core.sweep import run_sweep
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -16,6 +16,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from ..defaults import TRACE_POINTS
+
 PROFILES = ("quick", "full")
 
 
@@ -232,7 +234,7 @@ class Logger:
     def __init__(
         self,
         n_seeds: int = 1,
-        max_points: int = 200,
+        max_points: int = TRACE_POINTS,
         deadline: float | None = None,
         sync: Callable[[], None] | None = None,
     ) -> None:
@@ -248,7 +250,6 @@ class Logger:
         self._excluded = 0.0  # one-off warm-up/compile time, kept out of the trace's clock
         self.nonfinite = np.zeros(n_seeds, dtype=bool)
         self.final_loss = np.full(n_seeds, np.nan)
-        self.first_success_step: list[int | None] = [None] * n_seeds
 
     def __call__(self, step: int, loss: float | Sequence[float] | np.ndarray) -> None:
         values = np.broadcast_to(np.asarray(loss, dtype=float).reshape(-1), (self.n_seeds,))

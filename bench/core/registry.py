@@ -158,9 +158,6 @@ class Registry:
     def ids(self) -> list[str]:
         return sorted(self._entries)
 
-    def families(self) -> list[str]:
-        return sorted(self._families)
-
     def get(self, key: str) -> Entry:
         """Entry by exact id; ``family[k=v]`` for unregistered values is built on the fly."""
         if key in self._entries:

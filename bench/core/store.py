@@ -3,6 +3,10 @@
 Appending a whole line and flushing it (plus ``fsync``) as each run ends means a killed sweep
 loses at most the run in flight; a torn last line is detected on read, reported with its line
 number, and skipped. No pickle: records are plain JSON that any tool can read.
+
+The environment block (versions, commit, machine, command), identical for every record of a
+sweep, is written once into ``manifest.json`` beside the records, and each record names it by
+``env_id``. Records of the older layout, with the block inline under ``env``, read the same.
 """
 
 from __future__ import annotations
@@ -14,7 +18,6 @@ import os
 import platform
 import subprocess
 import sys
-import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,9 +25,13 @@ from typing import Any
 
 import numpy as np
 
+from .record import STATUSES  # noqa: F401  (re-exported for the report)
+
 RECORDS = "records.jsonl"
 
-#: Keys every record carries (documented in the README).
+MANIFEST = "manifest.json"
+
+#: Keys every record carries (documented in the README), besides ``env`` or ``env_id``.
 REQUIRED_KEYS = (
     "run_key",
     "method",
@@ -39,9 +46,7 @@ REQUIRED_KEYS = (
     "metrics",
     "time",
     "trace",
-    "env",
 )
-STATUSES = ("ok", "diverged", "timeout", "oom", "error", "skipped")
 
 
 def run_key(
@@ -80,13 +85,34 @@ def clean(obj: Any) -> Any:
     return str(obj)
 
 
+def env_id(env: dict[str, Any]) -> str:
+    """Short stable name of an environment block."""
+    blob = json.dumps(clean(env), sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
+def read_manifest(folder: Path) -> dict[str, Any]:
+    """``{"environments": {env_id: env}}`` of a results folder (empty if it has none)."""
+    path = Path(folder) / MANIFEST
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {"environments": {}}
+    if not isinstance(data, dict) or not isinstance(data.get("environments"), dict):
+        return {"environments": {}}
+    return data
+
+
 class RecordWriter:
-    """Appends records to ``<out>/records.jsonl``, one flushed line per run."""
+    """Appends records to ``<out>/records.jsonl``, one flushed line per run, and keeps each
+    distinct environment block once in ``<out>/manifest.json``."""
 
     def __init__(self, out: Path) -> None:
-        self.path = Path(out) / RECORDS
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.folder = Path(out)
+        self.path = self.folder / RECORDS
+        self.folder.mkdir(parents=True, exist_ok=True)
         self._repair_tail()
+        self._envs: dict[str, Any] = read_manifest(self.folder)["environments"]
 
     def _repair_tail(self) -> None:
         # A process killed mid-write can leave a last line without its newline; terminate it so
@@ -97,7 +123,23 @@ class RecordWriter:
                 if f.read(1) != b"\n":
                     f.write(b"\n")
 
+    def _remember(self, env: dict[str, Any]) -> str:
+        key = env_id(env)
+        if key not in self._envs:
+            self._envs[key] = clean(env)
+            tmp = self.folder / f".{MANIFEST}.tmp"
+            tmp.write_text(
+                json.dumps({"format": 2, "environments": self._envs}, indent=1) + "\n",
+                encoding="utf-8",
+            )
+            os.replace(tmp, self.folder / MANIFEST)  # atomic: never half a manifest
+        return key
+
     def write(self, record: dict[str, Any]) -> None:
+        record = dict(record)
+        env = record.pop("env", None)
+        if env:
+            record["env_id"] = self._remember(env)
         line = json.dumps(clean(record), sort_keys=False, allow_nan=False) + "\n"
         with open(self.path, "a", encoding="utf-8") as f:
             f.write(line)
@@ -123,6 +165,7 @@ def iter_records(path: Path, problems: list[BadLine] | None = None) -> Iterator[
         path = path / RECORDS
     if not path.exists():
         return
+    envs = read_manifest(path.parent)["environments"]
     with open(path, encoding="utf-8", errors="replace") as f:
         for lineno, line in enumerate(f, 1):
             if not line.strip():
@@ -138,10 +181,17 @@ def iter_records(path: Path, problems: list[BadLine] | None = None) -> Iterator[
                     problems.append(BadLine(path, lineno, "not a JSON object"))
                 continue
             missing = [k for k in REQUIRED_KEYS if k not in rec]
+            if "env" not in rec and "env_id" not in rec:
+                missing.append("env_id")
             if missing:
                 if problems is not None:
                     problems.append(BadLine(path, lineno, f"missing {', '.join(missing)}"))
                 continue
+            if "env" not in rec:
+                # The shared block from the manifest, with this record's own finishing time.
+                env = dict(envs.get(rec["env_id"]) or {"missing": f"env {rec['env_id']}"})
+                env["timestamp"] = rec.get("finished", "")
+                rec["env"] = env
             yield rec
 
 
@@ -245,5 +295,4 @@ def environment(device: str) -> dict[str, Any]:
         else env["cpu"]
     )
     env["threads"] = torch.get_num_threads()
-    env["timestamp"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     return env
