@@ -49,26 +49,67 @@ def _split(values: Sequence[str] | None) -> list[str] | None:
     return [s.strip() for s in out if s.strip()]
 
 
+def prog_name() -> str:
+    """``python -m bench`` or the console script's own name, as the user typed it."""
+    name = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else ""
+    return "python -m bench" if name in ("", "__main__.py", "-c") else name
+
+
+RUN_HELP = """Run methods on tasks for several seeds and append one record per run to
+<out>/records.jsonl as each run ends (a killed sweep loses at most the runs in flight;
+--resume computes only what is missing). Patterns are fnmatch patterns over the ids that
+`list` shows; brackets in ids are literal. Afterwards a Markdown report is written beside the
+records (--no-report to skip it)."""
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="python -m bench", description="periodic-bench: learning periodic functions")
+    p = _Parser(prog=prog_name(), description="periodic-bench: learning periodic functions")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    ls = sub.add_parser("list", help="list registered methods and tasks")
-    ls.add_argument("what", nargs="?", choices=["methods", "tasks", "all"], default="all")
+    ls = sub.add_parser(
+        "list",
+        help="list registered methods and tasks",
+        description="List the registered methods and tasks, one line each.",
+    )
+    ls.add_argument(
+        "what", nargs="?", choices=["methods", "tasks", "all"], default="all", help="default all"
+    )
 
-    r = sub.add_parser("run", help="run methods on tasks and append records")
-    r.add_argument("--all", action="store_true", help="every registered method on every task")
+    r = sub.add_parser("run", help="run methods on tasks and append records", description=RUN_HELP)
+    r.add_argument("--all", action="store_true", help="every method on every task (on-demand "
+                   "variants excepted)")  # fmt: skip
     r.add_argument(
         "--methods", nargs="+", metavar="PATTERN", help="fnmatch patterns, e.g. 'siren*'"
     )
     r.add_argument("--tasks", nargs="+", metavar="PATTERN", help="fnmatch patterns, e.g. 'tone*'")
-    r.add_argument("--exclude-methods", nargs="+", metavar="PATTERN", default=[])
-    r.add_argument("--exclude-tasks", nargs="+", metavar="PATTERN", default=[])
-    r.add_argument("--seeds", type=int, default=None, help="seeds per pair (default: profile's)")
+    r.add_argument(
+        "--exclude-methods", nargs="+", metavar="PATTERN", default=[], help="methods to leave out"
+    )
+    r.add_argument(
+        "--exclude-tasks", nargs="+", metavar="PATTERN", default=[], help="tasks to leave out"
+    )
+    r.add_argument(
+        "--seeds",
+        type=int,
+        default=None,
+        help="seeds per (method, task) pair (default: "
+        + ", ".join(f"{v} on {k}" for k, v in defaults.SEEDS.items())
+        + ")",
+    )
     r.add_argument("--base-seed", type=int, default=0, help="root of every derived seed")
-    r.add_argument("--profile", choices=PROFILES, default="quick")
-    r.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
-    r.add_argument("--threads", type=int, default=1, help="torch threads per worker (default 1)")
+    r.add_argument(
+        "--profile",
+        choices=PROFILES,
+        default="quick",
+        help="task sizes: quick (CPU, minutes) or full (the original experiment's; for a GPU)",
+    )
+    r.add_argument("--device", default="auto", help="auto (CUDA if present), cpu or cuda[:N]")
+    r.add_argument(
+        "--threads",
+        type=int,
+        default=defaults.THREADS,
+        help=f"torch threads per worker (default {defaults.THREADS})",
+    )
     r.add_argument(
         "--jobs",
         type=int,
@@ -82,7 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"default: {defaults.RUNS_DIR}/<profile>-<device>/ (yours, ignored by git)",
     )
     r.add_argument("--resume", action="store_true", help="skip runs already in records.jsonl")
-    r.add_argument("--quiet", action="store_true", help="no progress lines")
+    r.add_argument("--dry-run", action="store_true", help="print the plan and run nothing")
+    r.add_argument("--quiet", action="store_true", help="no progress bar or lines")
     r.add_argument("--no-report", action="store_true", help="do not write the report afterwards")
 
     rep = sub.add_parser("report", help="tables (and plots) from records; never reruns")
@@ -154,42 +196,55 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from .core.runner import plan, resolve_device
+    from .core.runner import drop_done, plan, resolve_device
+    from .core.store import done_keys
     from .core.sweep import run_sweep
 
     if not args.all and not args.methods and not args.tasks:
         raise UsageError("run: say what to run: --all, or --methods and/or --tasks")
     if args.seeds is not None and args.seeds < 1:
         raise UsageError("run: --seeds must be at least 1")
-    args.jobs_auto = args.jobs is None
-    if args.jobs is None:
-        args.jobs = 1
     if args.base_seed < 0:
         raise UsageError("run: --base-seed must be a non-negative integer")
-    if args.jobs < 1 or args.threads < 1:
+    if (args.jobs is not None and args.jobs < 1) or args.threads < 1:
         raise UsageError("run: --jobs and --threads must be at least 1")
     registry.load_plugins()
     methods = registry.METHODS.select(_split(args.methods), _split(args.exclude_methods))
     tasks = registry.TASKS.select(_split(args.tasks), _split(args.exclude_tasks))
     if not methods or not tasks:
         raise UsageError("run: the selection is empty after exclusions")
+    for e in [*methods, *tasks]:
+        if e.adhoc:
+            print(
+                f"note: {e.id} is not registered; running it as an ad-hoc variant", file=sys.stderr
+            )
     try:
         device = resolve_device(args.device)
     except ValueError as exc:
         raise UsageError(f"run: {exc}") from exc
     seeds = args.seeds or defaults.SEEDS[args.profile]
-    if args.jobs_auto:
-        args.jobs = defaults.default_jobs(device)
+    jobs = args.jobs or defaults.default_jobs(device)
     out = args.out or Path(defaults.default_out(args.profile, device))
-    _writable(out)
     specs = plan(methods, tasks, seeds, args.profile, device, args.base_seed, args.threads)
+    n_planned = sum(len(s.seeds) for s in specs)
+    if args.resume:
+        specs = drop_done(specs, done_keys(out))
     n_runs = sum(len(s.seeds) for s in specs)
+    done_note = f" ({n_planned - n_runs} of {n_planned} already recorded)" if args.resume else ""
     print(
-        f"{len(methods)} method(s) x {len(tasks)} task(s) x {seeds} seed(s) = {n_runs} runs, "
-        f"profile {args.profile}, device {device} -> {out}/records.jsonl",
+        f"{len(methods)} method(s) x {len(tasks)} task(s) x {seeds} seed(s): {n_runs} run(s) "
+        f"to do{done_note}, profile {args.profile}, device {device}, {jobs} worker(s) "
+        f"-> {out}/records.jsonl",
         file=sys.stderr,
     )
-    recs = run_sweep(specs, out, resume=args.resume, jobs=args.jobs, quiet=args.quiet)
+    if args.dry_run:
+        for spec in specs:
+            print(spec.label)
+        return 0
+    _writable(out)
+    for line in _append_warnings(out, args.profile, device):
+        print(f"warning: {line}", file=sys.stderr)
+    recs = run_sweep(specs, out, jobs=jobs, quiet=args.quiet)
     counts: dict[str, int] = {}
     for r in recs:
         counts[r["status"]] = counts.get(r["status"], 0) + 1
@@ -202,6 +257,37 @@ def cmd_run(args: argparse.Namespace) -> int:
         for w in written:
             print(f"report: {w}", file=sys.stderr)
     return 0
+
+
+def _append_warnings(out: Path, profile: str, device: str) -> list[str]:
+    """What differs between the records already in ``out`` and the runs about to join them:
+    code commit, machine, device or profile. The report marks mixed environments too."""
+    from .core.store import environment, iter_records
+
+    old = list(iter_records(out))
+    if not old:
+        return []
+    now = environment(device)
+    found: dict[str, set[str]] = {"commit": set(), "machine": set(), "profile": set()}
+    for r in old:
+        env = r.get("env") or {}
+        found["commit"].add(str(env.get("git_commit")))
+        found["machine"].add(f"{env.get('device_name')} / {env.get('platform')}")
+        found["profile"].add(str(r.get("profile")))
+    mine = {
+        "commit": str(now.get("git_commit")),
+        "machine": f"{now.get('device_name')} / {now.get('platform')}",
+        "profile": profile,
+    }
+    lines = []
+    for what, theirs in found.items():
+        other = sorted(theirs - {mine[what]})
+        if other:
+            lines.append(
+                f"{out} holds {len(old)} record(s) from another {what} ({', '.join(other)[:120]}; "
+                f"this run: {mine[what][:60]}); the report keeps the newest record of each run"
+            )
+    return lines
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -269,8 +355,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
-        print("interrupted; finished runs are in records.jsonl (use --resume)", file=sys.stderr)
+        print(
+            "\ninterrupted: every finished run is in records.jsonl; run the same command with "
+            "--resume to finish the rest",
+            file=sys.stderr,
+        )
         return 130
+    except BrokenPipeError:
+        # The reader went away (`bench list | head`): stop quietly, as Unix tools do.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

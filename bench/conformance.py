@@ -193,6 +193,7 @@ def probe_tasks() -> list[str]:
 
 def check_method(method_id: str, tasks: Iterable[str] | None = None) -> None:
     """Every method check; ``tasks`` defaults to the probe tasks that are registered."""
+    registry.load_plugins()
     for check in METHOD_CHECKS:
         check(method_id)
     for task_id in tasks or probe_tasks():

@@ -37,6 +37,8 @@ class Entry:
     description: str = ""
     #: ``False`` for variants that run only when named (too costly for every ``--all``).
     in_all: bool = True
+    #: ``True`` for a variant built on the fly from a name such as ``siren[w0=300]``.
+    adhoc: bool = False
 
     def source_hash(self) -> str:
         """Fingerprint of all the code that can change this entry's results (see
@@ -80,6 +82,19 @@ def code_fingerprint(cls: type) -> str:
             h.update(f.name.encode())
             h.update(_file_digest(f).encode())
     return h.hexdigest()[:16]
+
+
+def natural_key(text: str) -> list[Any]:
+    """Sort key that orders the numbers inside a string by value."""
+    return [
+        (0, float(t), "") if _NUMBER.fullmatch(t) else (1, 0.0, t)
+        for t in _NUMBER_SPLIT.split(text)
+        if t
+    ]
+
+
+_NUMBER = re.compile(r"-?[0-9]+(?:\.[0-9]+)?(?:e[+-]?[0-9]+)?")
+_NUMBER_SPLIT = re.compile(r"(-?[0-9]+(?:\.[0-9]+)?(?:e[+-]?[0-9]+)?)")
 
 
 def format_value(v: Any) -> str:
@@ -156,7 +171,8 @@ class Registry:
         return len(self._entries)
 
     def ids(self) -> list[str]:
-        return sorted(self._entries)
+        """Every id in natural order (``tone[cycles=3]`` before ``tone[cycles=10]``)."""
+        return sorted(self._entries, key=natural_key)
 
     def get(self, key: str) -> Entry:
         """Entry by exact id; ``family[k=v]`` for unregistered values is built on the fly."""
@@ -171,7 +187,7 @@ class Registry:
             cls = self._families[m.group(1)]
             check_params(cls, params, canonical)
             desc = _describe(cls, params)
-            return Entry(variant_id(m.group(1), params), m.group(1), cls, params, desc)
+            return Entry(canonical, m.group(1), cls, params, desc, adhoc=True)
         raise RegistryError(unknown_message(self.kind, key, self.ids()))
 
     def select(
@@ -203,7 +219,7 @@ class Registry:
                 chosen[i] = self._entries[i]
         for pat in exclude or []:
             chosen = {k: v for k, v in chosen.items() if not _match(k, pat)}
-        return [chosen[k] for k in sorted(chosen)]
+        return [chosen[k] for k in sorted(chosen, key=natural_key)]
 
 
 def _describe(cls: type, params: Mapping[str, Any]) -> str:

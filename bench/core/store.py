@@ -198,14 +198,12 @@ def iter_records(path: Path, problems: list[BadLine] | None = None) -> Iterator[
 def load_records(
     paths: Iterable[Path], problems: list[BadLine] | None = None
 ) -> list[dict[str, Any]]:
-    """Records from several folders or files; a later duplicate ``run_key`` replaces none."""
-    seen: set[str] = set()
+    """Every record of several folders or files, oldest first (file order, then argument
+    order). Repeats are kept: the report keeps the newest record of each run and says how many
+    older ones it set aside."""
     out = []
     for p in paths:
         for rec in iter_records(Path(p), problems):
-            if rec["run_key"] in seen:
-                continue
-            seen.add(rec["run_key"])
             rec.setdefault("_source", str(p))
             out.append(rec)
     return out

@@ -1,10 +1,15 @@
 """A sweep: run units of work, in this process or in a pool of worker processes, and append
 each unit's records to ``records.jsonl`` as it ends (so a killed sweep loses at most the runs in
-flight, and ``--resume`` computes only what is missing)."""
+flight, and ``--resume`` computes only what is missing).
+
+Ctrl-C stops a sweep at once: workers ignore SIGINT (a terminal sends it to the whole process
+group) and the parent terminates them, so a worker never prints a traceback of its own and none
+is left running when the parent exits. Every unit that finished before is already recorded.
+"""
 
 from __future__ import annotations
 
-import math
+import signal
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -12,57 +17,12 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
+from ..defaults import limit_threads
+from .progress import Progress
 from .runner import RunSpec, drop_done, execute, lost_worker_records
 from .store import RecordWriter, done_keys
 
-
-def _fmt_secs(s: float) -> str:
-    if s < 60:
-        return f"{s:.0f}s"
-    if s < 3600:
-        return f"{s // 60:.0f}m{s % 60:02.0f}s"
-    return f"{s // 3600:.0f}h{(s % 3600) // 60:02.0f}m"
-
-
-class Progress:
-    """One line per finished unit: count, what ran, its status, elapsed and an ETA."""
-
-    def __init__(self, total_runs: int, stream: Any = sys.stderr, quiet: bool = False) -> None:
-        self.total = total_runs
-        self.done = 0
-        self.t0 = time.perf_counter()
-        self.stream = stream
-        self.quiet = quiet
-
-    def start(self, spec: RunSpec) -> None:
-        if not self.quiet and self.stream.isatty():
-            self.stream.write(f"\r  running {spec.label} ...\x1b[K")
-            self.stream.flush()
-
-    def finish(self, spec: RunSpec, recs: list[dict[str, Any]], seconds: float) -> None:
-        self.done += len(recs)
-        if self.quiet:
-            return
-        elapsed = time.perf_counter() - self.t0
-        eta = elapsed / self.done * (self.total - self.done) if self.done else 0.0
-        statuses: dict[str, int] = {}
-        for r in recs:
-            statuses[r["status"]] = statuses.get(r["status"], 0) + 1
-        st = ", ".join(f"{v} {k}" for k, v in statuses.items())
-        wins = sum(1 for r in recs if r.get("success"))
-        ok = f", {wins}/{len(recs)} success" if any(r["success"] is not None for r in recs) else ""
-        reason = next((r["reason"] for r in recs if r["status"] not in ("ok",)), "")
-        reason = f" ({reason[:70]})" if reason else ""
-        took = f" in {seconds:.1f}s" if math.isfinite(seconds) else ""
-        prefix = "\r" if self.stream.isatty() else ""
-        self.stream.write(
-            f"{prefix}[{self.done}/{self.total}] {spec.label}: {st}{ok}{reason}{took}"
-            f" | elapsed {_fmt_secs(elapsed)}, eta {_fmt_secs(eta)}\x1b[K\n"
-            if self.stream.isatty()
-            else f"[{self.done}/{self.total}] {spec.label}: {st}{ok}{reason}{took}"
-            f" | elapsed {_fmt_secs(elapsed)}, eta {_fmt_secs(eta)}\n"
-        )
-        self.stream.flush()
+Finish = Callable[[RunSpec, list[dict[str, Any]], float], None]
 
 
 def run_sweep(
@@ -72,12 +32,12 @@ def run_sweep(
     jobs: int = 1,
     quiet: bool = False,
 ) -> list[dict[str, Any]]:
-    """Execute ``specs``, appending each unit's records to ``out/records.jsonl`` as it ends."""
+    """Execute ``specs``, appending each unit's records to ``out/records.jsonl`` as it ends;
+    ``resume`` first drops the runs already recorded there."""
     writer = RecordWriter(out)
     if resume:
         specs = drop_done(specs, done_keys(out))
-    total = sum(len(s.seeds) for s in specs)
-    progress = Progress(total, quiet=quiet)
+    progress = Progress(specs, quiet=quiet)
     results: list[dict[str, Any]] = []
 
     def finish(spec: RunSpec, recs: list[dict[str, Any]], secs: float) -> None:
@@ -86,19 +46,24 @@ def run_sweep(
         results.extend(recs)
         progress.finish(spec, recs, secs)
 
-    if jobs <= 1:
-        for spec in specs:
-            progress.start(spec)
-            t0 = time.perf_counter()
-            finish(spec, execute(spec), time.perf_counter() - t0)
-        return results
+    try:
+        if jobs <= 1:
+            for spec in specs:
+                finish(spec, *_timed_execute(spec))
+        else:
+            _run_in_pools(specs, jobs, finish)
+    finally:
+        progress.close()
+    return results
 
+
+def _run_in_pools(specs: Sequence[RunSpec], jobs: int, finish: Finish) -> None:
     pending, breaks = list(specs), 0
     while pending:
         if breaks >= 2:  # the pool keeps breaking: run each unit alone to find the culprit
             for spec in pending:
                 _run_pool([spec], 1, finish, last_resort=True)
-            break
+            return
         done = _run_pool(pending, jobs, finish, last_resort=False)
         pending = [sp for sp in pending if id(sp) not in done]
         if pending:
@@ -108,27 +73,28 @@ def run_sweep(
                 f"warning: a worker process died; retrying {len(pending)} unit(s) {how}",
                 file=sys.stderr,
             )
-    return results
 
 
-def _run_pool(
-    specs: Sequence[RunSpec],
-    jobs: int,
-    finish: Callable[[RunSpec, list[dict[str, Any]], float], None],
-    last_resort: bool,
-) -> set[int]:
+def _init_worker() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when workers stop
+    limit_threads()
+
+
+def _run_pool(specs: Sequence[RunSpec], jobs: int, finish: Finish, last_resort: bool) -> set[int]:
     """Run ``specs`` in a fresh process pool; returns the ids of the specs that finished.
 
     A worker that dies (out of memory, a crashing extension) breaks the whole pool, and every
     unit still in it fails with it, guilty or not: those get no record here, so the caller can
     retry them (or ``--resume`` will). Only as a ``last_resort`` (one unit alone in its pool)
-    does a dead worker become an ``error`` record. Ctrl-C stops the workers at once.
+    does a dead worker become an ``error`` record.
     """
     import multiprocessing as mp
     from concurrent.futures.process import BrokenProcessPool
 
     done: set[int] = set()
-    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn"))
+    pool = ProcessPoolExecutor(
+        max_workers=jobs, mp_context=mp.get_context("spawn"), initializer=_init_worker
+    )
     try:
         started = {pool.submit(_timed_execute, sp): sp for sp in specs}
         for fut in as_completed(started):
@@ -144,16 +110,27 @@ def _run_pool(
             finish(spec, recs, secs)
             done.add(id(spec))
     except BaseException:
-        pool.shutdown(wait=False, cancel_futures=True)
-        for proc in list(getattr(pool, "_processes", {}).values()):
-            proc.terminate()
+        _stop(pool)
         raise
     pool.shutdown(wait=True)
     return done
 
 
+def _stop(pool: ProcessPoolExecutor) -> None:
+    """Terminate every worker now (SIGTERM, then SIGKILL after a moment) and drop the queue."""
+    procs = list((getattr(pool, "_processes", None) or {}).values())
+    for p in procs:
+        p.terminate()
+    deadline = time.monotonic() + 2.0
+    for p in procs:
+        p.join(max(0.0, deadline - time.monotonic()))
+        if p.is_alive():
+            p.kill()
+    pool.shutdown(wait=False, cancel_futures=True)
+
+
 def _timed_execute(spec: RunSpec) -> tuple[list[dict[str, Any]], float]:
-    """``execute`` plus its own wall time, measured in the worker (not in the queue)."""
+    """``execute`` plus its own wall time, measured where it ran (not in the queue)."""
     t0 = time.perf_counter()
     recs = execute(spec)
     return recs, time.perf_counter() - t0

@@ -1,0 +1,138 @@
+"""Progress of a sweep: a bar in a terminal, one line per finished unit everywhere else.
+
+The ETA is the sum of what each remaining unit is expected to take, scaled by how fast the
+sweep actually goes. A unit is expected to take what its (method, task) pair took per run so
+far, else what its method took per run, else the mean run: method costs differ by a factor of
+a thousand, so a plain "elapsed / done" ETA swings with whichever runs happen to finish first.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from .runner import RunSpec
+
+
+def format_seconds(s: float) -> str:
+    if not math.isfinite(s):
+        return "?"
+    if s < 60:
+        return f"{s:.0f}s"
+    if s < 3600:
+        return f"{s // 60:.0f}m{s % 60:02.0f}s"
+    return f"{s // 3600:.0f}h{(s % 3600) // 60:02.0f}m"
+
+
+class EtaModel:
+    """Expected seconds per run, learnt from the units that finished."""
+
+    def __init__(self) -> None:
+        self.pair: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0.0, 0])
+        self.method: dict[str, list[float]] = defaultdict(lambda: [0.0, 0])
+        self.total = [0.0, 0]
+
+    def observe(self, spec: RunSpec, seconds: float) -> None:
+        if not math.isfinite(seconds):
+            return
+        n = len(spec.seeds)
+        for acc in (self.pair[(spec.method, spec.task)], self.method[spec.method], self.total):
+            acc[0] += seconds
+            acc[1] += n
+
+    def per_run(self, spec: RunSpec) -> float:
+        for acc in (
+            self.pair.get((spec.method, spec.task)),
+            self.method.get(spec.method),
+            self.total,
+        ):
+            if acc and acc[1]:
+                return acc[0] / acc[1]
+        return math.nan
+
+    @property
+    def observed_seconds(self) -> float:
+        return self.total[0]
+
+
+class Progress:
+    """Reports each finished unit; ``remaining`` holds the units not finished yet."""
+
+    def __init__(self, specs: Sequence[RunSpec], stream: Any = None, quiet: bool = False) -> None:
+        self.stream = stream or sys.stderr
+        self.remaining = {id(s): s for s in specs}
+        self.total = sum(len(s.seeds) for s in specs)
+        self.done = 0
+        self.t0 = time.perf_counter()
+        self.eta_model = EtaModel()
+        self.quiet = quiet
+        self.bar = None
+        if not quiet and self.total and _isatty(self.stream):
+            from tqdm import tqdm
+
+            self.bar = tqdm(
+                total=self.total,
+                file=self.stream,
+                unit="run",
+                dynamic_ncols=True,
+                bar_format="{percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} runs "
+                "[{elapsed} elapsed, eta {postfix}]",
+            )
+            self.bar.set_postfix_str("?", refresh=True)
+
+    def eta(self) -> float:
+        """Seconds left: expected seconds of the remaining runs, times the sweep's observed
+        wall seconds per run-second (below 1 with several workers)."""
+        if not self.eta_model.observed_seconds:
+            return math.nan
+        left = sum(self.eta_model.per_run(s) * len(s.seeds) for s in self.remaining.values())
+        elapsed = time.perf_counter() - self.t0
+        return left * elapsed / self.eta_model.observed_seconds
+
+    def finish(self, spec: RunSpec, recs: list[dict[str, Any]], seconds: float) -> None:
+        self.remaining.pop(id(spec), None)
+        self.eta_model.observe(spec, seconds)
+        self.done += len(recs)
+        if self.quiet:
+            return
+        eta = format_seconds(self.eta())
+        if self.bar is not None:
+            self.bar.set_postfix_str(eta, refresh=False)
+            self.bar.update(len(recs))
+            if any(r["status"] not in ("ok", "skipped") for r in recs):
+                self.bar.write(self._line(spec, recs, seconds, eta), file=self.stream)
+            return
+        self.stream.write(self._line(spec, recs, seconds, eta) + "\n")
+        self.stream.flush()
+
+    def _line(self, spec: RunSpec, recs: list[dict[str, Any]], seconds: float, eta: str) -> str:
+        statuses: dict[str, int] = {}
+        for r in recs:
+            statuses[r["status"]] = statuses.get(r["status"], 0) + 1
+        st = ", ".join(f"{v} {k}" for k, v in statuses.items())
+        wins = sum(1 for r in recs if r.get("success"))
+        ok = f", {wins}/{len(recs)} success" if any(r["success"] is not None for r in recs) else ""
+        reason = next((r["reason"] for r in recs if r["status"] != "ok"), "")
+        reason = f" ({reason[:70]})" if reason else ""
+        took = f" in {seconds:.1f}s" if math.isfinite(seconds) else ""
+        elapsed = format_seconds(time.perf_counter() - self.t0)
+        return (
+            f"[{self.done}/{self.total}] {spec.label}: {st}{ok}{reason}{took}"
+            f" | elapsed {elapsed}, eta {eta}"
+        )
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def _isatty(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
