@@ -127,7 +127,12 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--quiet", action="store_true", help="no progress bar or lines")
     r.add_argument("--no-report", action="store_true", help="do not write the report afterwards")
 
-    rep = sub.add_parser("report", help="tables (and plots) from records; never reruns")
+    rep = sub.add_parser(
+        "report",
+        help="tables (and plots) from records; never reruns",
+        description="Tables (and plots) from the records of one or more result folders; reads "
+        "records only and never reruns anything.",
+    )
     rep.add_argument("dirs", nargs="+", type=Path, help="result folders or records.jsonl files")
     rep.add_argument(
         "--format",
@@ -154,16 +159,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     land = sub.add_parser(
-        "landscape", help="loss and gradient of sin(w x) against sin(target x): the why"
+        "landscape",
+        help="loss and gradient of sin(w x) against sin(target x): the why",
+        description="Draw the expected loss of sin(w x) against sin(t x) and its gradient, "
+        "wide and around t, with the closed form and the gradient noise of a small batch.",
     )
-    land.add_argument("--out", type=Path, default=Path("results/landscape"))
+    land.add_argument(
+        "--out",
+        type=Path,
+        default=Path(defaults.RUNS_DIR) / "landscape",
+        help=f"folder for the figures (default {defaults.RUNS_DIR}/landscape, ignored by git)",
+    )
     land.add_argument("--target", type=float, default=31.0, help="true frequency t (default 31)")
     land.add_argument("--half-width", type=float, default=1000.0, help="x ~ U[-R, R] (R=1000)")
     land.add_argument("--batch", type=int, default=100_000, help="x samples averaged per w")
     land.add_argument(
         "--sgd-batch", type=int, default=32, help="batch whose gradient noise is shaded"
     )
-    land.add_argument("--seed", type=int, default=0)
+    land.add_argument("--seed", type=int, default=0, help="seed of the x samples")
     return p
 
 
