@@ -37,15 +37,10 @@ from typing import Any
 import numpy as np
 
 from bench import Budget, Logger, TaskView, register_method
-from bench.lib.spectral import (
-    INTERPOLATORS,
-    SinusoidMethod,
-    SinusoidModel,
-    ToneSearch,
-    choose_trend,
-    draw_samples,
-    estimate_tones,
-)
+from bench.lib.dsp import INTERPOLATORS
+from bench.lib.estimators import ToneSearch, choose_trend, estimate_tones
+from bench.lib.sinusoid import SinusoidModel
+from bench.methodlib import SinusoidMethod, draw_samples
 
 
 @register_method("fft")

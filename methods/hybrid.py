@@ -6,10 +6,10 @@ true frequency; a spectral estimate lands in that basin almost for free. So this
 finds the periods first and only then lets gradients do what they are good at:
 
 * **Real-valued inputs** (tones, sums of tones, waves, real series): grid the samples, FFT,
-  interpolate the peaks (``bench.lib.spectral``), then refine frequencies, amplitudes and phases by
-  non-linear least squares (Gauss-Newton: gradient steps scaled by the curvature), the maximum
-  likelihood estimate under white noise. Harmonics of a detected fundamental are added for
-  non-sinusoidal waves.
+  interpolate the peaks (``bench.lib.estimators.estimate_tones``), then refine frequencies,
+  amplitudes and phases by non-linear least squares (Gauss-Newton: gradient steps scaled by
+  the curvature), the maximum likelihood estimate under white noise. Harmonics of a detected
+  fundamental are added for non-sinusoidal waves.
 * **Integer inputs over a very long span** (the Clock Problem): find each output's integer
   period by folding (phase dispersion minimisation, ``bench.lib.periods``), then train a small
   GELU network with softmax heads, by Adam, on cos/sin features of the discovered periods.
@@ -30,8 +30,10 @@ import torch
 from torch import nn
 
 from bench import Budget, Logger, Method, TaskView, register_method
+from bench.lib.estimators import choose_trend, estimate_tones
 from bench.lib.periods import circular, find_periods, integer_lattice, resolution
-from bench.lib.spectral import SinusoidModel, choose_trend, draw_samples, estimate_tones, fit_linear
+from bench.lib.sinusoid import SinusoidModel, fit_linear
+from bench.methodlib import draw_samples
 
 #: Samples used to search for periods (the scan's cost grows with it) and to verify them.
 SEARCH_SAMPLES = 512

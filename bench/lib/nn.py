@@ -31,7 +31,7 @@ import numpy.typing as npt
 import torch
 from torch import nn
 
-from ..core.contracts import Budget, Logger, Method, OutputSpec, TaskView
+from ..core.contracts import Budget, Logger, OutputSpec, TaskView
 
 #: Steps of data drawn from a sampler at a time (bounded memory, few calls to the task).
 CHUNK_STEPS = 1000
@@ -294,36 +294,3 @@ def train(
                 log(step, coder.in_task_units(running / since))  # type: ignore[operator]
                 running, since = 0.0, 0
     return NetPredictor(model, scaler, coder, device)
-
-
-# -- a base class for network methods -----------------------------------------------------------
-
-
-class NetMethod(Method):
-    """A method that is one network trained by :func:`train`: subclasses only build the net.
-
-    Handles every task kind: multi-output regression (one linear output per target) and
-    classification (a softmax head per output, summed cross-entropy). Returns itself from
-    ``fit``, with ``net_`` (the :class:`NetPredictor`) and ``n_params_`` set.
-    """
-
-    handles_multi_output = True
-    handles_classification = True
-    handles_fixed_data = True
-    input_dtypes = ("float32", "float64", "int64")
-
-    #: Adam's learning rate; subclasses store theirs as the ``lr`` hyper-parameter.
-    lr: float
-
-    def build(self, n_in: int, n_out: int) -> nn.Module:
-        raise NotImplementedError
-
-    def fit(self, task: TaskView, budget: Budget, seed: int, device: str, log: Logger) -> Any:
-        torch.manual_seed(seed)
-        model = self.build(1, head_size(task.output))
-        self.net_ = train(model, task, budget, seed, device, log, lr=float(self.lr))
-        self.n_params_ = self.net_.n_params_
-        return self
-
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        return self.net_.predict(x)
