@@ -1,8 +1,12 @@
 """Building blocks shared by method plugins (``bench.tasklib`` is its counterpart for tasks).
 
 The numerics live in ``bench.lib``, which knows nothing about the harness; this module turns
-them into :class:`bench.Method` subclasses that follow the harness's contract:
+them into :class:`bench.Method` subclasses that follow the harness's contract (scikit-learn's):
+hyper-parameters stored verbatim by ``__init__``, ``fit`` returns the method itself with its
+learned state in attributes ending in ``_``, and ``predict`` lives on the method.
 
+- :func:`forget` and :func:`spawn` keep that contract for refits and for vectorised methods,
+  whose ``fit_seeds`` returns one fitted copy of the method per seed;
 - :func:`draw_samples` spends a spectral method's sample budget at once;
 - :class:`SinusoidMethod` and :class:`SteppedSinusoidMethod` are methods whose fitted model is
   a sum of tones (``bench.lib.sinusoid.SinusoidModel``);
@@ -11,7 +15,8 @@ them into :class:`bench.Method` subclasses that follow the harness's contract:
 
 from __future__ import annotations
 
-from typing import Any
+import copy
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -20,7 +25,7 @@ from torch import nn
 
 from .core.contracts import Budget, Logger, Method, TaskView
 from .lib.estimators import choose_trend
-from .lib.nn import head_size, train
+from .lib.nn import head_size, train, warm_up
 from .lib.sinusoid import FloatArray, SinusoidModel
 
 __all__ = [
@@ -28,7 +33,39 @@ __all__ = [
     "SinusoidMethod",
     "SteppedSinusoidMethod",
     "draw_samples",
+    "forget",
+    "learned_state",
+    "spawn",
 ]
+
+M = TypeVar("M", bound=Method)
+
+
+# -- the estimator contract ---------------------------------------------------------------------
+
+
+def learned_state(method: Method) -> dict[str, Any]:
+    """The attributes a fit set: public names ending in ``_``."""
+    return {k: v for k, v in vars(method).items() if k.endswith("_") and not k.startswith("_")}
+
+
+def forget(method: Method) -> None:
+    """Drop every learned attribute. The first thing a ``fit`` does, so that a refit (or a fit
+    that fails half-way) keeps nothing of an earlier one."""
+    for k in learned_state(method):
+        delattr(method, k)
+
+
+def spawn(method: M) -> M:
+    """A copy of ``method`` with the same hyper-parameters and no learned state.
+
+    A vectorised method fits several seeds as one computation; its ``fit_seeds`` fills one
+    spawned copy per seed with that seed's learned state and returns them, so that every
+    fitted thing is an instance of the method, as ``fit``'s ``self`` is.
+    """
+    twin = copy.copy(method)
+    forget(twin)
+    return twin
 
 
 # -- methods whose fitted model is a SinusoidModel ----------------------------------------------
@@ -55,8 +92,9 @@ class SinusoidMethod(Method):
     """Base for methods whose fitted model is a :class:`SinusoidModel` (a sum of tones).
 
     Single-output regression only (a clock reading is not a sum of sinusoids in one output);
-    any input dtype, converted to float64. ``fit`` implementations end with ``self._set``,
-    which exposes ``model_``, ``freqs_`` (dominant first), ``amplitudes_`` and ``n_params_``.
+    any input dtype, converted to float64. ``fit`` implementations start with
+    :func:`forget` and end with ``self._set``, which exposes ``model_``, ``freqs_`` (dominant
+    first), ``amplitudes_`` and ``n_params_``.
     """
 
     handles_multi_output = False
@@ -80,7 +118,8 @@ class SteppedSinusoidMethod(SinusoidMethod):
     ``_model(x, y, trend, steps, log)``, counting the steps they take in ``steps_``.
 
     ``fit`` draws the samples, lets :func:`choose_trend` compare trend and no trend on a quarter
-    of the budget, then fits with the steps that are left.
+    of the budget, then fits with the steps that are left. The trace holds the descent's own
+    steps, the last one with the final loss; a fit that took no step logs none.
     """
 
     n_samples: int
@@ -92,19 +131,22 @@ class SteppedSinusoidMethod(SinusoidMethod):
         raise NotImplementedError
 
     def fit(self, task: TaskView, budget: Budget, seed: int, device: str, log: Logger) -> Any:
+        forget(self)
         x, y = draw_samples(task, self.n_samples)
         self.steps_ = 0
 
         def trial(xs: FloatArray, ys: FloatArray, trend: bool) -> SinusoidModel:
+            log.check()
             return self._model(xs, ys, trend, budget.steps // 4, None)
 
         trend = choose_trend(self.trend, task.infinite, x, y, trial)
         model = self._model(x, y, trend, budget.steps - self.steps_, log)
-        log(max(self.steps_, 1), model.mse(x, y))
+        if self.steps_:
+            log(self.steps_, model.mse(x, y))
         return self._set(model)
 
 
-# -- a base class for network methods -----------------------------------------------------------
+# -- methods that are one network ---------------------------------------------------------------
 
 
 class NetMethod(Method):
@@ -112,7 +154,8 @@ class NetMethod(Method):
 
     Handles every task kind: multi-output regression (one linear output per target) and
     classification (a softmax head per output, summed cross-entropy). Returns itself from
-    ``fit``, with ``net_`` (the :class:`bench.lib.nn.NetPredictor`) and ``n_params_`` set.
+    ``fit``, with ``net_`` (the ``bench.lib.nn.NetPredictor``) and ``n_params_`` set. Its
+    ``warm_up`` takes torch's first optimiser step on a throwaway copy of the architecture.
     """
 
     handles_multi_output = True
@@ -126,7 +169,12 @@ class NetMethod(Method):
     def build(self, n_in: int, n_out: int) -> nn.Module:
         raise NotImplementedError
 
+    def warm_up(self, task: TaskView, budget: Budget, device: str) -> None:
+        n_out = head_size(task.output)
+        warm_up(lambda: self.build(1, n_out), task.output, 1, budget.batch_size, device)
+
     def fit(self, task: TaskView, budget: Budget, seed: int, device: str, log: Logger) -> Any:
+        forget(self)
         torch.manual_seed(seed)
         model = self.build(1, head_size(task.output))
         self.net_ = train(model, task, budget, seed, device, log, lr=float(self.lr))

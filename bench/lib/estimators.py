@@ -69,7 +69,9 @@ def estimate_tones(
     frequency jointly by non-linear least squares. The next pass looks at what is left, so
     weaker tones surface once the stronger ones (and their sidelobes) are removed. Stops when
     no peak clears the threshold, when a pass no longer pays for its parameters (BIC), or at
-    ``max_tones``. ``timer(name)`` returns a context manager that times the spectral part.
+    ``max_tones``. ``timer(name)`` returns a context manager that times the spectral part;
+    ``on_pass(passes, mse)`` is called after each accepted pass (a pass is not an optimiser
+    step: a method checks its time budget there rather than logging a trace point).
     """
     xv = np.asarray(x, dtype=np.float64).reshape(-1)
     yv = np.asarray(y, dtype=np.float64).reshape(-1)
