@@ -38,13 +38,22 @@ def _view(task: Task, seed: int = 0, limit: int | None = None) -> TaskView:
     return TaskView(task, np.random.default_rng(seed), limit=limit)
 
 
-def _fit(method: Method, task: Task, seed: int = 0, budget: Budget = TINY) -> Any:
+def _fit(
+    method: Method, task: Task, seed: int = 0, budget: Budget = TINY, warm: bool = False
+) -> Any:
     view = _view(task, seed, budget.max_samples)
     log = Logger(deadline=None)
+    if warm:
+        method.warm_up(view, budget, "cpu")
+        assert view.samples_drawn == 0, "warm_up must not draw samples (they are fit's budget)"
     model = method.fit(view, budget, seed, "cpu", log)
-    assert model is not None, "fit must return the fitted predictor (self or a model object)"
+    assert model is not None, "fit must return the fitted method (self)"
     assert hasattr(model, "predict"), "the object fit returns needs a predict(x) method"
     return model, view, log
+
+
+def _learned(obj: Any) -> dict[str, Any]:
+    return {k: v for k, v in vars(obj).items() if k.endswith("_") and not k.startswith("_")}
 
 
 def _eval_x(task: Task) -> np.ndarray:
@@ -92,6 +101,52 @@ def _same(a: Any, b: Any) -> bool:
         return a is b
 
 
+def check_fit_returns_self(method_id: str) -> None:
+    """``fit`` returns the method itself, ``predict`` works on it, hyper-parameters are left as
+    given and every public attribute ``fit`` sets ends in ``_``. A vectorised method's
+    ``fit_seeds`` returns one fitted instance of the method per seed, in the same shape.
+
+    Runs on the first probe task the method supports."""
+    method = registry.get_method(method_id)
+    tasks = [registry.get_task(t, seed=1) for t in probe_tasks()]
+    task = next((t for t in tasks if not method.supports(_view(t))), None)
+    if task is None:
+        return
+    params = method.get_params()
+    fitted, _, _ = _fit(method, task)
+    assert fitted is method, (
+        f"{method_id}: fit returned a {type(fitted).__name__}, not the method; keep learned "
+        "state in attributes ending in '_' on the method and return self"
+    )
+    _check_fitted(method_id, method, params, task)
+    if getattr(method, "vectorised", False):
+        fresh = registry.get_method(method_id)
+        views = [_view(task, s, TINY.max_samples) for s in (0, 1)]
+        many = fresh.fit_seeds(views, TINY, [0, 1], "cpu", Logger(n_seeds=2))
+        assert len(many) == 2 and many[0] is not many[1], (
+            f"{method_id}: fit_seeds must return one distinct predictor per seed"
+        )
+        for one in many:
+            assert type(one) is type(fresh), (
+                f"{method_id}: fit_seeds returned a {type(one).__name__}; return fitted copies "
+                "of the method (bench.methodlib.spawn)"
+            )
+            _check_fitted(method_id, one, params, task)
+
+
+def _check_fitted(method_id: str, fitted: Method, params: dict[str, Any], task: Task) -> None:
+    after = fitted.get_params()
+    assert after.keys() == params.keys(), (
+        f"{method_id}: fit set public attributes {sorted(after.keys() - params.keys())} that "
+        "do not end in '_' (learned state ends in '_'; hyper-parameters come from __init__)"
+    )
+    for k, v in params.items():
+        assert _same(after[k], v), f"{method_id}: fit changed hyper-parameter {k} to {after[k]!r}"
+    assert _learned(fitted), f"{method_id}: fit left no learned state (attributes ending in '_')"
+    x = _eval_x(task)
+    _check_output(method_id, task.output, x, as_numpy(fitted.predict(x)))
+
+
 def check_supports(method_id: str, task_id: str) -> str | None:
     """``supports`` answers ``None`` or a readable reason."""
     method = registry.get_method(method_id)
@@ -135,7 +190,8 @@ def _check_output(method_id: str, out: OutputSpec, x: np.ndarray, y: np.ndarray)
 
 
 def check_deterministic(method_id: str, task_id: str) -> None:
-    """The same seed gives the same predictions; refitting forgets the previous fit."""
+    """The same seed gives the same predictions; refitting forgets the previous fit; the
+    ``warm_up`` hook changes nothing that ``fit`` learns (the last fit runs after it)."""
     method = registry.get_method(method_id)
     task = registry.get_task(task_id, seed=2)
     if method.supports(_view(task)):
@@ -149,10 +205,14 @@ def check_deterministic(method_id: str, task_id: str) -> None:
     torch.manual_seed(0)
     other, _, _ = _fit(method, registry.get_task(task_id, seed=9), seed=4)  # noqa: F841
     torch.manual_seed(0)
-    again, _, _ = _fit(method, task, seed=3)
+    again, _, _ = _fit(method, task, seed=3, warm=True)
     y2 = as_numpy(again.predict(x))
     np.testing.assert_allclose(
-        y1, y2, rtol=1e-6, atol=1e-9, err_msg=f"{method_id}: same seed, different predictions"
+        y1,
+        y2,
+        rtol=1e-6,
+        atol=1e-9,
+        err_msg=f"{method_id}: same seed, different predictions (after a refit and warm_up)",
     )
 
 
@@ -177,6 +237,7 @@ def check_budget_enforced(method_id: str) -> None:
 METHOD_CHECKS: tuple[Callable[..., Any], ...] = (
     check_method_metadata,
     check_params_verbatim,
+    check_fit_returns_self,
     check_budget_enforced,
 )
 METHOD_TASK_CHECKS: tuple[Callable[..., Any], ...] = (

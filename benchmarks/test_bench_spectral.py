@@ -15,7 +15,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from bench.lib import spectral as sp  # noqa: E402
+from bench.lib import dsp, estimators, sinusoid  # noqa: E402
 
 torch.set_num_threads(1)
 
@@ -32,19 +32,19 @@ def tone() -> tuple[np.ndarray, np.ndarray]:
 @pytest.fixture(scope="module")
 def gridded(tone: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     x, y = tone
-    return sp.spectrum(sp.bin_samples(x, y, sp.choose_cells(x.size)))
+    return dsp.spectrum(dsp.bin_samples(x, y, dsp.choose_cells(x.size)))
 
 
 def test_bin_samples(benchmark, tone) -> None:  # noqa: ANN001
     x, y = tone
-    grid = benchmark(sp.bin_samples, x, y, sp.choose_cells(x.size))
+    grid = benchmark(dsp.bin_samples, x, y, dsp.choose_cells(x.size))
     assert grid.counts.sum() == N
 
 
 def test_spectrum(benchmark, tone) -> None:  # noqa: ANN001
     x, y = tone
-    grid = sp.bin_samples(x, y, sp.choose_cells(x.size))
-    freqs, spec = benchmark(sp.spectrum, grid)
+    grid = dsp.bin_samples(x, y, dsp.choose_cells(x.size))
+    freqs, spec = benchmark(dsp.spectrum, grid)
     assert spec.size == grid.n // 2 + 1
 
 
@@ -53,8 +53,8 @@ def test_peak_and_jacobsen(benchmark, gridded) -> None:  # noqa: ANN001
 
     def run() -> float:
         power = np.abs(spec) ** 2
-        k = int(sp.find_peaks(power, max_peaks=1)[0])
-        return float(freqs[k] + sp.jacobsen(spec, k) * freqs[1])
+        k = int(dsp.find_peaks(power, max_peaks=1)[0])
+        return float(freqs[k] + dsp.jacobsen(spec, k) * freqs[1])
 
     w = benchmark(run)
     assert abs(w - 31) < 1e-3
@@ -62,32 +62,32 @@ def test_peak_and_jacobsen(benchmark, gridded) -> None:  # noqa: ANN001
 
 def test_refine_nls_one_tone(benchmark, tone) -> None:  # noqa: ANN001
     x, y = tone
-    start = sp.fit_linear(x, y, [31 + 2e-4])
-    m = benchmark(sp.refine_nls, x, y, start)
+    start = sinusoid.fit_linear(x, y, [31 + 2e-4])
+    m = benchmark(sinusoid.refine_nls, x, y, start)
     assert abs(m.freqs[0] - 31) < 1e-9
 
 
 def test_refine_gd_one_tone(benchmark, tone) -> None:  # noqa: ANN001
     x, y = tone
-    start = sp.fit_linear(x, y, [31 + 2e-4])
-    m, _ = benchmark(sp.refine_gd, x, y, start, steps=200)
+    start = sinusoid.fit_linear(x, y, [31 + 2e-4])
+    m, _ = benchmark(sinusoid.refine_gd, x, y, start, steps=200)
     assert abs(m.freqs[0] - 31) < 1e-9
 
 
 def test_estimate_tones_end_to_end(benchmark, tone) -> None:  # noqa: ANN001
     x, y = tone
-    m = benchmark(sp.estimate_tones, x, y)
+    m = benchmark(estimators.estimate_tones, x, y)
     assert abs(m.freqs[0] - 31) < 1e-9
 
 
 def test_lomb_scargle_chunked(benchmark, tone) -> None:  # noqa: ANN001
     x, y = tone
     freqs = 31 + np.linspace(-1e-3, 1e-3, 256)
-    p = benchmark(sp.lomb_scargle, x[:16384], y[:16384], freqs)
+    p = benchmark(dsp.lomb_scargle, x[:16384], y[:16384], freqs)
     assert abs(freqs[np.argmax(p)] - 31) < 1e-5
 
 
 def test_cos_sin(benchmark) -> None:  # noqa: ANN001
     arg = np.random.default_rng(1).uniform(-3e4, 3e4, (16384, 16))
-    c, s = benchmark(sp.cos_sin, arg)
+    c, s = benchmark(sinusoid.cos_sin, arg)
     np.testing.assert_allclose(c * c + s * s, 1.0, atol=1e-12)

@@ -12,7 +12,8 @@ from __future__ import annotations
 from torch import nn
 
 from bench import register_method
-from bench.lib.nn import NetMethod, mlp
+from bench.lib.nn import mlp
+from bench.methodlib import NetMethod
 
 
 @register_method("gelu-mlp")

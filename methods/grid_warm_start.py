@@ -15,7 +15,7 @@ computed for the whole band at once by a zero-padded FFT of the gridded samples 
 gives the ``2 pi / (5 L)`` spacing), and the best ``n_candidates`` local maxima are re-scored
 exactly on the raw samples (chunked Lomb-Scargle at neighbouring grid points). Each candidate
 is refined by gradient descent on the mean squared error with a stable, curvature-based step
-(``bench.lib.spectral.refine_gd``); the one with the lowest loss is kept. For several tones the
+(``bench.lib.sinusoid.refine_gd``); the one with the lowest loss is kept. For several tones the
 search repeats on the residual (matching pursuit) while the periodogram still shows a
 significant peak, and all tones are then refined together by the same gradient descent.
 
@@ -35,20 +35,17 @@ from contextlib import nullcontext
 import numpy as np
 
 from bench import Logger, register_method
-from bench.lib.spectral import (
-    SinusoidModel,
-    SteppedSinusoidMethod,
+from bench.lib.dsp import (
     bin_samples,
     choose_cells,
     detection_threshold,
     find_peaks,
-    fit_linear,
     lomb_scargle,
-    mse,
-    refine_gd,
     sampling_interval,
     spectrum,
 )
+from bench.lib.sinusoid import SinusoidModel, fit_linear, refine_gd
+from bench.methodlib import SteppedSinusoidMethod
 
 #: Zero-padding of the FFT: grid spacing 2 pi / (PAD * span) <= 2 pi / (5 L).
 PAD = 5
@@ -93,7 +90,7 @@ class GridWarmStart(SteppedSinusoidMethod):
         dt = sampling_interval(x)
         cells = choose_cells(x.size, float(np.ptp(x)), dt, max_cells=2**19)
         n = x.size
-        rss = mse(x, y, model) * n
+        rss = model.mse(x, y) * n
         total = float(np.sum((y - y.mean()) ** 2))
         bin_w = 2.0 * np.pi / float(np.ptp(x))
         stop_at = self.steps_ + steps
@@ -127,7 +124,7 @@ class GridWarmStart(SteppedSinusoidMethod):
             best, best_loss = None, math.inf
             for w in cands:
                 single = descend(fit_linear(x, resid, [w], like=model), x, resid, screen=True)
-                loss = mse(x, resid, single)
+                loss = single.mse(x, resid)
                 if loss < best_loss:
                     best, best_loss = single, loss
             assert best is not None
@@ -137,7 +134,7 @@ class GridWarmStart(SteppedSinusoidMethod):
             cand = fit_linear(x, y, [*model.freqs, w_new], trend=trend, like=model)
             if model.n_tones:
                 cand = descend(cand, x, y, screen=True)
-            new_rss = mse(x, y, cand) * n
+            new_rss = cand.mse(x, y) * n
             if not n * math.log(max(rss, 1e-300) / max(new_rss, 1e-300)) > 5.0 * math.log(n):
                 break  # the tone does not pay for its parameters (Schwarz's criterion)
             model, rss = cand, new_rss

@@ -6,13 +6,19 @@ true frequency; a spectral estimate lands in that basin almost for free. So this
 finds the periods first and only then lets gradients do what they are good at:
 
 * **Real-valued inputs** (tones, sums of tones, waves, real series): grid the samples, FFT,
-  interpolate the peaks (``bench.lib.spectral``), then refine frequencies, amplitudes and phases by
-  non-linear least squares (Gauss-Newton: gradient steps scaled by the curvature), the maximum
-  likelihood estimate under white noise. Harmonics of a detected fundamental are added for
-  non-sinusoidal waves.
+  interpolate the peaks (``bench.lib.estimators.estimate_tones``), then refine frequencies,
+  amplitudes and phases by non-linear least squares (Gauss-Newton: gradient steps scaled by
+  the curvature), the maximum likelihood estimate under white noise. Harmonics of a detected
+  fundamental are added for non-sinusoidal waves.
 * **Integer inputs over a very long span** (the Clock Problem): find each output's integer
   period by folding (phase dispersion minimisation, ``bench.lib.periods``), then train a small
-  GELU network with softmax heads, by Adam, on cos/sin features of the discovered periods.
+  GELU network with softmax heads, by Adam with a cosine schedule, on cos/sin features of the
+  discovered periods: the shared loop and predictor of ``bench.lib.nn``, fed these features.
+
+Only the network's training logs a trace: the spectral and folding searches, the least-squares
+fits and their Gauss-Newton refinement are not optimiser steps. The fitted method keeps
+``model_`` (a ``SinusoidModel``) with ``freqs_`` and ``amplitudes_`` for real inputs, or
+``net_`` (a ``bench.lib.nn.NetPredictor``) with ``periods_`` for integer ones.
 
 Nothing about the task is given to it: no frequency, period, band or clock structure; it sees
 only the samples, the input domain and the output spec, like every other method.
@@ -30,12 +36,18 @@ import torch
 from torch import nn
 
 from bench import Budget, Logger, Method, TaskView, register_method
+from bench.lib.estimators import choose_trend, estimate_tones
+from bench.lib.nn import head_size, mlp, train, warm_up
 from bench.lib.periods import circular, find_periods, integer_lattice, resolution
-from bench.lib.spectral import SinusoidModel, choose_trend, draw_samples, estimate_tones, fit_linear
+from bench.lib.sinusoid import SinusoidModel, fit_linear
+from bench.methodlib import draw_samples, forget
 
 #: Samples used to search for periods (the scan's cost grows with it) and to verify them.
 SEARCH_SAMPLES = 512
 VERIFY_SAMPLES = 4096
+#: Training samples the classifier checks itself on, every STOP_EVERY steps, to stop early.
+HELD_SAMPLES = 4096
+STOP_EVERY = 200
 #: Largest integer period the folding search considers.
 MAX_PERIOD = 2**17
 #: Positional-encoding frequencies for outputs with no period (see PeriodicFeatures).
@@ -51,7 +63,8 @@ REFINE_SAMPLES = 16384
 
 
 class PeriodicFeatures:
-    """cos/sin of ``harmonics`` multiples of each discovered period's phase, for int inputs.
+    """cos/sin of ``harmonics`` multiples of each discovered period's phase, for int inputs:
+    the network's input rows (float32), an encoder for ``bench.lib.nn.train``.
 
     Each period ``p`` comes with a step ``q``: the phase is taken at ``t`` rounded down to a
     multiple of ``q``, see ``bench.lib.periods.resolution``. Outputs with no period found get the
@@ -78,7 +91,14 @@ class PeriodicFeatures:
     def dim(self) -> int:
         return 2 * self.harmonics * len(self.periods) + (1 + 2 * RAW_FREQS) * (self.raw > 0)
 
-    def __call__(self, t: np.ndarray) -> np.ndarray:
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        t = integer_lattice(np.asarray(x))
+        if t is None:  # inputs off the integer lattice: fold their rounded values
+            t = np.round(np.asarray(x, dtype=np.float64)).astype(np.int64)
+        return self.features(t).astype(np.float32)
+
+    def features(self, t: np.ndarray) -> np.ndarray:
+        """The float64 features of whole numbers ``t``."""
         cols = []
         k = np.arange(1, self.harmonics + 1)
         for p, q in self.periods:
@@ -94,46 +114,6 @@ class PeriodicFeatures:
             ang = 0.5 * np.pi * u[:, None] * np.arange(1, RAW_FREQS + 1)[None, :]
             cols += [u[:, None], np.cos(ang), np.sin(ang)]
         return np.concatenate(cols, axis=1) if cols else np.zeros((len(t), 0))
-
-
-class Heads(nn.Module):
-    """A GELU MLP trunk with one softmax head per output."""
-
-    def __init__(self, d_in: int, width: int, depth: int, classes: tuple[int, ...]) -> None:
-        super().__init__()
-        layers: list[nn.Module] = []
-        d = d_in
-        for _ in range(depth):
-            layers += [nn.Linear(d, width), nn.GELU()]
-            d = width
-        self.trunk = nn.Sequential(*layers)
-        self.heads = nn.ModuleList(nn.Linear(d, k) for k in classes)
-
-    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        h = self.trunk(x)
-        return [head(h) for head in self.heads]
-
-
-class _ClockModel:
-    """Fitted classifier: features of the discovered periods -> one label per output."""
-
-    def __init__(self, features: PeriodicFeatures, net: Heads, device: str) -> None:
-        self.features = features
-        self.net = net
-        self.device = device
-        self.n_params_ = sum(p.numel() for p in net.parameters())
-
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        t = integer_lattice(np.asarray(x))
-        if t is None:  # inputs off the integer lattice: fold their rounded values
-            t = np.round(np.asarray(x, dtype=np.float64)).astype(np.int64)
-        out = []
-        with torch.no_grad():
-            for start in range(0, len(t), 65536):
-                f = torch.as_tensor(self.features(t[start : start + 65536]), dtype=torch.float32)
-                logits = self.net(f.to(self.device))
-                out.append(torch.stack([lg.argmax(dim=1) for lg in logits], dim=1).cpu())
-        return torch.cat(out).numpy().astype(np.int64)
 
 
 @register_method("periodic-hybrid")
@@ -169,16 +149,36 @@ class PeriodicHybrid(Method):
             return "multi-output regression; method regresses one output or classifies several"
         return super().supports(task)
 
+    def warm_up(self, task: TaskView, budget: Budget, device: str) -> None:
+        """The classifier's first optimiser step, on a network of its shape (the feature count
+        is only known after the period search; the one-off cost does not depend on it)."""
+        if task.output.kind != "classification":
+            return  # regression takes no optimiser step
+        n_out = head_size(task.output)
+
+        def build() -> nn.Module:
+            return mlp(1, n_out, int(self.width), int(self.depth), lambda _: nn.GELU())
+
+        warm_up(build, task.output, 1, budget.batch_size, device)
+
     def fit(self, task: TaskView, budget: Budget, seed: int, device: str, log: Logger) -> Any:
+        forget(self)
         if task.output.kind == "classification":
-            return self._fit_classifier(task, budget, seed, device, log)
-        return self._fit_regression(task, budget, log)
+            self._fit_classifier(task, budget, seed, device, log)
+        else:
+            self._fit_regression(task, log)
+        return self
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        if hasattr(self, "net_"):
+            return self.net_.predict(x)
+        return self.model_.predict(np.asarray(x).astype(np.float64))
 
     # -- real inputs, one real output -----------------------------------------------------------
-    def _fit_regression(self, task: TaskView, budget: Budget, log: Logger) -> SinusoidModel:
+    def _fit_regression(self, task: TaskView, log: Logger) -> None:
         """Tones by FFT + NLS; if they are harmonics of one fundamental, also a harmonic series
-        of it, refined by Gauss-Newton; the model that predicts held-out samples better wins.
-        The final loss logged is that held-out mean squared error."""
+        of it, refined by Gauss-Newton; the model that predicts held-out samples better wins
+        (its held-out mean squared error is kept as ``holdout_mse_``)."""
         x, y = draw_samples(task, REGRESSION_SAMPLES)
         hold = np.zeros(len(x), dtype=bool)
         hold[::10] = True  # every tenth sample judges the candidates
@@ -188,24 +188,28 @@ class PeriodicHybrid(Method):
             return estimate_tones(xs, ys, trend=trend, **kw)
 
         trend = choose_trend("auto", task.infinite, fit_x, fit_y, tones)
-        model = tones(fit_x, fit_y, trend, on_pass=log, timer=log.phase)
+        model = tones(fit_x, fit_y, trend, on_pass=lambda *_: log.check(), timer=log.phase)
         candidates = [model]
         with log.phase("estimate"):
             w0 = fundamental(model)
         if w0 is not None:
+            log.check()
             span = float(x.max() - x.min())
             harmonic = fit_harmonics(fit_x, fit_y, w0, span, trend)
             if harmonic is not None:
                 candidates.append(harmonic)
         errs = [float(np.mean((m.predict(x[hold]) - y[hold]) ** 2)) for m in candidates]
         best = candidates[int(np.argmin(errs))].sorted()
-        log(budget.steps, min(errs))
-        return best
+        self.model_ = best
+        self.freqs_ = best.freqs.copy()
+        self.amplitudes_ = best.amplitudes.copy()
+        self.n_params_ = best.n_params_
+        self.holdout_mse_ = min(errs)
 
     # -- integer inputs, categorical outputs (the Clock Problem) ------------------------------
     def _fit_classifier(
         self, task: TaskView, budget: Budget, seed: int, device: str, log: Logger
-    ) -> _ClockModel:
+    ) -> None:
         out = task.output
         classes = tuple(out.classes or ())
         n_pool = min(task.samples_left, max(VERIFY_SAMPLES, budget.steps * budget.batch_size))
@@ -236,34 +240,40 @@ class PeriodicHybrid(Method):
                     raw = q if raw == 0 else min(raw, q)
         features = PeriodicFeatures(sorted(set(pairs)), self.harmonics, lo, hi, raw=raw)
 
-        gen = torch.Generator().manual_seed(seed)
         torch.manual_seed(seed)
-        net = Heads(features.dim, self.width, self.depth, classes).to(device)
-        opt = torch.optim.Adam(net.parameters(), lr=self.lr)
-        # Cosine decay over the step budget: large steps find the layout, small ones settle the
-        # boundaries between neighbouring digits.
-        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=budget.steps)
-        feats = torch.as_tensor(features(t), dtype=torch.float32, device=device)
-        labels = torch.as_tensor(y, dtype=torch.long, device=device)
-        loss_fn = nn.CrossEntropyLoss()
-        bs = budget.batch_size
-        check = min(len(t), 4096)
-        for step in range(1, budget.steps + 1):
-            idx = torch.randint(len(t), (bs,), generator=gen).to(device)
-            logits = net(feats[idx])
-            loss = sum(loss_fn(lg, labels[idx, j]) for j, lg in enumerate(logits))
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-            if step % 50 == 0 or step == budget.steps:
-                log(step, float(loss.detach()))
-                # Stop once a held batch is classified perfectly with a clear margin.
-                if step % 200 == 0 and _all_right(net, feats[:check], labels[:check]):
-                    break
-        model = _ClockModel(features, net.eval(), device)
-        model.periods_ = np.array([p or 0 for p in periods])
-        return model
+        net = mlp(
+            features.dim, head_size(out), int(self.width), int(self.depth), lambda _: nn.GELU()
+        )
+        held = min(len(x), HELD_SAMPLES)
+        held_x = torch.from_numpy(features(x[:held])).to(device)
+        held_y = torch.as_tensor(y[:held], dtype=torch.long, device=device)
+
+        def settled(step: int) -> bool:
+            """Stop once a held batch is classified perfectly with a clear margin."""
+            return step % STOP_EVERY == 0 and _all_right(net, held_x, held_y, classes)
+
+        self.net_ = train(
+            net,
+            task,
+            budget,
+            seed,
+            device,
+            log,
+            lr=float(self.lr),
+            log_every=50,
+            encoder=features,
+            data=(x, y),
+            schedule=_cosine,
+            stop=settled,
+        )
+        self.periods_ = np.array([p or 0 for p in periods])
+        self.n_params_ = self.net_.n_params_
+
+
+def _cosine(opt: torch.optim.Optimizer, steps: int) -> Any:
+    """Cosine decay over the step budget: large steps find the layout, small ones settle the
+    boundaries between neighbouring digits."""
+    return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
 
 
 def fundamental(model: SinusoidModel, tol: float = 0.02) -> float | None:
@@ -320,9 +330,12 @@ def fit_harmonics(
     return fit_linear(x, y, k * w0, trend=trend, like=base)
 
 
-def _all_right(net: Heads, feats: torch.Tensor, labels: torch.Tensor) -> bool:
+def _all_right(
+    net: nn.Module, feats: torch.Tensor, labels: torch.Tensor, classes: tuple[int, ...]
+) -> bool:
+    """Every output of every held sample right, with a margin of 2 between the top logits."""
     with torch.no_grad():
-        logits = net(feats)
+        logits = torch.split(net(feats), list(classes), dim=1)
         for j, lg in enumerate(logits):
             if not bool((lg.argmax(dim=1) == labels[:, j]).all()):
                 return False

@@ -10,7 +10,8 @@ curvature at the optimum for inputs uniform on ``[-R, R]`` (plain gradient desce
 for steps below ``2 / L''``). It shows that an unstable step is not the only reason for failure.
 
 The method is vectorised over seeds: ``S`` seeds are one parameter vector of length ``S``, and
-the summed loss gives each seed exactly its own gradient.
+the summed loss gives each seed exactly its own gradient; ``fit_seeds`` returns one fitted copy
+of the method per seed.
 """
 
 from __future__ import annotations
@@ -22,19 +23,9 @@ import numpy as np
 import torch
 
 from bench import Budget, Logger, Method, TaskView, register_method
+from bench.methodlib import forget, spawn
 
 LOG_EVERY = 100
-
-
-class SinModel:
-    """A fitted ``sin(w x)``."""
-
-    def __init__(self, freq: float) -> None:
-        self.freqs_ = np.array([freq])
-        self.n_params_ = 1
-
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        return np.sin(self.freqs_[0] * np.asarray(x, dtype=np.float64))
 
 
 @register_method("sgd-sin", variants=[{"lr": "stable"}])
@@ -68,8 +59,20 @@ class SGDSin(Method):
             raise ValueError(f"lr must be a number or 'stable', not {self.lr!r}")
         return float(self.lr)
 
+    def warm_up(self, task: TaskView, budget: Budget, device: str) -> None:
+        """torch's first optimiser step pays a one-off set-up cost (about a second on CPU);
+        take it on a throwaway parameter (no randomness, no data) so that ``train`` times the
+        loop alone."""
+        scratch = torch.zeros(
+            1, dtype=getattr(torch, self.dtype), device=device, requires_grad=True
+        )
+        torch.sin(scratch).sum().backward()
+        torch.optim.SGD([scratch], lr=0.0).step()
+
     def fit(self, task: TaskView, budget: Budget, seed: int, device: str, log: Logger) -> Any:
-        return self.fit_seeds([task], budget, [seed], device, log)[0]
+        forget(self)
+        (w,) = self._descend([task], budget, [seed], device, log)
+        return self._set(w)
 
     def fit_seeds(
         self,
@@ -78,7 +81,26 @@ class SGDSin(Method):
         seeds: Sequence[int],
         device: str,
         log: Logger,
-    ) -> list[SinModel]:
+    ) -> list[SGDSin]:
+        return [spawn(self)._set(w) for w in self._descend(tasks, budget, seeds, device, log)]
+
+    def _set(self, w: float) -> SGDSin:
+        self.freqs_ = np.array([w])
+        self.n_params_ = 1
+        return self
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        return np.sin(self.freqs_[0] * np.asarray(x, dtype=np.float64))
+
+    def _descend(
+        self,
+        tasks: Sequence[TaskView],
+        budget: Budget,
+        seeds: Sequence[int],
+        device: str,
+        log: Logger,
+    ) -> list[float]:
+        """SGD on every seed's ``w`` at once; the final ``w`` per seed."""
         dtype = getattr(torch, self.dtype)
         if isinstance(self.init, str):
             if self.init != "randn":
@@ -86,12 +108,6 @@ class SGDSin(Method):
             w0 = [torch.randn(1, generator=torch.Generator().manual_seed(s)).item() for s in seeds]
         else:
             w0 = [float(self.init)] * len(seeds)
-        with log.phase("warmup"):
-            # torch's first optimiser step pays a one-off set-up cost (about a second on CPU);
-            # take it on a throwaway parameter so that ``train`` times the loop alone.
-            scratch = torch.zeros(1, dtype=dtype, device=device, requires_grad=True)
-            torch.sin(scratch).sum().backward()
-            torch.optim.SGD([scratch], lr=0.0).step()
         w = torch.tensor(w0, dtype=dtype, device=device, requires_grad=True)
         opt = torch.optim.SGD([w], lr=self.step_size(tasks[0].domain))
         bs, steps = budget.batch_size, budget.steps
@@ -114,4 +130,4 @@ class SGDSin(Method):
                 step = start + j + 1
                 if step % LOG_EVERY == 0 or step == steps:
                     log(step, per_seed.detach().cpu().numpy())
-        return [SinModel(v) for v in w.detach().cpu().tolist()]
+        return [float(v) for v in w.detach().cpu().tolist()]

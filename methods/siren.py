@@ -28,7 +28,7 @@ import torch
 from torch import nn
 
 from bench import register_method
-from bench.lib.nn import NetMethod
+from bench.methodlib import NetMethod
 
 
 class SineLayer(nn.Module):

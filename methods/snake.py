@@ -22,7 +22,8 @@ import torch
 from torch import nn
 
 from bench import register_method
-from bench.lib.nn import NetMethod, mlp
+from bench.lib.nn import mlp
+from bench.methodlib import NetMethod
 
 
 class Snake(nn.Module):

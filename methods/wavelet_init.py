@@ -11,7 +11,7 @@ the Wavelet Power Spectrum", J. Atmos. Oceanic Technol. 2007) so that peaks of e
 read equal. Its local maxima (above ``rel_threshold`` of the largest, at most ``max_tones``),
 placed between scales by a parabola in log-scale, give the initial frequencies. Amplitudes and
 phases start from least squares; then all parameters descend the mean squared error with a
-stable, curvature-based step (``bench.lib.spectral.refine_gd``), up to ``budget.steps`` full-batch
+stable, curvature-based step (``bench.lib.sinusoid.refine_gd``), up to ``budget.steps`` full-batch
 steps, stopping early when the loss stops falling.
 
 A wavelet has constant relative bandwidth: it locates a tone to a few per cent of its
@@ -32,17 +32,9 @@ import numpy as np
 import pywt
 
 from bench import Logger, register_method
-from bench.lib.spectral import (
-    SinusoidModel,
-    SteppedSinusoidMethod,
-    bin_samples,
-    find_peaks,
-    fit_linear,
-    mean_grid,
-    parabolic,
-    refine_gd,
-    sampling_interval,
-)
+from bench.lib.dsp import bin_samples, find_peaks, mean_grid, parabolic, sampling_interval
+from bench.lib.sinusoid import SinusoidModel, fit_linear, refine_gd
+from bench.methodlib import SteppedSinusoidMethod
 
 #: Largest grid the transform runs on (cost grows with cells x scales).
 MAX_CELLS = 2**15

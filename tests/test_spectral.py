@@ -1,4 +1,5 @@
-"""The spectral building blocks (bench.lib.spectral) on synthetic tones with known answers.
+"""The spectral building blocks (``bench.lib.dsp``, ``sinusoid``, ``estimators``) on synthetic
+tones with known answers.
 
 Noiseless tones check exactness (interpolation against the bin width, multi-peak separation,
 convergence of the refinements); noisy tones check that the least-squares refinement reaches the
@@ -11,7 +12,7 @@ import numpy as np
 import pytest
 from scipy.signal import lombscargle
 
-from bench.lib import spectral as sp
+from bench.lib import dsp, estimators, sinusoid
 
 
 def _dft_tone(n: int, bins: float, complex_tone: bool) -> np.ndarray:
@@ -32,39 +33,39 @@ def test_complex_bin_interpolators_beat_a_thousandth_of_a_bin(delta: float) -> N
         spec = _dft_tone(n, k0 + delta, complex_tone)
         k = int(np.argmax(np.abs(spec)))
         for name in ("jacobsen", "candan"):
-            err = k + sp.INTERPOLATORS[name](spec, k) - (k0 + delta)
+            err = k + dsp.INTERPOLATORS[name](spec, k) - (k0 + delta)
             assert abs(err) < tol, (name, complex_tone, err)
     # Quinn's estimator assumes one complex exponential: exact for it, a little biased by the
     # negative-frequency image of a real tone, still far inside the NLS basin (a quarter bin).
     spec = _dft_tone(n, k0 + delta, True)
     k = int(np.argmax(np.abs(spec)))
-    assert abs(k + sp.quinn(spec, k) - (k0 + delta)) < 1e-5
+    assert abs(k + dsp.quinn(spec, k) - (k0 + delta)) < 1e-5
     spec = _dft_tone(n, k0 + delta, False)
     k = int(np.argmax(np.abs(spec)))
-    assert abs(k + sp.quinn(spec, k) - (k0 + delta)) < 5e-3
+    assert abs(k + dsp.quinn(spec, k) - (k0 + delta)) < 5e-3
 
 
 def test_candan_removes_jacobsens_bias_on_a_short_transform() -> None:
     n, true = 32, 5.3
     spec = _dft_tone(n, true, True)
     k = int(np.argmax(np.abs(spec)))
-    jac = abs(k + sp.jacobsen(spec, k) - true)
-    can = abs(k + sp.candan(spec, k, n) - true)
+    jac = abs(k + dsp.jacobsen(spec, k) - true)
+    can = abs(k + dsp.candan(spec, k, n) - true)
     assert can < jac / 10
 
 
 def test_parabolic_on_magnitudes_is_the_biased_reference() -> None:
     spec = _dft_tone(1024, 100.27, False)
     k = int(np.argmax(np.abs(spec)))
-    para = abs(k + sp.parabolic(np.abs(spec), k) - 100.27)
-    jac = abs(k + sp.jacobsen(spec, k) - 100.27)
+    para = abs(k + dsp.parabolic(np.abs(spec), k) - 100.27)
+    jac = abs(k + dsp.jacobsen(spec, k) - 100.27)
     assert para > 0.05 and jac < 1e-4
 
 
 def test_interpolators_need_both_neighbours() -> None:
     spec = _dft_tone(64, 3.2, True)
     with pytest.raises(ValueError):
-        sp.jacobsen(spec, 0)
+        dsp.jacobsen(spec, 0)
 
 
 # -- gridding and peaks -------------------------------------------------------------------------
@@ -74,7 +75,7 @@ def test_binning_keeps_mass_and_moves_samples_at_most_half_a_cell() -> None:
     rng = np.random.default_rng(0)
     x = rng.uniform(-10, 30, 5000)
     y = rng.standard_normal(5000)
-    grid = sp.bin_samples(x, y, 1000)
+    grid = dsp.bin_samples(x, y, 1000)
     assert grid.counts.sum() == 5000
     assert grid.sums.sum() == pytest.approx(y.sum())
     idx = np.rint((x - grid.origin) / grid.step)
@@ -84,26 +85,26 @@ def test_binning_keeps_mass_and_moves_samples_at_most_half_a_cell() -> None:
 
 
 def test_mean_grid_fills_empty_cells() -> None:
-    grid = sp.bin_samples([0.0, 1.0, 3.0], [1.0, 2.0, 4.0], 4)
-    np.testing.assert_allclose(sp.mean_grid(grid), [1.0, 2.0, 3.0, 4.0])
+    grid = dsp.bin_samples([0.0, 1.0, 3.0], [1.0, 2.0, 4.0], 4)
+    np.testing.assert_allclose(dsp.mean_grid(grid), [1.0, 2.0, 3.0, 4.0])
 
 
 def test_gridded_fft_finds_a_tone_from_random_samples() -> None:
     rng = np.random.default_rng(1)
     x = rng.uniform(-1000, 1000, 20000)
-    grid = sp.bin_samples(x, np.sin(31 * x), sp.choose_cells(x.size))
-    freqs, spec = sp.spectrum(grid)
+    grid = dsp.bin_samples(x, np.sin(31 * x), dsp.choose_cells(x.size))
+    freqs, spec = dsp.spectrum(grid)
     k = int(np.argmax(np.abs(spec[1:]))) + 1
-    w = freqs[k] + sp.jacobsen(spec, k) * freqs[1]
+    w = freqs[k] + dsp.jacobsen(spec, k) * freqs[1]
     # Well inside the ~0.5 pi / L basin of the least-squares refinement.
     assert abs(w - 31) < 0.1 * np.pi / 2000
 
 
 def test_sampling_interval_tells_regular_from_random() -> None:
-    assert sp.sampling_interval(np.arange(500) * 0.25) == pytest.approx(0.25)
+    assert dsp.sampling_interval(np.arange(500) * 0.25) == pytest.approx(0.25)
     gaps = np.delete(np.arange(500.0), [10, 11, 200])  # missing samples stay regular
-    assert sp.sampling_interval(gaps) == pytest.approx(1.0)
-    assert sp.sampling_interval(np.random.default_rng(0).uniform(0, 1, 500)) is None
+    assert dsp.sampling_interval(gaps) == pytest.approx(1.0)
+    assert dsp.sampling_interval(np.random.default_rng(0).uniform(0, 1, 500)) is None
 
 
 def test_noise_alone_clears_no_threshold() -> None:
@@ -111,16 +112,16 @@ def test_noise_alone_clears_no_threshold() -> None:
     hits = 0
     for _ in range(20):
         power = np.abs(np.fft.rfft(rng.standard_normal(4096))) ** 2
-        thr = sp.detection_threshold(power[1:-1], 1e-6)
-        hits += sp.find_peaks(power, 1, threshold=thr).size
+        thr = dsp.detection_threshold(power[1:-1], 1e-6)
+        hits += dsp.find_peaks(power, 1, threshold=thr).size
     assert hits == 0
 
 
 def test_find_peaks_orders_by_power_and_keeps_separation() -> None:
     p = np.zeros(50)
     p[[10, 11, 30, 40]] = [5.0, 4.0, 9.0, 1.0]
-    assert sp.find_peaks(p, threshold=0.5).tolist() == [30, 10, 40]
-    assert sp.find_peaks(p, threshold=2.0, max_peaks=1).tolist() == [30]
+    assert dsp.find_peaks(p, threshold=0.5).tolist() == [30, 10, 40]
+    assert dsp.find_peaks(p, threshold=2.0, max_peaks=1).tolist() == [30]
 
 
 # -- least squares and refinement ---------------------------------------------------------------
@@ -130,7 +131,7 @@ def test_linear_fit_recovers_amplitude_phase_offset_and_trend() -> None:
     rng = np.random.default_rng(3)
     x = rng.uniform(100, 300, 3000)
     y = 2.0 + 0.01 * (x - 200) + 1.5 * np.sin(0.7 * (x - 200) + 0.4)
-    m = sp.fit_linear(x, y, [0.7], trend=True)
+    m = sinusoid.fit_linear(x, y, [0.7], trend=True)
     assert m.center == pytest.approx(200, abs=0.2)
     assert m.amplitudes[0] == pytest.approx(1.5, abs=1e-9)
     c = m.center
@@ -146,7 +147,7 @@ def test_nls_converges_to_machine_precision_from_inside_the_basin(offset_in_basi
     x = rng.uniform(-1000, 1000, 8192)
     y = np.sin(31 * x + 1.0)
     start = 31 + offset_in_basin * np.pi / 2000  # within 0.5 pi / L
-    m = sp.refine_nls(x, y, sp.fit_linear(x, y, [start]))
+    m = sinusoid.refine_nls(x, y, sinusoid.fit_linear(x, y, [start]))
     assert abs(m.freqs[0] - 31) < 1e-10
     assert m.amplitudes[0] == pytest.approx(1.0, abs=1e-9)
 
@@ -155,9 +156,9 @@ def test_nls_never_returns_a_worse_fit() -> None:
     rng = np.random.default_rng(5)
     x = rng.uniform(-1000, 1000, 4096)
     y = np.sin(31 * x)
-    start = sp.fit_linear(x, y, [31.2])  # far outside the basin
-    m = sp.refine_nls(x, y, start)
-    assert sp.mse(x, y, m) <= sp.mse(x, y, start)
+    start = sinusoid.fit_linear(x, y, [31.2])  # far outside the basin
+    m = sinusoid.refine_nls(x, y, start)
+    assert m.mse(x, y) <= start.mse(x, y)
 
 
 def test_gradient_descent_converges_from_a_grid_point_and_stalls_outside_the_basin() -> None:
@@ -165,9 +166,11 @@ def test_gradient_descent_converges_from_a_grid_point_and_stalls_outside_the_bas
     x = rng.uniform(-1000, 1000, 8192)
     y = np.sin(31 * x + 0.2)
     spacing = 2 * np.pi / (5 * 2000)
-    near, steps = sp.refine_gd(x, y, sp.fit_linear(x, y, [31 + 0.5 * spacing]), steps=500)
+    near, steps = sinusoid.refine_gd(
+        x, y, sinusoid.fit_linear(x, y, [31 + 0.5 * spacing]), steps=500
+    )
     assert abs(near.freqs[0] - 31) < 1e-9 and steps < 500
-    far, _ = sp.refine_gd(x, y, sp.fit_linear(x, y, [31.05]), steps=500)
+    far, _ = sinusoid.refine_gd(x, y, sinusoid.fit_linear(x, y, [31.05]), steps=500)
     assert abs(far.freqs[0] - 31) > 1e-3  # the flat landscape of the original experiment
 
 
@@ -181,8 +184,8 @@ def test_estimate_tones_separates_close_tones_of_unequal_amplitude() -> None:
     w = np.array([10.0, 10.0 + 4 * bin_w, 40.0])
     a = np.array([1.0, 0.5, 0.7])
     y = np.sin(np.multiply.outer(x, w) + [0.1, 2.0, 4.0]) @ a + 0.3
-    info = sp.ToneSearch()
-    m = sp.estimate_tones(x, y, info=info)
+    info = estimators.ToneSearch()
+    m = estimators.estimate_tones(x, y, info=info)
     assert m.n_tones == 3
     np.testing.assert_allclose(np.sort(m.freqs), w, atol=1e-9)
     np.testing.assert_allclose(m.amplitudes, np.sort(a)[::-1], atol=1e-9)  # dominant first
@@ -197,7 +200,7 @@ def test_estimate_tones_reaches_the_cramer_rao_bound_in_noise() -> None:
         w = float(np.exp(rng.uniform(0, np.log(100))))
         x = rng.uniform(-1000, 1000, n)
         y = np.sin(w * x + rng.uniform(0, 2 * np.pi)) + s * rng.standard_normal(n)
-        m = sp.estimate_tones(x, y)
+        m = estimators.estimate_tones(x, y)
         errs.append(m.freqs[0] - w)
         bounds.append(2 * s**2 / np.sum((x - x.mean()) ** 2))  # CRLB variance, many cycles
     ratio = np.sqrt(np.mean(np.square(errs)) / np.mean(bounds))
@@ -208,14 +211,14 @@ def test_estimate_tones_stops_at_the_noise() -> None:
     rng = np.random.default_rng(9)
     x = rng.uniform(0, 500, 4000)
     y = 0.8 * np.sin(2.0 * x) + 0.3 * rng.standard_normal(4000)
-    m = sp.estimate_tones(x, y)
+    m = estimators.estimate_tones(x, y)
     assert m.n_tones == 1 and abs(m.freqs[0] - 2.0) < 1e-3
 
 
 def test_regular_samples_report_the_tone_not_its_alias() -> None:
     x = np.arange(400.0)  # Nyquist pi
     y = np.cos(0.9 * x)
-    m = sp.estimate_tones(x, y)
+    m = estimators.estimate_tones(x, y)
     assert abs(m.freqs[0] - 0.9) < 1e-9
 
 
@@ -224,7 +227,7 @@ def test_lomb_scargle_chunks_agree_with_one_call() -> None:
     x = rng.uniform(0, 100, 300)
     y = np.sin(3.0 * x)
     freqs = np.linspace(2.5, 3.5, 1001)
-    chunked = sp.lomb_scargle(x, y, freqs, chunk=64)
+    chunked = dsp.lomb_scargle(x, y, freqs, chunk=64)
     direct = lombscargle(x - 0.5 * (x.min() + x.max()), y, freqs, floating_mean=True)
     np.testing.assert_allclose(chunked, direct, rtol=1e-10, atol=1e-12)
     assert abs(freqs[np.argmax(chunked)] - 3.0) < 2e-3
@@ -235,18 +238,18 @@ def test_choose_trend_by_time_ordered_validation() -> None:
     rising = 0.05 * x + np.sin(0.5 * x)
     flat = np.sin(0.5 * x)
 
-    def fit(xs: np.ndarray, ys: np.ndarray, trend: bool) -> sp.SinusoidModel:
-        return sp.estimate_tones(xs, ys, trend=trend, max_tones=4)
+    def fit(xs: np.ndarray, ys: np.ndarray, trend: bool) -> sinusoid.SinusoidModel:
+        return estimators.estimate_tones(xs, ys, trend=trend, max_tones=4)
 
-    assert sp.choose_trend("auto", False, x, rising, fit) is True
-    assert sp.choose_trend("auto", False, x, flat, fit) is False
-    assert sp.choose_trend("auto", True, x, rising, fit) is False  # samplers never drift
+    assert estimators.choose_trend("auto", False, x, rising, fit) is True
+    assert estimators.choose_trend("auto", False, x, flat, fit) is False
+    assert estimators.choose_trend("auto", True, x, rising, fit) is False  # samplers never drift
     with pytest.raises(ValueError):
-        sp.choose_trend("sometimes", False, x, flat, fit)
+        estimators.choose_trend("sometimes", False, x, flat, fit)
 
 
 def test_sorted_model_predicts_the_same() -> None:
-    m = sp.SinusoidModel(
+    m = sinusoid.SinusoidModel(
         center=1.0, scale=2.0, freqs=np.array([1.0, 3.0]), cos=np.array([0.1, 1.0]),
         sin=np.array([0.2, 0.0]), offset=0.5,
     )  # fmt: skip

@@ -16,12 +16,17 @@ handling, output heads, optimiser, logging and device placement for all of them.
   arg-max label of each head.
 - **Logging**: ``log(step, loss)`` every ``log_every`` steps with the mean training loss since
   the last call, in the task's units (MSE of the targets as given; summed cross-entropy for
-  classification). One-off set-up (torch's first optimiser step) is timed as ``warmup``.
+  classification).
+- **Warm-up**: :func:`warm_up` pays torch's one-off set-up (the first optimiser step) on a
+  throwaway network, for a method's ``warm_up`` hook, so that the loop's time is the loop's.
+
+A method with its own input representation (periodic features of discovered periods, say)
+passes an ``encoder`` and the training pairs it already drew; the loop, heads and predictor
+stay the same.
 """
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -31,7 +36,7 @@ import numpy.typing as npt
 import torch
 from torch import nn
 
-from ..core.contracts import Budget, Logger, Method, OutputSpec, TaskView
+from ..core.contracts import Budget, Logger, OutputSpec, TaskView
 
 #: Steps of data drawn from a sampler at a time (bounded memory, few calls to the task).
 CHUNK_STEPS = 1000
@@ -164,22 +169,27 @@ def make_adam(params: Any, lr: float, device: str) -> torch.optim.Optimizer:
 # -- the fitted predictor -----------------------------------------------------------------------
 
 
-class NetPredictor:
-    """A trained network with its input scaling and output decoding: ``predict(x)``."""
+#: Turns raw inputs into the network's float32 input rows ``(n, d)``: an :class:`InputScaler`,
+#: or a method's own features.
+Encoder = Callable[[np.ndarray], np.ndarray]
 
-    def __init__(self, model: nn.Module, scaler: InputScaler, coder: TargetCoder, device: str):
+
+class NetPredictor:
+    """A trained network with its input encoding and output decoding: ``predict(x)``."""
+
+    def __init__(self, model: nn.Module, encoder: Encoder, coder: TargetCoder, device: str):
         self.model = model.eval()
-        self.scaler = scaler
+        self.encoder = encoder
         self.coder = coder
         self.device = device
         self.n_params_ = count_params(model)
 
     @torch.no_grad()
     def predict(self, x: npt.ArrayLike) -> np.ndarray:
-        xs = self.scaler(x)
+        xv = np.asarray(x)
         outs = []
-        for i in range(0, max(len(xs), 1), PREDICT_BATCH):
-            xb = torch.from_numpy(xs[i : i + PREDICT_BATCH]).to(self.device)
+        for i in range(0, max(len(xv), 1), PREDICT_BATCH):
+            xb = torch.from_numpy(self.encoder(xv[i : i + PREDICT_BATCH])).to(self.device)
             outs.append(self.coder.decode(self.model(xb)))
         return np.concatenate(outs, axis=0)
 
@@ -188,16 +198,20 @@ class NetPredictor:
 
 
 def _batches(
-    task: TaskView, budget: Budget, scaler: InputScaler, rng: np.random.Generator
+    task: TaskView,
+    budget: Budget,
+    encoder: Encoder,
+    rng: np.random.Generator,
+    data: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[TargetCoder, Iterator[tuple[np.ndarray, np.ndarray]]]:
     """The target coder and an iterator of (x, y) chunks, each ``(n_steps, batch, ...)``.
 
     A sampler gives fresh samples for every step while the sample budget lasts; a fixed set,
-    or a sampler whose sample budget is smaller than ``steps * batch_size``, is drawn once and
-    cycled through in shuffled epochs.
+    a sampler whose sample budget is smaller than ``steps * batch_size``, or the pairs a method
+    already drew (``data``) are encoded once and cycled through in shuffled epochs.
     """
     bs, steps, spec = budget.batch_size, budget.steps, task.output
-    fresh = task.infinite and task.samples_left >= steps * bs
+    fresh = data is None and task.infinite and task.samples_left >= steps * bs
     if fresh:
         first = min(CHUNK_STEPS, steps)
         x0, y0 = task.sample(first * bs)
@@ -207,7 +221,7 @@ def _batches(
             x, y, done = x0, y0, 0
             while True:
                 n = len(x) // bs
-                yield scaler(x).reshape(n, bs, 1), coder.encode(y).reshape(n, bs, -1)
+                yield encoder(x).reshape(n, bs, -1), coder.encode(y).reshape(n, bs, -1)
                 done += n
                 if done >= steps:
                     return
@@ -215,11 +229,14 @@ def _batches(
 
         return coder, gen_fresh()
 
-    x_all, y_all = task.data() if task.infinite else task.train_set()
+    if data is not None:
+        x_all, y_all = data
+    else:
+        x_all, y_all = task.data() if task.infinite else task.train_set()
     if len(x_all) == 0:
         raise ValueError("no training data")
     coder = TargetCoder.fit(spec, y_all)
-    xs, ys = scaler(x_all), coder.encode(y_all)
+    xs, ys = encoder(x_all), coder.encode(y_all)
 
     def gen_fixed() -> Iterator[tuple[np.ndarray, np.ndarray]]:
         done, order = 0, np.zeros(0, dtype=np.int64)
@@ -228,13 +245,44 @@ def _batches(
             while order.size < n * bs:
                 order = np.concatenate([order, rng.permutation(len(xs))])
             idx, order = order[: n * bs], order[n * bs :]
-            yield xs[idx].reshape(n, bs, 1), ys[idx].reshape(n, bs, -1)
+            yield xs[idx].reshape(n, bs, -1), ys[idx].reshape(n, bs, -1)
             done += n
 
     return coder, gen_fixed()
 
 
 # -- the loop -----------------------------------------------------------------------------------
+
+
+def warm_up(
+    build: Callable[[], nn.Module],
+    spec: OutputSpec,
+    n_in: int,
+    batch_size: int,
+    device: str,
+    optimizer: Callable[[Any, float, str], torch.optim.Optimizer] = make_adam,
+) -> None:
+    """One throwaway optimiser step on a network from ``build()``, for a method's ``warm_up``.
+
+    torch's first optimiser step pays one-off set-up costs (about a second on CPU): kernel
+    loading, autograd's and the optimiser's first dispatch. Paying them here keeps them out of
+    the training time. The network is built under a forked random state and stepped with a
+    zero learning rate on zeros, so no random number of the run is consumed and nothing that
+    ``fit`` learns depends on it.
+    """
+    with torch.random.fork_rng(devices=[]):
+        shadow = build().to(device)
+    opt = optimizer(shadow.parameters(), 0.0, device)
+    n_out = spec.n_outputs
+    if spec.kind == "classification":
+        coder = TargetCoder(spec, np.zeros(0), np.ones(0))
+        yb = torch.zeros(batch_size, n_out, dtype=torch.long, device=device)
+    else:
+        coder = TargetCoder(spec, np.zeros(n_out), np.ones(n_out))
+        yb = torch.zeros(batch_size, n_out, device=device)
+    xb = torch.zeros(batch_size, n_in, device=device)
+    coder.loss(shadow(xb), yb)[0].backward()
+    opt.step()
 
 
 def train(
@@ -248,37 +296,32 @@ def train(
     lr: float,
     log_every: int = 100,
     optimizer: Callable[[Any, float, str], torch.optim.Optimizer] = make_adam,
+    encoder: Encoder | None = None,
+    data: tuple[np.ndarray, np.ndarray] | None = None,
+    schedule: Callable[[torch.optim.Optimizer, int], Any] | None = None,
+    stop: Callable[[int], bool] | None = None,
 ) -> NetPredictor:
-    """Train ``model`` (inputs ``(batch, 1)``, outputs ``head_size(task.output)``) on ``task``.
+    """Train ``model`` (inputs ``(batch, d)``, outputs ``head_size(task.output)``) on ``task``.
 
-    Exactly ``budget.steps`` optimiser steps of ``budget.batch_size`` samples. Returns the
-    fitted :class:`NetPredictor`.
+    ``budget.steps`` optimiser steps of ``budget.batch_size`` samples, or fewer when
+    ``stop(step)`` (asked at every logged step) says the fit is done. ``encoder`` turns inputs
+    into network rows (default: the domain scaled to [-1, 1], ``d = 1``); ``data`` are training
+    pairs the method already drew, used instead of drawing more; ``schedule(opt, steps)``
+    builds a learning-rate scheduler, stepped after every optimiser step. Returns the fitted
+    :class:`NetPredictor`.
     """
     rng = np.random.default_rng(seed)
-    scaler = InputScaler.from_domain(task.domain)
+    encode = encoder if encoder is not None else InputScaler.from_domain(task.domain)
     model = model.to(device)
-    coder, chunks = _batches(task, budget, scaler, rng)
-    classify = task.output.kind == "classification"
+    coder, chunks = _batches(task, budget, encode, rng, data)
     opt = optimizer(model.parameters(), lr, device)
-
-    with log.phase("warmup"):
-        # The first optimiser step pays one-off set-up costs (about a second on CPU); pay them
-        # on a throwaway copy so that ``train`` times the loop alone and training is unchanged.
-        shadow = copy.deepcopy(model)
-        shadow_opt = optimizer(shadow.parameters(), 0.0, device)
-        xb = torch.zeros(budget.batch_size, 1, device=device)
-        if classify:
-            yb = torch.zeros(budget.batch_size, task.output.n_outputs, dtype=torch.long)
-        else:
-            yb = torch.zeros(budget.batch_size, task.output.n_outputs)
-        coder.loss(shadow(xb), yb.to(device))[0].backward()
-        shadow_opt.step()
-        del shadow, shadow_opt
+    sched = schedule(opt, budget.steps) if schedule is not None else None
 
     step = 0
     running: torch.Tensor | float = 0.0
     since = 0
     model.train()
+    done = False
     for xc, yc in chunks:
         x_dev = torch.from_numpy(xc).to(device)
         y_dev = torch.from_numpy(yc).to(device)
@@ -287,43 +330,17 @@ def train(
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+            if sched is not None:
+                sched.step()
             running = running + parts  # stays on the device: no sync until the log
             since += 1
             step += 1
             if step % log_every == 0 or step == budget.steps:
                 log(step, coder.in_task_units(running / since))  # type: ignore[operator]
                 running, since = 0.0, 0
-    return NetPredictor(model, scaler, coder, device)
-
-
-# -- a base class for network methods -----------------------------------------------------------
-
-
-class NetMethod(Method):
-    """A method that is one network trained by :func:`train`: subclasses only build the net.
-
-    Handles every task kind: multi-output regression (one linear output per target) and
-    classification (a softmax head per output, summed cross-entropy). Returns itself from
-    ``fit``, with ``net_`` (the :class:`NetPredictor`) and ``n_params_`` set.
-    """
-
-    handles_multi_output = True
-    handles_classification = True
-    handles_fixed_data = True
-    input_dtypes = ("float32", "float64", "int64")
-
-    #: Adam's learning rate; subclasses store theirs as the ``lr`` hyper-parameter.
-    lr: float
-
-    def build(self, n_in: int, n_out: int) -> nn.Module:
-        raise NotImplementedError
-
-    def fit(self, task: TaskView, budget: Budget, seed: int, device: str, log: Logger) -> Any:
-        torch.manual_seed(seed)
-        model = self.build(1, head_size(task.output))
-        self.net_ = train(model, task, budget, seed, device, log, lr=float(self.lr))
-        self.n_params_ = self.net_.n_params_
-        return self
-
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        return self.net_.predict(x)
+                done = stop is not None and step < budget.steps and stop(step)
+                if done:
+                    break
+        if done:
+            break
+    return NetPredictor(model, encode, coder, device)
