@@ -356,8 +356,9 @@ class Method:
         seeds: Sequence[int],
         device: str,
         log: Logger,
-    ) -> list[Any]:
-        """Fit one model per seed as one computation; returns one predictor per seed.
+    ) -> list[Method]:
+        """Fit one model per seed as one computation; returns one fitted copy of the method
+        per seed (``bench.methodlib.spawn`` makes them).
 
         Only vectorised methods override this (``log`` then takes one loss per seed); the
         runner calls :meth:`fit` once per seed for the others.
