@@ -13,8 +13,11 @@ import pytest
 
 from bench import report
 from bench.cli import main
+from bench.core.store import load_records
 from bench.report import landscape
-from bench.report.plots import snr_points
+from bench.report.records import headline_of, latest_per_run, natural_key, seconds_per_1k_steps
+from bench.report.render import latex_escape
+from bench.report.summaries import snr_points
 
 ENV = {
     "python": "3.11.7",
@@ -244,10 +247,10 @@ def test_latex_uses_booktabs_and_escapes(full_report):
 
 
 def test_latex_escape():
-    assert report.latex_escape("a_b & 50% #1 {x} ~ ^ \\") == (
+    assert latex_escape("a_b & 50% #1 {x} ~ ^ \\") == (
         r"a\_b \& 50\% \#1 \{x\} \textasciitilde{} \textasciicircum{} \textbackslash{}"
     )
-    assert report.latex_escape("[1, 2]") == "{[}1, 2]"
+    assert latex_escape("[1, 2]") == "{[}1, 2]"
 
 
 def test_html_is_self_contained_with_images(full_report):
@@ -308,7 +311,7 @@ def test_folders_combine_and_environment_disagreement_is_marked(tmp_path):
         tmp_path / "b",
         [rec("m", "sin31", 2, success=True, env=gpu), rec("n", "sin31", 0, env=gpu)],
     )
-    rep = report.build_report(report.load_records([a, b]), [a, b])
+    rep = report.build_report(load_records([a, b]), [a, b])
     md = report.render_markdown(rep)
     assert "2 different environments" in md
     assert "E2: python 3.11.7, numpy 2.4.0, scipy 1.17.0, torch 2.5.0+cu124" in md
@@ -323,18 +326,20 @@ def test_single_environment_has_no_env_column(full_report):
 
 
 def test_headline_fallbacks():
-    assert report.headline_of([rec("m", "wave[shape=saw]", headline="extrap_nmse")]) == (
-        "extrap_nmse"
+    # the task's own headline, stored in the record, wins over whatever metrics are present
+    stored = rec("m", "wave[shape=saw]", headline="extrap_nmse", metrics={"test_mse": 1})
+    assert headline_of([stored]) == "extrap_nmse"
+    # a record without one: the first well-known metric it carries
+    assert headline_of([rec("m", "odd", family="odd", metrics={"mase": 1})]) == "mase"
+    assert headline_of([rec("m", "odd", metrics={"exact_match": 1, "test_nmse": 2})]) == (
+        "test_nmse"
     )
-    assert report.headline_of([rec("m", "clock[encoding=int64]", family="clock")]) == (
-        "exact_match"
-    )
-    assert report.headline_of([rec("m", "odd", family="odd", metrics={"mase": 1})]) == "mase"
+    assert headline_of([rec("m", "odd")]) is None
 
 
 def test_natural_order():
     tasks = ["tone[cycles=100]", "tone[cycles=10]", "tone[cycles=3]"]
-    assert sorted(tasks, key=report.natural_key) == [tasks[2], tasks[1], tasks[0]]
+    assert sorted(tasks, key=natural_key) == [tasks[2], tasks[1], tasks[0]]
 
 
 def test_no_records_still_writes(tmp_path):
@@ -404,8 +409,8 @@ def test_readme_block_is_regenerated_from_records(tmp_path):
 
 def test_seconds_per_1k_steps_from_trace():
     r = {"trace": [[100, 1.0, 0.5], [1100, 3.0, 0.4]], "time": {"batch_seeds": 2}}
-    assert report.seconds_per_1k_steps(r) == pytest.approx(1.0)
-    assert report.seconds_per_1k_steps({"trace": [[1, 0.1, 0.2]], "time": {}}) is None
+    assert seconds_per_1k_steps(r) == pytest.approx(1.0)
+    assert seconds_per_1k_steps({"trace": [[1, 0.1, 0.2]], "time": {}}) is None
 
 
 def test_publish_writes_a_run_readme(tmp_path):
@@ -426,6 +431,6 @@ def test_crlb_table_ratio(full_report):
 def test_a_rerun_seed_counts_once(tmp_path):
     old = rec("m", "t", 0, success=False)
     new = dict(rec("m", "t", 0, success=True), run_key="other-key")
-    kept, dropped = report.latest_per_run([old, new, rec("m", "t", 1)])
+    kept, dropped = latest_per_run([old, new, rec("m", "t", 1)])
     assert dropped == 1 and len(kept) == 2
     assert next(r for r in kept if r["seed"] == 0)["success"] is True

@@ -27,6 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .plots import pyplot, save
+
 FORMULA = "L(w) = 1 - S(2wR)/2 - S(2tR)/2 - S((w-t)R) + S((w+t)R),  S(u) = sin(u)/u"
 
 
@@ -95,8 +97,6 @@ def draw_landscape(
 ) -> list[Path]:
     """Write ``landscape_wide`` (w from 0 to 2t) and ``landscape_zoom`` (t +- 5 pi / R), each as
     PNG and SVG, into ``out``; returns the paths."""
-    from .plots import pyplot, save
-
     plt = pyplot()
     t, r = float(target), float(half_width)
     basin = math.pi / r

@@ -16,7 +16,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import stats
-from .build import Figure, Summary, cost_matrix, natural_key
+from .document import Figure
+from .records import natural_key
+from .summaries import Summary, cost_matrix, snr_points
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure as MplFigure
@@ -50,35 +52,33 @@ def method_colours(methods: Sequence[str]) -> dict[str, Any]:
     return {m: cmap(i / len(names)) for i, m in enumerate(names)}
 
 
-#: Whether figures are also written as SVG (``report --no-svg`` turns it off for lean published
-#: folders; the PNGs are what the HTML page embeds).
-WRITE_SVG = True
-
-
-def save(fig: MplFigure, out: Path, name: str) -> tuple[Path, Path | None]:
-    """Write ``name.png`` (and ``name.svg`` unless turned off) and close the figure."""
+def save(fig: MplFigure, out: Path, name: str, svg: bool = True) -> tuple[Path, Path | None]:
+    """Write ``name.png`` (and ``name.svg`` when ``svg``; the PNGs are what the HTML page
+    embeds) and close the figure."""
     plt = pyplot()
     out.mkdir(parents=True, exist_ok=True)
-    png, svg = out / f"{name}.png", out / f"{name}.svg"
+    png = out / f"{name}.png"
     fig.savefig(png, dpi=DPI, bbox_inches="tight")
-    if WRITE_SVG:
-        fig.savefig(svg, bbox_inches="tight")
+    svg_path = out / f"{name}.svg" if svg else None
+    if svg_path is not None:
+        fig.savefig(svg_path, bbox_inches="tight")
     plt.close(fig)
-    return png, svg if WRITE_SVG else None
+    return png, svg_path
 
 
 def draw_all(
-    records: Sequence[dict[str, Any]], summaries: Sequence[Summary], out: Path
+    records: Sequence[dict[str, Any]], summaries: Sequence[Summary], out: Path, svg: bool = True
 ) -> list[Figure]:
-    """Every figure the records support; a family of figures with no data is left out."""
+    """Every figure the records support; a family of figures with no data is left out. Each is
+    written as PNG, and also as SVG when ``svg``."""
     colours = method_colours([r["method"] for r in records])
     figures: list[Figure] = []
-    fig = performance_profile_figure(summaries, colours, out)
+    fig = performance_profile_figure(summaries, colours, out, svg)
     if fig is not None:
         figures.append(fig)
-    figures += cycles_figures(summaries, colours, out)
-    figures += snr_figures(records, colours, out)
-    figures += convergence_figures(records, colours, out)
+    figures += cycles_figures(summaries, colours, out, svg)
+    figures += snr_figures(records, colours, out, svg)
+    figures += convergence_figures(records, colours, out, svg)
     return figures + landscape_figures(out)
 
 
@@ -144,20 +144,24 @@ def band(
 
 
 def convergence_figures(
-    records: Sequence[dict[str, Any]], colours: dict[str, Any], out: Path
+    records: Sequence[dict[str, Any]], colours: dict[str, Any], out: Path, svg: bool = True
 ) -> list[Figure]:
     by_task: dict[str, list[dict[str, Any]]] = {}
     for r in records:
         if r.get("trace"):
             by_task.setdefault(r["task"], []).append(r)
     return [
-        convergence_figure(task, by_task[task], colours, out)
+        convergence_figure(task, by_task[task], colours, out, svg)
         for task in sorted(by_task, key=natural_key)
     ]
 
 
 def convergence_figure(
-    task: str, recs: Sequence[dict[str, Any]], colours: dict[str, Any], out: Path
+    task: str,
+    recs: Sequence[dict[str, Any]],
+    colours: dict[str, Any],
+    out: Path,
+    svg: bool = True,
 ) -> Figure:
     """Loss against step and against seconds; one line per method, seeds as a min-max band."""
     plt = pyplot()
@@ -191,12 +195,12 @@ def convergence_figure(
     fig.suptitle(f"Convergence on {task}", fontsize=11)
     fig.tight_layout()
     name = f"convergence_{slug(task)}"
-    png, svg = save(fig, out, name)
+    png, svg_path = save(fig, out, name, svg)
     caption = (
         "Training loss (log scale) against step and against training seconds per seed. Line: "
         "median over seeds; band: min to max over seeds. Dashed: the task's loss target."
     )
-    return Figure(name, f"Convergence on {task}", caption, png, svg)
+    return Figure(name, f"Convergence on {task}", caption, png, svg_path)
 
 
 def _loss_floor(recs: Sequence[dict[str, Any]]) -> float:
@@ -225,7 +229,7 @@ def _group_by_param(
 
 
 def cycles_figures(
-    summaries: Sequence[Summary], colours: dict[str, Any], out: Path
+    summaries: Sequence[Summary], colours: dict[str, Any], out: Path, svg: bool = True
 ) -> list[Figure]:
     """Success rate against cycles in the domain, one line per method, Wilson interval bars."""
     plt = pyplot()
@@ -263,55 +267,20 @@ def cycles_figures(
         ax.set_title(f"Success against cycles: {group}", fontsize=11)
         fig.tight_layout()
         name = f"success_vs_cycles_{slug(group)}"
-        png, svg = save(fig, out, name)
+        png, svg_path = save(fig, out, name, svg)
         caption = (
             "Share of seeds meeting the task's success criterion as the domain holds more cycles "
             "of the target; bars are 95% Wilson intervals over seeds."
         )
-        figures.append(Figure(name, f"Success against cycles ({group})", caption, png, svg))
+        figures.append(Figure(name, f"Success against cycles ({group})", caption, png, svg_path))
     return figures
 
 
 # -- frequency error against the Cramer-Rao bound ------------------------------------------------
 
 
-def snr_points(
-    records: Sequence[dict[str, Any]],
-) -> dict[str, dict[str, Any]]:
-    """Per group of noisy-tone tasks: per SNR, the RMSE of ``freq_error`` per method and the
-    bound ``sqrt(mean(crlb_std^2))`` (the RMS of the per-seed bounds, comparable with an RMSE)."""
-    groups: dict[str, dict[str, Any]] = {}
-    for r in records:
-        tp = r.get("task_params") or {}
-        snr = tp.get("snr_db")
-        if isinstance(snr, bool) or not isinstance(snr, int | float):
-            continue
-        rest = ", ".join(f"{k}={tp[k]}" for k in sorted(tp) if k != "snr_db")
-        fam = r.get("task_family") or r["task"].split("[")[0]
-        g = groups.setdefault(f"{fam}[{rest}]" if rest else fam, {"err": {}, "crlb": {}})
-        m = r.get("metrics") or {}
-        crlb = m.get("crlb_std")
-        if isinstance(crlb, int | float) and math.isfinite(crlb):
-            g["crlb"].setdefault(float(snr), []).append(float(crlb) ** 2)
-        err = m.get("freq_error")
-        if r["status"] == "ok" and isinstance(err, int | float) and math.isfinite(err):
-            g["err"].setdefault(r["method"], {}).setdefault(float(snr), []).append(float(err) ** 2)
-    out = {}
-    for name, g in groups.items():
-        if not g["err"]:
-            continue
-        out[name] = {
-            "rmse": {
-                m: {s: math.sqrt(sum(v) / len(v)) for s, v in per.items()}
-                for m, per in g["err"].items()
-            },
-            "crlb": {s: math.sqrt(sum(v) / len(v)) for s, v in g["crlb"].items()},
-        }
-    return out
-
-
 def snr_figures(
-    records: Sequence[dict[str, Any]], colours: dict[str, Any], out: Path
+    records: Sequence[dict[str, Any]], colours: dict[str, Any], out: Path, svg: bool = True
 ) -> list[Figure]:
     plt = pyplot()
     figures = []
@@ -346,13 +315,15 @@ def snr_figures(
         ax.set_title(f"Frequency error against SNR: {group}", fontsize=11)
         fig.tight_layout()
         name = f"freq_rmse_vs_snr_{slug(group)}"
-        png, svg = save(fig, out, name)
+        png, svg_path = save(fig, out, name, svg)
         caption = (
             "Root-mean-square frequency error over seeds (finished runs) against the signal-to-"
             "noise ratio; dashed: the Cramer-Rao lower bound, as the RMS of each seed's bound. "
             "No unbiased estimator can lie below it."
         )
-        figures.append(Figure(name, f"Frequency error against SNR ({group})", caption, png, svg))
+        figures.append(
+            Figure(name, f"Frequency error against SNR ({group})", caption, png, svg_path)
+        )
     return figures
 
 
@@ -360,7 +331,7 @@ def snr_figures(
 
 
 def performance_profile_figure(
-    summaries: Sequence[Summary], colours: dict[str, Any], out: Path
+    summaries: Sequence[Summary], colours: dict[str, Any], out: Path, svg: bool = True
 ) -> Figure | None:
     cost = cost_matrix(summaries)
     prof = stats.performance_profile(cost)
@@ -384,10 +355,10 @@ def performance_profile_figure(
     ax.legend(fontsize=7, loc="lower right")
     ax.set_title(f"Performance profile over {len(prof.tasks)} task(s)", fontsize=11)
     fig.tight_layout()
-    png, svg = save(fig, out, "performance_profile")
+    png, svg_path = save(fig, out, "performance_profile", svg)
     caption = (
         "Fraction of tasks each method solves within a factor tau of the best method's expected "
         "running time to a success (ERT). Higher and further left is better; the value at the "
         "right edge is the share of tasks solved at all."
     )
-    return Figure("performance_profile", "Performance profile", caption, png, svg)
+    return Figure("performance_profile", "Performance profile", caption, png, svg_path)
