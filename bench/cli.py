@@ -108,7 +108,13 @@ def build_parser() -> argparse.ArgumentParser:
     land = sub.add_parser(
         "landscape", help="loss and gradient of sin(w x) against sin(target x): the why"
     )
-    land.add_argument("--out", type=Path, default=Path("results/landscape"))
+    land.add_argument(
+        "--out",
+        type=Path,
+        default=Path("runs/landscape"),
+        help="where to write (default runs/landscape/, which git ignores; to publish the figures "
+        "with a report, give its plots folder, e.g. results/quick-cpu/plots)",
+    )
     land.add_argument("--target", type=float, default=31.0, help="true frequency t (default 31)")
     land.add_argument("--half-width", type=float, default=1000.0, help="x ~ U[-R, R] (R=1000)")
     land.add_argument("--batch", type=int, default=100_000, help="x samples averaged per w")

@@ -5,6 +5,7 @@ import csv
 import json
 import math
 import re
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ import numpy as np
 import pytest
 
 from bench import report
-from bench.cli import main
+from bench.cli import build_parser, main
 from bench.core.store import load_records
 from bench.report import landscape
 from bench.report.records import headline_of, latest_per_run, natural_key, seconds_per_1k_steps
@@ -391,6 +392,19 @@ def test_landscape_command_writes_files(tmp_path, capsys):
     ]
     assert str(out / "landscape_wide.png") in capsys.readouterr().err
     assert main(["landscape", "--out", str(out), "--batch", "0"]) == 2
+
+
+def test_landscape_defaults_to_a_git_ignored_folder():
+    out = build_parser().parse_args(["landscape"]).out
+    assert out == Path("runs/landscape")
+    root = Path(__file__).resolve().parent.parent
+    probe = subprocess.run(
+        ["git", "-C", str(root), "check-ignore", "-q", str(out / "landscape_wide.png")],
+        capture_output=True,
+    )
+    if probe.returncode == 128:  # not a git checkout (e.g. an unpacked sdist)
+        pytest.skip("not a git work tree")
+    assert probe.returncode == 0, "runs/ must be git-ignored"
 
 
 def test_readme_block_is_regenerated_from_records(tmp_path):
