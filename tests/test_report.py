@@ -349,14 +349,90 @@ def test_no_records_still_writes(tmp_path):
     assert "No records found" in written[0].read_text()
 
 
-def test_cli_report_echoes_tables_and_rejects_missing_dir(tmp_path, capsys):
+def test_cli_report_prints_an_account_not_the_report(tmp_path, capsys):
     d = write_records(tmp_path / "r", suite()[:6])
-    assert main(["report", str(d), "--format", "md", "csv", "--out", str(tmp_path / "o")]) == 0
+    out = tmp_path / "o"
+    assert main(["report", str(d), "--format", "md", "csv", "--out", str(out)]) == 0
     cap = capsys.readouterr()
-    assert "## Success rate" in cap.out and "| sin31 | fast |" in cap.out
-    assert "wrote" in cap.err and (tmp_path / "o" / "summary.csv").exists()
-    assert main(["report", str(tmp_path / "missing")]) == 2
-    assert capsys.readouterr().err.count("\n") == 1
+    assert "## Success rate" not in cap.out and "| sin31 |" not in cap.out
+    lines = cap.out.splitlines()
+    assert len(lines) <= 4
+    assert lines[0] == (
+        "6 records (2 methods x 1 task); success matrix 1 task x 2 methods: 3 of 6 judged seeds "
+        "met their task's criterion"
+    )
+    assert f"wrote {out}: report.md, summary.csv, runs.csv" in cap.out
+    assert (out / "summary.csv").exists()
+
+
+def test_cli_report_stdout_prints_the_markdown(tmp_path, capsys):
+    d = write_records(tmp_path / "r", suite()[:6])
+    out = tmp_path / "o"
+    assert main(["report", str(d), "--out", str(out), "--stdout"]) == 0
+    cap = capsys.readouterr()
+    assert cap.out == (out / "report.md").read_text() + "\n"
+    assert "| sin31 | fast |" in cap.out and "records (2 methods" in cap.err
+    # --format without md: the Markdown is printed, not written
+    html_only = ["--out", str(tmp_path / "h"), "--format", "html", "--stdout"]
+    assert main(["report", str(d), *html_only]) == 0
+    assert capsys.readouterr().out.startswith("# Results")
+    assert not (tmp_path / "h" / "report.md").exists()
+    help_text = build_parser()._subparsers._group_actions[0].choices["report"].format_help()
+    assert "--stdout" in help_text and "short account" in help_text
+
+
+def test_cli_report_refuses_what_is_not_records(tmp_path, capsys):
+    d = write_records(tmp_path / "r", suite()[:6])
+    assert main(["report", str(d)]) == 0
+    md = d / "report.md"
+    before = md.read_bytes()
+    capsys.readouterr()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    blank = tmp_path / "blank.jsonl"
+    blank.write_text("{not json\n\n[1, 2]\n")
+    for path in (md, tmp_path / "missing", empty, blank):
+        assert main(["report", str(path)]) == 2, path
+        cap = capsys.readouterr()
+        assert cap.out == "" and cap.err.count("\n") == 1 and cap.err.startswith("error: report:")
+    assert md.read_bytes() == before  # the report.md given as PATH is left untouched
+    assert not (empty / "report.md").exists() and not (tmp_path / "report.md").exists()
+
+
+def test_publish_keeps_a_lean_folder(tmp_path, capsys):
+    folder = write_records(tmp_path / "run", suite())
+    for stale in ("report.html", "report.tex", "runs.csv"):  # left by an earlier publication
+        (folder / stale).write_text("old")
+    assert main(["report", str(folder), "--publish"]) == 0
+    names = sorted(p.name for p in folder.iterdir())
+    assert names == ["README.md", "records.jsonl", "report.md", "summary.csv"]
+    text = (folder / "README.md").read_text()
+    assert "Produced by" in text and "Machine:" in text and "`report.md`" in text
+    assert "`summary.csv`" in text and "| task |" in text
+    assert f"python -m bench report {folder} --format html latex csv --out" in text
+    assert "removed report.html, report.tex, runs.csv" in capsys.readouterr().out
+    assert main(["report", str(folder), "--publish", "--format", "md", "html"]) == 2
+    assert not (folder / "report.html").exists()
+
+
+def test_plots_add_no_svg_to_a_png_only_folder(tmp_path):
+    recs = [
+        rec("a", "sin31", s, trace=decaying(0.9, 8), loss_target=1e-3, headline="test_mse")
+        for s in range(2)
+    ]
+    folder = write_records(tmp_path / "run", recs)
+    (folder / "plots").mkdir()
+    (folder / "plots" / "landscape_wide.png").write_bytes(b"png")  # published PNG-only
+    assert main(["report", str(folder), "--plots", "--publish"]) == 0
+    plots = folder / "plots"
+    assert (plots / "convergence_sin31.png").exists()
+    assert not list(plots.glob("*.svg"))
+    assert "(PNG)" in (folder / "README.md").read_text()
+    assert main(["report", str(folder), "--plots", "--svg"]) == 0  # unless asked
+    assert (plots / "convergence_sin31.svg").exists()
+    fresh = tmp_path / "fresh"
+    assert main(["report", str(folder), "--plots", "--out", str(fresh)]) == 0
+    assert (fresh / "plots" / "convergence_sin31.svg").exists()  # a new folder gets both
 
 
 # -- landscape ----------------------------------------------------------------------------------
@@ -425,14 +501,6 @@ def test_seconds_per_1k_steps_from_trace():
     r = {"trace": [[100, 1.0, 0.5], [1100, 3.0, 0.4]], "time": {"batch_seeds": 2}}
     assert seconds_per_1k_steps(r) == pytest.approx(1.0)
     assert seconds_per_1k_steps({"trace": [[1, 0.1, 0.2]], "time": {}}) is None
-
-
-def test_publish_writes_a_run_readme(tmp_path):
-    folder = write_records(tmp_path / "run", suite())
-    assert main(["report", str(folder), "--format", "md", "csv", "--publish"]) == 0
-    text = (folder / "README.md").read_text()
-    assert "Produced by" in text and "Machine:" in text and "`report.md`" in text
-    assert "| task |" in text
 
 
 def test_crlb_table_ratio(full_report):

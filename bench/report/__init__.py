@@ -17,11 +17,14 @@ from .publish import (
     FORMATS,
     README_END,
     README_START,
+    Outcome,
+    publish_folder,
     update_readme,
+    write_report,
     write_reports,
     write_run_readme,
 )
-from .records import read
+from .records import Loaded, read
 from .render import render_html, render_latex, render_markdown
 from .summaries import Summary, summarise
 from .tables import MIXED, Table
@@ -32,16 +35,20 @@ __all__ = [
     "README_END",
     "README_START",
     "Figure",
+    "Loaded",
+    "Outcome",
     "Report",
     "Summary",
     "Table",
     "build_report",
+    "publish_folder",
     "read",
     "render_html",
     "render_latex",
     "render_markdown",
     "summarise",
     "update_readme",
+    "write_report",
     "write_reports",
     "write_run_readme",
 ]

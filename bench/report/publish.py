@@ -1,5 +1,5 @@
-"""Writing reports into folders: the report files, a published run's README, and the results
-table of a README regenerated between its markers.
+"""Writing reports into folders: the report files, a published run's lean folder and README,
+and the results table of a README regenerated between its markers.
 
 This is the one module that touches the file system (and draws figures through ``plots``).
 """
@@ -9,17 +9,25 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TextIO
 
+from ..core.store import RECORDS
 from .csvout import runs_rows, write_csv
-from .document import build_report, machines, provenance
+from .document import Report, build_report, machines, provenance
 from .plots import draw_all
-from .records import read
+from .records import Loaded, read
 from .render import markdown_table, render_html, render_latex, render_markdown
 from .summaries import summarise
 from .tables import headline_matrix
 
 FORMATS = ("md", "html", "latex", "csv")
+#: What a published results folder keeps besides its records, plots and README.
+PUBLISHED = ("report.md", "summary.csv")
+#: Built on demand (``--format html latex csv``), never kept in a published folder: a folder
+#: published before this rule may still hold them, and :func:`publish_folder` removes them.
+ON_DEMAND = ("report.html", "report.tex", "runs.csv")
 
 README_START = "<!-- results-table:start -->"
 README_END = "<!-- results-table:end -->"
@@ -53,12 +61,17 @@ def update_readme(readme: Path, dirs: Sequence[Path], link: str | None = None) -
     return readme
 
 
-def write_run_readme(out: Path, dirs: Sequence[Path], written: Sequence[Path]) -> Path:
+def write_run_readme(
+    out: Path,
+    dirs: Sequence[Path],
+    written: Sequence[Path],
+    records: Sequence[dict] | None = None,
+) -> Path:
     """``README.md`` of a published run folder: how, where and on what it was produced, what
-    the files are, and the headline table, all read off the records."""
-    records = read(dirs).records
+    the files are, how to build the formats not kept there, and the headline table, all read
+    off the records."""
+    records = read(dirs).records if records is None else list(records)
     intro = provenance(records, dirs) if records else ["No records found."]
-    files = sorted({Path(w).relative_to(out).as_posix() for w in written if _inside(w, out)})
     table = headline_matrix(summarise(records))
     lines = [
         f"# Published run: {out.name}",
@@ -70,9 +83,13 @@ def write_run_readme(out: Path, dirs: Sequence[Path], written: Sequence[Path]) -
         "",
         "## Files",
         "",
-        "- `records.jsonl`: one JSON record per run (schema in the repository README)",
-        *[f"- `{f}`" for f in files if not f.startswith("plots/")],
-        f"- `plots/`: {sum(1 for f in files if f.startswith('plots/'))} figure files",
+        *_file_list(out, written),
+        "",
+        "Built on demand from the records, not kept here: one self-contained HTML page, LaTeX "
+        "(booktabs) tables and the flat per-run table `runs.csv`:",
+        "",
+        f"    python -m bench report {' '.join(str(d) for d in dirs)} --format html latex csv "
+        f"--out runs/{out.name}-report",
         "",
         f"## {table.title}",
         "",
@@ -84,13 +101,36 @@ def write_run_readme(out: Path, dirs: Sequence[Path], written: Sequence[Path]) -
     return _write(out / "README.md", "\n".join(lines))
 
 
+_ABOUT = {
+    RECORDS: "one JSON record per run (schema in the repository README)",
+    "report.md": "every table, with how to read it, and the figures",
+    "summary.csv": "one row per (method, task): every number the tables print, at full precision",
+    "README.md": "this file",
+}
+
+
+def _file_list(out: Path, written: Sequence[Path]) -> list[str]:
+    names = {Path(w).relative_to(out).as_posix() for w in written if _inside(w, out)}
+    names.add("README.md")
+    if (out / RECORDS).is_file():
+        names.add(RECORDS)
+    lines = [f"- `{n}`: {_ABOUT[n]}" for n in _ABOUT if n in names]
+    lines += [f"- `{n}`" for n in sorted(names - set(_ABOUT)) if not n.startswith("plots/")]
+    figures = sorted((out / "plots").glob("*.*")) if (out / "plots").is_dir() else []
+    kinds = sorted({p.suffix[1:].upper() for p in figures if p.suffix in (".png", ".svg")})
+    n_fig = len({p.stem for p in figures if p.suffix in (".png", ".svg")})
+    if n_fig:
+        lines.append(f"- `plots/`: {n_fig} figures ({' and '.join(kinds)})")
+    return lines
+
+
 def _report_command(dirs: Sequence[Path]) -> str:
     """The report command as it was typed (set by the CLI), or its usual form."""
     typed = os.environ.get("BENCH_COMMAND", "")
     if " report " in f"{typed} ":
         return typed
     where = " ".join(str(d) for d in dirs)
-    return f"python -m bench report {where} --format md html latex csv --plots --publish"
+    return f"python -m bench report {where} --plots --publish"
 
 
 def _inside(path: Path, folder: Path) -> bool:
@@ -101,36 +141,93 @@ def _inside(path: Path, folder: Path) -> bool:
     return True
 
 
-# -- entry point ----------------------------------------------------------------------------
+# -- entry points ---------------------------------------------------------------------------
 
 
-def write_reports(
-    dirs: Sequence[Path],
+@dataclass
+class Outcome:
+    """What a report run read and wrote, for the one-paragraph account the CLI prints."""
+
+    out: Path
+    report: Report
+    problems: int
+    written: list[Path] = field(default_factory=list)
+    removed: list[Path] = field(default_factory=list)
+
+    def summary(self) -> list[str]:
+        rep, recs = self.report, self.report.records
+        n_m, n_t = len({r["method"] for r in recs}), len({r["task"] for r in recs})
+        judged = sum(s["judged"] or 0 for s in rep.summaries)
+        wins = sum(s["successes"] or 0 for s in rep.summaries)
+        methods, tasks = _count(n_m, "method"), _count(n_t, "task")
+        lines = [
+            f"{_count(len(recs), 'record')} ({methods} x {tasks}); success matrix {tasks} x "
+            f"{methods}: {wins} of {judged} judged seeds met their task's criterion"
+        ]
+        if self.problems:
+            lines.append(f"{_count(self.problems, 'problem')} with the records: see the warnings")
+        lines.append(f"wrote {_describe(self.written, self.out)}")
+        if self.removed:
+            names = ", ".join(p.name for p in self.removed)
+            lines.append(f"removed {names} from {self.out} (built on demand with --format)")
+        return lines
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def _describe(paths: Sequence[Path], out: Path) -> str:
+    """``results/x: report.md, summary.csv, 33 figures in plots/``: files under ``out`` by name,
+    figures counted, anything else by its path."""
+    inside = [Path(p).relative_to(out).as_posix() for p in paths if _inside(p, out)]
+    figures = [n for n in inside if n.startswith("plots/")]
+    items = [n for n in dict.fromkeys(inside) if not n.startswith("plots/")]
+    if figures:
+        items.append(f"{len(figures)} figure files in plots/")
+    outside = [str(p) for p in paths if not _inside(p, out)]
+    return f"{out}: " + ", ".join(items) + "".join(f"; {p}" for p in outside)
+
+
+def svg_wanted(plots_dir: Path, asked: bool | None) -> bool:
+    """Whether figures are also written as SVG: as asked, else yes unless ``plots_dir`` already
+    holds PNGs and no SVG (a folder published PNG-only stays that way)."""
+    if asked is not None:
+        return asked
+    if not plots_dir.is_dir():
+        return True
+    return not (any(plots_dir.glob("*.png")) and not any(plots_dir.glob("*.svg")))
+
+
+def write_report(
+    loaded: Loaded,
+    sources: Sequence[Path],
     out: Path,
     formats: Sequence[str] = ("md",),
     plots: bool = False,
-    echo: bool = False,
-    svg: bool = True,
-) -> list[Path]:
-    """Read the records under ``dirs`` and write the report in each of ``formats`` into ``out``
-    (``report.md``, ``report.html``, ``report.tex``, ``summary.csv`` + ``runs.csv``; figures in
-    ``out/plots``). Unreadable lines are reported on stderr and in the report, then skipped.
-    Returns the paths written."""
+    svg: bool | None = None,
+    markdown_to: TextIO | None = None,
+) -> Outcome:
+    """Write the report of ``loaded`` in each of ``formats`` into ``out`` (``report.md``,
+    ``report.html``, ``report.tex``, ``summary.csv`` + ``runs.csv``; figures in ``out/plots``,
+    SVG as :func:`svg_wanted` decides). Problems met while reading are printed on stderr and
+    listed in the report. ``markdown_to`` also receives the Markdown (even if ``md`` is not
+    among the formats)."""
     unknown = [f for f in formats if f not in FORMATS]
     if unknown:
         raise ValueError(f"unknown report format(s) {', '.join(unknown)}; use {', '.join(FORMATS)}")
-    loaded = read(dirs)
     records, problems = loaded.records, loaded.problems
     for p in problems:
         print(f"warning: {p}", file=sys.stderr)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    rep = build_report(records, dirs, problems)
-    written: list[Path] = []
+    rep = build_report(records, sources, problems)
+    done = Outcome(out, rep, len(problems))
     if plots and records:
         print(f"drawing figures into {out / 'plots'} ...", file=sys.stderr)
-        rep.figures = draw_all(records, rep.summaries, out / "plots", svg=svg)
-        written += [
+        with_svg = svg_wanted(out / "plots", svg)
+        rep.figures = draw_all(records, rep.summaries, out / "plots", svg=with_svg)
+        done.written += [
             p
             for f in rep.figures
             if not f.name.startswith("landscape")
@@ -140,19 +237,59 @@ def write_reports(
     if not records:
         rep.tables = []
         rep.intro.insert(0, "No records found.")
-    if "md" in formats:
+    if "md" in formats or markdown_to is not None:
         md = render_markdown(rep)
-        written.append(_write(out / "report.md", md))
-        if echo:
-            print("\n\n".join(f"## {t.title}\n\n{markdown_table(t)}" for t in rep.tables))
+        if "md" in formats:
+            done.written.append(_write(out / "report.md", md))
+        if markdown_to is not None:
+            markdown_to.write(md + "\n")
     if "html" in formats:
-        written.append(_write(out / "report.html", render_html(rep)))
+        done.written.append(_write(out / "report.html", render_html(rep)))
     if "latex" in formats:
-        written.append(_write(out / "report.tex", render_latex(rep)))
+        done.written.append(_write(out / "report.tex", render_latex(rep)))
     if "csv" in formats:
-        written.append(write_csv(out / "summary.csv", [s.values for s in rep.summaries]))
-        written.append(write_csv(out / "runs.csv", runs_rows(records)))
-    return written
+        done.written.append(write_summary(out, rep))
+        done.written.append(write_csv(out / "runs.csv", runs_rows(records)))
+    return done
+
+
+def write_reports(
+    dirs: Sequence[Path],
+    out: Path,
+    formats: Sequence[str] = ("md",),
+    plots: bool = False,
+    svg: bool | None = None,
+) -> list[Path]:
+    """Read the records under ``dirs`` and write their report into ``out`` (see
+    :func:`write_report`); unreadable lines are reported and skipped. Returns the paths written."""
+    return write_report(read(dirs), dirs, out, formats, plots, svg).written
+
+
+def publish_folder(
+    loaded: Loaded,
+    sources: Sequence[Path],
+    out: Path,
+    plots: bool = False,
+    svg: bool | None = None,
+    markdown_to: TextIO | None = None,
+) -> Outcome:
+    """Make ``out`` a lean published results folder: beside the records it keeps only
+    ``report.md``, ``summary.csv``, the figures (when drawn) and ``README.md``. HTML, LaTeX and
+    ``runs.csv`` are built on demand elsewhere; copies an earlier publication left in ``out``
+    are removed so that they never disagree with the records."""
+    done = write_report(loaded, sources, out, ("md",), plots, svg, markdown_to)
+    done.written.append(write_summary(Path(out), done.report))
+    for name in ON_DEMAND:
+        stale = Path(out) / name
+        if stale.is_file():
+            stale.unlink()
+            done.removed.append(stale)
+    done.written.append(write_run_readme(Path(out), sources, done.written, loaded.records))
+    return done
+
+
+def write_summary(out: Path, rep: Report) -> Path:
+    return write_csv(out / "summary.csv", [s.values for s in rep.summaries])
 
 
 def _write(path: Path, text: str) -> Path:
