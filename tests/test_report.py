@@ -261,6 +261,19 @@ def test_html_is_self_contained_with_images(full_report):
     assert not re.search(r"""(src|href)=["'](?!data:|#)""", page)  # nothing to fetch
 
 
+def test_html_leads_with_the_success_matrix(full_report):
+    page = (full_report[0] / "report.html").read_text()
+    first = page[page.index("<table>") : page.index("</table>")]
+    assert "<th>task</th><th>fast</th><th>slow</th></tr>" in first  # tasks down, methods across
+    assert "<td>sin31</td><td>3/5</td><td>0/6</td>" in first
+    assert "<td>n/a</td>" in first and "<td>skip</td>" in first
+    assert page.index('id="headline"') < page.index('id="success"')
+    # the long per-(task, method) table is folded right below, inside <details>
+    details = page[page.index("<details>") : page.index("</details>")]
+    assert "<th>95% CI</th>" in details and "<td>[23%, 88%]</td>" in details
+    assert page.index('id="success"') < page.index("<details>") < page.index('id="accuracy"')
+
+
 def test_figures_drawn_and_small(full_report):
     plots = full_report[0] / "plots"
     names = {p.stem for p in plots.glob("*.png")}

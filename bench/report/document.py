@@ -23,6 +23,7 @@ from .tables import (
     convergence_table,
     cost_table,
     crlb_table,
+    headline_matrix,
     representation_evidence,
     success_table,
 )
@@ -41,7 +42,8 @@ class Figure:
 
 @dataclass
 class Report:
-    """Everything a renderer needs: provenance text, notes, tables and figures."""
+    """Everything a renderer needs: provenance text, notes, tables and figures. ``headline`` is
+    the task x method success matrix a page may lead with (the README's table)."""
 
     intro: list[str]
     tables: list[Table]
@@ -49,6 +51,7 @@ class Report:
     figures: list[Figure]
     summaries: list[Summary]
     records: list[dict[str, Any]]
+    headline: Table | None = None
 
 
 def build_report(
@@ -79,6 +82,7 @@ def build_report(
         [],
         summaries,
         list(records),
+        headline_matrix(summaries) if summaries else None,
     )
 
 

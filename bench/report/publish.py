@@ -235,7 +235,7 @@ def write_report(
             if p is not None
         ]
     if not records:
-        rep.tables = []
+        rep.tables, rep.headline = [], None
         rep.intro.insert(0, "No records found.")
     if "md" in formats or markdown_to is not None:
         md = render_markdown(rep)

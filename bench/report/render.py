@@ -56,11 +56,14 @@ th{background:#f3f3f3}tr:nth-child(even) td{background:#fafafa}
 .about{color:#555;font-size:.9em;max-width:70em}
 figure{margin:1.2em 0}figure img{max-width:100%;border:1px solid #eee}
 figcaption{color:#555;font-size:.9em}code{background:#f3f3f3;padding:0 .2em}
+details{margin:.6em 0}summary{cursor:pointer;color:#333}
 """.strip()
 
 
 def render_html(rep: Report) -> str:
-    """One self-contained page: styles inline and images as base64 data URIs (opens offline)."""
+    """One self-contained page: styles inline and images as base64 data URIs (opens offline).
+    It leads with the task x method success matrix; the long per-pair success table is folded
+    below it."""
     e = html.escape
     parts = [
         "<!DOCTYPE html>",
@@ -70,13 +73,23 @@ def render_html(rep: Report) -> str:
         "<h1>periodic-bench results</h1>",
         *[f"<p>{_inline_code(e(line))}</p>" for line in rep.intro],
     ]
-    toc = [f'<a href="#{t.key}">{e(t.title)}</a>' for t in rep.tables]
+    lead = [rep.headline] if rep.headline is not None else []
+    toc = [f'<a href="#{t.key}">{e(t.title)}</a>' for t in [*lead, *rep.tables]]
     if rep.figures:
         toc.append('<a href="#figures">Figures</a>')
     parts.append("<p>" + " &middot; ".join(toc) + "</p>")
-    for t in rep.tables:
+    for t in [*lead, *rep.tables]:
         parts += [f'<h2 id="{t.key}">{e(t.title)}</h2>', f'<p class="about">{e(t.about)}</p>']
-        parts.append(html_table(t))
+        if lead and t.key == "success":
+            # The matrix above says it at a glance; the long table is there for the detail.
+            parts += [
+                f"<details><summary>One row per (task, method): runs, status, successes, rate "
+                f"and interval ({len(t.rows)} rows)</summary>",
+                html_table(t),
+                "</details>",
+            ]
+        else:
+            parts.append(html_table(t))
     for title, items in rep.notes:
         parts += [f"<h2>{e(title)}</h2>", "<ul>", *[f"<li>{e(i)}</li>" for i in items], "</ul>"]
     if rep.figures:
