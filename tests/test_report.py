@@ -287,6 +287,87 @@ def test_figures_drawn_and_small(full_report):
     assert max(p.stat().st_size for p in plots.glob("*.png")) < 300_000
 
 
+def many_methods() -> list[dict[str, Any]]:
+    """Eight methods (too many for one panel), one a spectral estimate that logs one point."""
+    gradient = ["aa", "bb", "sgd[lr=1]", "sgd[lr=2]", "siren[w0=1]", "siren[w0=2]"]
+    spectral = {"time": {"estimate": 0.01, "train": 0.01, "total": 0.02}}
+    out = []
+    for i, m in enumerate([*gradient, "oneshot", "hybrid"]):
+        extra = spectral if m in ("oneshot", "hybrid") else {}
+        for s in range(2):
+            trace = [[1, 0.01, 1e-20]] if m == "oneshot" else decaying(0.9 + 0.01 * i, 30)
+            out.append(
+                rec(m, "sin31", s, success=m != "aa", trace=trace, loss_target=1e-3, **extra)
+            )
+            for cycles in (1, 10):
+                out.append(
+                    rec(
+                        m,
+                        f"tone[cycles={cycles}]",
+                        s,
+                        success=(s + i + cycles) % 3 == 0,
+                        task_params={"cycles": cycles},
+                        **extra,
+                    )
+                )
+            for snr in (0, 10):
+                out.append(
+                    rec(
+                        m,
+                        f"noisy-tone[snr_db={snr}]",
+                        s,
+                        success=True,
+                        task_params={"snr_db": snr},
+                        metrics={"freq_error": 1e-3 * (i + 1), "crlb_std": 1e-3},
+                        **extra,
+                    )
+                )
+    return out
+
+
+def test_plots_are_readable(tmp_path, monkeypatch):
+    from matplotlib.colors import to_rgba
+
+    from bench.report import plots
+
+    drawn: dict[str, Any] = {}
+
+    def keep(fig, out, name, svg=True):  # inspect each figure instead of writing it
+        drawn[name] = fig
+        return out / f"{name}.png", None
+
+    monkeypatch.setattr(plots, "save", keep)
+    recs = many_methods()
+    figures = {f.name: f for f in plots.draw_all(recs, report.summarise(recs), tmp_path)}
+    expected = {"performance_profile", "success_vs_cycles_tone", "freq_rmse_vs_snr_noisy-tone"}
+    expected.add("convergence_sin31")  # the only task with traces
+    assert set(drawn) == set(figures) == expected
+    for name, fig in drawn.items():
+        data_axes = [ax for ax in fig.axes if ax.get_legend_handles_labels()[1]]
+        assert len(data_axes) >= 2, name  # eight methods do not share one panel
+        for ax in data_axes:
+            handles, labels = ax.get_legend_handles_labels()
+            assert len(labels) <= 6, (name, labels)
+            lines = [ln for ln in ax.get_lines() if not ln.get_label().startswith("_")]
+            assert len(lines) <= 6, name
+            methods = [ln for ln in lines if ln.get_color() != "black"]
+            colours = {to_rgba(ln.get_color()) for ln in methods}
+            assert len(colours) == len(methods), (name, labels)  # no two alike in a panel
+            legend = ax.get_legend() or fig.axes[fig.axes.index(ax) + 1].get_legend()
+            renderer = fig.canvas.get_renderer()
+            box = legend.get_window_extent(renderer)
+            assert box.x0 >= ax.get_window_extent(renderer).x1 - 1, name  # right of the data
+        if name == "performance_profile":  # equal profiles are nudged apart, never hidden
+            ys = [tuple(ln.get_ydata()) for ax in data_axes for ln in ax.get_lines()]
+            assert len(set(ys)) == len(ys)
+    convergence = drawn["convergence_sin31"]
+    labels = {lab for ax in convergence.axes for lab in ax.get_legend_handles_labels()[1]}
+    assert not any(lab.startswith("oneshot") for lab in labels)  # no lone dots
+    assert any(lab.startswith("hybrid") for lab in labels)
+    assert "Not drawn: oneshot" in figures["convergence_sin31"].caption
+    plots.pyplot().close("all")
+
+
 def test_snr_points_rmse_and_bound():
     g = snr_points(suite())["noisy-tone"]
     assert g["rmse"]["fast"][10.0] == pytest.approx(1.5e-3 * 10**-0.5)
@@ -443,9 +524,6 @@ def test_plots_add_no_svg_to_a_png_only_folder(tmp_path):
     assert "(PNG)" in (folder / "README.md").read_text()
     assert main(["report", str(folder), "--plots", "--svg"]) == 0  # unless asked
     assert (plots / "convergence_sin31.svg").exists()
-    fresh = tmp_path / "fresh"
-    assert main(["report", str(folder), "--plots", "--out", str(fresh)]) == 0
-    assert (fresh / "plots" / "convergence_sin31.svg").exists()  # a new folder gets both
 
 
 # -- landscape ----------------------------------------------------------------------------------

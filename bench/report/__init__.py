@@ -7,9 +7,10 @@ Layers, each importing only those above it::
     summaries                  one Summary per (method, task)
     tables                     summaries as rows of text
     document                   the Report every renderer prints
+    plotkit                    matplotlib set-up, method styles, panel splitting
     render, csvout, plots      Markdown/HTML/LaTeX, CSV, figures
     publish                    writing report folders, run READMEs, README tables
-    landscape                  the loss landscape of sin(w x) (from a formula, not records)
+    landscape                  the loss landscape of sin(w x) (from a formula; uses plotkit)
 """
 
 from .document import Figure, Report, build_report
