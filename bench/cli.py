@@ -128,7 +128,8 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="make the output a lean published folder: report.md, summary.csv, the plots and a "
         "README.md (command, commit, machine, files); report.html, report.tex and runs.csv are "
-        "not kept there (build them with --format html latex csv --out FOLDER)",
+        "not kept there (an earlier publication's copies are removed; build them with --format "
+        "html latex csv --out FOLDER)",
     )
     rep.add_argument(
         "--readme",

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from ..core.store import RECORDS
 from .csvout import runs_rows, write_csv
@@ -65,7 +65,7 @@ def write_run_readme(
     out: Path,
     dirs: Sequence[Path],
     written: Sequence[Path],
-    records: Sequence[dict] | None = None,
+    records: Sequence[dict[str, Any]] | None = None,
 ) -> Path:
     """``README.md`` of a published run folder: how, where and on what it was produced, what
     the files are, how to build the formats not kept there, and the headline table, all read
