@@ -17,6 +17,7 @@ from pathlib import Path
 from . import defaults
 from .core import registry
 from .core.contracts import PROFILES
+from .core.store import RECORDS
 
 EXIT_USAGE = 2
 
@@ -130,10 +131,18 @@ def build_parser() -> argparse.ArgumentParser:
     rep = sub.add_parser(
         "report",
         help="tables (and plots) from records; never reruns",
-        description="Tables (and plots) from the records of one or more result folders; reads "
-        "records only and never reruns anything.",
+        description="Tables (and plots) from records; nothing is rerun. Prints a short account "
+        "(records, success matrix size, files written); --stdout prints the Markdown instead. "
+        "A PATH that is neither a folder holding records.jsonl nor a .jsonl file, or records "
+        "with no readable record, is an error (exit code 2).",
     )
-    rep.add_argument("dirs", nargs="+", type=Path, help="result folders or records.jsonl files")
+    rep.add_argument(
+        "dirs",
+        nargs="+",
+        type=Path,
+        metavar="PATH",
+        help="result folders (holding records.jsonl) or records .jsonl files",
+    )
     rep.add_argument(
         "--format",
         nargs="+",
@@ -142,13 +151,33 @@ def build_parser() -> argparse.ArgumentParser:
         help="one or more of md (README-ready), html (one self-contained page), latex "
         "(booktabs tables), csv (summary.csv and runs.csv); default md",
     )
-    rep.add_argument("--out", type=Path, default=None, help="where to write (default: first DIR)")
-    rep.add_argument("--plots", action="store_true", help="also draw the figures (PNG and SVG)")
-    rep.add_argument("--no-svg", action="store_true", help="figures as PNG only (leaner folders)")
+    rep.add_argument("--out", type=Path, default=None, help="where to write (default: first PATH)")
+    rep.add_argument(
+        "--stdout",
+        action="store_true",
+        help="print the Markdown report on stdout (the short account goes to stderr)",
+    )
+    rep.add_argument(
+        "--plots",
+        action="store_true",
+        help="also draw the figures (PNG, and SVG unless the folder's plots are PNG only)",
+    )
+    svg = rep.add_mutually_exclusive_group()
+    svg.add_argument("--svg", action="store_true", default=None, help="figures also as SVG")
+    svg.add_argument(
+        "--no-svg",
+        dest="svg",
+        action="store_false",
+        default=None,
+        help="figures as PNG only (leaner folders)",
+    )
     rep.add_argument(
         "--publish",
         action="store_true",
-        help="also write README.md in the output folder: command, commit, machine, files",
+        help="make the output a lean published folder: report.md, summary.csv, the plots and a "
+        "README.md (command, commit, machine, files); report.html, report.tex and runs.csv are "
+        "not kept there (an earlier publication's copies are removed; build them with --format "
+        "html latex csv --out FOLDER)",
     )
     rep.add_argument(
         "--readme",
@@ -303,32 +332,58 @@ def _append_warnings(out: Path, profile: str, device: str) -> list[str]:
     return lines
 
 
+def _records_path_problem(path: Path) -> str | None:
+    """Why ``path`` cannot be read as records (one line), or ``None``."""
+    if not path.exists():
+        return f"{path} does not exist"
+    if path.is_dir():
+        if not (path / RECORDS).is_file():
+            return f"{path} is not a records folder (no {RECORDS} in it)"
+        return None
+    if path.suffix != ".jsonl":
+        return f"{path} is not a records file (give a folder holding {RECORDS}, or a .jsonl file)"
+    return None
+
+
 def cmd_report(args: argparse.Namespace) -> int:
-    from .report import write_reports
+    from .report import publish_folder, read, update_readme, write_report
 
     for d in args.dirs:
-        if not d.exists():
-            raise UsageError(f"report: {d} does not exist")
+        why = _records_path_problem(d)
+        if why is not None:
+            raise UsageError(f"report: {why}")
+    formats = list(dict.fromkeys(args.format))
+    if args.publish and set(formats) - {"md", "csv"}:
+        raise UsageError(
+            "report: --publish keeps report.md and summary.csv only; build html or latex "
+            "into another folder: --format html latex csv --out FOLDER"
+        )
+    loaded = read(args.dirs)
+    if not loaded.records:
+        where = ", ".join(str(d) for d in args.dirs)
+        first = f"; first problem: {loaded.problems[0]}" if loaded.problems else ""
+        raise UsageError(
+            f"report: no records in {where} ({len(loaded.problems)} unreadable line(s){first})"
+        )
     out = args.out or (args.dirs[0] if args.dirs[0].is_dir() else args.dirs[0].parent)
     _writable(out)
-    formats = list(dict.fromkeys(args.format))
-    written = write_reports(
-        args.dirs, out, formats, plots=args.plots, echo=True, svg=not args.no_svg
-    )
+    echo = sys.stdout if args.stdout else None
     if args.publish:
-        from .report import write_run_readme
-
-        written.append(write_run_readme(out, args.dirs, written))
+        done = publish_folder(
+            loaded, args.dirs, out, plots=args.plots, svg=args.svg, markdown_to=echo
+        )
+    else:
+        done = write_report(
+            loaded, args.dirs, out, formats, plots=args.plots, svg=args.svg, markdown_to=echo
+        )
     if args.readme is not None:
-        from .report import update_readme
-
         try:
             link = os.path.relpath(out / "report.md", args.readme.resolve().parent)
-            written.append(update_readme(args.readme, args.dirs, link=link))
+            done.written.append(update_readme(args.readme, args.dirs, link=link))
         except (OSError, ValueError) as exc:
             raise UsageError(f"report: {exc}") from exc
-    for w in written:
-        print(f"wrote {w}", file=sys.stderr)
+    for line in done.summary():
+        print(line, file=sys.stderr if args.stdout else sys.stdout)
     return 0
 
 

@@ -5,6 +5,7 @@ import csv
 import json
 import math
 import re
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -12,9 +13,12 @@ import numpy as np
 import pytest
 
 from bench import report
-from bench.cli import main
+from bench.cli import build_parser, main
+from bench.core.store import load_records
 from bench.report import landscape
-from bench.report.plots import snr_points
+from bench.report.records import headline_of, latest_per_run, natural_key, seconds_per_1k_steps
+from bench.report.render import latex_escape
+from bench.report.summaries import snr_points
 
 ENV = {
     "python": "3.11.7",
@@ -244,10 +248,10 @@ def test_latex_uses_booktabs_and_escapes(full_report):
 
 
 def test_latex_escape():
-    assert report.latex_escape("a_b & 50% #1 {x} ~ ^ \\") == (
+    assert latex_escape("a_b & 50% #1 {x} ~ ^ \\") == (
         r"a\_b \& 50\% \#1 \{x\} \textasciitilde{} \textasciicircum{} \textbackslash{}"
     )
-    assert report.latex_escape("[1, 2]") == "{[}1, 2]"
+    assert latex_escape("[1, 2]") == "{[}1, 2]"
 
 
 def test_html_is_self_contained_with_images(full_report):
@@ -255,6 +259,19 @@ def test_html_is_self_contained_with_images(full_report):
     assert page.count("data:image/png;base64,") == 4  # profile, cycles, snr, convergence
     assert "<table>" in page and "impossible by representation" in page
     assert not re.search(r"""(src|href)=["'](?!data:|#)""", page)  # nothing to fetch
+
+
+def test_html_leads_with_the_success_matrix(full_report):
+    page = (full_report[0] / "report.html").read_text()
+    first = page[page.index("<table>") : page.index("</table>")]
+    assert "<th>task</th><th>fast</th><th>slow</th></tr>" in first  # tasks down, methods across
+    assert "<td>sin31</td><td>3/5</td><td>0/6</td>" in first
+    assert "<td>n/a</td>" in first and "<td>skip</td>" in first
+    assert page.index('id="headline"') < page.index('id="success"')
+    # the long per-(task, method) table is folded right below, inside <details>
+    details = page[page.index("<details>") : page.index("</details>")]
+    assert "<th>95% CI</th>" in details and "<td>[23%, 88%]</td>" in details
+    assert page.index('id="success"') < page.index("<details>") < page.index('id="accuracy"')
 
 
 def test_figures_drawn_and_small(full_report):
@@ -268,6 +285,87 @@ def test_figures_drawn_and_small(full_report):
     } <= names
     assert {p.stem for p in plots.glob("*.svg")} == names
     assert max(p.stat().st_size for p in plots.glob("*.png")) < 300_000
+
+
+def many_methods() -> list[dict[str, Any]]:
+    """Eight methods (too many for one panel), one a spectral estimate that logs one point."""
+    gradient = ["aa", "bb", "sgd[lr=1]", "sgd[lr=2]", "siren[w0=1]", "siren[w0=2]"]
+    spectral = {"time": {"estimate": 0.01, "train": 0.01, "total": 0.02}}
+    out = []
+    for i, m in enumerate([*gradient, "oneshot", "hybrid"]):
+        extra = spectral if m in ("oneshot", "hybrid") else {}
+        for s in range(2):
+            trace = [[1, 0.01, 1e-20]] if m == "oneshot" else decaying(0.9 + 0.01 * i, 30)
+            out.append(
+                rec(m, "sin31", s, success=m != "aa", trace=trace, loss_target=1e-3, **extra)
+            )
+            for cycles in (1, 10):
+                out.append(
+                    rec(
+                        m,
+                        f"tone[cycles={cycles}]",
+                        s,
+                        success=(s + i + cycles) % 3 == 0,
+                        task_params={"cycles": cycles},
+                        **extra,
+                    )
+                )
+            for snr in (0, 10):
+                out.append(
+                    rec(
+                        m,
+                        f"noisy-tone[snr_db={snr}]",
+                        s,
+                        success=True,
+                        task_params={"snr_db": snr},
+                        metrics={"freq_error": 1e-3 * (i + 1), "crlb_std": 1e-3},
+                        **extra,
+                    )
+                )
+    return out
+
+
+def test_plots_are_readable(tmp_path, monkeypatch):
+    from matplotlib.colors import to_rgba
+
+    from bench.report import plots
+
+    drawn: dict[str, Any] = {}
+
+    def keep(fig, out, name, svg=True):  # inspect each figure instead of writing it
+        drawn[name] = fig
+        return out / f"{name}.png", None
+
+    monkeypatch.setattr(plots, "save", keep)
+    recs = many_methods()
+    figures = {f.name: f for f in plots.draw_all(recs, report.summarise(recs), tmp_path)}
+    expected = {"performance_profile", "success_vs_cycles_tone", "freq_rmse_vs_snr_noisy-tone"}
+    expected.add("convergence_sin31")  # the only task with traces
+    assert set(drawn) == set(figures) == expected
+    for name, fig in drawn.items():
+        data_axes = [ax for ax in fig.axes if ax.get_legend_handles_labels()[1]]
+        assert len(data_axes) >= 2, name  # eight methods do not share one panel
+        for ax in data_axes:
+            handles, labels = ax.get_legend_handles_labels()
+            assert len(labels) <= 6, (name, labels)
+            lines = [ln for ln in ax.get_lines() if not ln.get_label().startswith("_")]
+            assert len(lines) <= 6, name
+            methods = [ln for ln in lines if ln.get_color() != "black"]
+            colours = {to_rgba(ln.get_color()) for ln in methods}
+            assert len(colours) == len(methods), (name, labels)  # no two alike in a panel
+            legend = ax.get_legend() or fig.axes[fig.axes.index(ax) + 1].get_legend()
+            renderer = fig.canvas.get_renderer()
+            box = legend.get_window_extent(renderer)
+            assert box.x0 >= ax.get_window_extent(renderer).x1 - 1, name  # right of the data
+        if name == "performance_profile":  # equal profiles are nudged apart, never hidden
+            ys = [tuple(ln.get_ydata()) for ax in data_axes for ln in ax.get_lines()]
+            assert len(set(ys)) == len(ys)
+    convergence = drawn["convergence_sin31"]
+    labels = {lab for ax in convergence.axes for lab in ax.get_legend_handles_labels()[1]}
+    assert not any(lab.startswith("oneshot") for lab in labels)  # no lone dots
+    assert any(lab.startswith("hybrid") for lab in labels)
+    assert "Not drawn: oneshot" in figures["convergence_sin31"].caption
+    plots.pyplot().close("all")
 
 
 def test_snr_points_rmse_and_bound():
@@ -308,7 +406,7 @@ def test_folders_combine_and_environment_disagreement_is_marked(tmp_path):
         tmp_path / "b",
         [rec("m", "sin31", 2, success=True, env=gpu), rec("n", "sin31", 0, env=gpu)],
     )
-    rep = report.build_report(report.load_records([a, b]), [a, b])
+    rep = report.build_report(load_records([a, b]), [a, b])
     md = report.render_markdown(rep)
     assert "2 different environments" in md
     assert "E2: python 3.11.7, numpy 2.4.0, scipy 1.17.0, torch 2.5.0+cu124" in md
@@ -323,18 +421,20 @@ def test_single_environment_has_no_env_column(full_report):
 
 
 def test_headline_fallbacks():
-    assert report.headline_of([rec("m", "wave[shape=saw]", headline="extrap_nmse")]) == (
-        "extrap_nmse"
+    # the task's own headline, stored in the record, wins over whatever metrics are present
+    stored = rec("m", "wave[shape=saw]", headline="extrap_nmse", metrics={"test_mse": 1})
+    assert headline_of([stored]) == "extrap_nmse"
+    # a record without one: the first well-known metric it carries
+    assert headline_of([rec("m", "odd", family="odd", metrics={"mase": 1})]) == "mase"
+    assert headline_of([rec("m", "odd", metrics={"exact_match": 1, "test_nmse": 2})]) == (
+        "test_nmse"
     )
-    assert report.headline_of([rec("m", "clock[encoding=int64]", family="clock")]) == (
-        "exact_match"
-    )
-    assert report.headline_of([rec("m", "odd", family="odd", metrics={"mase": 1})]) == "mase"
+    assert headline_of([rec("m", "odd")]) is None
 
 
 def test_natural_order():
     tasks = ["tone[cycles=100]", "tone[cycles=10]", "tone[cycles=3]"]
-    assert sorted(tasks, key=report.natural_key) == [tasks[2], tasks[1], tasks[0]]
+    assert sorted(tasks, key=natural_key) == [tasks[2], tasks[1], tasks[0]]
 
 
 def test_no_records_still_writes(tmp_path):
@@ -343,14 +443,87 @@ def test_no_records_still_writes(tmp_path):
     assert "No records found" in written[0].read_text()
 
 
-def test_cli_report_echoes_tables_and_rejects_missing_dir(tmp_path, capsys):
+def test_cli_report_prints_an_account_not_the_report(tmp_path, capsys):
     d = write_records(tmp_path / "r", suite()[:6])
-    assert main(["report", str(d), "--format", "md", "csv", "--out", str(tmp_path / "o")]) == 0
+    out = tmp_path / "o"
+    assert main(["report", str(d), "--format", "md", "csv", "--out", str(out)]) == 0
     cap = capsys.readouterr()
-    assert "## Success rate" in cap.out and "| sin31 | fast |" in cap.out
-    assert "wrote" in cap.err and (tmp_path / "o" / "summary.csv").exists()
-    assert main(["report", str(tmp_path / "missing")]) == 2
-    assert capsys.readouterr().err.count("\n") == 1
+    assert "## Success rate" not in cap.out and "| sin31 |" not in cap.out
+    lines = cap.out.splitlines()
+    assert len(lines) <= 4
+    assert lines[0] == (
+        "6 records (2 methods x 1 task); success matrix 1 task x 2 methods: 3 of 6 judged seeds "
+        "met their task's criterion"
+    )
+    assert f"wrote {out}: report.md, summary.csv, runs.csv" in cap.out
+    assert (out / "summary.csv").exists()
+
+
+def test_cli_report_stdout_prints_the_markdown(tmp_path, capsys):
+    d = write_records(tmp_path / "r", suite()[:6])
+    out = tmp_path / "o"
+    assert main(["report", str(d), "--out", str(out), "--stdout"]) == 0
+    cap = capsys.readouterr()
+    assert cap.out == (out / "report.md").read_text() + "\n"
+    assert "| sin31 | fast |" in cap.out and "records (2 methods" in cap.err
+    # --format without md: the Markdown is printed, not written
+    html_only = ["--out", str(tmp_path / "h"), "--format", "html", "--stdout"]
+    assert main(["report", str(d), *html_only]) == 0
+    assert capsys.readouterr().out.startswith("# Results")
+    assert not (tmp_path / "h" / "report.md").exists()
+    help_text = build_parser()._subparsers._group_actions[0].choices["report"].format_help()
+    assert "--stdout" in help_text and "short account" in help_text
+
+
+def test_cli_report_refuses_what_is_not_records(tmp_path, capsys):
+    d = write_records(tmp_path / "r", suite()[:6])
+    assert main(["report", str(d)]) == 0
+    md = d / "report.md"
+    before = md.read_bytes()
+    capsys.readouterr()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    blank = tmp_path / "blank.jsonl"
+    blank.write_text("{not json\n\n[1, 2]\n")
+    for path in (md, tmp_path / "missing", empty, blank):
+        assert main(["report", str(path)]) == 2, path
+        cap = capsys.readouterr()
+        assert cap.out == "" and cap.err.count("\n") == 1 and cap.err.startswith("error: report:")
+    assert md.read_bytes() == before  # the report.md given as PATH is left untouched
+    assert not (empty / "report.md").exists() and not (tmp_path / "report.md").exists()
+
+
+def test_publish_keeps_a_lean_folder(tmp_path, capsys):
+    folder = write_records(tmp_path / "run", suite())
+    for stale in ("report.html", "report.tex", "runs.csv"):  # left by an earlier publication
+        (folder / stale).write_text("old")
+    assert main(["report", str(folder), "--publish"]) == 0
+    names = sorted(p.name for p in folder.iterdir())
+    assert names == ["README.md", "records.jsonl", "report.md", "summary.csv"]
+    text = (folder / "README.md").read_text()
+    assert "Produced by" in text and "Machine:" in text and "`report.md`" in text
+    assert "`summary.csv`" in text and "| task |" in text
+    assert f"python -m bench report {folder} --format html latex csv --out" in text
+    assert "removed report.html, report.tex, runs.csv" in capsys.readouterr().out
+    assert main(["report", str(folder), "--publish", "--format", "md", "html"]) == 2
+    assert not (folder / "report.html").exists()
+
+
+def test_plots_add_no_svg_to_a_png_only_folder(tmp_path):
+    recs = [
+        rec("a", "sin31", s, trace=decaying(0.9, 8), loss_target=1e-3, headline="test_mse")
+        for s in range(2)
+    ]
+    folder = write_records(tmp_path / "run", recs)
+    (folder / "plots").mkdir()
+    (folder / "plots" / "landscape_wide.png").write_bytes(b"png")  # published PNG-only
+    assert main(["report", str(folder), "--plots", "--publish"]) == 0
+    plots = folder / "plots"
+    assert (plots / "convergence_sin31.png").exists()
+    assert not list(plots.glob("*.svg"))
+    assert "(PNG)" in (folder / "README.md").read_text()
+    assert main(["report", str(folder), "--plots", "--svg"]) == 0  # unless asked
+    assert (plots / "convergence_sin31.svg").exists()
 
 
 # -- landscape ----------------------------------------------------------------------------------
@@ -388,6 +561,19 @@ def test_landscape_command_writes_files(tmp_path, capsys):
     assert main(["landscape", "--out", str(out), "--batch", "0"]) == 2
 
 
+def test_landscape_defaults_to_a_git_ignored_folder():
+    out = build_parser().parse_args(["landscape"]).out
+    assert out == Path("runs/landscape")
+    root = Path(__file__).resolve().parent.parent
+    probe = subprocess.run(
+        ["git", "-C", str(root), "check-ignore", "-q", str(out / "landscape_wide.png")],
+        capture_output=True,
+    )
+    if probe.returncode == 128:  # not a git checkout (e.g. an unpacked sdist)
+        pytest.skip("not a git work tree")
+    assert probe.returncode == 0, "runs/ must be git-ignored"
+
+
 def test_readme_block_is_regenerated_from_records(tmp_path):
     folder = write_records(tmp_path / "run", suite())
     readme = tmp_path / "README.md"
@@ -404,16 +590,8 @@ def test_readme_block_is_regenerated_from_records(tmp_path):
 
 def test_seconds_per_1k_steps_from_trace():
     r = {"trace": [[100, 1.0, 0.5], [1100, 3.0, 0.4]], "time": {"batch_seeds": 2}}
-    assert report.seconds_per_1k_steps(r) == pytest.approx(1.0)
-    assert report.seconds_per_1k_steps({"trace": [[1, 0.1, 0.2]], "time": {}}) is None
-
-
-def test_publish_writes_a_run_readme(tmp_path):
-    folder = write_records(tmp_path / "run", suite())
-    assert main(["report", str(folder), "--format", "md", "csv", "--publish"]) == 0
-    text = (folder / "README.md").read_text()
-    assert "Produced by" in text and "Machine:" in text and "`report.md`" in text
-    assert "| task |" in text
+    assert seconds_per_1k_steps(r) == pytest.approx(1.0)
+    assert seconds_per_1k_steps({"trace": [[1, 0.1, 0.2]], "time": {}}) is None
 
 
 def test_crlb_table_ratio(full_report):
@@ -426,6 +604,6 @@ def test_crlb_table_ratio(full_report):
 def test_a_rerun_seed_counts_once(tmp_path):
     old = rec("m", "t", 0, success=False)
     new = dict(rec("m", "t", 0, success=True), run_key="other-key")
-    kept, dropped = report.latest_per_run([old, new, rec("m", "t", 1)])
+    kept, dropped = latest_per_run([old, new, rec("m", "t", 1)])
     assert dropped == 1 and len(kept) == 2
     assert next(r for r in kept if r["seed"] == 0)["success"] is True

@@ -25,8 +25,6 @@ from typing import Any
 
 import numpy as np
 
-from .record import STATUSES  # noqa: F401  (re-exported for the report)
-
 RECORDS = "records.jsonl"
 
 MANIFEST = "manifest.json"

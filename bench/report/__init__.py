@@ -1,4 +1,55 @@
-"""Reports from records: summaries, tables, renderers, plots and publishing."""
+"""Reports from records: summaries, tables, renderers, plots and publishing; nothing is rerun.
 
-from .build import *  # noqa: F403  (temporary during the split)
-from .build import FORMATS, MIXED, README_END, README_START  # noqa: F401
+Layers, each importing only those above it::
+
+    stats                      numbers with a hand-checkable definition (no records)
+    records                    reading and vetting records; formatting helpers
+    summaries                  one Summary per (method, task)
+    tables                     summaries as rows of text
+    document                   the Report every renderer prints
+    plotkit                    matplotlib set-up, method styles, panel splitting
+    render, csvout, plots      Markdown/HTML/LaTeX, CSV, figures
+    publish                    writing report folders, run READMEs, README tables
+    landscape                  the loss landscape of sin(w x) (from a formula; uses plotkit)
+"""
+
+from .document import Figure, Report, build_report
+from .publish import (
+    FORMATS,
+    README_END,
+    README_START,
+    Outcome,
+    publish_folder,
+    update_readme,
+    write_report,
+    write_reports,
+    write_run_readme,
+)
+from .records import Loaded, read
+from .render import render_html, render_latex, render_markdown
+from .summaries import Summary, summarise
+from .tables import MIXED, Table
+
+__all__ = [
+    "FORMATS",
+    "MIXED",
+    "README_END",
+    "README_START",
+    "Figure",
+    "Loaded",
+    "Outcome",
+    "Report",
+    "Summary",
+    "Table",
+    "build_report",
+    "publish_folder",
+    "read",
+    "render_html",
+    "render_latex",
+    "render_markdown",
+    "summarise",
+    "update_readme",
+    "write_report",
+    "write_reports",
+    "write_run_readme",
+]

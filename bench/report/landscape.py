@@ -27,6 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .plotkit import legend_outside, pyplot, save
+
 FORMULA = "L(w) = 1 - S(2wR)/2 - S(2tR)/2 - S((w-t)R) + S((w+t)R),  S(u) = sin(u)/u"
 
 
@@ -95,8 +97,6 @@ def draw_landscape(
 ) -> list[Path]:
     """Write ``landscape_wide`` (w from 0 to 2t) and ``landscape_zoom`` (t +- 5 pi / R), each as
     PNG and SVG, into ``out``; returns the paths."""
-    from .plots import pyplot, save
-
     plt = pyplot()
     t, r = float(target), float(half_width)
     basin = math.pi / r
@@ -148,7 +148,7 @@ def draw_landscape(
             ax_g.set_yscale("symlog", linthresh=1e-1)
         for ax in (ax_l, ax_g):
             ax.grid(True, alpha=0.3)
-            ax.legend(fontsize=7, loc="upper right")
+            legend_outside(ax)
         span = "zoomed to t +- 5 pi/R" if zoomed else f"w from 0 to {2 * t:g}"
         fig.suptitle(
             f"Loss of sin(w x) against sin({t:g} x), x ~ U[-{r:g}, {r:g}], {span}\n"

@@ -1,14 +1,15 @@
 """Figures from records: convergence curves, success against cycles, frequency error against the
 Cramer-Rao bound, and the performance profile. PNG (for pages) and SVG (for papers).
 
-matplotlib is imported inside :func:`pyplot` so that ``bench list`` and ``bench run`` never pay
-for it. Figures are small (100 dpi) because published results are committed to the repository.
+Every figure follows the readability rules of :mod:`.plotkit`: at most six lines a panel (more
+methods are split into panels by kind and family), one style per method, legends outside the
+data. Each figure is built by a ``*_plot`` function (which returns the matplotlib figure, so that
+tests can inspect it) and written by its ``*_figure(s)`` caller.
 """
 
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,69 +17,39 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import stats
-from .build import Figure, Summary, cost_matrix, natural_key
+from .document import Figure
+from .plotkit import MAX_LINES, Style, legend_outside, method_styles, panels, pyplot, save, slug
+from .records import natural_key
+from .summaries import Summary, cost_matrix, snr_points
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure as MplFigure
 
-DPI = 100
+#: A trace with fewer logged points is a result, not a curve: a spectral estimate logs its fit
+#: once (or once per estimator pass) and takes no training steps to draw.
+MIN_CURVE_POINTS = 3
+REFERENCE = {"color": "black", "lw": 1.1, "ls": (0, (5, 3))}
+SPLIT_NOTE = (
+    " More than six lines are split into panels (gradient-trained, then spectral and hybrid "
+    "methods, by family); panels share their axes and each method keeps its style throughout."
+)
 
-
-def pyplot() -> Any:
-    """matplotlib's pyplot on the file-only Agg backend (no display needed, headless-safe)."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def slug(text: str) -> str:
-    """A file-name-safe version of a task id: ``tone[cycles=10]`` -> ``tone_cycles_10``."""
-    return re.sub(r"[^A-Za-z0-9.-]+", "_", text).strip("_") or "x"
-
-
-def method_colours(methods: Sequence[str]) -> dict[str, Any]:
-    """One fixed colour per method across every figure of a report."""
-    plt = pyplot()
-    names = sorted(set(methods), key=natural_key)
-    if len(names) <= 20:
-        cmap = plt.get_cmap("tab10" if len(names) <= 10 else "tab20")
-        return {m: cmap(i) for i, m in enumerate(names)}
-    cmap = plt.get_cmap("hsv")
-    return {m: cmap(i / len(names)) for i, m in enumerate(names)}
-
-
-#: Whether figures are also written as SVG (``report --no-svg`` turns it off for lean published
-#: folders; the PNGs are what the HTML page embeds).
-WRITE_SVG = True
-
-
-def save(fig: MplFigure, out: Path, name: str) -> tuple[Path, Path | None]:
-    """Write ``name.png`` (and ``name.svg`` unless turned off) and close the figure."""
-    plt = pyplot()
-    out.mkdir(parents=True, exist_ok=True)
-    png, svg = out / f"{name}.png", out / f"{name}.svg"
-    fig.savefig(png, dpi=DPI, bbox_inches="tight")
-    if WRITE_SVG:
-        fig.savefig(svg, bbox_inches="tight")
-    plt.close(fig)
-    return png, svg if WRITE_SVG else None
+Styles = dict[str, Style]
 
 
 def draw_all(
-    records: Sequence[dict[str, Any]], summaries: Sequence[Summary], out: Path
+    records: Sequence[dict[str, Any]], summaries: Sequence[Summary], out: Path, svg: bool = True
 ) -> list[Figure]:
-    """Every figure the records support; a family of figures with no data is left out."""
-    colours = method_colours([r["method"] for r in records])
+    """Every figure the records support; a family of figures with no data is left out. Each is
+    written as PNG, and also as SVG when ``svg``."""
+    styles = method_styles(records)
     figures: list[Figure] = []
-    fig = performance_profile_figure(summaries, colours, out)
+    fig = performance_profile_figure(summaries, styles, out, svg)
     if fig is not None:
         figures.append(fig)
-    figures += cycles_figures(summaries, colours, out)
-    figures += snr_figures(records, colours, out)
-    figures += convergence_figures(records, colours, out)
+    figures += cycles_figures(summaries, styles, out, svg)
+    figures += snr_figures(records, styles, out, svg)
+    figures += convergence_figures(records, styles, out, svg)
     return figures + landscape_figures(out)
 
 
@@ -106,12 +77,15 @@ def landscape_figures(out: Path) -> list[Figure]:
 # -- convergence ----------------------------------------------------------------------------
 
 
-def seed_curves(recs: Sequence[dict[str, Any]], axis: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Per seed, (x, loss) from the trace; ``axis`` 0 = step, 1 = seconds (per-seed share)."""
+def seed_curves(
+    recs: Sequence[dict[str, Any]], axis: int, min_points: int = MIN_CURVE_POINTS
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per seed that logged at least ``min_points`` finite losses, (x, loss) from the trace;
+    ``axis`` 0 = step, 1 = seconds (per-seed share)."""
     curves = []
     for r in recs:
         pts = [p for p in r.get("trace") or [] if p[2] is not None and math.isfinite(p[2])]
-        if not pts:
+        if len(pts) < max(min_points, 1):
             continue
         batch = (r.get("time") or {}).get("batch_seeds") or 1
         x = np.array([p[axis] for p in pts], dtype=float)
@@ -144,59 +118,105 @@ def band(
 
 
 def convergence_figures(
-    records: Sequence[dict[str, Any]], colours: dict[str, Any], out: Path
+    records: Sequence[dict[str, Any]], styles: Styles, out: Path, svg: bool = True
 ) -> list[Figure]:
     by_task: dict[str, list[dict[str, Any]]] = {}
     for r in records:
         if r.get("trace"):
             by_task.setdefault(r["task"], []).append(r)
-    return [
-        convergence_figure(task, by_task[task], colours, out)
-        for task in sorted(by_task, key=natural_key)
-    ]
+    figures = []
+    for task in sorted(by_task, key=natural_key):
+        fig = convergence_figure(task, by_task[task], styles, out, svg)
+        if fig is not None:
+            figures.append(fig)
+    return figures
 
 
 def convergence_figure(
-    task: str, recs: Sequence[dict[str, Any]], colours: dict[str, Any], out: Path
-) -> Figure:
-    """Loss against step and against seconds; one line per method, seeds as a min-max band."""
-    plt = pyplot()
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
-    methods = sorted({r["method"] for r in recs}, key=natural_key)
-    target = next((r["loss_target"] for r in recs if r.get("loss_target") is not None), None)
-    floor = _loss_floor(recs)
-    for ax, axis, label in ((axes[0], 0, "step"), (axes[1], 1, "training seconds per seed")):
-        span = []
-        for m in methods:
-            curves = seed_curves([r for r in recs if r["method"] == m], axis)
-            if not curves:
-                continue
-            x, med, lo, hi = band(curves)
-            med, lo, hi = (np.maximum(v, floor) for v in (med, lo, hi))
-            n = len(curves)
-            ax.plot(x, med, color=colours[m], lw=1.4, label=f"{m} ({n} seed{'s' * (n > 1)})")
-            if n > 1:
-                ax.fill_between(x, lo, hi, color=colours[m], alpha=0.18, lw=0)
-            span += [x[x > 0].min(initial=np.inf), x.max(initial=0)]
-        if target is not None:
-            ax.axhline(target, color="0.3", ls="--", lw=1, label="loss target")
-        ax.set_yscale("log")
-        finite = [s for s in span if math.isfinite(s) and s > 0]
-        if finite and max(finite) / min(finite) > 100:
-            ax.set_xscale("log")
-        ax.set_xlabel(label)
-        ax.set_ylabel("training loss")
-        ax.grid(True, which="major", alpha=0.3)
-    axes[1].legend(fontsize=7, loc="best")
-    fig.suptitle(f"Convergence on {task}", fontsize=11)
-    fig.tight_layout()
+    task: str, recs: Sequence[dict[str, Any]], styles: Styles, out: Path, svg: bool = True
+) -> Figure | None:
+    """The convergence figure of one task, or ``None`` when no method logged a curve."""
+    built = convergence_plot(task, recs, styles)
+    if built is None:
+        return None
+    fig, left_out, split = built
     name = f"convergence_{slug(task)}"
-    png, svg = save(fig, out, name)
+    png, svg_path = save(fig, out, name, svg)
     caption = (
         "Training loss (log scale) against step and against training seconds per seed. Line: "
-        "median over seeds; band: min to max over seeds. Dashed: the task's loss target."
+        "median over seeds; band: min to max over seeds. Dashed black: the task's loss target."
     )
-    return Figure(name, f"Convergence on {task}", caption, png, svg)
+    if left_out:
+        caption += (
+            f" Not drawn: {', '.join(left_out)} (most seeds logged fewer than "
+            f"{MIN_CURVE_POINTS} points: a spectral estimate takes no training steps and logs "
+            "its result, not a curve; see the tables)."
+        )
+    if split:
+        caption += SPLIT_NOTE
+    return Figure(name, f"Convergence on {task}", caption, png, svg_path)
+
+
+def convergence_plot(
+    task: str, recs: Sequence[dict[str, Any]], styles: Styles
+) -> tuple[MplFigure, list[str], bool] | None:
+    """Loss against step (left) and against seconds (right); one line per method, seeds as a
+    min-max band; a row of panels per group of methods. Returns the figure, the methods left
+    out for want of a curve, and whether the methods were split into several rows."""
+    plt = pyplot()
+    methods = sorted({r["method"] for r in recs}, key=lambda m: styles[m].rank)
+    curves = {
+        m: [seed_curves([r for r in recs if r["method"] == m], a) for a in (0, 1)] for m in methods
+    }
+    traced = {m: sum(1 for r in recs if r["method"] == m and r.get("trace")) for m in methods}
+    # A method is drawn when most of its seeds logged a curve (then those seeds are drawn).
+    drawn = [m for m in methods if 2 * len(curves[m][0]) >= max(traced[m], 1)]
+    left_out = [m for m in methods if m not in drawn]
+    if not drawn:
+        return None
+    target = next((r["loss_target"] for r in recs if r.get("loss_target") is not None), None)
+    floor = _loss_floor(recs)
+    groups = panels(drawn, styles, MAX_LINES - (target is not None))
+    fig, axes = plt.subplots(
+        len(groups),
+        2,
+        figsize=(10, 0.5 + 3.0 * len(groups)),
+        sharex="col",
+        sharey=True,
+        squeeze=False,
+    )
+    spans: list[list[float]] = [[], []]
+    for row, (title, members) in enumerate(groups):
+        for col, label in ((0, "step"), (1, "training seconds per seed")):
+            ax = axes[row, col]
+            for k, m in enumerate(members):
+                x, med, lo, hi = band(curves[m][col])
+                med, lo, hi = (np.maximum(v, floor) for v in (med, lo, hi))
+                n = len(curves[m][col])
+                style = styles[m]
+                label_m = f"{m} ({n} seed{'s' * (n > 1)})"
+                ax.plot(x, med, label=label_m, **style.line(len(x) > 15, layer=k))
+                if n > 1:
+                    ax.fill_between(x, lo, hi, color=style.colour, alpha=0.12, lw=0)
+                spans[col] += [x[x > 0].min(initial=np.inf), x.max(initial=0)]
+            if target is not None:
+                ax.axhline(target, label="loss target", **REFERENCE)
+            ax.set_yscale("log")
+            ax.grid(True, which="major", alpha=0.3)
+            if col == 0:
+                ax.set_ylabel("training loss")
+            if row == len(groups) - 1:
+                ax.set_xlabel(label)
+            if title:
+                ax.set_title(title, fontsize=9, loc="left")
+        legend_outside(axes[row, 1])
+    for col in (0, 1):
+        finite = [s for s in spans[col] if math.isfinite(s) and s > 0]
+        if finite and max(finite) / min(finite) > 100:
+            axes[0, col].set_xscale("log")
+    fig.suptitle(f"Convergence on {task}", fontsize=11)
+    fig.tight_layout()
+    return fig, left_out, len(groups) > 1
 
 
 def _loss_floor(recs: Sequence[dict[str, Any]]) -> float:
@@ -225,21 +245,39 @@ def _group_by_param(
 
 
 def cycles_figures(
-    summaries: Sequence[Summary], colours: dict[str, Any], out: Path
+    summaries: Sequence[Summary], styles: Styles, out: Path, svg: bool = True
 ) -> list[Figure]:
     """Success rate against cycles in the domain, one line per method, Wilson interval bars."""
-    plt = pyplot()
     figures = []
     for group, items in sorted(_group_by_param(summaries, "cycles").items()):
         items = [(c, s) for c, s in items if s["judged"]]
         if len({c for c, _ in items}) < 2:
             continue
-        fig, ax = plt.subplots(figsize=(7, 4))
-        methods = sorted({s.method for _, s in items}, key=natural_key)
-        for i, m in enumerate(methods):
+        fig, split = cycles_plot(group, items, styles)
+        name = f"success_vs_cycles_{slug(group)}"
+        png, svg_path = save(fig, out, name, svg)
+        caption = (
+            "Share of seeds meeting the task's success criterion as the domain holds more cycles "
+            "of the target; bars are 95% Wilson intervals over seeds (methods shifted slightly "
+            "sideways so that their bars stay apart)."
+        ) + (SPLIT_NOTE if split else "")
+        figures.append(Figure(name, f"Success against cycles ({group})", caption, png, svg_path))
+    return figures
+
+
+def cycles_plot(
+    group: str, items: Sequence[tuple[float, Summary]], styles: Styles
+) -> tuple[MplFigure, bool]:
+    plt = pyplot()
+    groups = panels([s.method for _, s in items], styles)
+    fig, axes = plt.subplots(
+        len(groups), 1, figsize=(7.5, 0.5 + 3.4 * len(groups)), sharex=True, squeeze=False
+    )
+    for (title, members), ax in zip(groups, axes[:, 0], strict=True):
+        for i, m in enumerate(members):
             pts = sorted(((c, s) for c, s in items if s.method == m), key=lambda p: p[0])
             # A small sideways shift per method keeps overlapping interval bars apart.
-            c = np.array([p[0] for p in pts]) * 1.06 ** (i - (len(methods) - 1) / 2)
+            c = np.array([p[0] for p in pts]) * 1.06 ** (i - (len(members) - 1) / 2)
             y = np.array([p[1]["success_rate"] for p in pts])
             lo = y - np.array([p[1]["ci_low"] for p in pts])
             hi = np.array([p[1]["ci_high"] for p in pts]) - y
@@ -247,121 +285,103 @@ def cycles_figures(
                 c,
                 100 * y,
                 yerr=100 * np.vstack([lo, hi]),
-                color=colours[m],
-                marker="o",
-                ms=4,
                 capsize=3,
-                lw=1.3,
                 label=m,
+                **styles[m].line(layer=i),
             )
         ax.set_xscale("log")
         ax.set_ylim(-3, 103)
-        ax.set_xlabel("cycles of the target in the training domain")
         ax.set_ylabel("success rate (%)")
         ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=7)
-        ax.set_title(f"Success against cycles: {group}", fontsize=11)
-        fig.tight_layout()
-        name = f"success_vs_cycles_{slug(group)}"
-        png, svg = save(fig, out, name)
-        caption = (
-            "Share of seeds meeting the task's success criterion as the domain holds more cycles "
-            "of the target; bars are 95% Wilson intervals over seeds."
-        )
-        figures.append(Figure(name, f"Success against cycles ({group})", caption, png, svg))
-    return figures
+        if title:
+            ax.set_title(title, fontsize=9, loc="left")
+        legend_outside(ax)
+    axes[-1, 0].set_xlabel("cycles of the target in the training domain")
+    fig.suptitle(f"Success against cycles: {group}", fontsize=11)
+    fig.tight_layout()
+    return fig, len(groups) > 1
 
 
 # -- frequency error against the Cramer-Rao bound ------------------------------------------------
 
 
-def snr_points(
-    records: Sequence[dict[str, Any]],
-) -> dict[str, dict[str, Any]]:
-    """Per group of noisy-tone tasks: per SNR, the RMSE of ``freq_error`` per method and the
-    bound ``sqrt(mean(crlb_std^2))`` (the RMS of the per-seed bounds, comparable with an RMSE)."""
-    groups: dict[str, dict[str, Any]] = {}
-    for r in records:
-        tp = r.get("task_params") or {}
-        snr = tp.get("snr_db")
-        if isinstance(snr, bool) or not isinstance(snr, int | float):
-            continue
-        rest = ", ".join(f"{k}={tp[k]}" for k in sorted(tp) if k != "snr_db")
-        fam = r.get("task_family") or r["task"].split("[")[0]
-        g = groups.setdefault(f"{fam}[{rest}]" if rest else fam, {"err": {}, "crlb": {}})
-        m = r.get("metrics") or {}
-        crlb = m.get("crlb_std")
-        if isinstance(crlb, int | float) and math.isfinite(crlb):
-            g["crlb"].setdefault(float(snr), []).append(float(crlb) ** 2)
-        err = m.get("freq_error")
-        if r["status"] == "ok" and isinstance(err, int | float) and math.isfinite(err):
-            g["err"].setdefault(r["method"], {}).setdefault(float(snr), []).append(float(err) ** 2)
-    out = {}
-    for name, g in groups.items():
-        if not g["err"]:
-            continue
-        out[name] = {
-            "rmse": {
-                m: {s: math.sqrt(sum(v) / len(v)) for s, v in per.items()}
-                for m, per in g["err"].items()
-            },
-            "crlb": {s: math.sqrt(sum(v) / len(v)) for s, v in g["crlb"].items()},
-        }
-    return out
-
-
 def snr_figures(
-    records: Sequence[dict[str, Any]], colours: dict[str, Any], out: Path
+    records: Sequence[dict[str, Any]], styles: Styles, out: Path, svg: bool = True
 ) -> list[Figure]:
-    plt = pyplot()
     figures = []
     for group, data in sorted(snr_points(records).items()):
-        fig, ax = plt.subplots(figsize=(7, 4))
-        for m in sorted(data["rmse"], key=natural_key):
-            pts = sorted(data["rmse"][m].items())
-            ax.plot(
-                [p[0] for p in pts],
-                [max(p[1], 1e-300) for p in pts],
-                marker="o",
-                ms=4,
-                color=colours[m],
-                lw=1.3,
-                label=m,
-            )
-        if data["crlb"]:
-            pts = sorted(data["crlb"].items())
-            ax.plot(
-                [p[0] for p in pts],
-                [p[1] for p in pts],
-                color="black",
-                ls="--",
-                lw=1.5,
-                label="Cramer-Rao bound",
-            )
-        ax.set_yscale("log")
-        ax.set_xlabel("SNR (dB)")
-        ax.set_ylabel("frequency RMSE (rad per unit)")
-        ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=7)
-        ax.set_title(f"Frequency error against SNR: {group}", fontsize=11)
-        fig.tight_layout()
+        fig, split = snr_plot(group, data, styles)
         name = f"freq_rmse_vs_snr_{slug(group)}"
-        png, svg = save(fig, out, name)
+        png, svg_path = save(fig, out, name, svg)
         caption = (
             "Root-mean-square frequency error over seeds (finished runs) against the signal-to-"
             "noise ratio; dashed: the Cramer-Rao lower bound, as the RMS of each seed's bound. "
             "No unbiased estimator can lie below it."
+        ) + (SPLIT_NOTE if split else "")
+        figures.append(
+            Figure(name, f"Frequency error against SNR ({group})", caption, png, svg_path)
         )
-        figures.append(Figure(name, f"Frequency error against SNR ({group})", caption, png, svg))
     return figures
+
+
+def snr_plot(group: str, data: dict[str, Any], styles: Styles) -> tuple[MplFigure, bool]:
+    plt = pyplot()
+    groups = panels(list(data["rmse"]), styles, MAX_LINES - bool(data["crlb"]))
+    fig, axes = plt.subplots(
+        len(groups),
+        1,
+        figsize=(7.5, 0.5 + 3.4 * len(groups)),
+        sharex=True,
+        sharey=True,
+        squeeze=False,
+    )
+    for (title, members), ax in zip(groups, axes[:, 0], strict=True):
+        for k, m in enumerate(members):
+            pts = sorted(data["rmse"][m].items())
+            ys = [max(p[1], 1e-300) for p in pts]
+            ax.plot([p[0] for p in pts], ys, label=m, **styles[m].line(layer=k))
+        if data["crlb"]:
+            pts = sorted(data["crlb"].items())
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], label="Cramer-Rao bound", **REFERENCE)
+        ax.set_yscale("log")
+        ax.set_ylabel("frequency RMSE (rad per unit)")
+        ax.grid(True, which="both", alpha=0.3)
+        if title:
+            ax.set_title(title, fontsize=9, loc="left")
+        legend_outside(ax)
+    axes[-1, 0].set_xlabel("SNR (dB)")
+    fig.suptitle(f"Frequency error against SNR: {group}", fontsize=11)
+    fig.tight_layout()
+    return fig, len(groups) > 1
 
 
 # -- performance profile --------------------------------------------------------------------------
 
+#: Percentage points between the lines of methods with equal profiles (all solving nothing, say),
+#: so that none hides another.
+NUDGE = 0.8
+
 
 def performance_profile_figure(
-    summaries: Sequence[Summary], colours: dict[str, Any], out: Path
+    summaries: Sequence[Summary], styles: Styles, out: Path, svg: bool = True
 ) -> Figure | None:
+    built = performance_profile_plot(summaries, styles)
+    if built is None:
+        return None
+    fig, split = built
+    png, svg_path = save(fig, out, "performance_profile", svg)
+    caption = (
+        "Fraction of tasks each method solves within a factor tau of the best method's expected "
+        "running time to a success (ERT). Higher and further left is better; the value at the "
+        f"right edge is the share of tasks solved at all. Lines are nudged up to "
+        f"{NUDGE * (MAX_LINES - 1) / 2:g} points apart so that equal profiles stay visible."
+    ) + (SPLIT_NOTE if split else "")
+    return Figure("performance_profile", "Performance profile", caption, png, svg_path)
+
+
+def performance_profile_plot(
+    summaries: Sequence[Summary], styles: Styles
+) -> tuple[MplFigure, bool] | None:
     cost = cost_matrix(summaries)
     prof = stats.performance_profile(cost)
     finite = [v for r in prof.ratios.values() for v in r if math.isfinite(v)]
@@ -369,25 +389,32 @@ def performance_profile_figure(
         return None
     plt = pyplot()
     top = max(10.0, max(finite) * 2)
-    fig, ax = plt.subplots(figsize=(7, 4))
-    for m in sorted(prof.ratios, key=natural_key):
-        r = sorted(v for v in prof.ratios[m] if math.isfinite(v))
-        xs = [1.0, *r, top]
-        ys = [prof.rho(m, 1.0), *[prof.rho(m, v) for v in r], prof.rho(m, top)]
-        ax.step(xs, [100 * y for y in ys], where="post", color=colours[m], lw=1.5, label=m)
-    ax.set_xscale("log")
-    ax.set_xlim(1, top)
-    ax.set_ylim(-3, 103)
-    ax.set_xlabel("tau: within this factor of the best expected running time")
-    ax.set_ylabel("tasks solved (%)")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7, loc="lower right")
-    ax.set_title(f"Performance profile over {len(prof.tasks)} task(s)", fontsize=11)
-    fig.tight_layout()
-    png, svg = save(fig, out, "performance_profile")
-    caption = (
-        "Fraction of tasks each method solves within a factor tau of the best method's expected "
-        "running time to a success (ERT). Higher and further left is better; the value at the "
-        "right edge is the share of tasks solved at all."
+    groups = panels(list(prof.ratios), styles)
+    fig, axes = plt.subplots(
+        len(groups), 1, figsize=(7.5, 0.5 + 3.4 * len(groups)), sharex=True, squeeze=False
     )
-    return Figure("performance_profile", "Performance profile", caption, png, svg)
+    for (title, members), ax in zip(groups, axes[:, 0], strict=True):
+        for i, m in enumerate(members):
+            r = sorted(v for v in prof.ratios[m] if math.isfinite(v))
+            xs = [1.0, *r, top]
+            ys = [prof.rho(m, 1.0), *[prof.rho(m, v) for v in r], prof.rho(m, top)]
+            nudge = NUDGE * (i - (len(members) - 1) / 2)
+            ax.step(
+                xs,
+                [100 * y + nudge for y in ys],
+                where="post",
+                label=m,
+                **styles[m].line(True, layer=i),
+            )
+        ax.set_xscale("log")
+        ax.set_xlim(1, top)
+        ax.set_ylim(-4, 104)
+        ax.set_ylabel("tasks solved (%)")
+        ax.grid(True, which="both", alpha=0.3)
+        if title:
+            ax.set_title(title, fontsize=9, loc="left")
+        legend_outside(ax)
+    axes[-1, 0].set_xlabel("tau: within this factor of the best expected running time")
+    fig.suptitle(f"Performance profile over {len(prof.tasks)} task(s)", fontsize=11)
+    fig.tight_layout()
+    return fig, len(groups) > 1

@@ -1,0 +1,172 @@
+"""The document every renderer prints: provenance, tables, notes and figures.
+
+The flow is records -> one summary per (method, task) -> tables -> this small document model ->
+one renderer per format (``render``). Figures are drawn apart (``plots``) and attached by the
+caller, so building a report never needs matplotlib.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..core.store import BadLine
+from .records import ENV_FIELDS, env_signature, environment_labels, natural_key
+from .summaries import Summary, summarise
+from .tables import (
+    MIXED,
+    Table,
+    accuracy_table,
+    aggregate_table,
+    convergence_table,
+    cost_table,
+    crlb_table,
+    headline_matrix,
+    representation_evidence,
+    success_table,
+)
+
+
+@dataclass
+class Figure:
+    """A drawn plot: where its files are and what it shows."""
+
+    name: str
+    title: str
+    caption: str
+    png: Path
+    svg: Path | None = None
+
+
+@dataclass
+class Report:
+    """Everything a renderer needs: provenance text, notes, tables and figures. ``headline`` is
+    the task x method success matrix a page may lead with (the README's table)."""
+
+    intro: list[str]
+    tables: list[Table]
+    notes: list[tuple[str, list[str]]]
+    figures: list[Figure]
+    summaries: list[Summary]
+    records: list[dict[str, Any]]
+    headline: Table | None = None
+
+
+def build_report(
+    records: Sequence[dict[str, Any]],
+    sources: Sequence[Path],
+    problems: Sequence[BadLine | str] = (),
+) -> Report:
+    """Tables and notes for a set of records (figures are added by the caller)."""
+    labels = environment_labels(records)
+    summaries = summarise(records, labels)
+    show_env = len(labels) > 1
+    tables = [
+        success_table(summaries, show_env),
+        accuracy_table(summaries),
+        convergence_table(summaries),
+        cost_table(summaries, show_env),
+    ]
+    crlb = crlb_table(records)
+    if crlb is not None:
+        tables.append(crlb)
+    agg = aggregate_table(summaries)
+    if agg is not None:
+        tables.append(agg)
+    return Report(
+        provenance(records, sources),
+        tables,
+        _notes(summaries, labels, records, problems),
+        [],
+        summaries,
+        list(records),
+        headline_matrix(summaries) if summaries else None,
+    )
+
+
+def provenance(records: Sequence[dict[str, Any]], sources: Sequence[Path]) -> list[str]:
+    n_m = len({r["method"] for r in records})
+    n_t = len({r["task"] for r in records})
+    profiles = sorted({str(r.get("profile")) for r in records})
+    commits = sorted({str((r.get("env") or {}).get("git_commit")) for r in records})
+    stamps = sorted(str((r.get("env") or {}).get("timestamp", "")) for r in records)
+    commands = sorted({str((r.get("env") or {}).get("command", "")) for r in records} - {""})
+    lines = [
+        f"{len(records)} records ({n_m} methods x {n_t} tasks) from "
+        f"{', '.join(str(s) for s in sources)}; profile {', '.join(profiles) or '-'}.",
+        "Produced by: " + ("; ".join(f"`{c}`" for c in commands) or "-") + ".",
+        f"Code: commit {', '.join(commits) or '-'}." + _span(stamps),
+        f"Machine: {machines(records)}.",
+        "Generated from the records alone (nothing was rerun) by `python -m bench report`.",
+    ]
+    return lines
+
+
+def machines(records: Sequence[dict[str, Any]]) -> str:
+    """Device, CPU, OS and thread count of each distinct machine, most records first."""
+    counts: dict[str, int] = {}
+    for r in records:
+        env = r.get("env") or {}
+        desc = (
+            f"{env.get('device', '?')} ({env.get('device_name', '?')}), CPU {env.get('cpu', '?')}"
+            f" x {env.get('cpu_count', '?')}, {env.get('platform', '?')}, "
+            f"{env.get('threads', '?')} torch thread(s)"
+        )
+        counts[desc] = counts.get(desc, 0) + 1
+    return "; ".join(sorted(counts, key=lambda d: -counts[d])) or "-"
+
+
+def _span(stamps: Sequence[str]) -> str:
+    if not stamps or not stamps[0]:
+        return ""
+    if stamps[0] == stamps[-1]:
+        return f" Run at {stamps[0]}."
+    return f" Runs from {stamps[0]} to {stamps[-1]}."
+
+
+def _notes(
+    summaries: Sequence[Summary],
+    labels: dict[tuple[str, ...], str],
+    records: Sequence[dict[str, Any]],
+    problems: Sequence[BadLine | str],
+) -> list[tuple[str, list[str]]]:
+    notes = []
+    counts: dict[str, int] = {}
+    for r in records:
+        lab = labels[env_signature(r)]
+        counts[lab] = counts.get(lab, 0) + 1
+    envs = [
+        f"{lab}: "
+        + ", ".join(f"{k} {v}" for k, v in zip(ENV_FIELDS, sig, strict=True))
+        + f" ({counts[lab]} records)"
+        for sig, lab in sorted(labels.items(), key=lambda kv: natural_key(kv[1]))
+    ]
+    if len(labels) > 1:
+        mixed = [f"{s.method} on {s.task}" for s in summaries if s["env_mixed"]]
+        envs.insert(
+            0,
+            f"The records come from {len(labels)} different environments; numbers "
+            "from different environments (versions, device) are not directly comparable.",
+        )
+        if mixed:
+            envs.append(
+                f"{MIXED} marks pairs whose seeds ran in more than one environment: "
+                + ", ".join(mixed)
+                + "."
+            )
+    notes.append(("Environment", envs))
+    impossible = sorted({s.task for s in summaries if s["representable"] is False}, key=natural_key)
+    if impossible:
+        items = []
+        for t in impossible:
+            s = next(x for x in summaries if x.task == t and x["representable"] is False)
+            items.append(
+                f"{t}: impossible by representation; {representation_evidence(s)}. "
+                "No method can succeed, so its failures say nothing about the methods."
+            )
+        notes.append(("Impossible by representation", items))
+    if problems:
+        notes.append(("Unreadable records (skipped)", [str(p) for p in problems]))
+    return notes

@@ -1,0 +1,244 @@
+"""One :class:`Summary` per (method, task): every number a table shows, at full precision.
+
+Counting rules, stated once here and again in the pages:
+- A *judged* run is any run that was not skipped and whose task has a success criterion. Runs
+  that timed out, diverged, ran out of memory or crashed are judged and count as failures;
+  skipped runs are shown with their reason and left out of the denominator.
+- Times are per seed: a vectorised method that fits S seeds at once records each seed's share
+  (``time.batch_seeds`` says S), and trace seconds are divided by S the same way.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..core.record import STATUSES
+from . import stats
+from .records import (
+    batch_seeds,
+    env_signature,
+    headline_of,
+    loss_target_of,
+    median_of,
+    natural_key,
+    num,
+    seconds_per_1k_steps,
+)
+
+PHASE_ORDER = ("estimate", "warmup", "compile", "train", "predict")
+NOT_PHASES = ("total", "batch_seeds")
+
+
+@dataclass
+class Summary:
+    """Everything the tables say about one (method, task) pair, numbers at full precision."""
+
+    method: str
+    task: str
+    records: list[dict[str, Any]] = field(repr=False)
+    values: dict[str, Any] = field(default_factory=dict)
+
+    def __getitem__(self, key: str) -> Any:
+        return self.values.get(key)
+
+
+def summarise(
+    records: Sequence[dict[str, Any]], env_labels: dict[tuple[str, ...], str] | None = None
+) -> list[Summary]:
+    """One :class:`Summary` per (method, task), ordered by task then method."""
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for r in records:
+        groups.setdefault((str(r["task"]), str(r["method"])), []).append(r)
+    out = []
+    for task, method in sorted(groups, key=lambda k: (natural_key(k[0]), natural_key(k[1]))):
+        recs = groups[(task, method)]
+        s = Summary(method, task, recs)
+        s.values = {"method": method, "task": task, "task_family": recs[0].get("task_family")}
+        s.values.update(_outcome(recs))
+        s.values.update(_accuracy(recs))
+        s.values.update(_convergence(recs))
+        s.values.update(_cost(recs))
+        s.values.update(_environment(recs, env_labels or {}))
+        s.values.update(_other_metrics(recs))
+        out.append(s)
+    return out
+
+
+def _outcome(recs: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    counts = {st: sum(1 for r in recs if r["status"] == st) for st in STATUSES}
+    judged = [r for r in recs if r["status"] != "skipped" and r["success"] is not None]
+    wins = sum(1 for r in judged if r["success"])
+    lo, hi = stats.wilson_interval(wins, len(judged))
+    skipped = sorted({r["reason"] for r in recs if r["status"] == "skipped" and r["reason"]})
+    failed = sorted(
+        {f"{r['status']}: {r['reason']}" for r in recs if r["status"] not in ("ok", "skipped")}
+    )
+    rep = next(
+        (
+            r["extras"]
+            for r in recs
+            if isinstance(r.get("extras"), dict) and r["extras"].get("representable") is False
+        ),
+        None,
+    )
+    if rep is not None:
+        verdict = "impossible by representation"
+    elif counts["skipped"] == len(recs):
+        verdict = "skipped"
+    elif not judged:
+        verdict = "no criterion"
+    else:
+        verdict = "all seeds" if wins == len(judged) else "some seeds" if wins else "no seed"
+    return {
+        "runs": len(recs),
+        **{f"n_{st}": n for st, n in counts.items()},
+        "judged": len(judged),
+        "successes": wins,
+        "success_rate": wins / len(judged) if judged else None,
+        "ci_low": None if math.isnan(lo) else lo,
+        "ci_high": None if math.isnan(hi) else hi,
+        "verdict": verdict,
+        "skip_reason": "; ".join(skipped),
+        "fail_reasons": "; ".join(failed),
+        "representable": None if rep is None else False,
+        "distinct_inputs": (rep or {}).get("distinct_inputs"),
+        "distinct_seconds": (rep or {}).get("distinct_seconds"),
+    }
+
+
+def _accuracy(recs: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    name = headline_of(recs)
+    vals = [(r.get("metrics") or {}).get(name) for r in recs if r["status"] == "ok"] if name else []
+    q = stats.quantiles([v for v in (num(x) for x in vals) if v is not None])
+    none = q["n"] == 0
+    return {"headline": name, "headline_n": q["n"]} | {
+        f"headline_{k}": None if none else q[k] for k in ("median", "q25", "q75", "min", "max")
+    }
+
+
+def _convergence(recs: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    target = loss_target_of(recs)
+    traced = [r for r in recs if r.get("trace")]
+    hits = []
+    if target is not None:
+        for r in traced:
+            hit = stats.time_to_target(r["trace"], target)
+            if hit is not None:
+                hits.append((hit[0], hit[1] / batch_seeds(r)))
+    final = []
+    for r in recs:
+        v = num((r.get("metrics") or {}).get("final_loss"))
+        if v is None and r.get("trace"):
+            v = num(r["trace"][-1][2])
+        if v is not None and r["status"] != "skipped":
+            final.append(v)
+    improving = [stats.still_improving(r["trace"]) for r in traced]
+    known = [v for v in improving if v is not None]
+    return {
+        "loss_target": target,
+        "traced": len(traced),
+        "reached": len(hits) if target is not None else None,
+        "steps_to_target": median_of(h[0] for h in hits),
+        "seconds_to_target": median_of(h[1] for h in hits),
+        "final_loss": median_of(final),
+        "improving": sum(known) if known else None,
+        "improving_known": len(known),
+    }
+
+
+def _cost(recs: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    ran = [r for r in recs if r["status"] != "skipped"]
+    phases = sorted(
+        {k for r in ran for k in (r.get("time") or {}) if k not in NOT_PHASES},
+        key=lambda p: (PHASE_ORDER.index(p) if p in PHASE_ORDER else len(PHASE_ORDER), p),
+    )
+    out: dict[str, Any] = {
+        f"sec_{p}": median_of((r.get("time") or {}).get(p) for r in ran) for p in phases
+    }
+    totals = [num((r.get("time") or {}).get("total")) or 0.0 for r in ran]
+    out["sec_total"] = median_of(totals)
+    devices = sorted({str((r.get("env") or {}).get("device_name", "?")) for r in ran})
+    out["device"] = "; ".join(devices)
+    out["samples"] = median_of((r.get("metrics") or {}).get("samples") for r in ran)
+    out["n_params"] = median_of((r.get("metrics") or {}).get("n_params") for r in ran)
+    out["batch_seeds"] = max((batch_seeds(r) for r in ran), default=None)
+    out["steps1k_seconds"] = median_of(seconds_per_1k_steps(r) for r in ran)
+    judged = [r for r in ran if r["success"] is not None]
+    wins = sum(1 for r in judged if r["success"])
+    seconds = [num((r.get("time") or {}).get("total")) or 0.0 for r in judged]
+    out["ert_seconds"] = stats.expected_running_time(seconds, wins) if judged else None
+    return out
+
+
+def _environment(
+    recs: Sequence[dict[str, Any]], labels: dict[tuple[str, ...], str]
+) -> dict[str, Any]:
+    sigs = sorted({env_signature(r) for r in recs}, key=lambda s: natural_key(labels.get(s, "")))
+    return {
+        "env": ", ".join(labels.get(s, "?") for s in sigs),
+        "env_mixed": len(sigs) > 1,
+    }
+
+
+def _other_metrics(recs: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    ok = [r for r in recs if r["status"] == "ok"]
+    names = sorted(
+        {k for r in ok for k, v in (r.get("metrics") or {}).items() if num(v) is not None}
+    )
+    return {f"median_{k}": median_of((r.get("metrics") or {}).get(k) for r in ok) for k in names}
+
+
+def cost_matrix(summaries: Sequence[Summary]) -> dict[str, dict[str, float | None]]:
+    """ERT per method and task, over tasks that have a success criterion and can be solved at
+    all (a task impossible by representation would only lower every method alike)."""
+    impossible = {s.task for s in summaries if s["representable"] is False}
+    judged_tasks = {s.task for s in summaries if s["judged"]} - impossible
+    cost: dict[str, dict[str, float | None]] = {}
+    for s in summaries:
+        cost.setdefault(s.method, {})
+    for s in summaries:
+        if s.task in judged_tasks:
+            ert = s["ert_seconds"]
+            cost[s.method][s.task] = ert if ert is not None and math.isfinite(ert) else None
+    for per in cost.values():
+        for t in judged_tasks:
+            per.setdefault(t, None)
+    return cost
+
+
+def snr_points(
+    records: Sequence[dict[str, Any]],
+) -> dict[str, dict[str, Any]]:
+    """Per group of noisy-tone tasks: per SNR, the RMSE of ``freq_error`` per method and the
+    bound ``sqrt(mean(crlb_std^2))`` (the RMS of the per-seed bounds, comparable with an RMSE)."""
+    groups: dict[str, dict[str, Any]] = {}
+    for r in records:
+        tp = r.get("task_params") or {}
+        snr = tp.get("snr_db")
+        if isinstance(snr, bool) or not isinstance(snr, int | float):
+            continue
+        rest = ", ".join(f"{k}={tp[k]}" for k in sorted(tp) if k != "snr_db")
+        fam = r.get("task_family") or r["task"].split("[")[0]
+        g = groups.setdefault(f"{fam}[{rest}]" if rest else fam, {"err": {}, "crlb": {}})
+        m = r.get("metrics") or {}
+        crlb = m.get("crlb_std")
+        if isinstance(crlb, int | float) and math.isfinite(crlb):
+            g["crlb"].setdefault(float(snr), []).append(float(crlb) ** 2)
+        err = m.get("freq_error")
+        if r["status"] == "ok" and isinstance(err, int | float) and math.isfinite(err):
+            g["err"].setdefault(r["method"], {}).setdefault(float(snr), []).append(float(err) ** 2)
+    out = {}
+    for name, g in groups.items():
+        if not g["err"]:
+            continue
+        out[name] = {
+            "rmse": {
+                m: {s: math.sqrt(sum(v) / len(v)) for s, v in per.items()}
+                for m, per in g["err"].items()
+            },
+            "crlb": {s: math.sqrt(sum(v) / len(v)) for s, v in g["crlb"].items()},
+        }
+    return out

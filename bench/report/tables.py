@@ -1,0 +1,274 @@
+"""Tables: the summaries as rows of text, each with a note on how to read it.
+
+A :class:`Table` is renderer-agnostic (cells are already text), so the Markdown, HTML and LaTeX
+pages print the same cells.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ..core.record import STATUSES
+from . import stats
+from .records import fmt, natural_key, num, pct
+from .summaries import PHASE_ORDER, Summary, cost_matrix, snr_points
+
+#: Marks a row whose seeds ran in more than one environment.
+MIXED = "†"
+
+
+@dataclass
+class Table:
+    """A rendered-agnostic table: cells are already text; ``about`` says how to read it."""
+
+    key: str
+    title: str
+    about: str
+    columns: list[str]
+    rows: list[list[str]]
+
+
+def _row_marker(s: Summary) -> str:
+    return f" {MIXED}" if s["env_mixed"] else ""
+
+
+def success_table(summaries: Sequence[Summary], show_env: bool) -> Table:
+    cols = ["task", "method", "runs", "status", "success", "rate", "95% CI", "note"]
+    rows = []
+    for s in summaries:
+        status = ", ".join(f"{s[f'n_{st}']} {st}" for st in STATUSES if s[f"n_{st}"])
+        if not s["judged"] and s["n_skipped"]:
+            succ, rate, ci = "-", "-", "-"
+        elif s["representable"] is False:
+            # Not a failure of the method: the rate would only measure the encoding.
+            succ, rate, ci = f"{s['successes']}/{s['judged']}", "n/a", "-"
+        elif s["judged"]:
+            succ = f"{s['successes']}/{s['judged']}"
+            rate, ci = pct(s["success_rate"]), f"[{pct(s['ci_low'])}, {pct(s['ci_high'])}]"
+        else:
+            succ, rate, ci = "no criterion", "-", "-"
+        rows.append([s.task, s.method, str(s["runs"]), status, succ, rate, ci, _note(s)])
+    if show_env:
+        cols.append("env")
+        for row, s in zip(rows, summaries, strict=True):
+            row.append(s["env"] + _row_marker(s))
+    about = (
+        "Successes over judged seeds, with a 95% Wilson score interval. Timeouts, divergences, "
+        "out-of-memory and errors count as failures; skipped runs are listed with their reason "
+        "and left out of the denominator. A task whose input encoding cannot represent the "
+        "target is marked 'impossible by representation' instead of given a rate."
+    )
+    return Table("success", "Success rate", about, cols, rows)
+
+
+def _note(s: Summary) -> str:
+    parts = []
+    if s["representable"] is False:
+        parts.append("impossible by representation: " + representation_evidence(s, short=True))
+    if s["skip_reason"]:
+        parts.append(f"skipped: {s['skip_reason']}")
+    if s["fail_reasons"]:
+        parts.append(s["fail_reasons"])
+    text = "; ".join(parts)
+    return text if len(text) <= 160 else text[:157] + "..."
+
+
+def representation_evidence(s: Summary, short: bool = False) -> str:
+    """Why a task cannot be solved from its input encoding, in numbers from the record."""
+    di, ds = num(s["distinct_inputs"]), num(s["distinct_seconds"])
+    if di is None or ds is None or ds == 0:
+        return "the input encoding cannot tell some distinct instants apart"
+    if short:
+        return f"{int(di):,} distinct inputs for {int(ds):,} seconds ({di / ds:.1%})"
+    return (
+        f"the input takes {int(di):,} distinct values for {int(ds):,} distinct seconds "
+        f"({di / ds:.1%}), so the target is not a function of the input"
+    )
+
+
+def accuracy_table(summaries: Sequence[Summary]) -> Table:
+    cols = ["task", "method", "metric", "n", "median", "IQR", "range"]
+    rows = []
+    for s in summaries:
+        if not s["headline"] or not s["headline_n"]:
+            why = "skipped" if s["verdict"] == "skipped" else "-"
+            rows.append([s.task, s.method, s["headline"] or "-", "0", why, "-", "-"])
+            continue
+        iqr = f"[{fmt(s['headline_q25'])}, {fmt(s['headline_q75'])}]"
+        rng = f"[{fmt(s['headline_min'])}, {fmt(s['headline_max'])}]"
+        rows.append(
+            [
+                s.task,
+                s.method,
+                s["headline"],
+                str(s["headline_n"]),
+                fmt(s["headline_median"]),
+                iqr,
+                rng,
+            ]
+        )
+    about = (
+        "Each task's headline metric over the seeds that finished (status ok): median, "
+        "interquartile range and min-max. The headline is the one the task declares (stored in "
+        "the record), or for older records the usual metric of the task's family."
+    )
+    return Table("accuracy", "Accuracy", about, cols, rows)
+
+
+def convergence_table(summaries: Sequence[Summary]) -> Table:
+    cols = [
+        "task",
+        "method",
+        "loss target",
+        "reached",
+        "steps to target",
+        "seconds to target",
+        "final loss",
+        "still improving",
+    ]
+    rows = []
+    for s in summaries:
+        if not s["traced"] and s["loss_target"] is None:
+            continue  # no trace and no target: nothing to say about convergence
+        reached = "-" if s["reached"] is None else f"{s['reached']}/{s['traced']}"
+        improving = "-" if s["improving"] is None else f"{s['improving']}/{s['improving_known']}"
+        rows.append(
+            [
+                s.task,
+                s.method,
+                fmt(s["loss_target"]),
+                reached,
+                fmt(s["steps_to_target"]),
+                fmt(s["seconds_to_target"]),
+                fmt(s["final_loss"]),
+                improving,
+            ]
+        )
+    about = (
+        "Fixed-target time: the first logged step (and training seconds, per seed) at which the "
+        "training loss reached the task's loss target, median over the seeds that reached it. "
+        "Final loss is the median last training loss. 'Still improving' counts seeds whose last "
+        "10% of logged losses were lower than the 10% before (one-sided Mann-Whitney U, p < 0.05): "
+        "those runs were stopped by the budget, not by the method."
+    )
+    return Table("convergence", "Convergence", about, cols, rows)
+
+
+def cost_table(summaries: Sequence[Summary], show_env: bool) -> Table:
+    phases = []
+    for s in summaries:
+        phases += [k[4:] for k in s.values if k.startswith("sec_") and k != "sec_total"]
+    phases = sorted(
+        set(phases), key=lambda p: (PHASE_ORDER.index(p) if p in PHASE_ORDER else 99, p)
+    )
+    cols = [
+        "task",
+        "method",
+        *[f"{p} s" for p in phases],
+        "total s",
+        "s/1k steps",
+        "ERT s",
+        "samples",
+        "params",
+        "device",
+    ]
+    rows = []
+    for s in summaries:
+        row = [s.task, s.method, *[fmt(s[f"sec_{p}"]) for p in phases], fmt(s["sec_total"])]
+        row.append(fmt(s["steps1k_seconds"]))
+        row += [fmt(s["ert_seconds"]), fmt(_int(s["samples"])), fmt(_int(s["n_params"]))]
+        row.append(s["device"] + (f" ({s['env']}{_row_marker(s)})" if show_env else ""))
+        rows.append(row)
+    about = (
+        "Median seconds per phase and per seed (a vectorised fit's time is shared among the "
+        "seeds it trained together; warm-up or compile time is kept apart from training). ERT is "
+        "the expected running time to one success: all judged seconds divided by the number of "
+        "successes (COCO's measure; inf when none succeeded). Samples are input/target pairs "
+        "drawn, params the learned parameter count (medians)."
+    )
+    return Table("cost", "Cost", about, cols, rows)
+
+
+def _int(v: float | None) -> int | None:
+    return None if v is None else int(round(v))
+
+
+def crlb_table(records: Sequence[dict[str, Any]]) -> Table | None:
+    """Frequency RMSE over seeds against the Cramer-Rao bound, for tasks that compute one."""
+    rows = []
+    for group, pts in sorted(snr_points(records).items()):
+        for method, per in sorted(pts["rmse"].items(), key=lambda kv: natural_key(kv[0])):
+            for snr in sorted(per):
+                bound = pts["crlb"].get(snr)
+                ratio = per[snr] / bound if bound else None
+                rows.append([group, f"{snr:g}", method, fmt(per[snr]), fmt(bound), fmt(ratio)])
+    if not rows:
+        return None
+    about = (
+        "Root-mean-square frequency error over seeds against the Cramer-Rao bound, taken as the "
+        "RMS of each seed's bound (each task computes it for its own sample positions). A ratio "
+        "near 1 is an efficient estimator; below 1 is chance over few seeds."
+    )
+    cols = ["tasks", "SNR dB", "method", "RMSE", "bound", "RMSE / bound"]
+    return Table("crlb", "Frequency error against the Cramer-Rao bound", about, cols, rows)
+
+
+def aggregate_table(summaries: Sequence[Summary]) -> Table | None:
+    cost = cost_matrix(summaries)
+    if not cost or not any(cost.values()):
+        return None
+    prof = stats.performance_profile(cost)
+    ranks = stats.average_rank(cost)
+    cols = ["method", "solved", *[f"rho({t:g})" for t in stats.TAUS], "mean rank"]
+    order = sorted(cost, key=lambda m: (-prof.solved(m), ranks[m], natural_key(m)))
+    rows = [
+        [
+            m,
+            f"{prof.solved(m)}/{len(prof.tasks)}",
+            *[pct(prof.rho(m, t)) for t in stats.TAUS],
+            f"{ranks[m]:.2f}",
+        ]
+        for m in order
+    ]
+    about = (
+        f"Performance profile (Dolan and More, 2002) over the {len(prof.tasks)} task(s) that "
+        "have a success criterion. The cost of a method on a task is its expected running "
+        "time to one success (ERT, see Cost); 'solved' means at least one seed succeeded. "
+        "rho(tau) is the fraction of all these tasks a method solves within tau times the best "
+        "ERT any method achieved there; rho(1) counts the tasks where it was fastest. A method "
+        "not run or skipped on a task counts as not solving it; tasks impossible by "
+        "representation are left out. Mean rank orders methods by ERT "
+        "per task (1 = cheapest, unsolved tie for last)."
+    )
+    return Table("aggregate", "Across tasks: performance profile", about, cols, rows)
+
+
+def headline_matrix(summaries: Sequence[Summary]) -> Table:
+    """Tasks down, methods across, successes over judged seeds in each cell: the one table a
+    reader of the README needs. ``skip`` marks pairs the method cannot attempt, ``n/a`` tasks
+    whose input encoding cannot represent the target."""
+    methods = sorted({s.method for s in summaries}, key=natural_key)
+    tasks = sorted({s.task for s in summaries}, key=natural_key)
+    cell = {(s.task, s.method): s for s in summaries}
+    rows = []
+    for t in tasks:
+        row = [t]
+        for m in methods:
+            s = cell.get((t, m))
+            if s is None:
+                row.append("")
+            elif s["representable"] is False:
+                row.append("n/a")
+            elif not s["judged"]:
+                row.append("skip" if s["n_skipped"] else "-")
+            else:
+                row.append(f"{s['successes']}/{s['judged']}")
+        rows.append(row)
+    about = (
+        "Seeds that met the task's success criterion, out of the seeds judged. skip: the "
+        "method cannot attempt the task (reason in the full report); n/a: impossible by "
+        "representation (the input encoding cannot tell the instants apart); -: not judged."
+    )
+    return Table("headline", "Success by method and task", about, ["task", *methods], rows)
