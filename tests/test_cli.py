@@ -208,3 +208,46 @@ def test_dry_run_and_resume_header_count_the_same_runs(tmp_path: Path) -> None:
     assert not (tmp_path / "records.jsonl").read_text().count("\n") > 2  # nothing ran
     r = _done(*args, "--resume", env=env)
     assert "[1/1]" in r.stderr
+
+
+# -- records: manifest layout, newest record wins ------------------------------------------------
+
+
+def _tiny_sweep(out: Path, seeds: int = 2) -> list[dict]:
+    args = ["run", "--methods", "test-slow[pause=0]", "--tasks", "sin31", "--seeds", str(seeds)]
+    r = _done(*args, "--jobs", "1", "--no-report", "--out", str(out),
+              env={"BENCH_PLUGIN_PATH": PLUGINS})  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    return [json.loads(line) for line in (out / "records.jsonl").read_text().splitlines()]
+
+
+def test_old_inline_and_new_manifest_layouts_read_the_same(tmp_path: Path) -> None:
+    from bench.core.store import load_records
+
+    new = _tiny_sweep(tmp_path / "new")
+    assert all("env" not in r and len(r["env_id"]) == 12 for r in new)
+    envs = json.loads((tmp_path / "new" / "manifest.json").read_text())["environments"]
+    old = []
+    for r in new:  # the layout records had before the manifest: env inline, with a time stamp
+        r = dict(r)
+        r["env"] = {**envs[r.pop("env_id")], "timestamp": r.pop("finished")}
+        old.append(r)
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "records.jsonl").write_text("".join(json.dumps(r) + "\n" for r in old))
+    a, b = load_records([tmp_path / "new"]), load_records([tmp_path / "old"])
+    strip = lambda r: {k: v for k, v in r.items() if k not in ("_source", "env_id", "finished")}  # noqa: E731
+    assert [strip(r) for r in a] == [strip(r) for r in b]
+    assert a[0]["env"]["git_commit"] == envs[new[0]["env_id"]]["git_commit"]
+
+
+def test_report_keeps_the_newest_record_of_a_run_and_says_so(tmp_path: Path) -> None:
+    recs = _tiny_sweep(tmp_path)
+    again = {**recs[0], "success": True, "metrics": {**recs[0]["metrics"], "test_mse": 0.0}}
+    with open(tmp_path / "records.jsonl", "a") as f:
+        f.write(json.dumps(again) + "\n")
+    r = _done("report", str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    assert "1 older record(s)" in r.stderr
+    md = (tmp_path / "report.md").read_text()
+    row = next(ln for ln in md.splitlines() if ln.startswith("| sin31 | test-slow"))
+    assert "1/2" in row  # the re-recorded seed now succeeds; the older failure is set aside
