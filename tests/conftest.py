@@ -1,4 +1,11 @@
-"""Shared test set-up: one torch thread (small machines crawl otherwise), plugins loaded once."""
+"""Shared test set-up: one torch thread (small machines crawl otherwise), plugins loaded once,
+strictly, and no silent skips.
+
+A skip is allowed only for a reason listed in ``ALLOWED_SKIPS`` (today: no CUDA device). Any
+other skip, such as a ``skipif`` on a built-in plugin being absent, is reported as an error:
+a built-in that fails to load must fail the run, and known failures are listed as expected
+failures with a reason (``bench.conformance.KNOWN_FAILURES``), never skipped.
+"""
 
 import os
 
@@ -9,16 +16,49 @@ import torch  # noqa: E402
 
 torch.set_num_threads(1)
 
-from bench.core import registry  # noqa: E402
+from bench.core import plugins, registry  # noqa: E402
 
-registry.load_plugins()
+registry.load_plugins()  # strict: the first broken plugin raises, and collection stops
+assert not plugins.load_errors, plugins.load_errors
+
+GPU_SKIP = "needs a CUDA device"
+#: Substrings of the only skip reasons the suite accepts. Add one here, with a comment saying
+#: why, rather than skipping quietly in a test file.
+ALLOWED_SKIPS = (GPU_SKIP,)
 
 
 def pytest_collection_modifyitems(config, items):  # noqa: ANN001, ANN201 - pytest hook
     """GPU tests skip themselves where torch sees no CUDA device."""
     if torch.cuda.is_available():
         return
-    skip = pytest.mark.skip(reason="needs a CUDA device")
+    skip = pytest.mark.skip(reason=GPU_SKIP)
     for item in items:
         if "gpu" in item.keywords:
             item.add_marker(skip)
+
+
+def _refuse_unlisted_skip(report) -> None:  # noqa: ANN001
+    if not report.skipped or hasattr(report, "wasxfail"):
+        return
+    longrepr = report.longrepr
+    reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+    if not any(allowed in reason for allowed in ALLOWED_SKIPS):
+        report.outcome = "failed"
+        report.longrepr = (
+            f"skipped without an allowed reason ({reason}); a built-in plugin that is missing "
+            "must fail, and a known failure belongs in KNOWN_FAILURES (see tests/conftest.py)"
+        )
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):  # noqa: ANN001, ANN201 - pytest hook
+    """A test (or its set-up) skipped for a reason not in ``ALLOWED_SKIPS`` fails."""
+    outcome = yield
+    _refuse_unlisted_skip(outcome.get_result())
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector):  # noqa: ANN001, ANN201 - pytest hook
+    """So does a whole module skipped at import (``pytest.importorskip`` at the top)."""
+    outcome = yield
+    _refuse_unlisted_skip(outcome.get_result())
