@@ -310,7 +310,9 @@ def test_sigkill_then_resume_computes_only_missing_runs(tmp_path) -> None:  # no
     lines = records.read_text().splitlines()
     keys = [json.loads(line)["run_key"] for line in lines]  # every line parses
     assert len(keys) == 8 == len(set(keys))
-    assert "= 8 runs" in err and f"[{8 - len(before)}/{8 - len(before)}]" in err
+    left = 8 - len(before)
+    assert f"{left} run(s) to do ({len(before)} of 8 already recorded)" in err
+    assert f"[{left}/{left}]" in err
 
 
 @pytest.mark.slow

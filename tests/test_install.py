@@ -180,11 +180,6 @@ def test_a_broken_plugin_fails_the_listing(broken_listing: tuple[Path, str, str,
     assert str(folder) in err
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bench/core/plugins.py names the plugin folder and the exception, not the file; only "
-    "a SyntaxError's own text names the file (reported to the owner of bench/core)",
-)
 def test_a_broken_plugin_is_named_by_file(broken_listing: tuple[Path, str, str, int]) -> None:
     _, _, err, _ = broken_listing
     assert "broken_plugin.py" in err, err

@@ -75,14 +75,20 @@ def folder_package(folder: Path) -> str:
     return name
 
 
+def folder_files(folder: Path) -> list[Path]:
+    """The plugin files of ``folder``: ``*.py`` whose names do not start with ``_``."""
+    return [p for p in sorted(Path(folder).glob("*.py")) if not p.name.startswith("_")]
+
+
+def load_file(path: Path) -> str:
+    """Import one plugin file as a module of its folder's private package."""
+    pkg = folder_package(path.parent.resolve())
+    return importlib.import_module(f"{pkg}.{path.stem}").__name__
+
+
 def load_folder(folder: Path) -> list[str]:
-    """Import every plugin file (``*.py`` not starting with ``_``) of ``folder``."""
-    pkg = folder_package(Path(folder).resolve())
-    done = []
-    for path in sorted(Path(folder).glob("*.py")):
-        if not path.name.startswith("_"):
-            done.append(importlib.import_module(f"{pkg}.{path.stem}").__name__)
-    return done
+    """Import every plugin file of ``folder``."""
+    return [load_file(p) for p in folder_files(folder)]
 
 
 def _entry_points() -> list[importlib.metadata.EntryPoint]:
@@ -101,11 +107,11 @@ def load_plugins(strict: bool = True) -> None:
     sources: list[tuple[str, object]] = [
         (f"entry point {ep.name} = {ep.value} ({ep.group})", ep) for ep in _entry_points()
     ]
-    sources += [(f"plugin folder {d}", d) for d in plugin_dirs()]
+    sources += [(f"plugin file {f}", f) for d in plugin_dirs() for f in folder_files(d)]
     for label, source in sources:
         try:
             if isinstance(source, Path):
-                load_folder(source)
+                load_file(source)
             else:
                 import_package(source.value.split(":")[0])  # type: ignore[attr-defined]
         except Exception as exc:
