@@ -7,17 +7,17 @@ import os
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import numpy as np
+import torch
 
-from bench import Budget, Logger  # noqa: E402
-from bench.core import registry  # noqa: E402
-from bench.core.contracts import TaskView  # noqa: E402
+from bench import Budget, Logger
+from bench.core import registry
+from bench.core.contracts import TaskView
 
 torch.set_num_threads(1)
 
 
-def test_sgd_sin_steps(benchmark) -> None:  # noqa: ANN001
+def test_sgd_sin_steps(benchmark) -> None:
     """1,000 steps of the original loop (batch 32), three seeds as one tensor."""
     task = registry.get_task("sin31")
     method = registry.get_method("sgd-sin")
@@ -30,7 +30,7 @@ def test_sgd_sin_steps(benchmark) -> None:  # noqa: ANN001
     benchmark(run)
 
 
-def test_logger_call(benchmark) -> None:  # noqa: ANN001
+def test_logger_call(benchmark) -> None:
     """Cost of one log(step, loss) call with three seeds."""
     log = Logger(n_seeds=3)
     losses = np.array([1.0, 0.5, 0.25])

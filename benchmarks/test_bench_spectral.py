@@ -11,11 +11,11 @@ import os
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-import torch  # noqa: E402
+import numpy as np
+import pytest
+import torch
 
-from bench.lib import dsp, estimators, sinusoid  # noqa: E402
+from bench.lib import dsp, estimators, sinusoid
 
 torch.set_num_threads(1)
 
@@ -35,20 +35,20 @@ def gridded(tone: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray
     return dsp.spectrum(dsp.bin_samples(x, y, dsp.choose_cells(x.size)))
 
 
-def test_bin_samples(benchmark, tone) -> None:  # noqa: ANN001
+def test_bin_samples(benchmark, tone) -> None:
     x, y = tone
     grid = benchmark(dsp.bin_samples, x, y, dsp.choose_cells(x.size))
     assert grid.counts.sum() == N
 
 
-def test_spectrum(benchmark, tone) -> None:  # noqa: ANN001
+def test_spectrum(benchmark, tone) -> None:
     x, y = tone
     grid = dsp.bin_samples(x, y, dsp.choose_cells(x.size))
     freqs, spec = benchmark(dsp.spectrum, grid)
     assert spec.size == grid.n // 2 + 1
 
 
-def test_peak_and_jacobsen(benchmark, gridded) -> None:  # noqa: ANN001
+def test_peak_and_jacobsen(benchmark, gridded) -> None:
     freqs, spec = gridded
 
     def run() -> float:
@@ -60,34 +60,34 @@ def test_peak_and_jacobsen(benchmark, gridded) -> None:  # noqa: ANN001
     assert abs(w - 31) < 1e-3
 
 
-def test_refine_nls_one_tone(benchmark, tone) -> None:  # noqa: ANN001
+def test_refine_nls_one_tone(benchmark, tone) -> None:
     x, y = tone
     start = sinusoid.fit_linear(x, y, [31 + 2e-4])
     m = benchmark(sinusoid.refine_nls, x, y, start)
     assert abs(m.freqs[0] - 31) < 1e-9
 
 
-def test_refine_gd_one_tone(benchmark, tone) -> None:  # noqa: ANN001
+def test_refine_gd_one_tone(benchmark, tone) -> None:
     x, y = tone
     start = sinusoid.fit_linear(x, y, [31 + 2e-4])
     m, _ = benchmark(sinusoid.refine_gd, x, y, start, steps=200)
     assert abs(m.freqs[0] - 31) < 1e-9
 
 
-def test_estimate_tones_end_to_end(benchmark, tone) -> None:  # noqa: ANN001
+def test_estimate_tones_end_to_end(benchmark, tone) -> None:
     x, y = tone
     m = benchmark(estimators.estimate_tones, x, y)
     assert abs(m.freqs[0] - 31) < 1e-9
 
 
-def test_lomb_scargle_chunked(benchmark, tone) -> None:  # noqa: ANN001
+def test_lomb_scargle_chunked(benchmark, tone) -> None:
     x, y = tone
     freqs = 31 + np.linspace(-1e-3, 1e-3, 256)
     p = benchmark(dsp.lomb_scargle, x[:16384], y[:16384], freqs)
     assert abs(freqs[np.argmax(p)] - 31) < 1e-5
 
 
-def test_cos_sin(benchmark) -> None:  # noqa: ANN001
+def test_cos_sin(benchmark) -> None:
     arg = np.random.default_rng(1).uniform(-3e4, 3e4, (16384, 16))
     c, s = benchmark(sinusoid.cos_sin, arg)
     np.testing.assert_allclose(c * c + s * s, 1.0, atol=1e-12)

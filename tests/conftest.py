@@ -11,8 +11,8 @@ import os
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import pytest  # noqa: E402
-import torch  # noqa: E402
+import pytest
+import torch
 
 torch.set_num_threads(1)
 
@@ -27,7 +27,7 @@ GPU_SKIP = "needs a CUDA device"
 ALLOWED_SKIPS = (GPU_SKIP,)
 
 
-def pytest_collection_modifyitems(config, items):  # noqa: ANN001, ANN201 - pytest hook
+def pytest_collection_modifyitems(config, items):  # pytest hook
     """GPU tests skip themselves where torch sees no CUDA device."""
     if torch.cuda.is_available():
         return
@@ -37,7 +37,7 @@ def pytest_collection_modifyitems(config, items):  # noqa: ANN001, ANN201 - pyte
             item.add_marker(skip)
 
 
-def _refuse_unlisted_skip(report) -> None:  # noqa: ANN001
+def _refuse_unlisted_skip(report) -> None:
     if not report.skipped or hasattr(report, "wasxfail"):
         return
     longrepr = report.longrepr
@@ -51,14 +51,14 @@ def _refuse_unlisted_skip(report) -> None:  # noqa: ANN001
 
 
 @pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item, call):  # noqa: ANN001, ANN201 - pytest hook
+def pytest_runtest_makereport(item, call):  # pytest hook
     """A test (or its set-up) skipped for a reason not in ``ALLOWED_SKIPS`` fails."""
     outcome = yield
     _refuse_unlisted_skip(outcome.get_result())
 
 
 @pytest.hookimpl(hookwrapper=True)
-def pytest_make_collect_report(collector):  # noqa: ANN001, ANN201 - pytest hook
+def pytest_make_collect_report(collector):  # pytest hook
     """So does a whole module skipped at import (``pytest.importorskip`` at the top)."""
     outcome = yield
     _refuse_unlisted_skip(outcome.get_result())

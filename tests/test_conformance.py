@@ -64,7 +64,7 @@ def test_every_builtin_module_registers_a_plugin(package: str, kind: str) -> Non
 
 @pytest.mark.parametrize("check", c.METHOD_CHECKS, ids=lambda f: f.__name__)
 @pytest.mark.parametrize("method_id", METHODS)
-def test_method(method_id: str, check) -> None:  # noqa: ANN001
+def test_method(method_id: str, check) -> None:
     _maybe_known(method_id, check.__name__)
     check(method_id)
 
@@ -72,13 +72,13 @@ def test_method(method_id: str, check) -> None:  # noqa: ANN001
 @pytest.mark.parametrize("task_id", PROBES)
 @pytest.mark.parametrize("check", c.METHOD_TASK_CHECKS, ids=lambda f: f.__name__)
 @pytest.mark.parametrize("method_id", METHODS)
-def test_method_on_task(method_id: str, check, task_id: str) -> None:  # noqa: ANN001
+def test_method_on_task(method_id: str, check, task_id: str) -> None:
     _maybe_known(method_id, check.__name__)
     check(method_id, task_id)
 
 
 @pytest.mark.parametrize("check", c.TASK_CHECKS, ids=lambda f: f.__name__)
 @pytest.mark.parametrize("task_id", TASKS)
-def test_task(task_id: str, check) -> None:  # noqa: ANN001
+def test_task(task_id: str, check) -> None:
     _maybe_known(task_id, check.__name__)
     check(task_id)

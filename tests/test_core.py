@@ -40,22 +40,22 @@ class Tiny(Task):
         super().__init__(seed=seed, profile=profile)
 
     @property
-    def domain(self):  # noqa: ANN201
+    def domain(self):
         return (-3.0, 3.0)
 
-    def sample(self, n, rng):  # noqa: ANN001, ANN201
+    def sample(self, n, rng):
         x = rng.uniform(-3, 3, n)
         return x, np.sin(x)
 
-    def eval_sets(self):  # noqa: ANN201
+    def eval_sets(self):
         x = np.linspace(-3, 3, 50)
         return {"test": (x, np.sin(x))}
 
-    def score(self, predictor):  # noqa: ANN001, ANN201
+    def score(self, predictor):
         x, y = self.eval_sets()["test"]
         return {"test_mse": float(np.mean((predictor.predict(x) - y) ** 2))}
 
-    def success(self, metrics):  # noqa: ANN001, ANN201
+    def success(self, metrics):
         return metrics["test_mse"] < 1e-4
 
 
@@ -67,7 +67,7 @@ class Behaviour(Method):
     def __init__(self, mode: str = "ok") -> None:
         self.mode = mode
 
-    def fit(self, task, budget, seed, device, log):  # noqa: ANN001, ANN201
+    def fit(self, task, budget, seed, device, log):
         if self.mode == "crash":
             raise ValueError("boom")
         if self.mode == "oom":
@@ -81,7 +81,7 @@ class Behaviour(Method):
         log(1, float("nan") if self.mode == "nan-loss" else 0.5)
         return self
 
-    def predict(self, x):  # noqa: ANN001, ANN201
+    def predict(self, x):
         if self.mode == "nan-predict":
             return np.full(len(x), np.nan)
         return np.sin(x)
@@ -91,7 +91,7 @@ class MultiOnly(Behaviour):
     description = "test method that needs a fixed training set"
     handles_fixed_data = True
 
-    def supports(self, task):  # noqa: ANN001, ANN201
+    def supports(self, task):
         return "needs something this task lacks"
 
 
@@ -142,7 +142,7 @@ def test_unknown_names_suggest_close_matches() -> None:
         registry.get_method("sgd-sin[nosuch=1]")
 
 
-def test_duplicate_name_is_an_error(plugins) -> None:  # noqa: ANN001
+def test_duplicate_name_is_an_error(plugins) -> None:
     class Other(Behaviour):
         pass
 
@@ -153,7 +153,7 @@ def test_duplicate_name_is_an_error(plugins) -> None:  # noqa: ANN001
 # -- task view and logger -----------------------------------------------------------------------
 
 
-def test_task_view_enforces_the_sample_budget(plugins) -> None:  # noqa: ANN001
+def test_task_view_enforces_the_sample_budget(plugins) -> None:
     view = TaskView(Tiny(), np.random.default_rng(0))
     view.sample(60)
     with pytest.raises(BudgetExceeded):
@@ -188,7 +188,7 @@ def test_logger_trace_is_bounded_and_flags_nonfinite() -> None:
         ("nan-predict", "diverged", "non-finite predictions"),
     ],
 )
-def test_every_failure_becomes_a_record(plugins, mode, status, reason) -> None:  # noqa: ANN001
+def test_every_failure_becomes_a_record(plugins, mode, status, reason) -> None:
     rec = _one(f"test-behaviour[mode={mode}]")
     assert rec["status"] == status
     assert reason in rec["reason"]
@@ -200,13 +200,13 @@ def test_every_failure_becomes_a_record(plugins, mode, status, reason) -> None: 
         assert rec["success"] is False
 
 
-def test_unsupported_pairs_are_skipped_with_reason(plugins) -> None:  # noqa: ANN001
+def test_unsupported_pairs_are_skipped_with_reason(plugins) -> None:
     rec = _one("test-unsupported")
     assert rec["status"] == "skipped" and rec["success"] is None
     assert rec["reason"] == "needs something this task lacks"
 
 
-def test_sweep_goes_on_after_failures(plugins, tmp_path) -> None:  # noqa: ANN001
+def test_sweep_goes_on_after_failures(plugins, tmp_path) -> None:
     methods = registry.METHODS.select(["test-behaviour[mode=crash]", "test-behaviour"])
     tasks = registry.TASKS.select(["test-tiny"])
     recs = run_sweep(plan(methods, tasks, 2, "quick", "cpu"), tmp_path, quiet=True)
@@ -217,7 +217,7 @@ def test_sweep_goes_on_after_failures(plugins, tmp_path) -> None:  # noqa: ANN00
     assert len(again) == 2 and {r["seed"] for r in again} == {2}
 
 
-def test_run_keys_are_stable_and_distinct(plugins) -> None:  # noqa: ANN001
+def test_run_keys_are_stable_and_distinct(plugins) -> None:
     m = registry.METHODS.select(["test-behaviour*"])
     t = registry.TASKS.select(["test-tiny"])
     a = [k for s in plan(m, t, 3, "quick", "cpu") for k in s.keys]
@@ -288,7 +288,7 @@ def _cli(*args: str, env: dict | None = None) -> subprocess.Popen:
 
 
 @pytest.mark.slow
-def test_sigkill_then_resume_computes_only_missing_runs(tmp_path) -> None:  # noqa: ANN001
+def test_sigkill_then_resume_computes_only_missing_runs(tmp_path) -> None:
     """Two command-line sweeps, the first killed mid-way (~15 s)."""
     env = {"BENCH_PLUGIN_PATH": str(ROOT / "tests" / "plugins")}
     args = ["run", "--methods", "test-slow", "--tasks", "sin31", "--seeds", "8", "--jobs", "1"]
@@ -316,7 +316,7 @@ def test_sigkill_then_resume_computes_only_missing_runs(tmp_path) -> None:  # no
 
 
 @pytest.mark.slow
-def test_a_dead_worker_costs_only_its_own_run(tmp_path) -> None:  # noqa: ANN001
+def test_a_dead_worker_costs_only_its_own_run(tmp_path) -> None:
     """Three runs in two worker processes; the one on sin31 kills its worker every time.
 
     Which run dies is chosen by what a reader can check, not by the runner's seed arithmetic:
@@ -340,7 +340,7 @@ def test_a_dead_worker_costs_only_its_own_run(tmp_path) -> None:  # noqa: ANN001
 # -- command line -------------------------------------------------------------------------------
 
 
-def test_cli_errors_exit_2(capsys, tmp_path) -> None:  # noqa: ANN001
+def test_cli_errors_exit_2(capsys, tmp_path) -> None:
     assert main(["run", "--methods", "nosuch"]) == 2
     assert "unknown method 'nosuch'" in capsys.readouterr().err
     assert main(["run", "--methods", "sgd-sinn"]) == 2
@@ -363,7 +363,7 @@ def test_variant_spellings_resolve_to_one_entry() -> None:
     assert b.id == "clock[encoding=int64,span=1d]"
 
 
-def test_cli_list(capsys) -> None:  # noqa: ANN001
+def test_cli_list(capsys) -> None:
     assert main(["list", "methods"]) == 0
     out = capsys.readouterr().out
     assert "sgd-sin[lr=stable]" in out and "SGD" in out

@@ -24,7 +24,7 @@ NOT_ITERATING = ("fft", "periodic-hybrid")
 SMALL = Budget(steps=200, batch_size=32, samples=8192, seconds=60)
 
 
-def _fit(method_id: str, task_id: str, budget: Budget = SMALL, seed: int = 0, method=None):  # noqa: ANN001, ANN202
+def _fit(method_id: str, task_id: str, budget: Budget = SMALL, seed: int = 0, method=None):
     task = registry.get_task(task_id, seed=seed)
     view = TaskView(task, np.random.default_rng(seed), limit=budget.max_samples)
     method = method if method is not None else registry.get_method(method_id)

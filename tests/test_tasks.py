@@ -20,8 +20,8 @@ import pytest
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-from bench import TaskView, get_task, list_tasks  # noqa: E402
-from bench.cli import main  # noqa: E402
+from bench import TaskView, get_task, list_tasks
+from bench.cli import main
 
 FAMILY_IDS = {
     "sin31": ["sin31"],
@@ -112,7 +112,7 @@ def test_every_family_and_variant_is_registered() -> None:
     assert not missing, missing
 
 
-def test_list_tasks_prints_one_line_with_success_criterion_per_variant(capsys) -> None:  # noqa: ANN001
+def test_list_tasks_prints_one_line_with_success_criterion_per_variant(capsys) -> None:
     # In-process: the command line as a subprocess is exercised by test_install.py.
     assert main(["list", "tasks"]) == 0
     out = capsys.readouterr().out

@@ -274,7 +274,7 @@ def _score(task: Any, model: Any, view: TaskView, log: Logger, i: int, sync: Any
     metrics: dict[str, Any] = {}
     try:
         metrics = dict(task.score(pred))
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:  # any plugin failure becomes a record
         status, reason = _classify_exception(exc)
         reason = f"scoring failed: {reason}"
     if log.nonfinite[i]:
@@ -311,7 +311,7 @@ def execute(spec: RunSpec) -> list[dict[str, Any]]:
 
     try:  # a plugin that fails while being built still yields records
         why_not = _build(unit, spec, m_entry, t_entry)
-    except Exception as exc:  # noqa: BLE001 - any plugin failure becomes a record
+    except Exception as exc:
         status, reason = _classify_exception(exc)
         return unit.records(status, f"setup failed: {reason}")
     if why_not:
@@ -327,7 +327,7 @@ def execute(spec: RunSpec) -> list[dict[str, Any]]:
         fitted = _fit(unit, spec, t_entry.id, log)
         sync()
         fit_seconds = time.perf_counter() - t0
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         status, reason = _classify_exception(exc)
         times = _phase_times(log, time.perf_counter() - t0, 0.0, n)
         return [unit.record(i, status, reason, trace=log.trace(i), time=times) for i in range(n)]
@@ -398,5 +398,5 @@ def _phase_times(
 def _safe_params(method: Any) -> dict[str, Any]:
     try:
         return dict(method.get_params())
-    except Exception:  # noqa: BLE001
+    except Exception:
         return {}

@@ -105,7 +105,7 @@ def _run_pool(specs: Sequence[RunSpec], jobs: int, finish: Finish, last_resort: 
                 if not last_resort:
                     continue
                 recs, secs = lost_worker_records(spec, exc), float("nan")
-            except Exception as exc:  # noqa: BLE001 - the result could not come back
+            except Exception as exc:  # the result could not come back
                 recs, secs = lost_worker_records(spec, exc), float("nan")
             finish(spec, recs, secs)
             done.add(id(spec))

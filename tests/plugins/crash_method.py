@@ -24,7 +24,7 @@ class Crash(Method):
     def __init__(self, pause: float = 0.2):
         self.pause = pause
 
-    def fit(self, task, budget, seed, device, log):  # noqa: ANN001, ANN201
+    def fit(self, task, budget, seed, device, log):
         task.data(4) if task.infinite else task.data()
         time.sleep(self.pause)
         reach = os.environ.get("CRASH_ON_HALF_WIDTH")
@@ -33,5 +33,5 @@ class Crash(Method):
         log(1, 1.0)
         return self
 
-    def predict(self, x):  # noqa: ANN001, ANN201
+    def predict(self, x):
         return np.zeros(len(x))

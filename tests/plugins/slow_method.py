@@ -17,11 +17,11 @@ class Slow(Method):
     def __init__(self, pause: float = 0.4) -> None:
         self.pause = pause
 
-    def fit(self, task, budget, seed, device, log):  # noqa: ANN001, ANN201
+    def fit(self, task, budget, seed, device, log):
         task.sample(8)
         time.sleep(self.pause)
         log(1, 1.0)
         return self
 
-    def predict(self, x):  # noqa: ANN001, ANN201
+    def predict(self, x):
         return np.zeros(len(x))
