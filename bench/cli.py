@@ -17,7 +17,7 @@ from pathlib import Path
 from . import defaults
 from .core import registry
 from .core.contracts import PROFILES
-from .core.store import RECORDS
+from .core.store import environment, mixed_with, records_path_problem
 
 EXIT_USAGE = 2
 
@@ -284,7 +284,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             print(spec.label)
         return 0
     _writable(out)
-    for line in _append_warnings(out, args.profile, device):
+    for line in mixed_with(out, environment(device), args.profile):
         print(f"warning: {line}", file=sys.stderr)
     recs = run_sweep(specs, out, jobs=jobs, quiet=args.quiet)
     counts: dict[str, int] = {}
@@ -301,55 +301,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _append_warnings(out: Path, profile: str, device: str) -> list[str]:
-    """What differs between the records already in ``out`` and the runs about to join them:
-    code commit, machine, device or profile. The report marks mixed environments too."""
-    from .core.store import environment, iter_records
-
-    old = list(iter_records(out))
-    if not old:
-        return []
-    now = environment(device)
-    found: dict[str, set[str]] = {"commit": set(), "machine": set(), "profile": set()}
-    for r in old:
-        env = r.get("env") or {}
-        found["commit"].add(str(env.get("git_commit")))
-        found["machine"].add(f"{env.get('device_name')} / {env.get('platform')}")
-        found["profile"].add(str(r.get("profile")))
-    mine = {
-        "commit": str(now.get("git_commit")),
-        "machine": f"{now.get('device_name')} / {now.get('platform')}",
-        "profile": profile,
-    }
-    lines = []
-    for what, theirs in found.items():
-        other = sorted(theirs - {mine[what]})
-        if other:
-            lines.append(
-                f"{out} holds {len(old)} record(s) from another {what} ({', '.join(other)[:120]}; "
-                f"this run: {mine[what][:60]}); the report keeps the newest record of each run"
-            )
-    return lines
-
-
-def _records_path_problem(path: Path) -> str | None:
-    """Why ``path`` cannot be read as records (one line), or ``None``."""
-    if not path.exists():
-        return f"{path} does not exist"
-    if path.is_dir():
-        if not (path / RECORDS).is_file():
-            return f"{path} is not a records folder (no {RECORDS} in it)"
-        return None
-    if path.suffix != ".jsonl":
-        return f"{path} is not a records file (give a folder holding {RECORDS}, or a .jsonl file)"
-    return None
-
-
 def cmd_report(args: argparse.Namespace) -> int:
     from .report import publish_folder, read, update_readme, write_report
 
     for d in args.dirs:
-        why = _records_path_problem(d)
+        why = records_path_problem(d)
         if why is not None:
             raise UsageError(f"report: {why}")
     formats = list(dict.fromkeys(args.format))

@@ -292,3 +292,44 @@ def environment(device: str) -> dict[str, Any]:
     )
     env["threads"] = torch.get_num_threads()
     return env
+
+
+def records_path_problem(path: Path) -> str | None:
+    """Why ``path`` cannot be read as records (one line), or ``None``."""
+    if not path.exists():
+        return f"{path} does not exist"
+    if path.is_dir():
+        if not (path / RECORDS).is_file():
+            return f"{path} is not a records folder (no {RECORDS} in it)"
+        return None
+    if path.suffix != ".jsonl":
+        return f"{path} is not a records file (give a folder holding {RECORDS}, or a .jsonl file)"
+    return None
+
+
+def mixed_with(out: Path, env: dict[str, Any], profile: str) -> list[str]:
+    """What differs between the records already in ``out`` and runs about to join them from
+    environment ``env`` on ``profile``: code commit, machine or profile, one line each."""
+    old = list(iter_records(out))
+    if not old:
+        return []
+    found: dict[str, set[str]] = {"commit": set(), "machine": set(), "profile": set()}
+    for r in old:
+        e = r.get("env") or {}
+        found["commit"].add(str(e.get("git_commit")))
+        found["machine"].add(f"{e.get('device_name')} / {e.get('platform')}")
+        found["profile"].add(str(r.get("profile")))
+    mine = {
+        "commit": str(env.get("git_commit")),
+        "machine": f"{env.get('device_name')} / {env.get('platform')}",
+        "profile": profile,
+    }
+    lines = []
+    for what, theirs in found.items():
+        other = sorted(theirs - {mine[what]})
+        if other:
+            lines.append(
+                f"{out} holds {len(old)} record(s) from another {what} ({', '.join(other)[:120]}; "
+                f"this run: {mine[what][:60]}); the report keeps the newest record of each run"
+            )
+    return lines

@@ -189,3 +189,12 @@ def legend_outside(ax: Axes, title: str = "") -> None:
         title=title or None,
         title_fontsize=7,
     )
+
+
+def finish_panel(ax: Axes, ylabel: str, title: str = "", minor_grid: bool = False) -> None:
+    """What every panel ends with: its y label, a light grid, its group title and the legend."""
+    ax.set_ylabel(ylabel)
+    ax.grid(True, which="both" if minor_grid else "major", alpha=0.3)
+    if title:
+        ax.set_title(title, fontsize=9, loc="left")
+    legend_outside(ax)

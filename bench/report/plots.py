@@ -18,7 +18,17 @@ import numpy as np
 
 from . import stats
 from .document import Figure
-from .plotkit import MAX_LINES, Style, legend_outside, method_styles, panels, pyplot, save, slug
+from .plotkit import (
+    MAX_LINES,
+    Style,
+    finish_panel,
+    legend_outside,
+    method_styles,
+    panels,
+    pyplot,
+    save,
+    slug,
+)
 from .records import natural_key
 from .summaries import Summary, cost_matrix, snr_points
 
@@ -291,11 +301,7 @@ def cycles_plot(
             )
         ax.set_xscale("log")
         ax.set_ylim(-3, 103)
-        ax.set_ylabel("success rate (%)")
-        ax.grid(True, alpha=0.3)
-        if title:
-            ax.set_title(title, fontsize=9, loc="left")
-        legend_outside(ax)
+        finish_panel(ax, "success rate (%)", title)
     axes[-1, 0].set_xlabel("cycles of the target in the training domain")
     fig.suptitle(f"Success against cycles: {group}", fontsize=11)
     fig.tight_layout()
@@ -344,11 +350,7 @@ def snr_plot(group: str, data: dict[str, Any], styles: Styles) -> tuple[MplFigur
             pts = sorted(data["crlb"].items())
             ax.plot([p[0] for p in pts], [p[1] for p in pts], label="Cramer-Rao bound", **REFERENCE)
         ax.set_yscale("log")
-        ax.set_ylabel("frequency RMSE (rad per unit)")
-        ax.grid(True, which="both", alpha=0.3)
-        if title:
-            ax.set_title(title, fontsize=9, loc="left")
-        legend_outside(ax)
+        finish_panel(ax, "frequency RMSE (rad per unit)", title, minor_grid=True)
     axes[-1, 0].set_xlabel("SNR (dB)")
     fig.suptitle(f"Frequency error against SNR: {group}", fontsize=11)
     fig.tight_layout()
@@ -409,11 +411,7 @@ def performance_profile_plot(
         ax.set_xscale("log")
         ax.set_xlim(1, top)
         ax.set_ylim(-4, 104)
-        ax.set_ylabel("tasks solved (%)")
-        ax.grid(True, which="both", alpha=0.3)
-        if title:
-            ax.set_title(title, fontsize=9, loc="left")
-        legend_outside(ax)
+        finish_panel(ax, "tasks solved (%)", title, minor_grid=True)
     axes[-1, 0].set_xlabel("tau: within this factor of the best expected running time")
     fig.suptitle(f"Performance profile over {len(prof.tasks)} task(s)", fontsize=11)
     fig.tight_layout()
