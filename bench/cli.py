@@ -138,10 +138,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rep.add_argument(
         "dirs",
-        nargs="+",
+        nargs="*",
         type=Path,
         metavar="PATH",
-        help="result folders (holding records.jsonl) or records .jsonl files",
+        help="result folders (holding records.jsonl) or records .jsonl files (default: your "
+        f"newest run folder under {defaults.RUNS_DIR}/)",
     )
     rep.add_argument(
         "--format",
@@ -301,9 +302,23 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _newest_run_folder() -> Path:
+    found = sorted(Path(defaults.RUNS_DIR).glob("*/records.jsonl"), key=lambda p: p.stat().st_mtime)
+    if not found:
+        raise UsageError(
+            f"report: no PATH given and no records under {defaults.RUNS_DIR}/ here; name a "
+            "results folder (e.g. results/quick-cpu)"
+        )
+    return found[-1].parent
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from .report import publish_folder, read, update_readme, write_report
 
+    if not args.dirs:
+        args.dirs = [_newest_run_folder()]
+        print(f"report: {args.dirs[0]} (the newest folder of records under {defaults.RUNS_DIR}/)",
+              file=sys.stderr)  # fmt: skip
     for d in args.dirs:
         why = records_path_problem(d)
         if why is not None:

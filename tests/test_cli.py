@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -251,3 +252,33 @@ def test_report_keeps_the_newest_record_of_a_run_and_says_so(tmp_path: Path) -> 
     md = (tmp_path / "report.md").read_text()
     row = next(ln for ln in md.splitlines() if ln.startswith("| sin31 | test-slow"))
     assert "1/2" in row  # the re-recorded seed now succeeds; the older failure is set aside
+
+
+def test_report_without_a_path_reports_the_newest_run(tmp_path: Path) -> None:
+    args = ["run", "--methods", "test-slow[pause=0]", "--tasks", "sin31", "--seeds", "1"]
+    r = _done(*args, "--jobs", "1", "--no-report", cwd=tmp_path, env={"BENCH_PLUGIN_PATH": PLUGINS})
+    assert r.returncode == 0, r.stderr
+    r = _done("report", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "runs/quick-cpu" in r.stderr
+    assert (tmp_path / "runs" / "quick-cpu" / "report.md").exists()
+    r = _done("report", cwd=tmp_path / "runs")  # no runs/ below this folder: a clear error
+    assert r.returncode == 2 and r.stderr.count("\n") == 1
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_draws_a_bar_in_a_terminal() -> None:
+    specs = [_spec("m", "a"), _spec("m", "b")]
+    term = _Terminal()
+    progress = Progress(specs, stream=term)
+    progress.finish(specs[0], [{"status": "ok", "success": True, "reason": ""}], 0.5)
+    progress.finish(specs[1], [{"status": "error", "success": False, "reason": "boom"}], 0.5)
+    progress.close()
+    text = term.getvalue()
+    assert "2/2 runs" in text and "eta" in text  # the bar
+    assert "[2/2] m on b (seed 0): 1 error" in text  # failures get a line of their own
+    assert "[1/2]" not in text  # a clean unit only moves the bar
