@@ -270,6 +270,20 @@ def test_failure_map_rows_on_synthetic_records() -> None:
     assert "| uniform-2x | sgd-stable | 3 | 3 / 10 | 30% |" in table
 
 
+def test_starts_in_basin_are_recomputed_from_the_seed() -> None:
+    from bench.core.runner import derive_seed
+
+    rec = _rec("sgd-stable", "uniform-2x", 3, 5, True)
+    method = registry.get_method(rec["method"])
+    w0 = method.initial_freqs([derive_seed(0, "sin31[cycles=3]", 5, 2)])[0]  # as the runner
+    assert fm.start_in_basin(rec) == (31 - 31 / 3 < w0 < 31 + 31 / 3)
+    assert fm.start_in_basin(dict(rec, method="no-such-method")) is None
+    recs = [r for r in _records() if r["task"] == "sin31[cycles=3]"]
+    (row,) = [r for r in fm.failure_map_rows(recs)]
+    assert row["in_basin"] == sum(fm.start_in_basin(r) for r in recs)
+    assert row["successes_in_basin"] + row["successes_outside"] == row["successes"]
+
+
 def test_draw_failure_map_writes_a_png(tmp_path: Path) -> None:
     path = fm.draw_failure_map(_records(), tmp_path / "map.png")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from ..lib.landscape import INITS, basin_probability
+from ..lib.landscape import INITS, TARGET, basin, basin_probability
 from .stats import wilson_interval
 
 METHOD_FAMILY = "sgd-sinusoid"
@@ -42,6 +42,39 @@ OPT_LABELS = {
 def theory(cycles: float, init: str) -> float:
     """Probability that the start lies in the basin of ``w*`` (``basin_probability``), cached."""
     return basin_probability(float(cycles), init)
+
+
+@functools.cache
+def _basin(cycles: float) -> tuple[float, float]:
+    return basin(TARGET, float(cycles) * math.pi / TARGET)
+
+
+@functools.cache
+def _method(method_id: str) -> Any:
+    from ..core import registry
+
+    registry.load_plugins()
+    try:
+        return registry.get_method(method_id)
+    except Exception:  # noqa: BLE001 - not a method of this install: no start to recompute
+        return None
+
+
+def start_in_basin(record: dict[str, Any]) -> bool | None:
+    """Whether the run's start ``w0`` lay in the basin of ``w*`` or of ``-w*``.
+
+    Records keep no ``w0``; it is recomputed from the record's seed the way the runner derives
+    the method's seed (``bench.core.runner.derive_seed``, stream 2) and the method draws from it
+    (``initial_freqs``). ``None`` where the method cannot be built here."""
+    from ..core.runner import derive_seed
+
+    method = _method(record["method"])
+    if method is None or not hasattr(method, "initial_freqs"):
+        return None
+    seed = derive_seed(record.get("base_seed", 0), record["task"], record["seed"], 2)
+    w0 = abs(float(method.initial_freqs([seed])[0]))
+    lo, hi = _basin(float(record["task_params"]["cycles"]))
+    return lo < w0 < hi
 
 
 def _latest(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -75,7 +108,10 @@ def failure_map_rows(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     (seeds judged: a run that did not finish counts as a failure, a skipped one is left out),
     ``not_ok`` (of those, runs whose status was not ``ok``), ``rate``, ``ci_low``, ``ci_high``
     (95% Wilson), ``theory`` (probability of starting in the basin), ``theory_inside`` (the
-    theory within the interval) and ``median_freq_error`` (over the judged seeds).
+    theory within the interval), ``median_freq_error`` (over the judged seeds), and, from each
+    run's start recomputed by :func:`start_in_basin`, ``in_basin`` (seeds that started in the
+    basin), ``successes_in_basin`` and ``successes_outside`` (``None`` where a start cannot be
+    recomputed).
     """
     cells: dict[tuple[str, str, float, str], list[dict[str, Any]]] = {}
     for r in _latest(records):
@@ -88,6 +124,10 @@ def failure_map_rows(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         k = sum(1 for r in recs if r["success"] is True)
         lo, hi = wilson_interval(k, n)
         p = theory(cycles, init) if init in INITS else math.nan
+        starts = [start_in_basin(r) for r in recs]
+        known = all(v is not None for v in starts)
+        inside = [r for r, v in zip(recs, starts, strict=True) if v]
+        outside = [r for r, v in zip(recs, starts, strict=True) if v is False]
         errs = [
             float(e) for r in recs if (e := (r.get("metrics") or {}).get("freq_error")) is not None
         ]
@@ -107,6 +147,9 @@ def failure_map_rows(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
                 "theory": p,
                 "theory_inside": bool(lo <= p <= hi) if math.isfinite(p) else None,
                 "median_freq_error": statistics.median(errs) if errs else math.nan,
+                "in_basin": len(inside) if known else None,
+                "successes_in_basin": sum(r["success"] is True for r in inside) if known else None,
+                "successes_outside": sum(r["success"] is True for r in outside) if known else None,
             }
         )
     rows.sort(key=lambda r: (r["init"], _opt_rank(r["optimiser"]), r["cycles"], r["profile"]))
@@ -123,20 +166,29 @@ def _pct(p: float) -> str:
     return f"{100 * p:.3g}%"
 
 
+def _given(k: int | None, n: int | None) -> str:
+    return "-" if k is None or n is None or n == 0 else f"{k} / {n}"
+
+
 def failure_map_markdown(rows: Sequence[dict[str, Any]]) -> str:
     """The rows as a Markdown table (rates and theory in percent)."""
     lines = [
         "| start | optimiser | cycles | successes / seeds | rate | 95% Wilson interval "
-        "| theory: start in basin | theory inside | median freq error |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| theory: start in basin | theory inside | started in basin | successes of those "
+        "| successes from outside | median freq error |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         inside = {True: "yes", False: "**no**", None: "-"}[r["theory_inside"]]
         fe = r["median_freq_error"]
+        nin = r.get("in_basin")
+        nout = None if nin is None else r["n"] - nin
         lines.append(
             f"| {r['init']} | {r['optimiser']} | {r['cycles']} | {r['successes']} / {r['n']} "
             f"| {_pct(r['rate'])} | {_pct(r['ci_low'])} - {_pct(r['ci_high'])} "
-            f"| {_pct(r['theory'])} | {inside} | {fe:.3g} |"
+            f"| {_pct(r['theory'])} | {inside} | {_given(nin, r['n'])} "
+            f"| {_given(r.get('successes_in_basin'), nin)} "
+            f"| {_given(r.get('successes_outside'), nout)} | {fe:.3g} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -228,7 +280,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"`{METHOD_FAMILY}` on `{TASK_FAMILY}[cycles=C]`.\n\n"
         "Success: test MSE < 1e-4. Rate with its 95% Wilson interval; theory: the probability "
         "that the start lies in the basin of w* = 31 (or of -31) of the profile loss "
-        "(`bench.lib.landscape`); *theory inside*: the theory lies within the interval.\n\n"
+        "(`bench.lib.landscape`); *theory inside*: the theory lies within the interval. "
+        "*Started in basin*: seeds whose start w0 (recomputed from the record's seed) lay in "
+        "that basin, and how many of those, and of the others, succeeded.\n\n"
         "![failure map](failure_map.png)\n\n"
     )
     (out / "failure_map.md").write_text(head + failure_map_markdown(rows), encoding="utf-8")
