@@ -117,12 +117,12 @@ def _one(method: str) -> dict:
 def test_variant_ids_and_selection() -> None:
     ids = registry.list_methods()
     assert "sgd-sin" in ids and "sgd-sin[lr=stable]" in ids
-    sel = [e.id for e in registry.METHODS.select(["sgd-sin*"])]
-    assert sel == ["sgd-sin", "sgd-sin[lr=stable]"]
+    sel = [e.id for e in registry.METHODS.select(["sgd-sin*"]) if e.family == "sgd-sin"]
+    assert sel == ["sgd-sin", "sgd-sin[dtype=float64]", "sgd-sin[lr=stable]"]
     # Brackets are literal, so an exact variant id selects just that variant.
     assert [e.id for e in registry.METHODS.select(["sgd-sin[lr=stable]"])] == ["sgd-sin[lr=stable]"]
-    excl = registry.METHODS.select(["sgd-sin*"], exclude=["*stable*"])
-    assert [e.id for e in excl] == ["sgd-sin"]
+    excl = registry.METHODS.select(["sgd-sin*"], exclude=["*stable*", "sgd-sinusoid*"])
+    assert [e.id for e in excl] == ["sgd-sin", "sgd-sin[dtype=float64]"]
     # A variant of a known family that is not pre-registered is built on the fly.
     m = registry.get_method("sgd-sin[lr=0.001]")
     assert m.lr == 0.001
@@ -264,7 +264,9 @@ def test_sgd_on_sin_started_at_31_has_zero_loss() -> None:
     from bench.core.registry import get_method, get_task
 
     task = get_task("sin31")
-    method = get_method("sgd-sin", init=31.0)
+    # float64: in float32 (sgd-sin's default, as the original) the cast input leaves a residual
+    # at w = 31 and lr 1e-4 is unstable there, so w leaves 31 (see methods/sgd_sin.py).
+    method = get_method("sgd-sin", init=31.0, dtype="float64")
     log = Logger()
     budget = Budget(steps=200, batch_size=32)
     model = method.fit(TaskView(task, np.random.default_rng(0)), budget, 0, "cpu", log)

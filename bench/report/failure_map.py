@@ -1,0 +1,295 @@
+"""The failure map: how often gradient descent finds ``w* = 31`` against the cycles in the domain,
+per optimiser and start, beside the chance that the start lies in the basin of attraction.
+
+Reads records of the method ``sgd-sinusoid`` (and its variants) on the tasks ``sin31[cycles=C]``
+and nothing else; the theory comes from ``bench.lib.landscape.basin_probability``. Each row is
+one (optimiser, start, C) cell: successes out of the judged seeds, the rate with its 95% Wilson
+interval, the theoretical probability, and whether the theory lies inside the interval.
+
+Run it on a results folder to write ``failure_map.md`` and ``failure_map.png`` beside the
+records::
+
+    python -m bench.report.failure_map results/failure-map-cpu
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import math
+import statistics
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..lib.landscape import INITS, TARGET, basin, basin_probability
+from .stats import wilson_interval
+
+METHOD_FAMILY = "sgd-sinusoid"
+TASK_FAMILY = "sin31"
+OPT_ORDER = ("sgd", "sgd-stable", "adam")
+OPT_LABELS = {
+    "sgd": "SGD lr 1e-4 (original)",
+    "sgd-stable": "SGD, stable step",
+    "adam": "Adam lr 1e-3",
+}
+
+
+@functools.cache
+def theory(cycles: float, init: str) -> float:
+    """Probability that the start lies in the basin of ``w*`` (``basin_probability``), cached."""
+    return basin_probability(float(cycles), init)
+
+
+@functools.cache
+def _basin(cycles: float) -> tuple[float, float]:
+    return basin(TARGET, float(cycles) * math.pi / TARGET)
+
+
+@functools.cache
+def _method(method_id: str) -> Any:
+    from ..core import registry
+
+    registry.load_plugins()
+    try:
+        return registry.get_method(method_id)
+    except Exception:  # noqa: BLE001 - not a method of this install: no start to recompute
+        return None
+
+
+def start_in_basin(record: dict[str, Any]) -> bool | None:
+    """Whether the run's start ``w0`` lay in the basin of ``w*`` or of ``-w*``.
+
+    Records keep no ``w0``; it is recomputed from the record's seed the way the runner derives
+    the method's seed (``bench.core.runner.derive_seed``, stream 2) and the method draws from it
+    (``initial_freqs``). ``None`` where the method cannot be built here."""
+    from ..core.runner import derive_seed
+
+    method = _method(record["method"])
+    if method is None or not hasattr(method, "initial_freqs"):
+        return None
+    seed = derive_seed(record.get("base_seed", 0), record["task"], record["seed"], 2)
+    w0 = abs(float(method.initial_freqs([seed])[0]))
+    lo, hi = _basin(float(record["task_params"]["cycles"]))
+    return lo < w0 < hi
+
+
+def _latest(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The last record read of each run (method, task, seed, profile, base seed)."""
+    latest: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for r in records:
+        ident = (r["method"], r["task"], r["seed"], r.get("profile"), r.get("base_seed", 0))
+        latest.pop(ident, None)
+        latest[ident] = r
+    return list(latest.values())
+
+
+def _cell(r: dict[str, Any]) -> tuple[str, str, float, str] | None:
+    if r.get("method_family") != METHOD_FAMILY or r.get("task_family") != TASK_FAMILY:
+        return None
+    cycles = (r.get("task_params") or {}).get("cycles")
+    if cycles is None:
+        return None
+    mp = {**(r.get("method_params") or {}), **(r.get("params") or {})}
+    return (mp.get("opt", "sgd"), mp.get("init", "randn"), float(cycles), r.get("profile", ""))
+
+
+def _opt_rank(opt: str) -> tuple[int, str]:
+    return (OPT_ORDER.index(opt) if opt in OPT_ORDER else len(OPT_ORDER), opt)
+
+
+def failure_map_rows(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per (optimiser, start, cycles, profile) of ``sgd-sinusoid`` on ``sin31[cycles=C]``.
+
+    Keys: ``optimiser``, ``init``, ``cycles``, ``profile``, ``method``, ``successes``, ``n``
+    (seeds judged: a run that did not finish counts as a failure, a skipped one is left out),
+    ``not_ok`` (of those, runs whose status was not ``ok``), ``rate``, ``ci_low``, ``ci_high``
+    (95% Wilson), ``theory`` (probability of starting in the basin), ``theory_inside`` (the
+    theory within the interval), ``median_freq_error`` (over the judged seeds), and, from each
+    run's start recomputed by :func:`start_in_basin`, ``in_basin`` (seeds that started in the
+    basin), ``successes_in_basin`` and ``successes_outside`` (``None`` where a start cannot be
+    recomputed).
+    """
+    cells: dict[tuple[str, str, float, str], list[dict[str, Any]]] = {}
+    for r in _latest(records):
+        key = _cell(r)
+        if key is not None and r.get("success") is not None:
+            cells.setdefault(key, []).append(r)
+    rows = []
+    for (opt, init, cycles, profile), recs in cells.items():
+        n = len(recs)
+        k = sum(1 for r in recs if r["success"] is True)
+        lo, hi = wilson_interval(k, n)
+        p = theory(cycles, init) if init in INITS else math.nan
+        starts = [start_in_basin(r) for r in recs]
+        known = all(v is not None for v in starts)
+        inside = [r for r, v in zip(recs, starts, strict=True) if v]
+        outside = [r for r, v in zip(recs, starts, strict=True) if v is False]
+        errs = [
+            float(e) for r in recs if (e := (r.get("metrics") or {}).get("freq_error")) is not None
+        ]
+        rows.append(
+            {
+                "optimiser": opt,
+                "init": init,
+                "cycles": int(cycles) if float(cycles).is_integer() else cycles,
+                "profile": profile,
+                "method": recs[0]["method"],
+                "successes": k,
+                "n": n,
+                "not_ok": sum(1 for r in recs if r.get("status") != "ok"),
+                "rate": k / n,
+                "ci_low": lo,
+                "ci_high": hi,
+                "theory": p,
+                "theory_inside": bool(lo <= p <= hi) if math.isfinite(p) else None,
+                "median_freq_error": statistics.median(errs) if errs else math.nan,
+                "in_basin": len(inside) if known else None,
+                "successes_in_basin": sum(r["success"] is True for r in inside) if known else None,
+                "successes_outside": sum(r["success"] is True for r in outside) if known else None,
+            }
+        )
+    rows.sort(key=lambda r: (r["init"], _opt_rank(r["optimiser"]), r["cycles"], r["profile"]))
+    return rows
+
+
+def _pct(p: float) -> str:
+    if not math.isfinite(p):
+        return "-"
+    if p == 0:
+        return "0%"
+    if p < 1e-6:  # the N(0, 1) start's chance of a basin 15 or more standard deviations away
+        return f"~0 ({p:.0e})"
+    return f"{100 * p:.3g}%"
+
+
+def _given(k: int | None, n: int | None) -> str:
+    return "-" if k is None or n is None or n == 0 else f"{k} / {n}"
+
+
+def failure_map_markdown(rows: Sequence[dict[str, Any]]) -> str:
+    """The rows as a Markdown table (rates and theory in percent)."""
+    lines = [
+        "| start | optimiser | cycles | successes / seeds | rate | 95% Wilson interval "
+        "| theory: start in basin | theory inside | started in basin | successes of those "
+        "| successes from outside | median freq error |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        inside = {True: "yes", False: "**no**", None: "-"}[r["theory_inside"]]
+        fe = r["median_freq_error"]
+        nin = r.get("in_basin")
+        nout = None if nin is None else r["n"] - nin
+        lines.append(
+            f"| {r['init']} | {r['optimiser']} | {r['cycles']} | {r['successes']} / {r['n']} "
+            f"| {_pct(r['rate'])} | {_pct(r['ci_low'])} - {_pct(r['ci_high'])} "
+            f"| {_pct(r['theory'])} | {inside} | {_given(nin, r['n'])} "
+            f"| {_given(r.get('successes_in_basin'), nin)} "
+            f"| {_given(r.get('successes_outside'), nout)} | {fe:.3g} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def draw_failure_map(records: Sequence[dict[str, Any]], path: str | Path) -> Path:
+    """Success rate (95% Wilson intervals) against cycles on log axes, one panel per start, one
+    series per optimiser, the theory curve on the same axes; legend outside the data. PNG.
+
+    The rate axis is symmetric-log: linear below 1e-4, so that 0 successes (and the lower end of
+    their intervals) stay on the plot, logarithmic above, where the theory falls as ``1 / C``.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    rows = failure_map_rows(records)
+    if not rows:
+        raise ValueError("no records of sgd-sinusoid on sin31[cycles=C] to draw")
+    inits = sorted({r["init"] for r in rows})
+    opts = sorted({r["optimiser"] for r in rows}, key=_opt_rank)
+    fig, axes = plt.subplots(1, len(inits), figsize=(5.2 * len(inits), 4.2), squeeze=False)
+    handles: dict[str, Any] = {}
+    for ax, init in zip(axes[0], inits, strict=True):
+        mine = [r for r in rows if r["init"] == init]
+        cs = sorted({float(r["cycles"]) for r in mine})
+        grid = np.geomspace(min(cs), max(cs), 200) if len(cs) > 1 else np.array(cs)
+        grid = np.unique(np.concatenate([grid, cs]))
+        if init in INITS:
+            (h,) = ax.plot(grid, [theory(c, init) for c in grid], "k--", lw=1.2)
+            handles["theory: P(start in basin)"] = h
+        for j, opt in enumerate(opts):
+            series = sorted((r for r in mine if r["optimiser"] == opt), key=lambda r: r["cycles"])
+            if not series:
+                continue
+            shift = 1.09 ** (j - (len(opts) - 1) / 2)  # side by side, not on top of each other
+            x = np.array([float(r["cycles"]) for r in series]) * shift
+            y = np.array([r["rate"] for r in series])
+            err = np.array([[r["rate"] - r["ci_low"] for r in series],
+                            [r["ci_high"] - r["rate"] for r in series]])  # fmt: skip
+            h = ax.errorbar(x, y, yerr=err, fmt="o-", ms=4, lw=1, capsize=2)
+            handles[OPT_LABELS.get(opt, opt)] = h
+        ax.set_xscale("log")
+        ax.set_yscale("symlog", linthresh=1e-4, linscale=0.5)
+        ax.set_ylim(-2e-5, 1.5)
+        ax.set_xlabel("cycles of sin(31 x) in the domain, C")
+        ax.set_ylabel("success rate (test MSE < 1e-4)")
+        label = INITS[init].label if init in INITS else init
+        n = max(r["n"] for r in mine)
+        ax.set_title(f"{label}\n(up to {n} seeds per point)", fontsize=9)
+        ax.grid(True, which="major", alpha=0.3)
+    fig.legend(
+        list(handles.values()),
+        list(handles.keys()),
+        loc="center left",
+        bbox_to_anchor=(1.0, 0.5),
+        fontsize=8,
+        frameon=False,
+    )
+    fig.suptitle("Failure map: a sin(w x + phi) + c against sin(31 x), x ~ U[-C pi/31, C pi/31]")
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m bench.report.failure_map FOLDER... [--out DIR]``: write ``failure_map.md`` and
+    ``failure_map.png`` from the records in the folders (into the first one by default)."""
+    from ..core.store import load_records
+
+    ap = argparse.ArgumentParser(prog="python -m bench.report.failure_map")
+    ap.add_argument("folders", nargs="+", type=Path, help="folders holding records.jsonl")
+    ap.add_argument("--out", type=Path, default=None, help="where to write (default: first folder)")
+    args = ap.parse_args(argv)
+    records = load_records(args.folders)
+    rows = failure_map_rows(records)
+    if not rows:
+        print("no records of sgd-sinusoid on sin31[cycles=C]", file=sys.stderr)
+        return 2
+    out = args.out or args.folders[0]
+    out.mkdir(parents=True, exist_ok=True)
+    n = sum(r["n"] for r in rows)
+    head = (
+        f"# The failure map\n\nGenerated by `python -m bench.report.failure_map "
+        f"{' '.join(str(f) for f in args.folders)}` from {n} judged records of "
+        f"`{METHOD_FAMILY}` on `{TASK_FAMILY}[cycles=C]`.\n\n"
+        "Success: test MSE < 1e-4. Rate with its 95% Wilson interval; theory: the probability "
+        "that the start lies in the basin of w* = 31 (or of -31) of the profile loss "
+        "(`bench.lib.landscape`); *theory inside*: the theory lies within the interval. "
+        "*Started in basin*: seeds whose start w0 (recomputed from the record's seed) lay in "
+        "that basin, and how many of those, and of the others, succeeded.\n\n"
+        "![failure map](failure_map.png)\n\n"
+    )
+    (out / "failure_map.md").write_text(head + failure_map_markdown(rows), encoding="utf-8")
+    draw_failure_map(records, out / "failure_map.png")
+    print(f"wrote {out / 'failure_map.md'} and {out / 'failure_map.png'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
