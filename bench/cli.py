@@ -303,7 +303,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def _newest_run_folder() -> Path:
-    found = sorted(Path(defaults.RUNS_DIR).glob("*/records.jsonl"), key=lambda p: p.stat().st_mtime)
+    found = sorted(
+        Path(defaults.RUNS_DIR).glob("*/records.jsonl*"), key=lambda p: p.stat().st_mtime
+    )
     if not found:
         raise UsageError(
             f"report: no PATH given and no records under {defaults.RUNS_DIR}/ here; name a "

@@ -61,7 +61,7 @@ def test_cycle_variants_and_method_variants_are_on_demand() -> None:
 # -- the method ---------------------------------------------------------------------------------
 
 
-def _autograd(theta: torch.Tensor, x: torch.Tensor, y: torch.Tensor):  # noqa: ANN202
+def _autograd(theta: torch.Tensor, x: torch.Tensor, y: torch.Tensor):
     t = theta.clone().requires_grad_(True)
     w, a, phi, c = (t[i, :, None] for i in range(4))
     per_seed = ((a * torch.sin(w * x + phi) + c - y) ** 2).mean(dim=1)
@@ -224,7 +224,7 @@ def test_probability_of_starting_in_the_basin() -> None:
 # -- the table and the figure -------------------------------------------------------------------
 
 
-def _rec(opt: str, init: str, cycles: int, seed: int, success: bool | None, **kw) -> dict:  # noqa: ANN003
+def _rec(opt: str, init: str, cycles: int, seed: int, success: bool | None, **kw) -> dict:
     params = {
         k: v for k, v, default in (("init", init, "randn"), ("opt", opt, "sgd")) if v != default
     }
@@ -235,7 +235,9 @@ def _rec(opt: str, init: str, cycles: int, seed: int, success: bool | None, **kw
         "task": f"sin31[cycles={cycles}]", "task_family": "sin31",
         "task_params": {"cycles": cycles},
         "seed": seed, "profile": "quick", "base_seed": 0, "status": kw.get("status", "ok"),
-        "success": success, "metrics": {"freq_error": kw.get("fe", 1.0)},
+        "success": success, "metrics": {"freq_error": kw.get("fe", 1.0), "test_mse": 0.5},
+        "run_key": f"{method}/{cycles}/{seed}/{success}", "reason": "", "time": {},
+        "trace": [], "env": {}, "headline": "test_mse", "loss_target": 1e-4,
     }  # fmt: skip
 
 
@@ -266,8 +268,9 @@ def test_failure_map_rows_on_synthetic_records() -> None:
     assert (stable["ci_low"], stable["ci_high"]) == (lo, hi) and lo < 1 / 3 < hi
     assert stable["theory"] == pytest.approx(1 / 3, rel=1e-3) and stable["theory_inside"]
     assert stable["median_freq_error"] == 14.0
-    table = fm.failure_map_markdown(rows)
-    assert "| uniform-2x | sgd-stable | 3 | 3 / 10 | 30% |" in table
+    table = fm.failure_map_table(_records())
+    assert ["uniform-2x", "sgd-stable", "3", "3 / 10", "30%"] == table.rows[1][:5]
+    assert fm.failure_map_table(_records()[-1:]) is None
 
 
 def test_starts_in_basin_are_recomputed_from_the_seed() -> None:
@@ -284,8 +287,15 @@ def test_starts_in_basin_are_recomputed_from_the_seed() -> None:
     assert row["successes_in_basin"] + row["successes_outside"] == row["successes"]
 
 
-def test_draw_failure_map_writes_a_png(tmp_path: Path) -> None:
-    path = fm.draw_failure_map(_records(), tmp_path / "map.png")
-    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+def test_the_report_carries_the_failure_map(tmp_path: Path) -> None:
+    from bench import report
+    from bench.report.records import Loaded
+
+    done = report.write_report(Loaded(_records(), []), [tmp_path], tmp_path, plots=True)
+    png = tmp_path / "plots" / "failure_map.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    md = (tmp_path / "report.md").read_text()
+    assert "## The failure map" in md and "plots/failure_map.png" in md
+    assert done.written
     with pytest.raises(ValueError, match="no records"):
-        fm.draw_failure_map(_records()[-1:], tmp_path / "none.png")
+        fm.failure_map_plot(_records()[-1:])

@@ -11,6 +11,7 @@ sweep, is written once into ``manifest.json`` beside the records, and each recor
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import math
@@ -26,6 +27,9 @@ from typing import Any
 import numpy as np
 
 RECORDS = "records.jsonl"
+#: A published folder may keep its records gzipped; they are read before ``records.jsonl``
+#: (which new runs append to), as the older part of the same file.
+ARCHIVE = RECORDS + ".gz"
 
 MANIFEST = "manifest.json"
 
@@ -155,16 +159,26 @@ class BadLine:
         return f"{self.path}:{self.lineno}: skipped ({self.why})"
 
 
-def iter_records(path: Path, problems: list[BadLine] | None = None) -> Iterator[dict[str, Any]]:
-    """Records from a ``records.jsonl`` file (or a folder holding one); bad lines are skipped
-    and reported into ``problems``."""
+def record_files(path: Path) -> list[Path]:
+    """The record files of a folder (``records.jsonl.gz``, then ``records.jsonl``), or the
+    file itself."""
     path = Path(path)
     if path.is_dir():
-        path = path / RECORDS
-    if not path.exists():
-        return
+        return [p for p in (path / ARCHIVE, path / RECORDS) if p.is_file()]
+    return [path] if path.is_file() else []
+
+
+def iter_records(path: Path, problems: list[BadLine] | None = None) -> Iterator[dict[str, Any]]:
+    """Records from a records file (``.jsonl``, or gzipped ``.jsonl.gz``) or a folder holding
+    them; bad lines are skipped and reported into ``problems``."""
+    for f in record_files(path):
+        yield from _read_file(f, problems)
+
+
+def _read_file(path: Path, problems: list[BadLine] | None) -> Iterator[dict[str, Any]]:
     envs = read_manifest(path.parent)["environments"]
-    with open(path, encoding="utf-8", errors="replace") as f:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8", errors="replace") as f:
         for lineno, line in enumerate(f, 1):
             if not line.strip():
                 continue
@@ -299,10 +313,10 @@ def records_path_problem(path: Path) -> str | None:
     if not path.exists():
         return f"{path} does not exist"
     if path.is_dir():
-        if not (path / RECORDS).is_file():
-            return f"{path} is not a records folder (no {RECORDS} in it)"
+        if not record_files(path):
+            return f"{path} is not a records folder (no {RECORDS} or {ARCHIVE} in it)"
         return None
-    if path.suffix != ".jsonl":
+    if not path.name.endswith((".jsonl", ".jsonl.gz")):
         return f"{path} is not a records file (give a folder holding {RECORDS}, or a .jsonl file)"
     return None
 

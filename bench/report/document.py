@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.store import BadLine
+from .failure_map import failure_map_table
 from .records import ENV_FIELDS, env_signature, environment_labels, natural_key
 from .summaries import Summary, summarise
 from .tables import (
@@ -75,6 +76,9 @@ def build_report(
     agg = aggregate_table(summaries)
     if agg is not None:
         tables.append(agg)
+    fmap = failure_map_table(records)
+    if fmap is not None:
+        tables.append(fmap)
     return Report(
         provenance(records, sources),
         tables,

@@ -14,19 +14,18 @@ records::
 
 from __future__ import annotations
 
-import argparse
 import functools
 import math
 import statistics
-import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..lib.landscape import INITS, TARGET, basin, basin_probability
+from .plotkit import pyplot
 from .stats import wilson_interval
+from .tables import Table
 
 METHOD_FAMILY = "sgd-sinusoid"
 TASK_FAMILY = "sin31"
@@ -56,7 +55,7 @@ def _method(method_id: str) -> Any:
     registry.load_plugins()
     try:
         return registry.get_method(method_id)
-    except Exception:  # noqa: BLE001 - not a method of this install: no start to recompute
+    except Exception:  # not a method of this install: no start to recompute
         return None
 
 
@@ -170,41 +169,53 @@ def _given(k: int | None, n: int | None) -> str:
     return "-" if k is None or n is None or n == 0 else f"{k} / {n}"
 
 
-def failure_map_markdown(rows: Sequence[dict[str, Any]]) -> str:
-    """The rows as a Markdown table (rates and theory in percent)."""
-    lines = [
-        "| start | optimiser | cycles | successes / seeds | rate | 95% Wilson interval "
-        "| theory: start in basin | theory inside | started in basin | successes of those "
-        "| successes from outside | median freq error |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
-    ]
+def failure_map_table(records: Sequence[dict[str, Any]]) -> Table | None:
+    """The failure map as a report table (rates and theory in percent); ``None`` when the
+    records hold no ``sgd-sinusoid`` run on ``sin31[cycles=C]``."""
+    rows = failure_map_rows(records)
+    if not rows:
+        return None
+    cells = []
     for r in rows:
         inside = {True: "yes", False: "**no**", None: "-"}[r["theory_inside"]]
-        fe = r["median_freq_error"]
         nin = r.get("in_basin")
         nout = None if nin is None else r["n"] - nin
-        lines.append(
-            f"| {r['init']} | {r['optimiser']} | {r['cycles']} | {r['successes']} / {r['n']} "
-            f"| {_pct(r['rate'])} | {_pct(r['ci_low'])} - {_pct(r['ci_high'])} "
-            f"| {_pct(r['theory'])} | {inside} | {_given(nin, r['n'])} "
-            f"| {_given(r.get('successes_in_basin'), nin)} "
-            f"| {_given(r.get('successes_outside'), nout)} | {fe:.3g} |"
-        )
-    return "\n".join(lines) + "\n"
+        cells.append(
+            [
+                r["init"], r["optimiser"], str(r["cycles"]), f"{r['successes']} / {r['n']}",
+                _pct(r["rate"]), f"{_pct(r['ci_low'])} - {_pct(r['ci_high'])}",
+                _pct(r["theory"]), inside, _given(nin, r["n"]),
+                _given(r.get("successes_in_basin"), nin), _given(r.get("successes_outside"), nout),
+                f"{r['median_freq_error']:.3g}",
+            ]
+        )  # fmt: skip
+    return Table(
+        "failure_map",
+        "The failure map",
+        "How often gradient descent finds w* = 31 in a sin(w x + phi) + c against sin(31 x), "
+        "x ~ U[-R, R] with R = C pi / 31 (C cycles in the domain), per start and optimiser. "
+        "Rate with its 95% Wilson interval; theory: the probability that the start lies in the "
+        "basin of w* (or of -w*) of the expected profile loss (bench.lib.landscape); theory "
+        "inside: the theory lies within the interval. Started in basin: seeds whose start "
+        "(recomputed from the record's seed) lay in that basin, and how many of those, and of "
+        "the others, succeeded.",
+        [
+            "start", "optimiser", "cycles", "successes / seeds", "rate", "95% Wilson interval",
+            "theory: start in basin", "theory inside", "started in basin",
+            "successes of those", "successes from outside", "median freq error",
+        ],
+        cells,
+    )  # fmt: skip
 
 
-def draw_failure_map(records: Sequence[dict[str, Any]], path: str | Path) -> Path:
+def failure_map_plot(records: Sequence[dict[str, Any]]) -> Any:
     """Success rate (95% Wilson intervals) against cycles on log axes, one panel per start, one
-    series per optimiser, the theory curve on the same axes; legend outside the data. PNG.
+    series per optimiser, the theory curve on the same axes; legend outside the data.
 
     The rate axis is symmetric-log: linear below 1e-4, so that 0 successes (and the lower end of
     their intervals) stay on the plot, logarithmic above, where the theory falls as ``1 / C``.
     """
-    import matplotlib
-
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     rows = failure_map_rows(records)
     if not rows:
         raise ValueError("no records of sgd-sinusoid on sin31[cycles=C] to draw")
@@ -250,46 +261,4 @@ def draw_failure_map(records: Sequence[dict[str, Any]], path: str | Path) -> Pat
     )
     fig.suptitle("Failure map: a sin(w x + phi) + c against sin(31 x), x ~ U[-C pi/31, C pi/31]")
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100, bbox_inches="tight")
-    plt.close(fig)
-    return path
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m bench.report.failure_map FOLDER... [--out DIR]``: write ``failure_map.md`` and
-    ``failure_map.png`` from the records in the folders (into the first one by default)."""
-    from ..core.store import load_records
-
-    ap = argparse.ArgumentParser(prog="python -m bench.report.failure_map")
-    ap.add_argument("folders", nargs="+", type=Path, help="folders holding records.jsonl")
-    ap.add_argument("--out", type=Path, default=None, help="where to write (default: first folder)")
-    args = ap.parse_args(argv)
-    records = load_records(args.folders)
-    rows = failure_map_rows(records)
-    if not rows:
-        print("no records of sgd-sinusoid on sin31[cycles=C]", file=sys.stderr)
-        return 2
-    out = args.out or args.folders[0]
-    out.mkdir(parents=True, exist_ok=True)
-    n = sum(r["n"] for r in rows)
-    head = (
-        f"# The failure map\n\nGenerated by `python -m bench.report.failure_map "
-        f"{' '.join(str(f) for f in args.folders)}` from {n} judged records of "
-        f"`{METHOD_FAMILY}` on `{TASK_FAMILY}[cycles=C]`.\n\n"
-        "Success: test MSE < 1e-4. Rate with its 95% Wilson interval; theory: the probability "
-        "that the start lies in the basin of w* = 31 (or of -31) of the profile loss "
-        "(`bench.lib.landscape`); *theory inside*: the theory lies within the interval. "
-        "*Started in basin*: seeds whose start w0 (recomputed from the record's seed) lay in "
-        "that basin, and how many of those, and of the others, succeeded.\n\n"
-        "![failure map](failure_map.png)\n\n"
-    )
-    (out / "failure_map.md").write_text(head + failure_map_markdown(rows), encoding="utf-8")
-    draw_failure_map(records, out / "failure_map.png")
-    print(f"wrote {out / 'failure_map.md'} and {out / 'failure_map.png'}")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+    return fig

@@ -18,6 +18,7 @@ import numpy as np
 
 from . import stats
 from .document import Figure
+from .failure_map import failure_map_plot, failure_map_rows
 from .plotkit import (
     MAX_LINES,
     Style,
@@ -60,7 +61,22 @@ def draw_all(
     figures += cycles_figures(summaries, styles, out, svg)
     figures += snr_figures(records, styles, out, svg)
     figures += convergence_figures(records, styles, out, svg)
+    figures += failure_map_figures(records, out, svg)
     return figures + landscape_figures(out)
+
+
+def failure_map_figures(records: Sequence[dict[str, Any]], out: Path, svg: bool) -> list[Figure]:
+    """The failure map (``bench.report.failure_map``), when the records hold one."""
+    if not failure_map_rows(records):
+        return []
+    png, svg_path = save(failure_map_plot(records), out, "failure_map", svg)
+    caption = (
+        "Share of seeds of a sin(w x + phi) + c that reach w* = 31 (test MSE < 1e-4) against the "
+        "cycles C in the domain, with 95% Wilson intervals, one panel per start and one series "
+        "per optimiser; dashed: the probability that the start lies in the basin of w*. The "
+        "rate axis is linear below 1e-4 so that zero successes stay visible."
+    )
+    return [Figure("failure_map", "The failure map", caption, png, svg_path)]
 
 
 def landscape_figures(out: Path) -> list[Figure]:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from ..core.store import RECORDS
+from ..core.store import ARCHIVE, RECORDS
 from .csvout import runs_rows, write_csv
 from .document import Report, build_report, machines, provenance
 from .plots import draw_all
@@ -102,7 +102,9 @@ def write_run_readme(
 
 
 _ABOUT = {
+    ARCHIVE: "the records, gzipped (`bench report` reads them as they are)",
     RECORDS: "one JSON record per run (schema in the repository README)",
+    "manifest.json": "the environment blocks the records name by `env_id`",
     "report.md": "every table, with how to read it, and the figures",
     "summary.csv": "one row per (method, task): every number the tables print, at full precision",
     "README.md": "this file",
@@ -112,8 +114,7 @@ _ABOUT = {
 def _file_list(out: Path, written: Sequence[Path]) -> list[str]:
     names = {Path(w).relative_to(out).as_posix() for w in written if _inside(w, out)}
     names.add("README.md")
-    if (out / RECORDS).is_file():
-        names.add(RECORDS)
+    names |= {n for n in (ARCHIVE, RECORDS, "manifest.json") if (out / n).is_file()}
     lines = [f"- `{n}`: {_ABOUT[n]}" for n in _ABOUT if n in names]
     lines += [f"- `{n}`" for n in sorted(names - set(_ABOUT)) if not n.startswith("plots/")]
     figures = sorted((out / "plots").glob("*.*")) if (out / "plots").is_dir() else []
