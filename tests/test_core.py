@@ -231,8 +231,8 @@ def test_run_keys_are_stable_and_distinct(plugins) -> None:
 
 
 def test_sgd_on_sin_floats_around_one_short_budget() -> None:
-    """The original claim on a tenth of the quick budget (fast): ANCHORS.md, "the loss floats
-    around 1 forever"; E[(sin wx - sin 31x)^2] = 1 for w away from 31 on [-1000, 1000]."""
+    """The original claim on a tenth of the quick budget (fast): the original post's "the loss
+    floats around 1 forever"; E[(sin wx - sin 31x)^2] = 1 for w away from 31 on [-1000, 1000]."""
     from bench.core.registry import get_method, get_task
 
     task = get_task("sin31")

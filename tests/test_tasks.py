@@ -1,4 +1,4 @@
-"""Checks of the standard periodic task suite (issue 3).
+"""Checks of the standard periodic task suite.
 
 Each family is checked for the contract (shapes, dtypes, determinism, truth kept from the fit
 interface) and for being the task it claims to be: an estimate that never looks at the task's
@@ -536,7 +536,8 @@ def test_crlb_matches_the_textbook_forms() -> None:
 
 
 def test_crlb_full_profile_matches_the_anchor_figure() -> None:
-    """ANCHORS.md: N = 1e6 over [-1000, 1000] at 0 dB gives std(w_hat) >= 1.7e-6."""
+    """The bound in closed form: N = 1e6 over [-1000, 1000] at 0 dB gives std(w_hat) >= 1.7e-6
+    (6 s^2 / (A^2 N (L/2)^2) with A^2 / (2 s^2) = 1)."""
     task = get_task("noisy-tone[snr_db=0]", seed=0, profile="full")
     assert len(task.train_set()[0]) == 1_000_000
     assert task.truth()["crlb_std"] == pytest.approx(1.7e-6, rel=0.05)
@@ -592,7 +593,7 @@ def test_noisy_tone_efficiency_and_success() -> None:
 
 # -- the Clock Problem ----------------------------------------------------------------------------
 
-#: 120 Julian years of seconds (ANCHORS.md: "about 3.79e9 s"), centred on the epoch, both ends
+#: 120 Julian years of seconds (about 3.79e9 s), centred on the epoch, both ends
 #: included: 3,786,912,000 s, so 3,786,912,001 whole seconds.
 SPAN_120Y = 120 * 36_525 * 86_400 // 100
 assert SPAN_120Y == 3_786_912_000
@@ -652,8 +653,8 @@ def test_clock_inputs_are_in_the_encoding(encoding: str, span: str) -> None:
     assert y.shape == (1000, 3) and y.dtype == np.int64
     length = SPAN_120Y if span == "120y" else 86_400
     lo, hi = view.domain
-    # Training covers the first 110 of 120 parts; the final tenth-and-a-bit ("the final decade"
-    # of ANCHORS.md on the 120-year span) is for extrapolation.
+    # Training covers the first 110 of 120 parts; the final tenth-and-a-bit (the final decade of
+    # the 120-year span) is for extrapolation.
     assert lo == -length / 2 and hi - lo == pytest.approx(length * 110 / 120, abs=1)
     xe = task.eval_sets()["extrapolation"][0].astype(np.float64)
     assert np.all(xe > hi) and np.all(xe <= length / 2)
@@ -694,16 +695,16 @@ def test_clock_representability_flag(encoding: str, span: str, representable: bo
     assert ex["distinct_seconds"] == (SPAN_120Y if span == "120y" else 86_400) + 1
     if representable:
         assert ex["exact_match_ceiling"] == 1.0
-    else:  # ANCHORS.md: "its exact-match ceiling is about 4%"
+    else:  # 147,025,763 distinct inputs for 3,786,912,001 seconds: about 3.9%
         assert ex["exact_match_ceiling"] == pytest.approx(0.039, abs=0.001)
 
 
 def test_float32_collides_at_120_years() -> None:
     task = get_task("clock[encoding=float32,span=120y]", seed=0)
     ex = task.record_extras()
-    # ANCHORS.md: "Of the 3,786,912,001 whole seconds in a 120-year span centred on the epoch,
-    # 147,025,763 (3.9%) map to distinct float32 values (spacing 128 s at the edges)"; the slow
-    # exhaustive count below recounts it by casting every second.
+    # Of the 3,786,912,001 whole seconds in a 120-year span centred on the epoch, 147,025,763
+    # (3.9%) map to distinct float32 values (spacing 128 s at the edges): the slow exhaustive
+    # count below establishes it by casting every second.
     assert ex["distinct_seconds"] == 3_786_912_001
     assert ex["distinct_inputs"] == 147_025_763
     # Closed form: |t| = 60 years = 1.89e9 s lies in [2**30, 2**31), where float32's 24-bit
@@ -737,7 +738,7 @@ def test_distinct_float32_count_matches_brute_force(lo: int, hi: int) -> None:
 @pytest.mark.slow
 def test_distinct_float32_count_exhaustive_over_120_years() -> None:
     """Every whole second of the 120-year span, cast and compared in chunks (about 8-15 s):
-    the brute-force source of ANCHORS.md's 147,025,763 and of what the task reports."""
+    the brute-force source of the 147,025,763 the task reports."""
     task = get_task("clock[encoding=float32,span=120y]", seed=0)
     lo, hi = -SPAN_120Y // 2, SPAN_120Y // 2
     count, prev, step = 0, None, 2**24
@@ -813,7 +814,7 @@ def test_co2_missing_values_are_dropped() -> None:
     x, y = task.train_set()
     xe, ye = task.eval_sets()["extrapolation"]
     assert np.all(np.isfinite(y)) and np.all(np.isfinite(ye))
-    # Weekly from 1958-03-29 to 2001-12-29 is 2,284 weeks, 59 of them missing (ANCHORS.md);
+    # Weekly from 1958-03-29 to 2001-12-29 is 2,284 weeks, 59 of them missing;
     # statsmodels' co2.NOTE gives the 2,225 observations that remain.
     weeks = (dt.date(2001, 12, 29) - dt.date(1958, 3, 29)).days // 7 + 1
     assert weeks == 2284
