@@ -15,6 +15,7 @@ reason (the tests mark it as an expected failure), never skipped silently.
 from __future__ import annotations
 
 import inspect
+import sys
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -34,8 +35,29 @@ TINY = Budget(steps=40, batch_size=16, samples=4096, seconds=60)
 PROBE_TASKS = ("sin31", "noisy-tone[snr_db=20]", "clock[encoding=int64,span=1d]")
 
 
-def _view(task: Task, seed: int = 0, limit: int | None = None) -> TaskView:
-    return TaskView(task, np.random.default_rng(seed), limit=limit)
+class WatchedView(TaskView):
+    """A :class:`TaskView` that notes when code other than ``TaskView``'s own reads one of its
+    private fields (the task behind it, its generator, its counters): a plugin that reaches
+    past the view could read the truth, or draw samples the budget does not count."""
+
+    __slots__ = ("_reached",)
+    _PRIVATE = frozenset(TaskView.__slots__)
+    _HOME = inspect.getsourcefile(TaskView)
+
+    def __init__(self, *args: Any, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        object.__setattr__(self, "_reached", None)
+
+    def __getattribute__(self, name: str) -> Any:
+        if name in WatchedView._PRIVATE:
+            caller = sys._getframe(1).f_code.co_filename
+            if caller != WatchedView._HOME:
+                object.__setattr__(self, "_reached", name)
+        return super().__getattribute__(name)
+
+
+def _view(task: Task, seed: int = 0, limit: int | None = None) -> WatchedView:
+    return WatchedView(task, np.random.default_rng(seed), limit=limit)
 
 
 def _fit(
@@ -47,6 +69,10 @@ def _fit(
         method.warm_up(view, budget, "cpu")
         assert view.samples_drawn == 0, "warm_up must not draw samples (they are fit's budget)"
     model = method.fit(view, budget, seed, "cpu", log)
+    assert view._reached is None, (
+        f"the method read the view's private {view._reached}: use TaskView's public API "
+        "(sample, train_set, data, domain, output, input_dtype, infinite, samples_left)"
+    )
     assert model is not None, "fit must return the fitted method (self)"
     assert hasattr(model, "predict"), "the object fit returns needs a predict(x) method"
     return model, view, log

@@ -2,10 +2,10 @@
 
 Every output digit is periodic in t (periods dividing 86,400 s), yet plain networks stay at
 chance. The input encoding is a task variant because it decides what is possible at all: at
-120 years adjacent float32 values are 256 s apart, so the seconds field is not even a function
-of a float32 input. The task computes, from the float bit patterns, how many of the span's whole
-seconds an encoding keeps apart, and records it, so the report can say "impossible by
-representation" instead of "failed".
+120 years adjacent float32 values are up to 128 s apart, so the seconds field is not even a
+function of a float32 input. The task computes, from the float bit patterns, how many of the
+span's whole seconds an encoding keeps apart, and records it, so the report can say "impossible
+by representation" instead of "failed".
 
 Inputs are a 1-D array of t in the variant's dtype (float32, float64 or int64 seconds, centred
 on the epoch so negative times occur), both from ``sample`` and in ``predict`` during scoring.

@@ -82,3 +82,31 @@ def test_method_on_task(method_id: str, check, task_id: str) -> None:
 def test_task(task_id: str, check) -> None:
     _maybe_known(task_id, check.__name__)
     check(task_id)
+
+
+def test_a_method_reaching_into_the_views_task_is_flagged() -> None:
+    """The view hides the task; a plugin that reads ``view._task`` (and so could read the truth)
+    fails conformance, while the same method through the public API passes."""
+    import numpy as np
+    import pytest
+
+    from bench import Method
+    from bench.core.contracts import Budget
+
+    class Peek(Method):
+        def __init__(self, peek: bool = True) -> None:
+            self.peek = peek
+
+        def fit(self, task, budget, seed, device, log):
+            x, y = task.sample(8)
+            if self.peek:
+                self.truth_ = task._task.truth()
+            return self
+
+        def predict(self, x):
+            return np.zeros(len(x))
+
+    tiny = Budget(steps=1, batch_size=8)
+    with pytest.raises(AssertionError, match="private _task"):
+        c._fit(Peek(), registry.get_task("sin31"), budget=tiny)
+    c._fit(Peek(peek=False), registry.get_task("sin31"), budget=tiny)
