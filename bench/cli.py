@@ -9,8 +9,10 @@ from __future__ import annotations
 import argparse
 import os
 import shlex
+import signal
 import sys
 import tempfile
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -20,6 +22,14 @@ from .core.contracts import PROFILES
 from .core.store import environment, mixed_with, records_path_problem
 
 EXIT_USAGE = 2
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``kill``, a batch system's time limit): stop as on Ctrl-C, workers included."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise Terminated
 
 
 class UsageError(Exception):
@@ -384,6 +394,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     words = list(sys.argv[1:] if argv is None else argv)
     os.environ["BENCH_COMMAND"] = "python -m bench " + " ".join(shlex.quote(w) for w in words)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         args = parser.parse_args(argv)
         return {
@@ -395,13 +407,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (UsageError, registry.RegistryError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         print(
             "\ninterrupted: every finished run is in records.jsonl; run the same command with "
             "--resume to finish the rest",
             file=sys.stderr,
         )
-        return 130
+        return 143 if isinstance(exc, Terminated) else 130
     except BrokenPipeError:
         # The reader went away (`bench list | head`): stop quietly, as Unix tools do.
         devnull = os.open(os.devnull, os.O_WRONLY)

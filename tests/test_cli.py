@@ -74,10 +74,17 @@ def test_appending_to_records_of_another_profile_and_commit_warns(tmp_path: Path
 # -- Ctrl-C -------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("to_group", [True, False], ids=["group", "parent-only"])
-def test_ctrl_c_stops_a_two_worker_sweep_cleanly(tmp_path: Path, to_group: bool) -> None:
-    """A terminal's Ctrl-C (SIGINT to the process group) and a SIGINT to the parent alone both
-    stop the workers at once, keep every finished run, and exit 130 with the --resume hint."""
+@pytest.mark.parametrize(
+    ("to_group", "sig", "code"),
+    [(True, signal.SIGINT, 130), (False, signal.SIGINT, 130), (False, signal.SIGTERM, 143)],
+    ids=["ctrl-c-group", "sigint-parent", "sigterm-parent"],
+)
+def test_ctrl_c_stops_a_two_worker_sweep_cleanly(
+    tmp_path: Path, to_group: bool, sig: int, code: int
+) -> None:
+    """A terminal's Ctrl-C (SIGINT to the process group), a SIGINT to the parent alone and a
+    SIGTERM (``kill``) all stop the workers at once, keep every finished run, and exit with
+    the --resume hint."""
     args = ["run", "--methods", "test-slow[pause=0.3]", "--tasks", "sin31", "--seeds", "200"]
     args += ["--jobs", "2", "--out", str(tmp_path), "--no-report"]
     p = _bench(
@@ -90,9 +97,9 @@ def test_ctrl_c_stops_a_two_worker_sweep_cleanly(tmp_path: Path, to_group: bool)
     deadline = time.time() + 120
     while time.time() < deadline and (not records.exists() or records.read_text().count("\n") < 4):
         time.sleep(0.05)
-    (os.killpg if to_group else os.kill)(p.pid, signal.SIGINT)
+    (os.killpg if to_group else os.kill)(p.pid, sig)
     _, err = p.communicate(timeout=30)
-    assert p.returncode == 130, err
+    assert p.returncode == code, err
     assert "Traceback" not in err
     assert "--resume" in err
     time.sleep(2.5)
