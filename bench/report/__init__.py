@@ -13,7 +13,8 @@ Layers, each importing only those above it::
     landscape                  the loss landscape of sin(w x) (from a formula; uses plotkit)
 """
 
-from .document import Figure, Report, build_report
+from .document import Report, build_report
+from .plotkit import Figure
 from .publish import (
     FORMATS,
     README_END,

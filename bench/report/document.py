@@ -14,6 +14,7 @@ from typing import Any
 
 from ..core.store import BadLine
 from .failure_map import failure_map_table
+from .plotkit import Figure
 from .records import ENV_FIELDS, env_signature, environment_labels, natural_key
 from .summaries import Summary, summarise
 from .tables import (
@@ -28,17 +29,6 @@ from .tables import (
     representation_evidence,
     success_table,
 )
-
-
-@dataclass
-class Figure:
-    """A drawn plot: where its files are and what it shows."""
-
-    name: str
-    title: str
-    caption: str
-    png: Path
-    svg: Path | None = None
 
 
 @dataclass

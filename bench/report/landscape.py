@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .plotkit import legend_outside, pyplot, save
+from .plotkit import Figure, legend_outside, pyplot, save
 
 FORMULA = "L(w) = 1 - S(2wR)/2 - S(2tR)/2 - S((w-t)R) + S((w+t)R),  S(u) = sin(u)/u"
 
@@ -159,3 +159,24 @@ def draw_landscape(
         fig.tight_layout()
         written += save(fig, Path(out), name)
     return written
+
+
+def landscape_figures(out: Path) -> list[Figure]:
+    """The landscape figures, when ``bench landscape --out <report>/plots`` drew them there
+    (they come from a formula and sampling, not from records, so the report never redraws them).
+    """
+    caption = (
+        "Loss of sin(w x) against the target and its gradient dL/dw, averaged over a large batch "
+        "(blue), the closed form (black), and the spread of one SGD batch's gradient (shaded). "
+        "Away from the basin the expected gradient is tiny and flips sign every 2 pi/R, far "
+        "below the noise of any practical batch. Drawn by python -m bench landscape."
+    )
+    found = []
+    for name, what in (("landscape_wide", "wide range"), ("landscape_zoom", "around the target")):
+        png = out / f"{name}.png"
+        if png.exists():
+            svg = out / f"{name}.svg"
+            found.append(
+                Figure(name, f"Loss landscape, {what}", caption, png, svg if svg.exists() else None)
+            )
+    return found

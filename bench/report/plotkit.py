@@ -37,6 +37,17 @@ DASHES = ("-", "--", "-.", ":")
 KIND_TITLES = {"gradient": "gradient-trained methods", "estimate": "spectral and hybrid methods"}
 
 
+@dataclass
+class Figure:
+    """A drawn plot: where its files are and what it shows."""
+
+    name: str
+    title: str
+    caption: str
+    png: Path
+    svg: Path | None = None
+
+
 def pyplot() -> Any:
     """matplotlib's pyplot on the file-only Agg backend (no display needed, headless-safe)."""
     import matplotlib

@@ -17,10 +17,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import stats
-from .document import Figure
-from .failure_map import failure_map_plot, failure_map_rows
+from .failure_map import failure_map_figures
+from .landscape import landscape_figures
 from .plotkit import (
     MAX_LINES,
+    Figure,
     Style,
     finish_panel,
     legend_outside,
@@ -63,41 +64,6 @@ def draw_all(
     figures += convergence_figures(records, styles, out, svg)
     figures += failure_map_figures(records, out, svg)
     return figures + landscape_figures(out)
-
-
-def failure_map_figures(records: Sequence[dict[str, Any]], out: Path, svg: bool) -> list[Figure]:
-    """The failure map (``bench.report.failure_map``), when the records hold one."""
-    if not failure_map_rows(records):
-        return []
-    png, svg_path = save(failure_map_plot(records), out, "failure_map", svg)
-    caption = (
-        "Share of seeds of a sin(w x + phi) + c that reach w* = 31 (test MSE < 1e-4) against the "
-        "cycles C in the domain, with 95% Wilson intervals, one panel per start and one series "
-        "per optimiser; dashed: the probability that the start lies in the basin of w*. The "
-        "rate axis is linear below 1e-4 so that zero successes stay visible."
-    )
-    return [Figure("failure_map", "The failure map", caption, png, svg_path)]
-
-
-def landscape_figures(out: Path) -> list[Figure]:
-    """The landscape figures, when ``bench landscape --out <report>/plots`` drew them there
-    (they come from a formula and sampling, not from records, so the report never redraws them).
-    """
-    caption = (
-        "Loss of sin(w x) against the target and its gradient dL/dw, averaged over a large batch "
-        "(blue), the closed form (black), and the spread of one SGD batch's gradient (shaded). "
-        "Away from the basin the expected gradient is tiny and flips sign every 2 pi/R, far "
-        "below the noise of any practical batch. Drawn by python -m bench landscape."
-    )
-    found = []
-    for name, what in (("landscape_wide", "wide range"), ("landscape_zoom", "around the target")):
-        png = out / f"{name}.png"
-        if png.exists():
-            svg = out / f"{name}.svg"
-            found.append(
-                Figure(name, f"Loss landscape, {what}", caption, png, svg if svg.exists() else None)
-            )
-    return found
 
 
 # -- convergence ----------------------------------------------------------------------------
