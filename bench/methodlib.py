@@ -16,6 +16,7 @@ learned state in attributes ending in ``_``, and ``predict`` lives on the method
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from typing import Any, TypeVar
 
 import numpy as np
@@ -66,6 +67,46 @@ def spawn(method: M) -> M:
     twin = copy.copy(method)
     forget(twin)
     return twin
+
+
+class SeedBatchMethod(Method):
+    """A method that fits all seeds of a task as one computation (``vectorised``).
+
+    Subclasses implement ``_descend(tasks, budget, seeds, device, log)``, which returns one
+    learned state per seed, and ``_set(state)``, which puts one state on the method and returns
+    it. ``fit`` is then the one-seed case of ``fit_seeds``, so a seed alone and the same seed
+    inside a batch follow the same code.
+    """
+
+    vectorised = True
+
+    def fit(self, task: TaskView, budget: Budget, seed: int, device: str, log: Logger) -> Any:
+        forget(self)
+        (state,) = self._descend([task], budget, [seed], device, log)
+        return self._set(state)
+
+    def fit_seeds(
+        self,
+        tasks: Sequence[TaskView],
+        budget: Budget,
+        seeds: Sequence[int],
+        device: str,
+        log: Logger,
+    ) -> list[Any]:
+        return [spawn(self)._set(s) for s in self._descend(tasks, budget, seeds, device, log)]
+
+    def _descend(
+        self,
+        tasks: Sequence[TaskView],
+        budget: Budget,
+        seeds: Sequence[int],
+        device: str,
+        log: Logger,
+    ) -> Sequence[Any]:
+        raise NotImplementedError
+
+    def _set(self, state: Any) -> Any:
+        raise NotImplementedError
 
 
 # -- methods whose fitted model is a SinusoidModel ----------------------------------------------

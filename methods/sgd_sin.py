@@ -29,21 +29,20 @@ from typing import Any
 import numpy as np
 import torch
 
-from bench import Budget, Logger, Method, TaskView, register_method
-from bench.methodlib import forget, spawn
+from bench import Budget, Logger, TaskView, register_method
+from bench.methodlib import SeedBatchMethod
 
 LOG_EVERY = 100
 
 
 @register_method("sgd-sin", variants=[{"lr": "stable"}, {"dtype": "float64"}])
-class SGDSin(Method):
+class SGDSin(SeedBatchMethod):
     """The original: sin(w x), w ~ N(0,1), SGD lr 1e-4, batch 32, MSE (vectorised over seeds)."""
 
     description = "The original: fit w of sin(w x) by SGD (lr 1e-4, batch 32, w0 ~ N(0,1))"
     reference = "The 'deep learning has an issue with sin' experiment (SGD on a single frequency)"
     handles_fixed_data = False
     input_dtypes = ("float32", "float64")
-    vectorised = True
 
     def __init__(
         self, lr: float | str = 1e-4, init: float | str = "randn", dtype: str = "float32"
@@ -77,21 +76,6 @@ class SGDSin(Method):
         )
         torch.sin(scratch).sum().backward()
         torch.optim.SGD([scratch], lr=0.0).step()
-
-    def fit(self, task: TaskView, budget: Budget, seed: int, device: str, log: Logger) -> Any:
-        forget(self)
-        (w,) = self._descend([task], budget, [seed], device, log)
-        return self._set(w)
-
-    def fit_seeds(
-        self,
-        tasks: Sequence[TaskView],
-        budget: Budget,
-        seeds: Sequence[int],
-        device: str,
-        log: Logger,
-    ) -> list[SGDSin]:
-        return [spawn(self)._set(w) for w in self._descend(tasks, budget, seeds, device, log)]
 
     def _set(self, w: float) -> SGDSin:
         self.freqs_ = np.array([w])

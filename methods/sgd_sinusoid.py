@@ -49,9 +49,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from bench import Budget, Logger, Method, TaskView, register_method
+from bench import Budget, Logger, TaskView, register_method
 from bench.lib.landscape import init_distribution, sinusoid_stable_step
-from bench.methodlib import forget, spawn
+from bench.methodlib import SeedBatchMethod
 
 OPTIMISERS = ("sgd", "sgd-stable", "adam")
 #: The original experiment's learning rate.
@@ -76,7 +76,7 @@ _VARIANTS = [
 
 
 @register_method("sgd-sinusoid", on_demand=_VARIANTS)
-class SGDSinusoid(Method):
+class SGDSinusoid(SeedBatchMethod):
     """a sin(w x + phi) + c by SGD (lr 1e-4), batch 32, MSE, w0 ~ N(0,1); the original's learner
     with amplitude, phase and offset free (vectorised over seeds)."""
 
@@ -84,7 +84,6 @@ class SGDSinusoid(Method):
     reference = "The 'SGD on sin' experiment, with amplitude, phase and offset learnable"
     handles_fixed_data = False
     input_dtypes = ("float32", "float64")
-    vectorised = True
 
     def __init__(self, opt: str = "sgd", init: str = "randn") -> None:
         self.opt = opt
@@ -136,22 +135,6 @@ class SGDSinusoid(Method):
         scratch = torch.zeros(2, 2, dtype=torch.float64, device=device)
         _ = torch.sin(scratch).sum() + torch.cos(scratch).sum()
 
-    def fit(self, task: TaskView, budget: Budget, seed: int, device: str, log: Logger) -> Any:
-        forget(self)
-        theta = self._descend([task], budget, [seed], device, log)
-        return self._set(theta[:, 0])
-
-    def fit_seeds(
-        self,
-        tasks: Sequence[TaskView],
-        budget: Budget,
-        seeds: Sequence[int],
-        device: str,
-        log: Logger,
-    ) -> list[SGDSinusoid]:
-        theta = self._descend(tasks, budget, seeds, device, log)
-        return [spawn(self)._set(theta[:, i]) for i in range(len(seeds))]
-
     def _set(self, theta: np.ndarray) -> SGDSinusoid:
         w, a, phi, c = (float(v) for v in theta)
         self.w_, self.a_, self.phi_, self.c_ = w, a, phi, c
@@ -172,8 +155,8 @@ class SGDSinusoid(Method):
         device: str,
         log: Logger,
     ) -> np.ndarray:
-        """Train every seed at once; returns the final ``(w, a, phi, c)`` as a ``(4, seeds)``
-        array."""
+        """Train every seed at once; returns the final ``(w, a, phi, c)`` of each seed, one
+        row per seed."""
         lr = self.step_size(tasks[0].domain)
         n_seeds, bs, steps = len(seeds), budget.batch_size, budget.steps
         f64 = torch.float64
@@ -209,7 +192,7 @@ class SGDSinusoid(Method):
                     theta.add_(grad, alpha=-lr)
                 if loss is not None:  # the batch loss before this step's update
                     log(step, loss.cpu().numpy())
-        return theta.cpu().numpy()
+        return theta.T.cpu().numpy()
 
 
 def batch_loss_and_grad(
