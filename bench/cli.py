@@ -1,4 +1,4 @@
-"""Command line: ``python -m bench list|run|report|landscape``.
+"""Command line: ``python -m bench list|run|tune|report|landscape``.
 
 Every user error (unknown name, bad flag, unwritable folder, malformed value) is one line on
 stderr and exit code 2; a sweep that ran prints where its records are.
@@ -125,6 +125,78 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_tune(args: argparse.Namespace) -> int:
+    import time
+
+    from .core import tuning
+    from .core.runner import plan, resolve_device
+    from .core.store import _git_commit, load_records
+    from .core.sweep import run_sweep
+
+    if (args.jobs is not None and args.jobs < 1) or args.threads < 1:
+        raise UsageError("tune: --jobs and --threads must be at least 1")
+    registry.load_plugins()
+    pick = split_patterns
+    methods = [
+        e
+        for e in registry.METHODS.select(pick(args.methods))
+        if tuning.tunable(e) and "settings" not in e.params
+    ]
+    if not methods:
+        raise UsageError("tune: no selected method declares a search space")
+    families = tuning.tuning_tasks(registry.TASKS.select(pick(args.tasks)))
+    try:
+        device = resolve_device(args.device)
+    except ValueError as exc:
+        raise UsageError(f"tune: {exc}") from exc
+    jobs = args.jobs or defaults.default_jobs(device)
+    out = args.out or Path(defaults.RUNS_DIR) / f"tune-{args.profile}-{device.split(':')[0]}"
+    specs = []
+    for m in methods:
+        for point in tuning.grid(m):
+            trial = registry.METHODS.get(tuning.trial_id(m, point))
+            tasks = [t for fam in families.values() for t in fam]
+            specs += plan([trial], tasks, tuning.TUNE_SEEDS, args.profile, device,
+                          tuning.TUNE_BASE_SEED, args.threads, purpose="tune")  # fmt: skip
+    n_trials = len(specs)
+    task_list = "; ".join(f"{f}: {', '.join(t.id for t in ts)}" for f, ts in families.items())
+    print(
+        f"tune: {len(methods)} method(s), {n_trials} trial(s) on {task_list}; profile "
+        f"{args.profile}, device {device}, {jobs} worker(s) -> {out}/records.jsonl",
+        file=sys.stderr,
+    )
+    if args.dry_run:
+        for spec in specs:
+            print(spec.label)
+        return 0
+    _writable(out)
+    t0 = time.time()
+    run_sweep(specs, out, resume=True, jobs=jobs, quiet=args.quiet)
+    wall = time.time() - t0
+    records = [r for r in load_records([out]) if r.get("profile") == args.profile]
+    chosen = tuning.summarise(records, methods)
+    provenance = {
+        "command": os.environ.get("BENCH_COMMAND", "python -m bench tune"),
+        "commit": _git_commit(),
+        "date": time.strftime("%Y-%m-%d"),
+        "records": str(out),
+        "wall_seconds_last_call": round(wall, 1),
+        "host": environment(device).get("cpu") or environment(device).get("device_name"),
+    }
+    path = args.settings or tuning.settings_file()
+    try:
+        tuning.write_settings(path, args.profile, chosen, provenance)
+    except OSError as exc:
+        raise UsageError(f"tune: cannot write {path}: {exc.strerror or exc}") from exc
+    for fam, info in chosen.items():
+        for tfam, c in info["families"].items():
+            mark = "paper default" if c["is_paper"] else "tuned"
+            print(f"{fam} on {tfam}: {c['params']} ({mark}; mean rank {c['mean_rank']:.2f}, "
+                  f"{c['trials']} trials, {c['seconds']:.0f} s)")  # fmt: skip
+    print(f"tune: settings written to {path}", file=sys.stderr)
+    return 0
+
+
 def _newest_run_folder() -> Path:
     found = sorted(
         Path(defaults.RUNS_DIR).glob("*/records.jsonl*"), key=lambda p: p.stat().st_mtime
@@ -216,6 +288,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "run": cmd_run,
             "report": cmd_report,
             "landscape": cmd_landscape,
+            "tune": cmd_tune,
         }[args.command](args)
     except (UsageError, registry.RegistryError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -1,4 +1,4 @@
-"""The command line's grammar: ``python -m bench list|run|report|landscape`` and their options.
+"""The command line's grammar: ``python -m bench list|run|tune|report|landscape`` and options.
 
 Kept apart from the commands (``bench.cli``) so that the options and their help read in one
 place. Every parse error is a :class:`UsageError`: one line, exit code 2.
@@ -120,6 +120,45 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--dry-run", action="store_true", help="print the plan and run nothing")
     r.add_argument("--quiet", action="store_true", help="no progress bar or lines")
     r.add_argument("--no-report", action="store_true", help="do not write the report afterwards")
+
+    tu = sub.add_parser(
+        "tune",
+        help="run the declared tuning protocol and write the chosen settings",
+        description="Run every tunable method's declared grid (search_space) on each task "
+        "family's tuning tasks (the first and the middle of the family's default-sweep tasks), "
+        "score the trials on validation data carved from the method's own training samples, "
+        "and write the winning settings per (method, task family), with their provenance, to "
+        "the settings file that `run` reads. Trial records go to --out; an interrupted tune "
+        "resumes where it stopped. The protocol: bench/core/tuning.py and the README.",
+    )
+    tu.add_argument("--methods", nargs="+", metavar="PATTERN", help="default: every tunable one")
+    tu.add_argument(
+        "--tasks",
+        nargs="+",
+        metavar="PATTERN",
+        help="tasks whose families to tune on (default: the default sweep's)",
+    )
+    tu.add_argument("--profile", choices=PROFILES, default="quick", help="budgets to tune under")
+    tu.add_argument("--device", default="auto", help="auto (CUDA if present), cpu or cuda[:N]")
+    tu.add_argument(
+        "--threads", type=int, default=defaults.THREADS, help="torch threads per worker"
+    )
+    tu.add_argument("--jobs", type=int, default=None, help="worker processes (as for run)")
+    tu.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help=f"trial records (default {defaults.RUNS_DIR}/tune-<profile>-<device>/)",
+    )
+    tu.add_argument(
+        "--settings",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="settings file to update (default: the package's bench/tuned.json, or $BENCH_TUNED)",
+    )
+    tu.add_argument("--dry-run", action="store_true", help="print the trials and run nothing")
+    tu.add_argument("--quiet", action="store_true", help="no progress bar or lines")
 
     rep = sub.add_parser(
         "report",

@@ -26,7 +26,7 @@ from torch import nn
 
 from .core.contracts import Budget, Logger, Method, TaskView
 from .lib.estimators import choose_trend
-from .lib.nn import head_size, train, warm_up
+from .lib.nn import float64_front, head_size, train, warm_up
 from .lib.sinusoid import FloatArray, SinusoidModel
 
 __all__ = [
@@ -194,9 +194,11 @@ class NetMethod(Method):
     """A method that is one network trained by ``bench.lib.nn.train``: subclasses build the net.
 
     Handles every task kind: multi-output regression (one linear output per target) and
-    classification (a softmax head per output, summed cross-entropy). Returns itself from
-    ``fit``, with ``net_`` (the ``bench.lib.nn.NetPredictor``) and ``n_params_`` set. Its
-    ``warm_up`` takes torch's first optimiser step on a throwaway copy of the architecture.
+    classification (a softmax head per output, summed cross-entropy). The input, scaled to
+    [-1, 1] in float64, stays float64 through the first layer (``bench.lib.nn.Float64Front``).
+    Returns itself from ``fit``, with ``net_`` (the ``bench.lib.nn.NetPredictor``) and
+    ``n_params_`` set. Its ``warm_up`` takes torch's first optimiser step on a throwaway copy
+    of the architecture.
     """
 
     handles_multi_output = True
@@ -206,21 +208,35 @@ class NetMethod(Method):
 
     #: Adam's learning rate; subclasses store theirs as the ``lr`` hyper-parameter.
     lr: float
+    #: Which settings the harness applies (``bench.core.tuning``): ``tuned`` (the settings
+    #: chosen for the task's family under the declared protocol), ``paper`` (the defaults of
+    #: the subclass's signature) or ``trial`` (a tuning trial's own). Subclasses take it as a
+    #: hyper-parameter and declare ``search_space``.
+    settings: str = "tuned"
 
     def build(self, n_in: int, n_out: int) -> nn.Module:
         raise NotImplementedError
 
+    def network(self, n_out: int) -> nn.Module:
+        """The architecture as trained: ``build``'s network with its first layer in float64."""
+        return float64_front(self.build(1, n_out))
+
     def warm_up(self, task: TaskView, budget: Budget, device: str) -> None:
         n_out = head_size(task.output)
-        warm_up(lambda: self.build(1, n_out), task.output, 1, budget.batch_size, device)
+        warm_up(lambda: self.network(n_out), task.output, 1, budget.batch_size, device)
 
     def fit(self, task: TaskView, budget: Budget, seed: int, device: str, log: Logger) -> Any:
         forget(self)
+        if self.settings not in ("tuned", "paper", "trial"):
+            raise ValueError(f"settings must be tuned, paper or trial, not {self.settings!r}")
         torch.manual_seed(seed)
-        model = self.build(1, head_size(task.output))
+        model = self.network(head_size(task.output))
         self.net_ = train(model, task, budget, seed, device, log, lr=float(self.lr))
         self.n_params_ = self.net_.n_params_
         return self
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         return self.net_.predict(x)
+
+    def representation(self, x: np.ndarray) -> np.ndarray:
+        return self.net_.encoder(x)

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from bench import Budget, OutputSpec, Task, register_task
+from bench.core.ceiling import preimage_sizes
 from bench.lib.metrics import exact_match, labels
 
 DAY = 86_400
@@ -191,12 +192,14 @@ class Clock(Task):
             bad = self._is_held_out(t)
         return self._encode(t), clock_labels(t)
 
-    def eval_sets(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-        t_test = self._test_instants()
+    def _extrap(self) -> np.ndarray:
         rng = np.random.default_rng([self.seed, 8])
-        t_ext = rng.integers(
+        return rng.integers(
             self._train_hi + 1, self._hi, size=self.n_eval[self.profile], endpoint=True
         ).astype(np.int64)
+
+    def eval_sets(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        t_test, t_ext = self._test_instants(), self._extrap()
         return {
             "test": (self._encode(t_test), clock_labels(t_test)),
             "extrapolation": (self._encode(t_ext), clock_labels(t_ext)),
@@ -222,6 +225,22 @@ class Clock(Task):
         if not extrapolation_judged(self.params["span"]):
             return bool(inside)
         return bool(inside and metrics.get("extrap_exact_match", 0.0) >= MATCH_TARGET)
+
+    def ceiling(self, represent: Any) -> dict[str, Any]:
+        """Best exact match for a method that receives ``represent(input)``: an instant whose
+        representation ``L`` seconds of the span share is right at best one time in ``L``
+        (``L`` < 1 day, so the ``L`` readings all differ), on the test and extrapolation sets
+        alike."""
+        sets = {"exact_match": self._test_instants(), "extrap_exact_match": self._extrap()}
+
+        def seen(t: np.ndarray) -> np.ndarray:
+            return represent(self._encode(t))
+
+        metrics = {}
+        for name, t in sets.items():
+            share = preimage_sizes(t, seen, self._lo, self._hi)
+            metrics[name] = float(np.mean(np.where(share < DAY, 1.0 / share, 0.0)))
+        return {"metrics": metrics, "success_possible": self.success(metrics)}
 
     def record_extras(self) -> dict[str, Any]:
         seconds = self._hi - self._lo + 1

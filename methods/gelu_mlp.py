@@ -9,6 +9,8 @@ best and does not extrapolate).
 
 from __future__ import annotations
 
+from typing import Any
+
 from torch import nn
 
 from bench import register_method
@@ -16,7 +18,7 @@ from bench.lib.nn import mlp
 from bench.methodlib import NetMethod
 
 
-@register_method("gelu-mlp")
+@register_method("gelu-mlp", on_demand=[{"settings": "paper"}])
 class GeluMLP(NetMethod):
     """GELU MLP (Hendrycks and Gimpel 2016), 3 x 256, Adam 1e-3: the plain baseline."""
 
@@ -25,11 +27,22 @@ class GeluMLP(NetMethod):
         "per output, cross-entropy"
     )
     reference = "Hendrycks and Gimpel, Gaussian Error Linear Units (GELUs), 2016"
+    #: The declared tuning grid (``bench.core.tuning``): learning rate and width.
+    search_space = {"lr": [1e-4, 3e-4, 1e-3, 3e-3], "width": [64, 256]}
 
-    def __init__(self, width: int = 256, depth: int = 3, lr: float = 1e-3) -> None:
+    def __init__(
+        self, width: int = 256, depth: int = 3, lr: float = 1e-3, settings: str = "tuned"
+    ) -> None:
         self.width = width
         self.depth = depth
         self.lr = lr
+        self.settings = settings
+
+    @classmethod
+    def describe(cls, params: dict[str, Any]) -> str:
+        if params.get("settings") == "paper":
+            return "Variant: GELU MLP 3 x 256, Adam 1e-3 (the common defaults), untuned"
+        return cls.description
 
     def build(self, n_in: int, n_out: int) -> nn.Module:
         return mlp(n_in, n_out, int(self.width), int(self.depth), lambda _: nn.GELU())

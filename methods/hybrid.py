@@ -265,6 +265,7 @@ class PeriodicHybrid(Method):
             data=(x, y),
             schedule=_cosine,
             stop=settled,
+            plateau_stop=False,  # its own stop rule (a held batch all right) and the cosine decay
         )
         self.periods_ = np.array([p or 0 for p in periods])
         self.n_params_ = self.net_.n_params_

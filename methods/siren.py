@@ -60,7 +60,9 @@ def siren(
     return nn.Sequential(*layers)
 
 
-@register_method("siren", variants=[{"w0": 3000}], on_demand=[{"w0": 30000}])
+@register_method(
+    "siren", on_demand=[{"settings": "paper"}, {"w0": 3000}, {"w0": 30000}]
+)
 class Siren(NetMethod):
     """SIREN (Sitzmann et al., NeurIPS 2020): sine MLP, w0 = 30, paper init, Adam 1e-4."""
 
@@ -72,6 +74,8 @@ class Siren(NetMethod):
         "Sitzmann et al., Implicit Neural Representations with Periodic Activation Functions, "
         "NeurIPS 2020"
     )
+    #: The declared tuning grid (``bench.core.tuning``): learning rate and first-layer w0.
+    search_space = {"lr": [3e-5, 1e-4, 3e-4, 1e-3], "w0": [10.0, 30.0, 300.0]}
 
     def __init__(
         self,
@@ -80,15 +84,19 @@ class Siren(NetMethod):
         width: int = 256,
         hidden_layers: int = 3,
         lr: float = 1e-4,
+        settings: str = "tuned",
     ) -> None:
         self.w0 = w0
         self.hidden_w0 = hidden_w0
         self.width = width
         self.hidden_layers = hidden_layers
         self.lr = lr
+        self.settings = settings
 
     @classmethod
     def describe(cls, params: dict[str, Any]) -> str:
+        if params.get("settings") == "paper":
+            return "Variant: SIREN with the paper's settings (w0 = 30, Adam 1e-4), untuned"
         if "w0" in params:
             return (
                 f"Variant: SIREN with first-layer w0 = {params['w0']} (hidden w0 = 30), reaching "

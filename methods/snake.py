@@ -44,7 +44,7 @@ class Snake(nn.Module):
         return x + torch.sin(self.a * x) ** 2 / (self.a + 1e-9)
 
 
-@register_method("snake")
+@register_method("snake", on_demand=[{"settings": "paper"}])
 class SnakeMLP(NetMethod):
     """Snake (Ziyin, Hartwig, Ueda, NeurIPS 2020): MLP with x + sin^2(a x)/a, learnable a."""
 
@@ -56,6 +56,8 @@ class SnakeMLP(NetMethod):
         "Ziyin, Hartwig, Ueda, Neural Networks Fail to Learn Periodic Functions and How to Fix "
         "It, NeurIPS 2020"
     )
+    #: The declared tuning grid (``bench.core.tuning``): learning rate and the initial a.
+    search_space = {"lr": [1e-4, 3e-4, 1e-3, 3e-3], "a_init": ["periodic", 1.0, 30.0]}
 
     def __init__(
         self,
@@ -63,14 +65,18 @@ class SnakeMLP(NetMethod):
         width: int = 256,
         depth: int = 3,
         lr: float = 1e-3,
+        settings: str = "tuned",
     ) -> None:
         self.a_init = a_init
         self.width = width
         self.depth = depth
         self.lr = lr
+        self.settings = settings
 
     @classmethod
     def describe(cls, params: dict[str, Any]) -> str:
+        if params.get("settings") == "paper":
+            return "Variant: Snake MLP with the reference settings (periodic a, Adam 1e-3), untuned"
         if "a_init" in params:
             return f"Variant: Snake MLP with every a initialised to {params['a_init']}"
         return cls.description

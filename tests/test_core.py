@@ -130,9 +130,10 @@ def test_variant_ids_and_selection() -> None:
 
 def test_on_demand_variants_stay_out_of_all() -> None:
     everything = [e.id for e in registry.METHODS.select(None)]
-    assert "siren[w0=30000]" not in everything and "siren[w0=3000]" in everything
+    assert "siren[w0=30000]" not in everything and "siren[settings=paper]" not in everything
+    assert "siren" in everything
     named = [e.id for e in registry.METHODS.select(["siren*"])]
-    assert "siren[w0=30000]" in named
+    assert "siren[w0=30000]" in named and "siren[settings=paper]" in named
 
 
 def test_unknown_names_suggest_close_matches() -> None:

@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..defaults import TRACE_POINTS
+from ..lib.plateau import Plateau
 
 PROFILES = ("quick", "full")
 
@@ -147,6 +148,14 @@ class Task:
         """The task's stated success criterion, or ``None`` where it has none."""
         return None
 
+    def ceiling(self, represent: Callable[[np.ndarray], np.ndarray]) -> dict[str, Any] | None:
+        """The best metrics any predictor of ``represent(inputs)`` can reach on the evaluation
+        sets, as ``{"metrics": {...}, "success_possible": bool}``; ``represent`` maps the
+        task's inputs (as :meth:`sample` gives them) to what the method receives
+        (``Method.representation``). ``None``: the task computes no ceiling. See
+        ``bench.core.ceiling``."""
+        return None
+
     def record_extras(self) -> dict[str, Any]:
         """Flags the report needs beside the metrics (e.g. ``representable``)."""
         return {}
@@ -229,7 +238,16 @@ class Logger:
     fits several seeds at once). ``with log.phase("estimate"):`` attributes the enclosed time
     to that phase; time not inside a named phase is counted as ``train``. ``log.check()`` lets
     a method without a loss still honour the time budget.
+
+    The logger also applies the suite's declared stop rule (``bench.lib.plateau``) to what is
+    logged: the losses are averaged over windows of ``window`` steps, however often a method
+    logs, and ``log.settled()`` tells a method that every seed has reached a plateau (or the
+    loss floor), so that it can stop. ``converged_step`` keeps, per seed, the step at which the
+    rule first fired (``-1``: not yet).
     """
+
+    #: Steps per window of the stop rule.
+    window: ClassVar[int] = 100
 
     def __init__(
         self,
@@ -237,6 +255,7 @@ class Logger:
         max_points: int = TRACE_POINTS,
         deadline: float | None = None,
         sync: Callable[[], None] | None = None,
+        floor: float | Sequence[float] = 0.0,
     ) -> None:
         self.n_seeds = n_seeds
         self.max_points = max_points
@@ -250,12 +269,20 @@ class Logger:
         self._excluded = 0.0  # one-off warm-up/compile time, kept out of the trace's clock
         self.nonfinite = np.zeros(n_seeds, dtype=bool)
         self.final_loss = np.full(n_seeds, np.nan)
+        self.last_step = 0
+        self.plateau = Plateau(n_seeds, np.broadcast_to(np.asarray(floor, float), (n_seeds,)))
+        self.converged_step = np.full(n_seeds, -1, dtype=np.int64)
+        self._win_sum = np.zeros(n_seeds)
+        self._win_calls = 0
+        self._win_start = 0
 
     def __call__(self, step: int, loss: float | Sequence[float] | np.ndarray) -> None:
         values = np.broadcast_to(np.asarray(loss, dtype=float).reshape(-1), (self.n_seeds,))
         bad = ~np.isfinite(values)
         self.nonfinite |= bad
         self.final_loss = np.where(bad, self.final_loss, values)
+        self.last_step = max(self.last_step, int(step))
+        self._window(int(step), values)
         now = time.perf_counter() - self.start - self._excluded
         # Keep the trace bounded: once full, drop every other point and keep every other call.
         if self._calls % self._stride == 0:
@@ -265,6 +292,21 @@ class Logger:
                 self._stride *= 2
         self._calls += 1
         self.check()
+
+    def _window(self, step: int, values: np.ndarray) -> None:
+        self._win_sum = self._win_sum + values
+        self._win_calls += 1
+        if step - self._win_start < self.window:
+            return
+        settled = self.plateau.update(self._win_sum / self._win_calls)
+        self.converged_step = np.where(
+            settled & (self.converged_step < 0), step, self.converged_step
+        )
+        self._win_sum, self._win_calls, self._win_start = np.zeros(self.n_seeds), 0, step
+
+    def settled(self) -> bool:
+        """Whether every seed has met the stop rule: a method may stop training now."""
+        return self.plateau.done
 
     def check(self) -> None:
         if self.deadline is not None and time.perf_counter() > self.deadline:
@@ -310,6 +352,10 @@ class Method:
     input_dtypes: ClassVar[tuple[str, ...]] = ("float32", "float64", "int64")
     #: ``True`` when :meth:`fit_seeds` trains several seeds as one computation.
     vectorised: ClassVar[bool] = False
+    #: The declared tuning grid, ``{hyper-parameter: [values]}`` (``bench.core.tuning``);
+    #: empty for a method with nothing to tune. A method with a grid also takes a ``settings``
+    #: hyper-parameter (``tuned``, ``paper`` or ``trial``).
+    search_space: ClassVar[dict[str, list[Any]]] = {}
 
     @classmethod
     def describe(cls, params: dict[str, Any]) -> str:
@@ -348,6 +394,13 @@ class Method:
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         raise NotImplementedError
+
+    def representation(self, x: np.ndarray) -> np.ndarray:
+        """The inputs ``x`` as the fitted method actually receives them, one row per point
+        (its own scaling or encoding, in the dtype it computes with). The harness groups
+        evaluation points by it to compute the method's representational ceiling
+        (``bench.core.ceiling``). Default: ``x`` as the task gives it."""
+        return np.asarray(x)
 
     def fit_seeds(
         self,

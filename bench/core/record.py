@@ -29,6 +29,10 @@ class RunContext:
     base_seed: int = 0
     method_params: dict[str, Any] = field(default_factory=dict)
     budget: dict[str, Any] = field(default_factory=dict)
+    #: ``eval`` for a benchmark run, ``tune`` for a tuning trial (scored on validation data).
+    purpose: str = "eval"
+    #: Which settings a tunable method ran with (``bench.core.tuning.settings_for``).
+    tuning: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -44,6 +48,14 @@ class Record:
     trace: list[list[Any]] = field(default_factory=list)
     extras: dict[str, Any] = field(default_factory=dict)
     headline: str | None = None
+    #: The declared stop rule (``bench.lib.plateau``): ``True`` once it fired for this seed,
+    #: ``False`` when the method logged steps but the budget ran out first, ``None`` when the
+    #: method logged no step (it does not iterate).
+    converged: bool | None = None
+    converged_step: int | None = None
+    #: The best the method could score given the inputs it receives (``bench.core.ceiling``):
+    #: ``{"metrics": ..., "success_possible": ...}``; ``None`` where not computed.
+    ceiling: dict[str, Any] | None = None
     loss_target: float | None = None
     success_criterion: str = ""
     env: dict[str, Any] = field(default_factory=dict)

@@ -20,10 +20,13 @@ from typing import Any
 import numpy as np
 
 from ..defaults import limit_threads
+from ..lib.plateau import floor_for
 from . import registry
+from .ceiling import representation_ceiling
 from .contracts import BudgetExceeded, Logger, Method, RunTimeout, TaskView, as_numpy
 from .record import Record, RunContext
 from .store import environment, run_key
+from .tuning import HoldoutView, settings_for, validation_score
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,8 @@ class RunSpec:
     base_seed: int = 0
     threads: int = 1
     keys: tuple[str, ...] = field(default=(), compare=False)
+    #: ``eval`` (a benchmark run) or ``tune`` (a tuning trial, see ``bench.core.tuning``).
+    purpose: str = "eval"
 
     @property
     def label(self) -> str:
@@ -90,31 +95,37 @@ def plan(
     device: str,
     base_seed: int = 0,
     threads: int = 1,
+    purpose: str = "eval",
 ) -> list[RunSpec]:
     """Every (method, task) pair; vectorised methods get all seeds in one unit."""
     specs = []
     for t in tasks:
         for m in methods:
-            keys = tuple(_key(m, t, s, profile, base_seed) for s in range(n_seeds))
+            keys = tuple(_key(m, t, s, profile, base_seed, purpose) for s in range(n_seeds))
+            common = {"profile": profile, "device": device, "base_seed": base_seed,
+                      "threads": threads, "purpose": purpose}  # fmt: skip
             if getattr(m.cls, "vectorised", False):
-                specs.append(
-                    RunSpec(
-                        m.id, t.id, tuple(range(n_seeds)), profile, device, base_seed, threads, keys
-                    )
-                )
+                specs.append(RunSpec(m.id, t.id, tuple(range(n_seeds)), keys=keys, **common))
             else:
                 for s in range(n_seeds):
-                    specs.append(
-                        RunSpec(m.id, t.id, (s,), profile, device, base_seed, threads, (keys[s],))
-                    )
+                    specs.append(RunSpec(m.id, t.id, (s,), keys=(keys[s],), **common))
     return specs
 
 
-def _key(m: registry.Entry, t: registry.Entry, seed: int, profile: str, base: int) -> str:
+def _key(
+    m: registry.Entry, t: registry.Entry, seed: int, profile: str, base: int, purpose: str
+) -> str:
+    params = dict(m.params)
+    if purpose == "tune":
+        params["purpose"] = "tune"
+    else:
+        tuned = settings_for(m, t.family, profile).get("params")
+        if tuned:  # new tuned settings are new runs
+            params["tuned"] = tuned
     return run_key(
         m.id,
         m.source_hash(),
-        dict(m.params),
+        params,
         t.id,
         t.source_hash(),
         dict(t.params),
@@ -130,11 +141,7 @@ def drop_done(specs: Iterable[RunSpec], done: set[str]) -> list[RunSpec]:
         keep = [(s, k) for s, k in zip(sp.seeds, sp.keys, strict=True) if k not in done]
         if keep:
             seeds, keys = zip(*keep, strict=True)
-            out.append(
-                RunSpec(
-                    sp.method, sp.task, seeds, sp.profile, sp.device, sp.base_seed, sp.threads, keys
-                )
-            )
+            out.append(replace(sp, seeds=seeds, keys=keys))
     return out
 
 
@@ -216,7 +223,7 @@ def _context(spec: RunSpec) -> tuple[registry.Entry, registry.Entry, RunContext]
     t = registry.TASKS.get(spec.task)
     ctx = RunContext(
         m.id, m.family, dict(m.params), t.id, t.family, dict(t.params),
-        spec.profile, spec.device, spec.base_seed,
+        spec.profile, spec.device, spec.base_seed, purpose=spec.purpose,
     )  # fmt: skip
     return m, t, ctx
 
@@ -227,14 +234,19 @@ def _build(unit: _Unit, spec: RunSpec, m: registry.Entry, t: registry.Entry) -> 
         registry.build(t, seed=derive_seed(spec.base_seed, t.id, s, 0), profile=spec.profile)
         for s in spec.seeds
     ]
-    unit.method = registry.build(m)
+    tuning = {} if spec.purpose == "tune" else settings_for(m, t.family, spec.profile)
+    unit.method = registry.build(m, tuning.get("params"))
+    view = HoldoutView if spec.purpose == "tune" else TaskView
     unit.views = [
-        TaskView(task, np.random.default_rng(derive_seed(spec.base_seed, t.id, s, 1)))
+        view(task, np.random.default_rng(derive_seed(spec.base_seed, t.id, s, 1)))
         for task, s in zip(unit.tasks, spec.seeds, strict=True)
     ]
     budget = unit.tasks[0].budget
     unit.context = replace(
-        unit.context, budget=budget.to_dict(), method_params=_safe_params(unit.method)
+        unit.context,
+        budget=budget.to_dict(),
+        method_params=_safe_params(unit.method),
+        tuning=tuning,
     )
     # Per seed: a task may set its headline or loss target from its own drawn truth.
     unit.judge = [
@@ -272,8 +284,14 @@ def _score(task: Any, model: Any, view: TaskView, log: Logger, i: int, sync: Any
     pred = _TimedPredictor(model, sync)
     status, reason = "ok", ""
     metrics: dict[str, Any] = {}
+    tune = isinstance(view, HoldoutView)
     try:
-        metrics = dict(task.score(pred))
+        # A tuning trial is judged on its validation split only, never on evaluation sets.
+        metrics = (
+            {"val_score": validation_score(task, pred, view.validation)}
+            if tune
+            else dict(task.score(pred))
+        )
     except Exception as exc:  # any plugin failure becomes a record
         status, reason = _classify_exception(exc)
         reason = f"scoring failed: {reason}"
@@ -284,17 +302,29 @@ def _score(task: Any, model: Any, view: TaskView, log: Logger, i: int, sync: Any
     if math.isfinite(log.final_loss[i]):
         metrics.setdefault("final_loss", float(log.final_loss[i]))
     metrics.setdefault("samples", view.samples_drawn)
+    if log.last_step > 0:
+        metrics.setdefault("steps", log.last_step)
     n_params = getattr(model, "n_params_", None)
     if n_params is not None:
         metrics.setdefault("n_params", int(n_params))
     # A run that failed counts as a failure wherever the task has a criterion at all.
-    success = task.success(metrics) if status == "ok" else False
+    if tune:  # a trial has a validation score, not a verdict
+        success = None
+    else:
+        success = task.success(metrics) if status == "ok" else False
+    ceiling = None
+    if status == "ok" and not tune:
+        try:
+            ceiling = representation_ceiling(task, model)
+        except Exception as exc:  # a ceiling that cannot be computed is left out, said why
+            ceiling = {"error": _classify_exception(exc)[1]}
     return {
         "status": status,
         "reason": reason,
         "success": success,
         "metrics": metrics,
         "predict": pred.seconds,
+        "ceiling": ceiling,
     }
 
 
@@ -304,7 +334,7 @@ def execute(spec: RunSpec) -> list[dict[str, Any]]:
     registry.load_plugins()
     m_entry, t_entry, ctx = _context(spec)
     keys = spec.keys or tuple(
-        _key(m_entry, t_entry, s, spec.profile, spec.base_seed) for s in spec.seeds
+        _key(m_entry, t_entry, s, spec.profile, spec.base_seed, spec.purpose) for s in spec.seeds
     )
     unit = _Unit(ctx, keys, spec.seeds, environment(spec.device))
     n = len(spec.seeds)
@@ -320,7 +350,10 @@ def execute(spec: RunSpec) -> list[dict[str, Any]]:
     sync = _sync_for(spec.device)
     budget = unit.tasks[0].budget
     # Every seed gets the time budget, also when a vectorised method fits them together.
-    log = Logger(n_seeds=n, deadline=time.perf_counter() + budget.seconds * n, sync=sync)
+    floors = [floor_for(j["loss_target"]) for j in unit.judge]
+    log = Logger(
+        n_seeds=n, deadline=time.perf_counter() + budget.seconds * n, sync=sync, floor=floors
+    )
     sync()
     t0 = time.perf_counter()  # fit time includes the warm-up, which is then taken apart
     try:
@@ -330,7 +363,10 @@ def execute(spec: RunSpec) -> list[dict[str, Any]]:
     except Exception as exc:
         status, reason = _classify_exception(exc)
         times = _phase_times(log, time.perf_counter() - t0, 0.0, n)
-        return [unit.record(i, status, reason, trace=log.trace(i), time=times) for i in range(n)]
+        return [
+            unit.record(i, status, reason, trace=log.trace(i), time=times, **_stop_fields(log, i))
+            for i in range(n)
+        ]
     finally:
         _release(spec.device)
 
@@ -347,9 +383,19 @@ def execute(spec: RunSpec) -> list[dict[str, Any]]:
             metrics=sc["metrics"],
             time=_phase_times(log, fit_seconds, sc["predict"], n),
             trace=log.trace(i),
+            ceiling=sc["ceiling"],
+            **_stop_fields(log, i),
         )
         for i, sc in enumerate(scored)
     ]
+
+
+def _stop_fields(log: Logger, i: int) -> dict[str, Any]:
+    """``converged`` and ``converged_step`` of seed ``i`` under the declared stop rule."""
+    if log.last_step <= 0:
+        return {"converged": None, "converged_step": None}
+    at = int(log.converged_step[i])
+    return {"converged": at >= 0, "converged_step": at if at >= 0 else None}
 
 
 def lost_worker_records(spec: RunSpec, exc: BaseException) -> list[dict[str, Any]]:

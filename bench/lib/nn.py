@@ -1,12 +1,14 @@
 """The shared training loop of the neural-network methods (SIREN, Snake, GELU MLP, and later ones).
 
 One loop, so that the networks differ only in their layers: the same input scaling, data
-handling, output heads, optimiser, logging and device placement for all of them.
+handling, output heads, optimiser, stop rule, logging and device placement for all of them.
 
-- **Inputs** are scaled to [-1, 1] by the task's domain, computed in float64 and only then cast
-  to float32 (the networks' dtype). On the Clock Problem's 120-year span that cast leaves
-  neighbouring inputs up to 207 s apart (52 s or more wherever the scaled value exceeds 1/4:
-  float32's spacing grows with magnitude), which caps exact match near 4% before training.
+- **Inputs** are scaled to [-1, 1] by the task's domain in float64 and stay float64 through
+  the network's first layer (:class:`Float64Front`); only that layer's output is float32, the
+  dtype of the rest of the network. On the Clock Problem's 120-year span a float32 input would
+  leave neighbouring seconds up to 207 s apart (float32's spacing grows with magnitude) and cap
+  exact match near 4% before training; in float64 they stay 4e-7 s apart, so the input is no
+  handicap. Integer seconds convert to float64 exactly (they are far below 2**53).
 - **Data** comes from the task's sampler in chunks (fresh batches every step, as in the original
   experiment) or, for fixed-data tasks, as minibatches drawn from the training set in shuffled
   epochs.
@@ -14,9 +16,10 @@ handling, output heads, optimiser, logging and device placement for all of them.
   with the training data's mean and deviation (MSE); classification gets one softmax head per
   output (a block of logits each) trained with the summed cross-entropy, and predicts the
   arg-max label of each head.
-- **Logging**: ``log(step, loss)`` every ``log_every`` steps with the mean training loss since
-  the last call, in the task's units (MSE of the targets as given; summed cross-entropy for
-  classification).
+- **Logging and stopping**: ``log(step, loss)`` every ``log_every`` steps with the mean
+  training loss since the last call, in the task's units (MSE of the targets as given; summed
+  cross-entropy for classification). Training stops early once the harness's declared stop
+  rule says the loss has settled (``log.settled()``, see ``bench.lib.plateau``).
 - **Warm-up**: :func:`warm_up` pays torch's one-off set-up (the first optimiser step) on a
   throwaway network, for a method's ``warm_up`` hook, so that the loop's time is the loop's.
 
@@ -49,20 +52,23 @@ PREDICT_BATCH = 65536
 
 @dataclass(frozen=True)
 class InputScaler:
-    """Affine map of the task's domain onto [-1, 1], computed in float64, returned as float32."""
+    """Affine map of the task's domain onto [-1, 1], computed in float64, returned in
+    ``dtype`` (float64 for the networks' :class:`Float64Front`; float32 only for a variant
+    that wants the old, lossy input)."""
 
     center: float
     half_width: float
+    dtype: str = "float64"
 
     @classmethod
-    def from_domain(cls, domain: tuple[float, float]) -> InputScaler:
+    def from_domain(cls, domain: tuple[float, float], dtype: str = "float64") -> InputScaler:
         lo, hi = float(domain[0]), float(domain[1])
         half = 0.5 * (hi - lo)
-        return cls(center=0.5 * (lo + hi), half_width=half if half > 0 else 1.0)
+        return cls(center=0.5 * (lo + hi), half_width=half if half > 0 else 1.0, dtype=dtype)
 
     def __call__(self, x: npt.ArrayLike) -> np.ndarray:
         x64 = np.asarray(x).astype(np.float64, copy=False).reshape(-1, 1)
-        return ((x64 - self.center) / self.half_width).astype(np.float32)
+        return ((x64 - self.center) / self.half_width).astype(self.dtype, copy=False)
 
 
 def head_size(spec: OutputSpec) -> int:
@@ -151,6 +157,32 @@ def mlp(
         d = width
     layers.append(nn.Linear(d, n_out))
     return nn.Sequential(*layers)
+
+
+class Float64Front(nn.Module):
+    """Runs ``layer`` (a network's first layer, activation included where it is part of the
+    layer, as in SIREN's sine layer) in float64 and hands its output on as float32.
+
+    The first layer is where the input's resolution matters: its weights multiply the raw
+    (scaled) input, so a float32 input or weight would round neighbouring inputs together.
+    Its cost is one ``(batch, 1) x (1, width)`` product, nothing next to the hidden layers.
+    """
+
+    def __init__(self, layer: nn.Module) -> None:
+        super().__init__()
+        self.layer = layer.double()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layer(x.double()).float()
+
+
+def float64_front(model: nn.Module) -> nn.Module:
+    """``model`` (an ``nn.Sequential``) with its first module wrapped in :class:`Float64Front`."""
+    if not isinstance(model, nn.Sequential) or len(model) == 0:
+        raise TypeError("float64_front needs a non-empty nn.Sequential")
+    if not isinstance(model[0], Float64Front):
+        model[0] = Float64Front(model[0])
+    return model
 
 
 def count_params(model: nn.Module) -> int:
@@ -280,9 +312,14 @@ def warm_up(
     else:
         coder = TargetCoder(spec, np.zeros(n_out), np.ones(n_out))
         yb = torch.zeros(batch_size, n_out, device=device)
-    xb = torch.zeros(batch_size, n_in, device=device)
+    xb = torch.zeros(batch_size, n_in, device=device, dtype=_input_dtype(shadow))
     coder.loss(shadow(xb), yb)[0].backward()
     opt.step()
+
+
+def _input_dtype(model: nn.Module) -> torch.dtype:
+    first = model[0] if isinstance(model, nn.Sequential) and len(model) else None
+    return torch.float64 if isinstance(first, Float64Front) else torch.float32
 
 
 def train(
@@ -300,10 +337,12 @@ def train(
     data: tuple[np.ndarray, np.ndarray] | None = None,
     schedule: Callable[[torch.optim.Optimizer, int], Any] | None = None,
     stop: Callable[[int], bool] | None = None,
+    plateau_stop: bool = True,
 ) -> NetPredictor:
     """Train ``model`` (inputs ``(batch, d)``, outputs ``head_size(task.output)``) on ``task``.
 
-    ``budget.steps`` optimiser steps of ``budget.batch_size`` samples, or fewer when
+    ``budget.steps`` optimiser steps of ``budget.batch_size`` samples, or fewer when the stop
+    rule says the loss has settled (``log.settled()``; ``plateau_stop=False`` trains on) or
     ``stop(step)`` (asked at every logged step) says the fit is done. ``encoder`` turns inputs
     into network rows (default: the domain scaled to [-1, 1], ``d = 1``); ``data`` are training
     pairs the method already drew, used instead of drawing more; ``schedule(opt, steps)``
@@ -311,7 +350,10 @@ def train(
     :class:`NetPredictor`.
     """
     rng = np.random.default_rng(seed)
-    encode = encoder if encoder is not None else InputScaler.from_domain(task.domain)
+    if encoder is None:
+        dtype = "float64" if _input_dtype(model) == torch.float64 else "float32"
+        encoder = InputScaler.from_domain(task.domain, dtype)
+    encode = encoder
     model = model.to(device)
     coder, chunks = _batches(task, budget, encode, rng, data)
     opt = optimizer(model.parameters(), lr, device)
@@ -338,7 +380,9 @@ def train(
             if step % log_every == 0 or step == budget.steps:
                 log(step, coder.in_task_units(running / since))  # type: ignore[operator]
                 running, since = 0.0, 0
-                done = stop is not None and step < budget.steps and stop(step)
+                done = step < budget.steps and (
+                    (plateau_stop and log.settled()) or (stop is not None and stop(step))
+                )
                 if done:
                     break
         if done:

@@ -28,6 +28,7 @@ from .tables import (
     headline_matrix,
     representation_evidence,
     success_table,
+    tuning_table,
 )
 
 
@@ -66,6 +67,9 @@ def build_report(
     agg = aggregate_table(summaries)
     if agg is not None:
         tables.append(agg)
+    tuned = tuning_table(summaries)
+    if tuned is not None:
+        tables.append(tuned)
     fmap = failure_map_table(records)
     if fmap is not None:
         tables.append(fmap)
@@ -161,6 +165,37 @@ def _notes(
                 "No method can succeed, so its failures say nothing about the methods."
             )
         notes.append(("Impossible by representation", items))
+    tuning = _tuning_notes(records)
+    if tuning:
+        notes.append(("Tuning", tuning))
     if problems:
         notes.append(("Unreadable records (skipped)", [str(p) for p in problems]))
     return notes
+
+
+def _tuning_notes(records: Sequence[dict[str, Any]]) -> list[str]:
+    """Per tunable method: which settings it ran with on each task family, and their cost."""
+    seen: dict[tuple[str, str], dict[str, Any]] = {}
+    for r in records:
+        info = r.get("tuning")
+        if isinstance(info, dict) and info.get("settings") in ("tuned", "untuned"):
+            seen.setdefault((str(r["method"]), str(r["task_family"])), info)
+    items = []
+    for (method, family), info in sorted(seen.items(), key=lambda kv: natural_key(" ".join(kv[0]))):
+        if info["settings"] == "untuned":
+            items.append(f"{method} on {family}: untuned ({info.get('why', 'no tuned settings')})")
+            continue
+        params = ", ".join(f"{k}={v}" for k, v in (info.get("params") or {}).items()) or "defaults"
+        items.append(
+            f"{method} on {family}: {params}, chosen from {info.get('tuning_trials')} trials on "
+            f"{', '.join(info.get('tuning_tasks') or [])} ({info.get('tuning_seconds')} s of "
+            f"tuning; {info.get('source')})"
+        )
+    if items:
+        items.insert(
+            0,
+            "Tunable methods ran with the settings the declared protocol chose per task family "
+            "(python -m bench tune: validation data carved from the training samples, never the "
+            "evaluation sets); their tuning time is on top of the run times in the tables.",
+        )
+    return items

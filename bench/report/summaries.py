@@ -106,6 +106,37 @@ def _outcome(recs: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "representable": None if rep is None else False,
         "distinct_inputs": (rep or {}).get("distinct_inputs"),
         "distinct_seconds": (rep or {}).get("distinct_seconds"),
+        **_ceiling(recs),
+        **_tuning(recs),
+        # Failed seeds whose budget ran out before the stop rule fired: not a verdict.
+        "out_of_budget": sum(1 for r in judged if not r["success"] and r.get("converged") is False),
+    }
+
+
+def _ceiling(recs: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The representational ceiling (``bench.core.ceiling``) of the runs that finished: the
+    pair is *ceiling-limited* when no seed could have succeeded given what the method saw."""
+    ceils = [
+        r["ceiling"]
+        for r in recs
+        if r["status"] == "ok" and isinstance(r.get("ceiling"), dict) and "metrics" in r["ceiling"]
+    ]
+    name = headline_of(recs)
+    return {
+        "ceiling_known": len(ceils),
+        "ceiling_limited": bool(ceils) and all(c.get("success_possible") is False for c in ceils),
+        "ceiling_headline": median_of((c.get("metrics") or {}).get(name) for c in ceils),
+    }
+
+
+def _tuning(recs: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Which settings a tunable method ran with, and what tuning them cost (per task family)."""
+    info = next((r["tuning"] for r in recs if isinstance(r.get("tuning"), dict) and r["tuning"]),
+                {})  # fmt: skip
+    return {
+        "settings": info.get("settings"),
+        "tuned_params": info.get("params") or None,
+        "tuning_seconds": info.get("tuning_seconds"),
     }
 
 
@@ -137,7 +168,10 @@ def _convergence(recs: Sequence[dict[str, Any]]) -> dict[str, Any]:
             final.append(v)
     improving = [stats.still_improving(r["trace"]) for r in traced]
     known = [v for v in improving if v is not None]
+    stepped = [r for r in recs if r.get("converged") is not None]
     return {
+        "converged": sum(1 for r in stepped if r["converged"]),
+        "stepped": len(stepped),
         "loss_target": target,
         "traced": len(traced),
         "reached": len(hits) if target is not None else None,

@@ -17,6 +17,9 @@ from .summaries import PHASE_ORDER, Summary, cost_matrix, snr_points
 
 #: Marks a row whose seeds ran in more than one environment.
 MIXED = "†"
+#: Marks a ceiling-limited cell, and one with failed seeds that ran out of budget.
+CEILING = "‡"
+BUDGET = "*"
 
 
 @dataclass
@@ -67,6 +70,13 @@ def _note(s: Summary) -> str:
     parts = []
     if s["representable"] is False:
         parts.append("impossible by representation: " + representation_evidence(s, short=True))
+    if s["ceiling_limited"] and s["representable"] is not False:
+        parts.append(
+            f"ceiling-limited: at best {fmt(s['ceiling_headline'])} {s['headline']} given the "
+            "inputs the method receives"
+        )
+    if s["out_of_budget"]:
+        parts.append(f"{s['out_of_budget']} failed seed(s) ran out of budget before converging")
     if s["skip_reason"]:
         parts.append(f"skipped: {s['skip_reason']}")
     if s["fail_reasons"]:
@@ -127,6 +137,7 @@ def convergence_table(summaries: Sequence[Summary]) -> Table:
         "seconds to target",
         "final loss",
         "still improving",
+        "converged",
     ]
     rows = []
     for s in summaries:
@@ -134,6 +145,7 @@ def convergence_table(summaries: Sequence[Summary]) -> Table:
             continue  # no trace and no target: nothing to say about convergence
         reached = "-" if s["reached"] is None else f"{s['reached']}/{s['traced']}"
         improving = "-" if s["improving"] is None else f"{s['improving']}/{s['improving_known']}"
+        converged = f"{s['converged']}/{s['stepped']}" if s["stepped"] else "-"
         rows.append(
             [
                 s.task,
@@ -144,6 +156,7 @@ def convergence_table(summaries: Sequence[Summary]) -> Table:
                 fmt(s["seconds_to_target"]),
                 fmt(s["final_loss"]),
                 improving,
+                converged,
             ]
         )
     about = (
@@ -151,7 +164,10 @@ def convergence_table(summaries: Sequence[Summary]) -> Table:
         "training loss reached the task's loss target, median over the seeds that reached it. "
         "Final loss is the median last training loss. 'Still improving' counts seeds whose last "
         "10% of logged losses were lower than the 10% before (one-sided Mann-Whitney U, p < 0.05): "
-        "those runs were stopped by the budget, not by the method."
+        "those runs were stopped by the budget, not by the method. 'Converged' counts seeds "
+        "that met the declared stop rule (a plateau: no 1% gain in the mean loss over 5 windows "
+        "of 100 steps, or a loss at 1% of the target) out of the seeds that took steps; the rest "
+        "ran out of budget, and their failures are not a verdict."
     )
     return Table("convergence", "Convergence", about, cols, rows)
 
@@ -264,11 +280,60 @@ def headline_matrix(summaries: Sequence[Summary]) -> Table:
             elif not s["judged"]:
                 row.append("skip" if s["n_skipped"] else "-")
             else:
-                row.append(f"{s['successes']}/{s['judged']}")
+                mark = CEILING if s["ceiling_limited"] else ""
+                mark += BUDGET if s["out_of_budget"] else ""
+                row.append(f"{s['successes']}/{s['judged']}{mark}")
         rows.append(row)
     about = (
         "Seeds that met the task's success criterion, out of the seeds judged. skip: the "
         "method cannot attempt the task (reason in the full report); n/a: impossible by "
-        "representation (the input encoding cannot tell the instants apart); -: not judged."
+        "representation (the input encoding cannot tell the instants apart); -: not judged. "
+        f"{CEILING}: ceiling-limited (given the inputs this method receives, not even the best "
+        f"possible predictor meets the criterion); {BUDGET}: some failed seeds ran out of "
+        "budget before the declared stop rule said they had converged, so their failure is "
+        "not a verdict."
     )
     return Table("headline", "Success by method and task", about, ["task", *methods], rows)
+
+
+def tuning_table(summaries: Sequence[Summary]) -> Table | None:
+    """Tuned and paper settings side by side, where the records hold both for a task, with
+    what the tuning cost."""
+    by_key = {(s.task, s.method): s for s in summaries}
+    rows = []
+    for s in summaries:
+        if s["settings"] != "tuned":
+            continue
+        family = s.method.split("[", 1)[0]
+        paper = by_key.get((s.task, f"{family}[settings=paper]"))
+        if paper is None:
+            continue
+        params = ", ".join(f"{k}={v}" for k, v in (s["tuned_params"] or {}).items()) or "-"
+        rows.append(
+            [
+                s.task,
+                family,
+                params,
+                _rate(s),
+                _rate(paper),
+                fmt(s["headline_median"]),
+                fmt(paper["headline_median"]),
+                fmt(s["tuning_seconds"]),
+            ]
+        )
+    if not rows:
+        return None
+    cols = ["task", "method", "tuned settings", "tuned", "paper", "tuned median",
+            "paper median", "tuning s (family)"]  # fmt: skip
+    about = (
+        "Each tunable method with the settings the declared protocol chose for the task's "
+        "family (bench tune; validation data only) beside its paper defaults "
+        "([settings=paper]): successes over judged seeds and the median headline metric. "
+        "'Tuning s' is the CPU time all trials of that (method, task family) took, a cost the "
+        "tuned method carries on top of its runs."
+    )
+    return Table("tuning", "Tuned against paper settings", about, cols, rows)
+
+
+def _rate(s: Summary) -> str:
+    return f"{s['successes']}/{s['judged']}" if s["judged"] else "-"
