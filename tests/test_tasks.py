@@ -514,6 +514,68 @@ def test_real_data_period_error_uses_the_dominant_frequency() -> None:
     assert "period_error" not in task.score(Zeros(task))
 
 
+# -- frequency error: the dominant reported frequencies, matched one to one ---------------------
+
+
+class Reporting(Oracle):
+    """A perfect predictor that reports the given frequencies (and amplitudes, if any)."""
+
+    def __init__(self, task: Any, freqs: list[float], amplitudes: list[float] | None = None):
+        super().__init__(task, freqs)
+        if amplitudes is not None:
+            self.amplitudes_ = np.asarray(amplitudes)
+
+
+def test_noisy_tone_is_judged_on_the_dominant_reported_frequency() -> None:
+    task = get_task("noisy-tone[snr_db=20]", seed=0)
+    w = task.truth()["freqs"][0]
+    wrong = w * 1.5
+    listed = task.score(Reporting(task, [wrong, w]))  # the truth, listed second
+    assert listed["freq_error"] == pytest.approx(abs(wrong - w))
+    assert task.success(listed) is False
+    first = task.score(Reporting(task, [w, wrong]))
+    assert first["freq_error"] == 0.0 and task.success(first) is True
+    # With amplitudes beside them, the largest amplitude marks the dominant frequency.
+    assert task.success(task.score(Reporting(task, [wrong, w], [0.1, 1.0]))) is True
+    assert task.success(task.score(Reporting(task, [w, wrong], [0.1, 1.0]))) is False
+    # Reporting an empty list is judged (and fails); not reporting is not judged.
+    assert task.success(task.score(Reporting(task, []))) is False
+    assert task.success(task.score(Oracle(task))) is None
+
+
+@pytest.mark.parametrize("task_id", ["sin31", "tone[cycles=10]", "wave[shape=sawtooth]"])
+def test_freq_error_is_the_same_rule_on_every_task(task_id: str) -> None:
+    task = get_task(task_id, seed=0)
+    w = task.truth()["freqs"][0]
+    assert task.score(Reporting(task, [w, 3 * w]))["freq_error"] == 0.0
+    assert task.score(Reporting(task, [3 * w, w]))["freq_error"] == pytest.approx(2 * w)
+
+
+def test_freq_error_matches_one_to_one() -> None:
+    from bench.lib.metrics import freq_error
+
+    class R:
+        def __init__(self, freqs: list[float], amplitudes: list[float] | None = None):
+            self.freqs_ = np.asarray(freqs)
+            if amplitudes is not None:
+                self.amplitudes_ = np.asarray(amplitudes)
+
+    truth = [10.0, 20.0]
+    # Two reported frequencies near one true one: only one of them may claim it.
+    assert freq_error(R([10.0, 10.5]), truth)["freq_error"] == pytest.approx(9.5)
+    # The order of the truth and of the matched pair does not matter; signs do not either.
+    assert freq_error(R([20.0, -10.0]), truth)["freq_error"] == 0.0
+    # Only the k dominant count: a third, exact one earns nothing ...
+    assert freq_error(R([10.0, 30.0, 20.0]), truth)["freq_error"] == pytest.approx(10.0)
+    # ... unless its amplitude makes it one of the k dominant.
+    assert freq_error(R([10.0, 30.0, 20.0], [1.0, 0.1, 0.5]), truth)["freq_error"] == 0.0
+    # Zero frequencies (a constant term) are not tones; too few tones is an infinite error.
+    assert freq_error(R([0.0, 10.0, 20.0]), truth)["freq_error"] == 0.0
+    assert freq_error(R([10.0]), truth)["freq_error"] == float("inf")
+    assert freq_error(R([10.0, np.nan]), truth)["freq_error"] == float("inf")
+    assert freq_error(object(), truth) == {}
+
+
 # -- the Cramer-Rao bound ---------------------------------------------------------------------
 
 
