@@ -415,6 +415,38 @@ def test_tone_fft_finds_the_frequency_within_a_bin(cycles: int, seed: int) -> No
     assert abs(w_hat - w) < bin_width, (w_hat, w, bin_width)
 
 
+@pytest.mark.parametrize(
+    "task_id,whole,count",
+    [
+        ("tone[cycles=1]", 1, "cycles_in_domain"),
+        ("tone[cycles=10000]", 10000, "cycles_in_domain"),
+        ("wave[shape=am]", 20, "periods_per_side"),
+    ],
+)
+def test_domain_holds_a_non_whole_number_of_cycles_drawn_per_seed(
+    task_id: str, whole: int, count: str
+) -> None:
+    """Between C and C + 1 cycles (tone: in [-R, R]; wave: each side), a different, non-whole
+    number per seed: a whole number would spare FFT-based methods any spectral leakage."""
+    drawn = []
+    for seed in (0, 1, 2):
+        task = get_task(task_id, seed=seed)
+        truth = task.truth()
+        lo, hi = task.domain
+        cycles = truth["cycles_in_domain"]
+        assert task.record_extras()["cycles_in_domain"] == cycles
+        assert hi == -lo and (hi - lo) / truth["period"] == pytest.approx(cycles)
+        n = truth[count]
+        assert whole <= n < whole + 1 and n != round(n), (task_id, seed, n)
+        drawn.append(n)
+        # The fraction is drawn after frequency and phase, which stay what the seed gave.
+        rng = np.random.default_rng(seed)
+        lo_w, hi_w = (1.0, 10.0) if task.family == "wave" else (1.0, 100.0)
+        assert truth["freqs"][0] == float(np.exp(rng.uniform(np.log(lo_w), np.log(hi_w))))
+        assert truth["phase"] == float(rng.uniform(0.0, 2 * np.pi))
+    assert len(set(drawn)) == len(drawn)
+
+
 @pytest.mark.parametrize("k", [2, 4, 8])
 def test_multitone_fft_finds_every_frequency(k: int) -> None:
     task = get_task(f"multitone[k={k}]", seed=4)
@@ -438,9 +470,11 @@ def test_wave_spectrum_sits_on_harmonics_of_the_truth(task_id: str) -> None:
     # ((1 + sin u) sin 2u peaks at its second harmonic).
     assert np.all(np.abs(ratio - np.round(ratio)) * w < bin_width), ratio
     assert round(ratio[0]) in (1, 2), ratio
-    # The domain holds 20 periods each side; the extrapolation set reaches 3R.
+    # The domain holds between 20 and 21 periods each side (drawn per seed); the extrapolation
+    # set reaches 3R.
     lo, hi = task.domain
-    assert hi == pytest.approx(20 * 2 * np.pi / w)
+    periods = task.truth()["periods_per_side"]
+    assert 20 <= periods < 21 and hi == -lo == pytest.approx(periods * 2 * np.pi / w)
     xe = task.eval_sets()["extrapolation"][0]
     assert np.all(np.abs(xe) > hi) and np.all(np.abs(xe) <= 3 * hi)
 
