@@ -1,10 +1,14 @@
-"""The cycle sweep: one pure tone ``sin(w x + phi)`` over a domain that holds C cycles.
+"""The cycle sweep: one pure tone ``sin(w x + phi)`` over a domain that holds between C and
+C + 1 cycles.
 
 The loss of ``sin(w' x)`` against the tone is roughly ``1 - sinc((w' - w) R)``, so its basin
-narrows as ``1 / R``. Fixing the number of cycles in the domain (``R = C pi / w``) rather than
-the width makes C the one axis on which gradient methods are known to collapse; the report
-plots success against it. Frequency and phase are drawn from the seed, so no method can be
-tuned to one constant.
+narrows as ``1 / R``. Fixing the number of cycles in the domain rather than the width makes C
+the one axis on which gradient methods are known to collapse; the report plots success against
+it. Frequency and phase are drawn from the seed, so no method can be tuned to one constant, and
+so is the fraction of a cycle on top of C: the domain ``[-R, R]``, ``R = (C + u) pi / w`` with
+``u ~ U[0, 1)``, holds a non-whole number of cycles, as real data do. A whole number would
+flatter FFT-based methods (no spectral leakage). ``truth()`` and the record's extras give the
+number drawn as ``cycles_in_domain``.
 """
 
 from __future__ import annotations
@@ -23,10 +27,14 @@ MSE_TARGET = 1e-4
 
 @register_task("tone", variants={"cycles": CYCLES}, base=False)
 class Tone(SymmetricTask):
-    """One tone sin(w x + phi), w log-uniform in [1, 100], over a domain holding C cycles."""
+    """One tone sin(w x + phi), w log-uniform in [1, 100], over a domain holding between C and
+    C + 1 cycles (drawn per seed)."""
 
     family = "tone"
-    description = "One tone sin(w x + phi) over a domain holding C cycles; success: test MSE < 1e-4"
+    description = (
+        "One tone sin(w x + phi) over a domain holding between C and C+1 cycles (drawn per "
+        "seed); success: test MSE < 1e-4"
+    )
     success_criterion = "test MSE < 1e-4"
     headline = "test_mse"
     loss_target = MSE_TARGET
@@ -43,8 +51,9 @@ class Tone(SymmetricTask):
         if c is None:
             return cls.description
         return (
-            f"One tone sin(w x + phi), w log-uniform [1, 100], over x in [-R, R] holding {c} "
-            f"cycle{'s' if c != 1 else ''} (R = {c} pi / w); success: test MSE < 1e-4"
+            f"One tone sin(w x + phi), w log-uniform [1, 100], over x in [-R, R] holding "
+            f"between {c} and {c + 1} cycles (drawn per seed; R = cycles pi / w); success: test "
+            "MSE < 1e-4"
         )
 
     def __init__(self, seed: int = 0, profile: str = "quick", cycles: float = 100) -> None:
@@ -54,13 +63,23 @@ class Tone(SymmetricTask):
         rng = np.random.default_rng(seed)
         self._freq = log_uniform(rng, *FREQ_RANGE)
         self._phase = float(rng.uniform(0.0, 2 * np.pi))
-        self._half = float(cycles * np.pi / self._freq)
+        # Drawn after frequency and phase, so those stay what they were for every seed.
+        self._cycles = float(cycles + rng.uniform(0.0, 1.0))
+        self._half = float(self._cycles * np.pi / self._freq)
 
     def _f(self, x: np.ndarray) -> np.ndarray:
         return np.sin(self._freq * x + self._phase)
 
     def truth(self) -> dict[str, Any]:
-        return {"freqs": [self._freq], "phase": self._phase, "period": 2 * np.pi / self._freq}
+        return {
+            "freqs": [self._freq],
+            "phase": self._phase,
+            "period": 2 * np.pi / self._freq,
+            "cycles_in_domain": self._cycles,
+        }
+
+    def record_extras(self) -> dict[str, Any]:
+        return {"cycles_in_domain": self._cycles}
 
     def success(self, metrics: dict[str, float]) -> bool:
         return bool(metrics.get("test_mse", np.inf) < MSE_TARGET)

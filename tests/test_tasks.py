@@ -415,6 +415,38 @@ def test_tone_fft_finds_the_frequency_within_a_bin(cycles: int, seed: int) -> No
     assert abs(w_hat - w) < bin_width, (w_hat, w, bin_width)
 
 
+@pytest.mark.parametrize(
+    "task_id,whole,count",
+    [
+        ("tone[cycles=1]", 1, "cycles_in_domain"),
+        ("tone[cycles=10000]", 10000, "cycles_in_domain"),
+        ("wave[shape=am]", 20, "periods_per_side"),
+    ],
+)
+def test_domain_holds_a_non_whole_number_of_cycles_drawn_per_seed(
+    task_id: str, whole: int, count: str
+) -> None:
+    """Between C and C + 1 cycles (tone: in [-R, R]; wave: each side), a different, non-whole
+    number per seed: a whole number would spare FFT-based methods any spectral leakage."""
+    drawn = []
+    for seed in (0, 1, 2):
+        task = get_task(task_id, seed=seed)
+        truth = task.truth()
+        lo, hi = task.domain
+        cycles = truth["cycles_in_domain"]
+        assert task.record_extras()["cycles_in_domain"] == cycles
+        assert hi == -lo and (hi - lo) / truth["period"] == pytest.approx(cycles)
+        n = truth[count]
+        assert whole <= n < whole + 1 and n != round(n), (task_id, seed, n)
+        drawn.append(n)
+        # The fraction is drawn after frequency and phase, which stay what the seed gave.
+        rng = np.random.default_rng(seed)
+        lo_w, hi_w = (1.0, 10.0) if task.family == "wave" else (1.0, 100.0)
+        assert truth["freqs"][0] == float(np.exp(rng.uniform(np.log(lo_w), np.log(hi_w))))
+        assert truth["phase"] == float(rng.uniform(0.0, 2 * np.pi))
+    assert len(set(drawn)) == len(drawn)
+
+
 @pytest.mark.parametrize("k", [2, 4, 8])
 def test_multitone_fft_finds_every_frequency(k: int) -> None:
     task = get_task(f"multitone[k={k}]", seed=4)
@@ -438,9 +470,11 @@ def test_wave_spectrum_sits_on_harmonics_of_the_truth(task_id: str) -> None:
     # ((1 + sin u) sin 2u peaks at its second harmonic).
     assert np.all(np.abs(ratio - np.round(ratio)) * w < bin_width), ratio
     assert round(ratio[0]) in (1, 2), ratio
-    # The domain holds 20 periods each side; the extrapolation set reaches 3R.
+    # The domain holds between 20 and 21 periods each side (drawn per seed); the extrapolation
+    # set reaches 3R.
     lo, hi = task.domain
-    assert hi == pytest.approx(20 * 2 * np.pi / w)
+    periods = task.truth()["periods_per_side"]
+    assert 20 <= periods < 21 and hi == -lo == pytest.approx(periods * 2 * np.pi / w)
     xe = task.eval_sets()["extrapolation"][0]
     assert np.all(np.abs(xe) > hi) and np.all(np.abs(xe) <= 3 * hi)
 
@@ -512,6 +546,68 @@ def test_real_data_period_error_uses_the_dominant_frequency() -> None:
     m = task.score(Seasonal())
     assert m["period_error"] == pytest.approx(0.5 / 24)
     assert "period_error" not in task.score(Zeros(task))
+
+
+# -- frequency error: the dominant reported frequencies, matched one to one ---------------------
+
+
+class Reporting(Oracle):
+    """A perfect predictor that reports the given frequencies (and amplitudes, if any)."""
+
+    def __init__(self, task: Any, freqs: list[float], amplitudes: list[float] | None = None):
+        super().__init__(task, freqs)
+        if amplitudes is not None:
+            self.amplitudes_ = np.asarray(amplitudes)
+
+
+def test_noisy_tone_is_judged_on_the_dominant_reported_frequency() -> None:
+    task = get_task("noisy-tone[snr_db=20]", seed=0)
+    w = task.truth()["freqs"][0]
+    wrong = w * 1.5
+    listed = task.score(Reporting(task, [wrong, w]))  # the truth, listed second
+    assert listed["freq_error"] == pytest.approx(abs(wrong - w))
+    assert task.success(listed) is False
+    first = task.score(Reporting(task, [w, wrong]))
+    assert first["freq_error"] == 0.0 and task.success(first) is True
+    # With amplitudes beside them, the largest amplitude marks the dominant frequency.
+    assert task.success(task.score(Reporting(task, [wrong, w], [0.1, 1.0]))) is True
+    assert task.success(task.score(Reporting(task, [w, wrong], [0.1, 1.0]))) is False
+    # Reporting an empty list is judged (and fails); not reporting is not judged.
+    assert task.success(task.score(Reporting(task, []))) is False
+    assert task.success(task.score(Oracle(task))) is None
+
+
+@pytest.mark.parametrize("task_id", ["sin31", "tone[cycles=10]", "wave[shape=sawtooth]"])
+def test_freq_error_is_the_same_rule_on_every_task(task_id: str) -> None:
+    task = get_task(task_id, seed=0)
+    w = task.truth()["freqs"][0]
+    assert task.score(Reporting(task, [w, 3 * w]))["freq_error"] == 0.0
+    assert task.score(Reporting(task, [3 * w, w]))["freq_error"] == pytest.approx(2 * w)
+
+
+def test_freq_error_matches_one_to_one() -> None:
+    from bench.lib.metrics import freq_error
+
+    class R:
+        def __init__(self, freqs: list[float], amplitudes: list[float] | None = None):
+            self.freqs_ = np.asarray(freqs)
+            if amplitudes is not None:
+                self.amplitudes_ = np.asarray(amplitudes)
+
+    truth = [10.0, 20.0]
+    # Two reported frequencies near one true one: only one of them may claim it.
+    assert freq_error(R([10.0, 10.5]), truth)["freq_error"] == pytest.approx(9.5)
+    # The order of the truth and of the matched pair does not matter; signs do not either.
+    assert freq_error(R([20.0, -10.0]), truth)["freq_error"] == 0.0
+    # Only the k dominant count: a third, exact one earns nothing ...
+    assert freq_error(R([10.0, 30.0, 20.0]), truth)["freq_error"] == pytest.approx(10.0)
+    # ... unless its amplitude makes it one of the k dominant.
+    assert freq_error(R([10.0, 30.0, 20.0], [1.0, 0.1, 0.5]), truth)["freq_error"] == 0.0
+    # Zero frequencies (a constant term) are not tones; too few tones is an infinite error.
+    assert freq_error(R([0.0, 10.0, 20.0]), truth)["freq_error"] == 0.0
+    assert freq_error(R([10.0]), truth)["freq_error"] == float("inf")
+    assert freq_error(R([10.0, np.nan]), truth)["freq_error"] == float("inf")
+    assert freq_error(object(), truth) == {}
 
 
 # -- the Cramer-Rao bound ---------------------------------------------------------------------

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from scipy.optimize import linear_sum_assignment
 
 
 def _pred(pred: Any, like: np.ndarray) -> np.ndarray:
@@ -29,18 +30,50 @@ def nmse(pred: Any, y: np.ndarray) -> float:
     return mse(pred, y) / var if var > 0 else mse(pred, y)
 
 
-def freq_error(predictor: Any, true_freqs: Sequence[float]) -> dict[str, float]:
-    """Error of a method's reported frequencies (``freqs_``), matched to the truth greedily by
-    distance; empty when the method reports none."""
+def reported_freqs(predictor: Any) -> np.ndarray | None:
+    """A method's reported angular frequencies (``freqs_``, absolute values), dominant first;
+    ``None`` when it reports none.
+
+    The convention for methods: ``freqs_`` lists the estimated frequencies dominant first
+    (largest amplitude first). Where the method also sets ``amplitudes_`` (same length), the
+    order is taken from the amplitudes, largest first (a stable sort, non-finite amplitudes
+    last), as :func:`dominant_freq` does. Zero frequencies (a constant or trend term) are not
+    tones and are left out.
+    """
     est = getattr(predictor, "freqs_", None)
     if est is None:
+        return None
+    f = np.abs(np.asarray(est, dtype=float).reshape(-1))
+    amps = getattr(predictor, "amplitudes_", None)
+    if amps is not None:
+        a = np.abs(np.asarray(amps, dtype=float).reshape(-1))
+        if a.shape == f.shape:
+            f = f[np.argsort(-np.where(np.isfinite(a), a, -np.inf), kind="stable")]
+    return f[f != 0]
+
+
+def freq_error(predictor: Any, true_freqs: Sequence[float]) -> dict[str, float]:
+    """Error of a method's reported frequencies against the ``k`` true ones, matched one to
+    one; empty when the method reports none (no ``freqs_``).
+
+    Only the ``k`` dominant reported frequencies count (:func:`reported_freqs`: dominant
+    first): they are assigned one to one to the true frequencies at the least total
+    ``|w_hat - w|`` (a minimum-cost assignment; for one true frequency, the dominant reported
+    one), and ``freq_error`` is the largest matched error. A method earns no credit for a
+    further frequency it lists beyond the ``k`` dominant ones. Fewer reported frequencies than
+    true ones, or a non-finite one, give an infinite error.
+    """
+    est = reported_freqs(predictor)
+    if est is None:
         return {}
-    est = np.abs(np.asarray(est, dtype=float).reshape(-1))
     truth = np.asarray(true_freqs, dtype=float).reshape(-1)
-    if est.size == 0 or not np.all(np.isfinite(est)):
+    if truth.size == 0:
+        return {}
+    if est.size < truth.size or not np.all(np.isfinite(est)):
         return {"freq_error": float("inf")}
-    errs = [float(np.min(np.abs(est - w))) for w in truth]
-    return {"freq_error": float(max(errs))}
+    cost = np.abs(np.subtract.outer(truth, est[: truth.size]))
+    rows, cols = linear_sum_assignment(cost)
+    return {"freq_error": float(np.max(cost[rows, cols]))}
 
 
 # -- helpers added for the standard task suite ------------------------------------------------
