@@ -67,6 +67,19 @@ def _variance(f: Callable[[np.ndarray], np.ndarray]) -> float:
 VARIANCE = {name: _variance(f) for name, (f, _) in SHAPES.items()}
 
 
+def _dominant_harmonic(f: Callable[[np.ndarray], np.ndarray]) -> int:
+    """The harmonic of the fundamental that carries the most power (1 for most shapes; 2 for
+    ``(1 + sin u) sin 2u``), from the FFT of one period."""
+    u = np.linspace(0.0, TWO_PI, 4096, endpoint=False)
+    power = np.abs(np.fft.rfft(f(u) - np.mean(f(u))))
+    return int(np.argmax(power[1:]) + 1)
+
+
+#: A method's frequency error on a wave is judged on its dominant reported frequency against
+#: the wave's strongest component, ``harmonic * w`` (see ``truth``).
+DOMINANT = {name: _dominant_harmonic(f) for name, (f, _) in SHAPES.items()}
+
+
 @register_task("wave", variants={"shape": list(SHAPES)}, base=False)
 class Wave(SymmetricTask):
     """A periodic wave f(w x + phi), w log-uniform [1, 10], trained on between 20 and 21
@@ -114,8 +127,11 @@ class Wave(SymmetricTask):
         return self._shape(self._freq * x + self._phase)
 
     def truth(self) -> dict[str, Any]:
+        # freq_error compares the dominant reported frequency with the strongest component, so
+        # "freqs" lists that one; the fundamental is kept apart.
         return {
-            "freqs": [self._freq],
+            "freqs": [DOMINANT[self.params["shape"]] * self._freq],
+            "fundamental": self._freq,
             "phase": self._phase,
             "period": TWO_PI / self._freq,
             "periods_per_side": self._periods,

@@ -410,7 +410,7 @@ def test_tone_fft_finds_the_frequency_within_a_bin(cycles: int, seed: int) -> No
     task = get_task(f"tone[cycles={cycles}]", seed=seed)
     x, y = view_of(task).data()  # the whole quick sample budget, as a spectral method would
     w_hat = fft_peaks(x, y, 1, cells=2**16)[0]
-    w = task.truth()["freqs"][0]
+    w = task.truth()["fundamental"]
     bin_width = 2 * np.pi / (x.max() - x.min())
     assert abs(w_hat - w) < bin_width, (w_hat, w, bin_width)
 
@@ -442,7 +442,8 @@ def test_domain_holds_a_non_whole_number_of_cycles_drawn_per_seed(
         # The fraction is drawn after frequency and phase, which stay what the seed gave.
         rng = np.random.default_rng(seed)
         lo_w, hi_w = (1.0, 10.0) if task.family == "wave" else (1.0, 100.0)
-        assert truth["freqs"][0] == float(np.exp(rng.uniform(np.log(lo_w), np.log(hi_w))))
+        w = truth.get("fundamental", truth["freqs"][0])
+        assert w == float(np.exp(rng.uniform(np.log(lo_w), np.log(hi_w))))
         assert truth["phase"] == float(rng.uniform(0.0, 2 * np.pi))
     assert len(set(drawn)) == len(drawn)
 
@@ -462,7 +463,7 @@ def test_multitone_fft_finds_every_frequency(k: int) -> None:
 def test_wave_spectrum_sits_on_harmonics_of_the_truth(task_id: str) -> None:
     task = get_task(task_id, seed=2)
     x, y = view_of(task).data()
-    w = task.truth()["freqs"][0]
+    w = task.truth()["fundamental"]
     bin_width = 2 * np.pi / (x.max() - x.min())
     peaks = fft_peaks(x, y, 4, cells=2**14, min_rel=0.1)
     ratio = peaks / w
@@ -915,3 +916,12 @@ def test_co2_missing_values_are_dropped() -> None:
     weeks = (dt.date(2001, 12, 29) - dt.date(1958, 3, 29)).days // 7 + 1
     assert weeks == 2284
     assert len(x) + len(xe) == weeks - 59 == 2225
+
+
+def test_wave_frequency_truth_is_its_strongest_component() -> None:
+    # (1 + sin u) sin 2u = sin 2u + (cos u - cos 3u) / 2: the 2w component dominates, so the
+    # dominant reported frequency is judged against 2w, and against w for the other shapes.
+    am = get_task("wave[shape=am]", seed=3)
+    assert am.truth()["freqs"] == [pytest.approx(2 * am.truth()["fundamental"])]
+    saw = get_task("wave[shape=sawtooth]", seed=3)
+    assert saw.truth()["freqs"] == [saw.truth()["fundamental"]]
