@@ -299,3 +299,19 @@ def test_the_report_carries_the_failure_map(tmp_path: Path) -> None:
     assert done.written
     with pytest.raises(ValueError, match="no records"):
         fm.failure_map_plot(_records()[-1:])
+
+
+def test_networks_get_their_own_rows_without_theory() -> None:
+    net = [
+        {
+            **_rec("sgd", "randn", 3, s, s == 0),
+            "method": "siren", "method_family": "siren", "params": {}, "method_params": {},
+            "run_key": f"siren/3/{s}",
+        }  # fmt: skip
+        for s in range(3)
+    ]
+    rows = fm.failure_map_rows(_records() + net)
+    (siren,) = [r for r in rows if r["init"] == "network"]
+    assert siren["optimiser"] == "siren" and (siren["successes"], siren["n"]) == (1, 3)
+    assert math.isnan(siren["theory"]) and siren["theory_inside"] is None
+    assert len(rows) == len(fm.failure_map_rows(_records())) + 1

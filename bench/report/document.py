@@ -29,6 +29,7 @@ from .tables import (
     representation_evidence,
     success_table,
     tuning_table,
+    tuning_trials_table,
 )
 
 
@@ -67,9 +68,9 @@ def build_report(
     agg = aggregate_table(summaries)
     if agg is not None:
         tables.append(agg)
-    tuned = tuning_table(summaries)
-    if tuned is not None:
-        tables.append(tuned)
+    for extra in (tuning_table(summaries), tuning_trials_table(records)):
+        if extra is not None:
+            tables.append(extra)
     fmap = failure_map_table(records)
     if fmap is not None:
         tables.append(fmap)

@@ -1,10 +1,12 @@
 """The failure map: how often gradient descent finds ``w* = 31`` against the cycles in the domain,
 per optimiser and start, beside the chance that the start lies in the basin of attraction.
 
-Reads records of the method ``sgd-sinusoid`` (and its variants) on the tasks ``sin31[cycles=C]``
-and nothing else; the theory comes from ``bench.lib.landscape.basin_probability``. Each row is
-one (optimiser, start, C) cell: successes out of the judged seeds, the rate with its 95% Wilson
-interval, the theoretical probability, and whether the theory lies inside the interval.
+Reads records of the method ``sgd-sinusoid`` (and its variants) on the tasks ``sin31[cycles=C]``;
+the theory comes from ``bench.lib.landscape.basin_probability``. Each row is one (optimiser,
+start, C) cell: successes out of the judged seeds, the rate with its 95% Wilson interval, the
+theoretical probability, and whether the theory lies inside the interval. Records of the
+networks (``NETWORKS``) on the same tasks form their own rows and panel (start ``network``: each
+network's own initialisation, for which the basin theory does not apply).
 
 Run it on a results folder to write ``failure_map.md`` and ``failure_map.png`` beside the
 records::
@@ -30,6 +32,9 @@ from .tables import Table
 
 METHOD_FAMILY = "sgd-sinusoid"
 TASK_FAMILY = "sin31"
+#: Method families drawn as networks (their own initialisation; no basin theory).
+NETWORKS = ("siren", "snake", "gelu-mlp")
+NETWORK_START = "network"
 OPT_ORDER = ("sgd", "sgd-stable", "adam")
 OPT_LABELS = {
     "sgd": "SGD lr 1e-4 (original)",
@@ -88,11 +93,14 @@ def _latest(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _cell(r: dict[str, Any]) -> tuple[str, str, float, str] | None:
-    if r.get("method_family") != METHOD_FAMILY or r.get("task_family") != TASK_FAMILY:
+    family = r.get("method_family")
+    if family not in (METHOD_FAMILY, *NETWORKS) or r.get("task_family") != TASK_FAMILY:
         return None
     cycles = (r.get("task_params") or {}).get("cycles")
     if cycles is None:
         return None
+    if family != METHOD_FAMILY:
+        return (str(r["method"]), NETWORK_START, float(cycles), r.get("profile", ""))
     mp = {**(r.get("method_params") or {}), **(r.get("params") or {})}
     return (mp.get("opt", "sgd"), mp.get("init", "randn"), float(cycles), r.get("profile", ""))
 
@@ -199,7 +207,9 @@ def failure_map_table(records: Sequence[dict[str, Any]]) -> Table | None:
         "basin of w* (or of -w*) of the expected profile loss (bench.lib.landscape); theory "
         "inside: the theory lies within the interval. Started in basin: seeds whose start "
         "(recomputed from the record's seed) lay in that basin, and how many of those, and of "
-        "the others, succeeded.",
+        "the others, succeeded. Rows with start 'network' are the networks (SIREN, Snake, "
+        "GELU MLP) with their tuned settings on the same tasks; the basin theory is about the "
+        "one-tone model and does not apply to them.",
         [
             "start", "optimiser", "cycles", "successes / seeds", "rate", "95% Wilson interval",
             "theory: start in basin", "theory inside", "started in basin",
@@ -249,6 +259,8 @@ def failure_map_plot(records: Sequence[dict[str, Any]]) -> Any:
         ax.set_xlabel("cycles of sin(31 x) in the domain, C")
         ax.set_ylabel("success rate (test MSE < 1e-4)")
         label = INITS[init].label if init in INITS else init
+        if init == NETWORK_START:
+            label = "networks, tuned settings, own initialisation"
         n = max(r["n"] for r in mine)
         ax.set_title(f"{label}\n(up to {n} seeds per point)", fontsize=9)
         ax.grid(True, which="major", alpha=0.3)
@@ -260,7 +272,7 @@ def failure_map_plot(records: Sequence[dict[str, Any]]) -> Any:
         fontsize=8,
         frameon=False,
     )
-    fig.suptitle("Failure map: a sin(w x + phi) + c against sin(31 x), x ~ U[-C pi/31, C pi/31]")
+    fig.suptitle("Failure map: fitting sin(31 x), x ~ U[-C pi/31, C pi/31]")
     fig.tight_layout()
     return fig
 

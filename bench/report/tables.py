@@ -337,3 +337,45 @@ def tuning_table(summaries: Sequence[Summary]) -> Table | None:
 
 def _rate(s: Summary) -> str:
     return f"{s['successes']}/{s['judged']}" if s["judged"] else "-"
+
+
+def tuning_trials_table(records: Sequence[dict[str, Any]]) -> Table | None:
+    """What ``bench tune`` chose, from its trial records: per (method, task family) the winning
+    settings against the paper's, with their mean rank and validation scores."""
+    trials = [r for r in records if r.get("purpose") == "tune"]
+    if not trials:
+        return None
+    from ..core import registry, tuning
+
+    registry.load_plugins()
+    entries = []
+    for fam in sorted({str(r["method_family"]) for r in trials}):
+        try:
+            entries.append(registry.METHODS.get(fam))
+        except registry.RegistryError:
+            continue  # a method this install does not have: its trials stay unsummarised
+    rows = []
+    for fam, info in tuning.summarise(trials, entries).items():
+        paper = ", ".join(f"{k}={v}" for k, v in info["paper"].items())
+        for tfam, c in sorted(info["families"].items()):
+            chosen = ", ".join(f"{k}={v}" for k, v in c["params"].items())
+            scores = "; ".join(f"{fmt(v)}" for v in c["scores"].values())
+            paper_scores = "; ".join(f"{fmt(v)}" for v in c["paper_scores"].values())
+            rows.append(
+                [
+                    fam, tfam, chosen + (" (= paper)" if c["is_paper"] else ""), paper,
+                    fmt(c["mean_rank"]), fmt(c["paper_mean_rank"]), scores, paper_scores,
+                    str(c["trials"]), fmt(c["seconds"]),
+                ]
+            )  # fmt: skip
+    cols = ["method", "task family", "chosen", "paper", "mean rank", "paper's mean rank",
+            "validation score (per tuning task)", "paper's validation score", "trials",
+            "tuning s"]  # fmt: skip
+    about = (
+        "The declared tuning protocol (bench tune): every point of the method's grid on the "
+        "family's tuning tasks, scored on a validation split carved from the method's own "
+        "training samples (nMSE, or 1 - exact match); the lowest mean rank wins, the paper's "
+        "default on a tie. Validation scores are listed per tuning task, in the order of the "
+        "family's tasks; tuning s is the CPU time of all the family's trials."
+    )
+    return Table("tuning_trials", "Tuning: the chosen settings", about, cols, rows)
