@@ -251,7 +251,8 @@ def cycles_figures(
         caption = (
             "Share of seeds meeting the task's success criterion as the domain holds more cycles "
             "of the target; bars are 95% Wilson intervals over seeds (methods shifted slightly "
-            "sideways so that their bars stay apart)."
+            "sideways so that their bars stay apart). The axis is the task's C; a tone's domain "
+            "holds between C and C + 1 cycles, drawn per seed (sin31[cycles=C]: exactly C)."
         ) + (SPLIT_NOTE if split else "")
         figures.append(Figure(name, f"Success against cycles ({group})", caption, png, svg_path))
     return figures
