@@ -100,3 +100,12 @@ def test_quantiles():
     assert (q["median"], q["q25"], q["q75"], q["min"], q["max"], q["n"]) == (3, 2, 4, 1, 5, 5)
     assert stats.quantiles([])["n"] == 0
     assert stats.quantiles([7.0])["q25"] == 7.0
+
+
+def test_chi_ratio_interval_brackets_one_and_narrows_with_seeds() -> None:
+    from bench.report.stats import chi_ratio_interval
+
+    lo3, hi3 = chi_ratio_interval(3)
+    lo100, hi100 = chi_ratio_interval(100)
+    assert lo3 < lo100 < 1 < hi100 < hi3
+    assert (lo100, hi100) == pytest.approx((0.8615, 1.1382), abs=1e-3)

@@ -43,6 +43,16 @@ def wilson_interval(successes: int, n: int, z: float = Z95) -> tuple[float, floa
     return (lo, hi)
 
 
+def chi_ratio_interval(n: int, level: float = 0.95) -> tuple[float, float]:
+    """95% range of ``sqrt(mean(z_i^2))`` over ``n`` independent standard normals ``z_i``: what
+    the RMS of error / bound looks like, by chance alone, for an estimator at the Cramer-Rao
+    bound (``n * ratio^2`` is chi-square with ``n`` degrees of freedom)."""
+    from scipy.stats import chi2
+
+    a = (1 - level) / 2
+    return (math.sqrt(chi2.ppf(a, n) / n), math.sqrt(chi2.ppf(1 - a, n) / n))
+
+
 def time_to_target(trace: Sequence[TracePoint], target: float) -> tuple[int, float] | None:
     """``(step, seconds)`` of the first logged point whose loss is at or below ``target``.
 

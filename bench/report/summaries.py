@@ -264,6 +264,10 @@ def snr_points(
         err = m.get("freq_error")
         if r["status"] == "ok" and isinstance(err, int | float) and math.isfinite(err):
             g["err"].setdefault(r["method"], {}).setdefault(float(snr), []).append(float(err) ** 2)
+            if isinstance(crlb, int | float) and crlb > 0:
+                z2 = (float(err) / float(crlb)) ** 2
+                g.setdefault("z2", {}).setdefault(r["method"], {}).setdefault(float(snr), [])
+                g["z2"][r["method"]][float(snr)].append(z2)
     out = {}
     for name, g in groups.items():
         if not g["err"]:
@@ -274,5 +278,10 @@ def snr_points(
                 for m, per in g["err"].items()
             },
             "crlb": {s: math.sqrt(sum(v) / len(v)) for s, v in g["crlb"].items()},
+            # Per method and SNR: (seeds, RMS of error / own-seed bound).
+            "normalised": {
+                m: {s: (len(v), math.sqrt(sum(v) / len(v))) for s, v in per.items()}
+                for m, per in g.get("z2", {}).items()
+            },
         }
     return out

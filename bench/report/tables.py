@@ -219,15 +219,28 @@ def crlb_table(records: Sequence[dict[str, Any]]) -> Table | None:
             for snr in sorted(per):
                 bound = pts["crlb"].get(snr)
                 ratio = per[snr] / bound if bound else None
-                rows.append([group, f"{snr:g}", method, fmt(per[snr]), fmt(bound), fmt(ratio)])
+                n, z = pts["normalised"].get(method, {}).get(snr, (0, None))
+                lo, hi = stats.chi_ratio_interval(n) if n else (None, None)
+                verdict = "-"
+                if z is not None and lo is not None:
+                    verdict = "yes" if lo <= z <= hi else ("no" if z > hi else "below")
+                rows.append(
+                    [group, f"{snr:g}", method, fmt(per[snr]), fmt(bound), fmt(ratio), str(n),
+                     fmt(z), f"[{fmt(lo)}, {fmt(hi)}]" if lo is not None else "-", verdict]
+                )  # fmt: skip
     if not rows:
         return None
     about = (
         "Root-mean-square frequency error over seeds against the Cramer-Rao bound, taken as the "
         "RMS of each seed's bound (each task computes it for its own sample positions). A ratio "
-        "near 1 is an efficient estimator; below 1 is chance over few seeds."
+        "near 1 is an efficient estimator; below 1 is chance over few seeds. 'Error / bound' is "
+        "the RMS over seeds of each seed's error divided by its own bound; for an unbiased "
+        "Gaussian estimator at the bound its square times the seeds is chi-square with that "
+        "many degrees of freedom, which gives the 95% range: 'consistent' says whether the "
+        "measured value lies in it (above: worse than the bound beyond sampling error)."
     )
-    cols = ["tasks", "SNR dB", "method", "RMSE", "bound", "RMSE / bound"]
+    cols = ["tasks", "SNR dB", "method", "RMSE", "bound", "RMSE / bound", "seeds",
+            "error / bound (RMS)", "95% range at the bound", "consistent"]  # fmt: skip
     return Table("crlb", "Frequency error against the Cramer-Rao bound", about, cols, rows)
 
 
