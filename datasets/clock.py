@@ -115,7 +115,7 @@ class Clock(Task):
     headline = "exact_match"
     loss_target = None
     budgets = {
-        "quick": Budget(steps=1000, batch_size=128, samples=2**17, seconds=300),
+        "quick": Budget(steps=2000, batch_size=128, samples=2**17, seconds=300),
         "full": Budget(steps=100_000, batch_size=256, seconds=7200),
     }
     n_eval = {"quick": 4096, "full": 100_000}

@@ -47,7 +47,7 @@ class MultiTone(SymmetricTask):
     success_criterion = "test nMSE < 1e-3"
     headline = "test_nmse"
     budgets = {
-        "quick": Budget(steps=2000, batch_size=32, samples=65536, seconds=300),
+        "quick": Budget(steps=5000, batch_size=32, samples=2**18, seconds=300),
         "full": Budget(steps=1_000_000, batch_size=32, seconds=7200),
     }
 

@@ -42,7 +42,7 @@ class NoisyTone(Task):
     infinite = False
     n_train = {"quick": 10_000, "full": 1_000_000}
     budgets = {
-        "quick": Budget(steps=2000, batch_size=32, samples=10_000, seconds=300),
+        "quick": Budget(steps=5000, batch_size=32, samples=10_000, seconds=300),
         "full": Budget(steps=1_000_000, batch_size=32, samples=1_000_000, seconds=7200),
     }
     n_eval = {"quick": 4096, "full": 100_000}

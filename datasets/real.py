@@ -104,7 +104,7 @@ class RealSeries(Task):
     loss_target = None
     infinite = False
     budgets = {
-        "quick": Budget(steps=2000, batch_size=32, seconds=300),
+        "quick": Budget(steps=5000, batch_size=32, seconds=300),
         "full": Budget(steps=100_000, batch_size=32, seconds=3600),
     }
 

@@ -38,10 +38,10 @@ class Tone(SymmetricTask):
     success_criterion = "test MSE < 1e-4"
     headline = "test_mse"
     loss_target = MSE_TARGET
-    # 2**17 samples give about 13 per cycle at C = 10000, ample for a spectral estimate; a
-    # gradient method spends steps * batch_size = 64,000 of them.
+    # 2**18 samples give about 26 per cycle at C = 10000, ample for a spectral estimate; a
+    # gradient method spends steps * batch_size = 160,000 of them, fresh at every step.
     budgets = {
-        "quick": Budget(steps=2000, batch_size=32, samples=2**17, seconds=300),
+        "quick": Budget(steps=5000, batch_size=32, samples=2**18, seconds=300),
         "full": Budget(steps=1_000_000, batch_size=32, seconds=7200),
     }
 

@@ -93,7 +93,7 @@ class Wave(SymmetricTask):
     success_criterion = "extrapolation nMSE < 1e-2"
     headline = "extrap_nmse"
     budgets = {
-        "quick": Budget(steps=2000, batch_size=32, samples=65536, seconds=300),
+        "quick": Budget(steps=5000, batch_size=32, samples=2**18, seconds=300),
         "full": Budget(steps=1_000_000, batch_size=32, seconds=7200),
     }
     extrapolate = 3.0

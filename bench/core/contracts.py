@@ -308,6 +308,16 @@ class Logger:
         """Whether every seed has met the stop rule: a method may stop training now."""
         return self.plateau.done
 
+    def at_floor(self) -> bool:
+        """Whether every seed's loss has reached the floor (converged outright)."""
+        return bool(self.plateau.at_floor.all())
+
+    def restart_plateau(self) -> None:
+        """Start the stop rule afresh (after a method changed its learning rate on a plateau):
+        ``converged_step`` then records the plateau that ends the run."""
+        self.plateau = Plateau(self.n_seeds, self.plateau.floor)
+        self.converged_step = np.full(self.n_seeds, -1, dtype=np.int64)
+
     def check(self) -> None:
         if self.deadline is not None and time.perf_counter() > self.deadline:
             raise RunTimeout("time budget exceeded")

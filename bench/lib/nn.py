@@ -18,8 +18,9 @@ handling, output heads, optimiser, stop rule, logging and device placement for a
   arg-max label of each head.
 - **Logging and stopping**: ``log(step, loss)`` every ``log_every`` steps with the mean
   training loss since the last call, in the task's units (MSE of the targets as given; summed
-  cross-entropy for classification). Training stops early once the harness's declared stop
-  rule says the loss has settled (``log.settled()``, see ``bench.lib.plateau``).
+  cross-entropy for classification). At the first plateau of the harness's declared stop rule
+  (``log.settled()``, see ``bench.lib.plateau``) the learning rate drops tenfold; at the next,
+  or at the loss floor, training stops.
 - **Warm-up**: :func:`warm_up` pays torch's one-off set-up (the first optimiser step) on a
   throwaway network, for a method's ``warm_up`` hook, so that the loop's time is the loop's.
 
@@ -40,6 +41,7 @@ import torch
 from torch import nn
 
 from ..core.contracts import Budget, Logger, OutputSpec, TaskView
+from .plateau import LR_DROP, LR_DROPS
 
 #: Steps of data drawn from a sampler at a time (bounded memory, few calls to the task).
 CHUNK_STEPS = 1000
@@ -341,13 +343,14 @@ def train(
 ) -> NetPredictor:
     """Train ``model`` (inputs ``(batch, d)``, outputs ``head_size(task.output)``) on ``task``.
 
-    ``budget.steps`` optimiser steps of ``budget.batch_size`` samples, or fewer when the stop
-    rule says the loss has settled (``log.settled()``; ``plateau_stop=False`` trains on) or
-    ``stop(step)`` (asked at every logged step) says the fit is done. ``encoder`` turns inputs
-    into network rows (default: the domain scaled to [-1, 1], ``d = 1``); ``data`` are training
-    pairs the method already drew, used instead of drawing more; ``schedule(opt, steps)``
-    builds a learning-rate scheduler, stepped after every optimiser step. Returns the fitted
-    :class:`NetPredictor`.
+    ``budget.steps`` optimiser steps of ``budget.batch_size`` samples, or fewer: at the first
+    plateau of the stop rule (``log.settled()``) the learning rate drops tenfold and training
+    goes on; at the next one, or at the loss floor, it stops (``plateau_stop=False`` trains on
+    regardless); ``stop(step)`` (asked at every logged step) may also end the fit. ``encoder``
+    turns inputs into network rows (default: the domain scaled to [-1, 1], ``d = 1``); ``data``
+    are training pairs the method already drew, used instead of drawing more;
+    ``schedule(opt, steps)`` builds a learning-rate scheduler, stepped after every optimiser
+    step. Returns the fitted :class:`NetPredictor`.
     """
     rng = np.random.default_rng(seed)
     if encoder is None:
@@ -360,6 +363,7 @@ def train(
     sched = schedule(opt, budget.steps) if schedule is not None else None
 
     step = 0
+    drops_left = LR_DROPS
     running: torch.Tensor | float = 0.0
     since = 0
     model.train()
@@ -380,9 +384,16 @@ def train(
             if step % log_every == 0 or step == budget.steps:
                 log(step, coder.in_task_units(running / since))  # type: ignore[operator]
                 running, since = 0.0, 0
-                done = step < budget.steps and (
-                    (plateau_stop and log.settled()) or (stop is not None and stop(step))
-                )
+                if plateau_stop and step < budget.steps and log.settled():
+                    if drops_left and not log.at_floor():  # reduce on plateau, then go on
+                        for group in opt.param_groups:
+                            group["lr"] *= LR_DROP
+                        drops_left -= 1
+                        log.restart_plateau()
+                    else:
+                        done = True
+                if not done and stop is not None and step < budget.steps:
+                    done = stop(step)
                 if done:
                     break
         if done:

@@ -18,7 +18,10 @@ The harness applies the rule, not the method: the run's :class:`bench.Logger` fe
 ``log(step, loss)`` and a method asks ``log.settled()`` whether to stop. So the rule is the same
 for every learner, plugins included, and a method cannot declare itself converged. It is per
 seed (a vector of losses), so vectorised methods stop when every seed has settled and the
-records still say which seeds had. Records carry ``converged`` (``True`` once the rule fired,
+records still say which seeds had. The networks (``bench.lib.nn.train``) meet a plateau once
+with the common reduce-on-plateau schedule: the learning rate drops tenfold (``LR_DROP``,
+``LR_DROPS`` times) and the rule starts afresh; the run stops at the plateau after the last
+drop, or at once at the floor. Records carry ``converged`` (``True`` once the rule fired,
 ``False`` when the budget ran out first, ``None`` for methods that log no steps) and
 ``converged_step``.
 """
@@ -35,6 +38,9 @@ PATIENCE = 5
 REL_TOL = 0.01
 MIN_WINDOWS = 5
 FLOOR_SHARE = 0.01
+#: Reduce-on-plateau for the networks: the factor and how many times.
+LR_DROP = 0.1
+LR_DROPS = 1
 
 
 def describe_rule(window: int) -> dict[str, float | int]:
@@ -45,6 +51,8 @@ def describe_rule(window: int) -> dict[str, float | int]:
         "rel_tol": REL_TOL,
         "min_windows": MIN_WINDOWS,
         "floor_share_of_loss_target": FLOOR_SHARE,
+        "network_lr_drop": LR_DROP,
+        "network_lr_drops": LR_DROPS,
     }
 
 
@@ -68,6 +76,8 @@ class Plateau:
         self.stale = np.zeros(self.n, dtype=np.int64)
         self.windows = 0
         self.settled = np.zeros(self.n, dtype=bool)
+        #: Seeds that settled by reaching the floor (not merely a plateau).
+        self.at_floor = np.zeros(self.n, dtype=bool)
 
     def update(self, losses: float | np.ndarray) -> np.ndarray:
         """Feed one window's mean loss per seed; returns which seeds have settled (sticky).
@@ -83,6 +93,7 @@ class Plateau:
         self.stale = np.where(better, 0, self.stale + 1)
         flat = (self.stale >= self.patience) & (self.windows >= self.min_windows)
         low = np.isfinite(v) & (v <= self.floor)
+        self.at_floor |= low
         self.settled |= flat | low | bad
         return self.settled.copy()
 
