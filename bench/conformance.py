@@ -120,6 +120,31 @@ def check_params_verbatim(method_id: str) -> None:
     assert not learned, f"{method_id}: learned attributes {learned} exist before fit"
 
 
+def check_search_space(method_id: str) -> None:
+    """A declared tuning grid (``search_space``) names hyper-parameters of ``__init__``, holds
+    each one's default (the paper's setting is always a trial), and comes with a ``settings``
+    hyper-parameter, so that ``[settings=paper]`` runs the defaults (``bench.core.tuning``)."""
+    entry = registry.METHODS.get(method_id)
+    space = getattr(entry.cls, "search_space", {}) or {}
+    if not space:
+        return
+    sig = inspect.signature(entry.cls.__init__)
+    assert "settings" in sig.parameters, (
+        f"{method_id}: a method with a search_space takes a `settings` hyper-parameter "
+        "('tuned' by default)"
+    )
+    for name, values in space.items():
+        assert name in sig.parameters, f"{method_id}: search_space names {name!r}, not in __init__"
+        assert len(values) >= 2, f"{method_id}: search_space[{name!r}] needs two or more values"
+        default = sig.parameters[name].default
+        assert any(_same(v, default) for v in values), (
+            f"{method_id}: search_space[{name!r}] must include the default {default!r}"
+        )
+    lrs = space.get("lr")
+    if lrs is not None:
+        assert len(lrs) >= 4, f"{method_id}: search the learning rate over at least four values"
+
+
 def _same(a: Any, b: Any) -> bool:
     try:
         return bool(a == b) or (a is b)
@@ -263,6 +288,7 @@ def check_budget_enforced(method_id: str) -> None:
 METHOD_CHECKS: tuple[Callable[..., Any], ...] = (
     check_method_metadata,
     check_params_verbatim,
+    check_search_space,
     check_fit_returns_self,
     check_budget_enforced,
 )
