@@ -223,3 +223,15 @@ def test_every_network_fits_one_cycle_with_its_tuned_settings() -> None:
         recs = [r for s in range(3) for r in execute(RunSpec(method, "tone[cycles=1]", (s,)))]
         assert all(r["tuning"]["settings"] == "tuned" for r in recs), method
         assert [r["success"] for r in recs] == [True] * 3, (method, [r["metrics"] for r in recs])
+
+
+def test_a_restarted_rule_records_the_plateau_that_ends_the_run() -> None:
+    log = Logger()
+    for step in range(100, 700, 100):
+        log(step, 1.0)
+    assert log.settled() and log.converged_step[0] == 600
+    log.restart_plateau()  # the networks drop their learning rate here and go on
+    assert not log.settled() and log.converged_step[0] == -1
+    for step in range(700, 1300, 100):
+        log(step, 0.5)
+    assert log.settled() and log.converged_step[0] == 1200 and not log.at_floor()
