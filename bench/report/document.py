@@ -68,9 +68,13 @@ def build_report(
     agg = aggregate_table(summaries)
     if agg is not None:
         tables.append(agg)
-    for extra in (tuning_table(summaries), tuning_trials_table(records)):
+    trials = tuning_trials_table(records)
+    for extra in (tuning_table(summaries), trials):
         if extra is not None:
             tables.append(extra)
+    headline = headline_matrix(summaries) if summaries else None
+    if trials is not None and all(r.get("purpose") == "tune" for r in records):
+        headline = trials  # a folder of tuning trials leads with what was chosen
     fmap = failure_map_table(records)
     if fmap is not None:
         tables.append(fmap)
@@ -81,7 +85,7 @@ def build_report(
         [],
         summaries,
         list(records),
-        headline_matrix(summaries) if summaries else None,
+        headline,
     )
 
 

@@ -20,7 +20,7 @@ from .plots import draw_all
 from .records import Loaded, read
 from .render import markdown_table, render_html, render_latex, render_markdown
 from .summaries import summarise
-from .tables import headline_matrix
+from .tables import headline_matrix, tuning_trials_table
 
 FORMATS = ("md", "html", "latex", "csv")
 #: What a published results folder keeps besides its records, plots and README.
@@ -73,6 +73,8 @@ def write_run_readme(
     records = read(dirs).records if records is None else list(records)
     intro = provenance(records, dirs) if records else ["No records found."]
     table = headline_matrix(summarise(records))
+    if records and all(r.get("purpose") == "tune" for r in records):
+        table = tuning_trials_table(records) or table  # tuning trials: what was chosen
     lines = [
         f"# Published run: {out.name}",
         "",
