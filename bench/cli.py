@@ -91,7 +91,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     seeds = args.seeds or defaults.SEEDS[args.profile]
     jobs = args.jobs or defaults.default_jobs(device)
     out = args.out or Path(defaults.default_out(args.profile, device))
-    specs = plan(methods, tasks, seeds, args.profile, device, args.base_seed, args.threads)
+    try:  # a corrupt tuned-settings file surfaces here, before anything runs
+        specs = plan(methods, tasks, seeds, args.profile, device, args.base_seed, args.threads)
+    except ValueError as exc:
+        raise UsageError(f"run: {exc}") from exc
     n_planned = sum(len(s.seeds) for s in specs)
     if args.resume:
         specs = drop_done(specs, done_keys(out))

@@ -235,3 +235,17 @@ def test_a_restarted_rule_records_the_plateau_that_ends_the_run() -> None:
     for step in range(700, 1300, 100):
         log(step, 0.5)
     assert log.settled() and log.converged_step[0] == 1200 and not log.at_floor()
+
+
+def test_a_corrupt_settings_file_is_one_line_and_exit_2(tmp_path, monkeypatch) -> None:
+    from bench.cli import main
+
+    bad = tmp_path / "tuned.json"
+    bad.write_text("{not json")
+    monkeypatch.setenv("BENCH_TUNED", str(bad))
+    tuning._load.cache_clear()
+    try:
+        code = main(["run", "--methods", "siren", "--tasks", "sin31", "--dry-run"])
+    finally:
+        tuning._load.cache_clear()
+    assert code == 2
