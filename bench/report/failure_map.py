@@ -174,6 +174,10 @@ def _pct(p: float) -> str:
     return f"{100 * p:.3g}%"
 
 
+def _num(v: float) -> str:
+    return f"{v:.3g}" if math.isfinite(v) else "-"
+
+
 def _given(k: int | None, n: int | None) -> str:
     return "-" if k is None or n is None or n == 0 else f"{k} / {n}"
 
@@ -195,7 +199,7 @@ def failure_map_table(records: Sequence[dict[str, Any]]) -> Table | None:
                 _pct(r["rate"]), f"{_pct(r['ci_low'])} - {_pct(r['ci_high'])}",
                 _pct(r["theory"]), inside, _given(nin, r["n"]),
                 _given(r.get("successes_in_basin"), nin), _given(r.get("successes_outside"), nout),
-                f"{r['median_freq_error']:.3g}",
+                _num(r["median_freq_error"]),
             ]
         )  # fmt: skip
     return Table(
