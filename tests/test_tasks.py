@@ -129,9 +129,11 @@ def test_class_attributes(task_id: str) -> None:
     assert set(task.budgets) == {"quick", "full"}
     assert task.input_dtype in ("float32", "float64", "int64")
     # A spectral method draws its whole sample budget at once; a gradient method needs
-    # steps * batch_size of it.
+    # steps * batch_size of it. The clock is the exception: its quick budget (2**17 instants)
+    # is below the networks' 2,000 x 128 draws, so they cycle through the instants in shuffled
+    # epochs (bench.lib.nn), about twice each.
     b = task.budgets["quick"]
-    if task.infinite:
+    if task.infinite and task.family != "clock":
         assert b.max_samples >= b.steps * b.batch_size
 
 
@@ -410,7 +412,7 @@ def test_tone_fft_finds_the_frequency_within_a_bin(cycles: int, seed: int) -> No
     task = get_task(f"tone[cycles={cycles}]", seed=seed)
     x, y = view_of(task).data()  # the whole quick sample budget, as a spectral method would
     w_hat = fft_peaks(x, y, 1, cells=2**16)[0]
-    w = task.truth()["fundamental"]
+    w = task.truth()["freqs"][0]
     bin_width = 2 * np.pi / (x.max() - x.min())
     assert abs(w_hat - w) < bin_width, (w_hat, w, bin_width)
 
