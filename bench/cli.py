@@ -42,6 +42,8 @@ def _writable(folder: Path) -> None:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
+    from .core import tuning
+
     registry.load_plugins()
     sections = []
     if args.what in ("methods", "all"):
@@ -56,6 +58,9 @@ def cmd_list(args: argparse.Namespace) -> int:
         for i in ids:
             e = reg.get(i)
             note = "" if e.in_all else " (on demand: not in --all)"
+            if tuning.tunable(e) and "settings" not in e.params:
+                knobs = ", ".join(k for k in e.cls.search_space if k not in e.params)
+                note += f" [run tunes {knobs} per task family: bench/tuned.json]"
             print(f"  {i:<{width}}  {e.description}{note}")
     return 0
 
