@@ -15,6 +15,7 @@ import tempfile
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from . import defaults
 from .cliparser import UsageError, build_parser, split_patterns
@@ -65,8 +66,33 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _device_and_jobs(args: argparse.Namespace, command: str) -> tuple[str, int]:
+    """The checked ``--jobs``/``--threads`` and the resolved device, for run and tune."""
+    from .core.runner import resolve_device
+
+    if (args.jobs is not None and args.jobs < 1) or args.threads < 1:
+        raise UsageError(f"{command}: --jobs and --threads must be at least 1")
+    try:
+        device = resolve_device(args.device)
+    except ValueError as exc:
+        raise UsageError(f"{command}: {exc}") from exc
+    return device, args.jobs or defaults.default_jobs(device)
+
+
+def _announce(line: str, specs: Sequence[Any], dry_run: bool, out: Path) -> bool:
+    """Print the plan's one-line summary; on ``--dry-run`` list the units and say to stop,
+    otherwise check that ``out`` is writable."""
+    print(line, file=sys.stderr)
+    if dry_run:
+        for spec in specs:
+            print(spec.label)
+        return False
+    _writable(out)
+    return True
+
+
 def cmd_run(args: argparse.Namespace) -> int:
-    from .core.runner import drop_done, plan, resolve_device
+    from .core.runner import drop_done, plan
     from .core.store import done_keys
     from .core.sweep import run_sweep
 
@@ -76,8 +102,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise UsageError("run: --seeds must be at least 1")
     if args.base_seed < 0:
         raise UsageError("run: --base-seed must be a non-negative integer")
-    if (args.jobs is not None and args.jobs < 1) or args.threads < 1:
-        raise UsageError("run: --jobs and --threads must be at least 1")
+    device, jobs = _device_and_jobs(args, "run")
     registry.load_plugins()
     pick = split_patterns
     methods = registry.METHODS.select(pick(args.methods), pick(args.exclude_methods))
@@ -89,12 +114,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             print(
                 f"note: {e.id} is not registered; running it as an ad-hoc variant", file=sys.stderr
             )
-    try:
-        device = resolve_device(args.device)
-    except ValueError as exc:
-        raise UsageError(f"run: {exc}") from exc
     seeds = args.seeds or defaults.SEEDS[args.profile]
-    jobs = args.jobs or defaults.default_jobs(device)
     out = args.out or Path(defaults.default_out(args.profile, device))
     try:  # a corrupt tuned-settings file surfaces here, before anything runs
         specs = plan(methods, tasks, seeds, args.profile, device, args.base_seed, args.threads)
@@ -105,17 +125,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         specs = drop_done(specs, done_keys(out))
     n_runs = sum(len(s.seeds) for s in specs)
     done_note = f" ({n_planned - n_runs} of {n_planned} already recorded)" if args.resume else ""
-    print(
+    line = (
         f"{len(methods)} method(s) x {len(tasks)} task(s) x {seeds} seed(s): {n_runs} run(s) "
         f"to do{done_note}, profile {args.profile}, device {device}, {jobs} worker(s) "
-        f"-> {out}/records.jsonl",
-        file=sys.stderr,
+        f"-> {out}/records.jsonl"
     )
-    if args.dry_run:
-        for spec in specs:
-            print(spec.label)
+    if not _announce(line, specs, args.dry_run, out):
         return 0
-    _writable(out)
     for line in mixed_with(out, environment(device), args.profile):
         print(f"warning: {line}", file=sys.stderr)
     recs = run_sweep(specs, out, jobs=jobs, quiet=args.quiet)
@@ -137,12 +153,11 @@ def cmd_tune(args: argparse.Namespace) -> int:
     import time
 
     from .core import tuning
-    from .core.runner import plan, resolve_device
+    from .core.runner import plan
     from .core.store import _git_commit, load_records
     from .core.sweep import run_sweep
 
-    if (args.jobs is not None and args.jobs < 1) or args.threads < 1:
-        raise UsageError("tune: --jobs and --threads must be at least 1")
+    device, jobs = _device_and_jobs(args, "tune")
     registry.load_plugins()
     pick = split_patterns
     methods = [
@@ -153,31 +168,21 @@ def cmd_tune(args: argparse.Namespace) -> int:
     if not methods:
         raise UsageError("tune: no selected method declares a search space")
     families = tuning.tuning_tasks(registry.TASKS.select(pick(args.tasks)))
-    try:
-        device = resolve_device(args.device)
-    except ValueError as exc:
-        raise UsageError(f"tune: {exc}") from exc
-    jobs = args.jobs or defaults.default_jobs(device)
+    tasks = [t for fam in families.values() for t in fam]
     out = args.out or Path(defaults.RUNS_DIR) / f"tune-{args.profile}-{device.split(':')[0]}"
     specs = []
     for m in methods:
         for point in tuning.grid(m):
             trial = registry.METHODS.get(tuning.trial_id(m, point))
-            tasks = [t for fam in families.values() for t in fam]
             specs += plan([trial], tasks, tuning.TUNE_SEEDS, args.profile, device,
                           tuning.TUNE_BASE_SEED, args.threads, purpose="tune")  # fmt: skip
-    n_trials = len(specs)
     task_list = "; ".join(f"{f}: {', '.join(t.id for t in ts)}" for f, ts in families.items())
-    print(
-        f"tune: {len(methods)} method(s), {n_trials} trial(s) on {task_list}; profile "
-        f"{args.profile}, device {device}, {jobs} worker(s) -> {out}/records.jsonl",
-        file=sys.stderr,
+    line = (
+        f"tune: {len(methods)} method(s), {len(specs)} trial(s) on {task_list}; profile "
+        f"{args.profile}, device {device}, {jobs} worker(s) -> {out}/records.jsonl"
     )
-    if args.dry_run:
-        for spec in specs:
-            print(spec.label)
+    if not _announce(line, specs, args.dry_run, out):
         return 0
-    _writable(out)
     t0 = time.time()
     run_sweep(specs, out, resume=True, jobs=jobs, quiet=args.quiet)
     wall = time.time() - t0
@@ -189,7 +194,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
         "date": time.strftime("%Y-%m-%d"),
         "records": str(out),
         "wall_seconds_last_call": round(wall, 1),
-        "host": environment(device).get("cpu") or environment(device).get("device_name"),
+        "host": (env := environment(device)).get("cpu") or env.get("device_name"),
     }
     path = args.settings or tuning.settings_file()
     try:
