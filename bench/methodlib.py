@@ -10,7 +10,8 @@ learned state in attributes ending in ``_``, and ``predict`` lives on the method
 - :func:`draw_samples` spends a spectral method's sample budget at once;
 - :class:`SinusoidMethod` and :class:`SteppedSinusoidMethod` are methods whose fitted model is
   a sum of tones (``bench.lib.sinusoid.SinusoidModel``);
-- :class:`NetMethod` is a method that is one network trained by ``bench.lib.nn.train``.
+- :class:`NetMethod` is a method that is one network per seed, all seeds trained as one batched
+  model by ``bench.lib.nn.train_seeds``.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from torch import nn
 
 from .core.contracts import Budget, Logger, Method, TaskView
 from .lib.estimators import choose_trend
-from .lib.nn import float64_front, head_size, train, warm_up
+from .lib.nn import float64_front, head_size, train_seeds, warm_up_stacked
 from .lib.sinusoid import FloatArray, SinusoidModel
 
 __all__ = [
@@ -190,15 +191,18 @@ class SteppedSinusoidMethod(SinusoidMethod):
 # -- methods that are one network ---------------------------------------------------------------
 
 
-class NetMethod(Method):
-    """A method that is one network trained by ``bench.lib.nn.train``: subclasses build the net.
+class NetMethod(SeedBatchMethod):
+    """A method that is one network per seed, trained by ``bench.lib.nn.train_seeds``:
+    subclasses build the net.
 
     Handles every task kind: multi-output regression (one linear output per target) and
     classification (a softmax head per output, summed cross-entropy). The input, scaled to
     [-1, 1] in float64, stays float64 through the first layer (``bench.lib.nn.Float64Front``).
-    Returns itself from ``fit``, with ``net_`` (the ``bench.lib.nn.NetPredictor``) and
-    ``n_params_`` set. Its ``warm_up`` takes torch's first optimiser step on a throwaway copy
-    of the architecture.
+    All seeds of a task train as one batched model (``vectorised``), each with its own
+    initialisation (``torch.manual_seed(seed)`` before ``build``), data, learning rate and
+    stop; one seed alone runs the same code. ``fit`` returns the method with ``net_`` (the
+    ``bench.lib.nn.NetPredictor``) and ``n_params_`` set. Its ``warm_up`` takes one throwaway
+    batched step.
     """
 
     handles_multi_output = True
@@ -223,16 +227,28 @@ class NetMethod(Method):
 
     def warm_up(self, task: TaskView, budget: Budget, device: str) -> None:
         n_out = head_size(task.output)
-        warm_up(lambda: self.network(n_out), task.output, 1, budget.batch_size, device)
+        warm_up_stacked(lambda: self.network(n_out), task.output, budget.batch_size, device)
 
-    def fit(self, task: TaskView, budget: Budget, seed: int, device: str, log: Logger) -> Any:
-        forget(self)
+    def _descend(
+        self,
+        tasks: Sequence[TaskView],
+        budget: Budget,
+        seeds: Sequence[int],
+        device: str,
+        log: Logger,
+    ) -> list[Any]:
         if self.settings not in ("tuned", "paper", "trial"):
             raise ValueError(f"settings must be tuned, paper or trial, not {self.settings!r}")
-        torch.manual_seed(seed)
-        model = self.network(head_size(task.output))
-        self.net_ = train(model, task, budget, seed, device, log, lr=float(self.lr))
-        self.n_params_ = self.net_.n_params_
+        n_out = head_size(tasks[0].output)
+        models = []
+        for seed in seeds:
+            torch.manual_seed(seed)
+            models.append(self.network(n_out))
+        return train_seeds(models, tasks, budget, seeds, device, log, lr=float(self.lr))
+
+    def _set(self, net: Any) -> Any:
+        self.net_ = net
+        self.n_params_ = net.n_params_
         return self
 
     def predict(self, x: np.ndarray) -> np.ndarray:

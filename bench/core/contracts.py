@@ -244,6 +244,11 @@ class Logger:
     logs, and ``log.settled()`` tells a method that every seed has reached a plateau (or the
     loss floor), so that it can stop. ``converged_step`` keeps, per seed, the step at which the
     rule first fired (``-1``: not yet).
+
+    A method that fits several seeds at once and ends some of them early (each seed stopping
+    at its own plateau, as it would alone) calls ``log.stop_seeds(mask, step)``: from then on
+    those seeds' losses are frozen, their trace ends at ``step``, and ``steps(i)`` reports the
+    steps that seed actually trained.
     """
 
     #: Steps per window of the stop rule.
@@ -275,9 +280,13 @@ class Logger:
         self._win_sum = np.zeros(n_seeds)
         self._win_calls = 0
         self._win_start = 0
+        self.stop_step = np.full(n_seeds, -1, dtype=np.int64)
 
     def __call__(self, step: int, loss: float | Sequence[float] | np.ndarray) -> None:
         values = np.broadcast_to(np.asarray(loss, dtype=float).reshape(-1), (self.n_seeds,))
+        stopped = self.stop_step >= 0
+        if stopped.any():  # a seed that ended keeps its last loss
+            values = np.where(stopped, self.final_loss, values)
         bad = ~np.isfinite(values)
         self.nonfinite |= bad
         self.final_loss = np.where(bad, self.final_loss, values)
@@ -308,15 +317,31 @@ class Logger:
         """Whether every seed has met the stop rule: a method may stop training now."""
         return self.plateau.done
 
+    def settled_seeds(self) -> np.ndarray:
+        """Which seeds have met the stop rule (a boolean per seed)."""
+        return self.plateau.settled.copy()
+
+    def stop_seeds(self, mask: np.ndarray, step: int) -> None:
+        """Record that the seeds in ``mask`` stopped training at ``step`` (see the class doc)."""
+        mask = np.asarray(mask, dtype=bool) & (self.stop_step < 0)
+        self.stop_step = np.where(mask, int(step), self.stop_step)
+
+    def steps(self, i: int = 0) -> int:
+        """Optimiser steps seed ``i`` trained for: its stop step, or the last step logged."""
+        at = int(self.stop_step[i])
+        return at if at >= 0 else self.last_step
+
     def at_floor(self) -> bool:
         """Whether every seed's loss has reached the floor (converged outright)."""
         return bool(self.plateau.at_floor.all())
 
-    def restart_plateau(self) -> None:
-        """Start the stop rule afresh (after a method changed its learning rate on a plateau):
-        ``converged_step`` then records the plateau that ends the run."""
-        self.plateau = Plateau(self.n_seeds, self.plateau.floor)
-        self.converged_step = np.full(self.n_seeds, -1, dtype=np.int64)
+    def restart_plateau(self, mask: np.ndarray | None = None) -> None:
+        """Start the stop rule afresh (after a method changed its learning rate on a plateau)
+        for the seeds in ``mask`` (all by default): ``converged_step`` then records the plateau
+        that ends the run."""
+        mask = np.ones(self.n_seeds, bool) if mask is None else np.asarray(mask, dtype=bool)
+        self.plateau.reset(mask)
+        self.converged_step = np.where(mask, -1, self.converged_step)
 
     def check(self) -> None:
         if self.deadline is not None and time.perf_counter() > self.deadline:
@@ -338,7 +363,10 @@ class Logger:
     def trace(self, i: int = 0) -> list[list[float]]:
         """Bounded ``[step, seconds, loss]`` list for seed ``i``."""
         out = []
+        end = int(self.stop_step[i])
         for step, sec, vals in self._points:
+            if 0 <= end < step:
+                break
             v = float(vals[i])
             out.append([step, round(sec, 6), v if np.isfinite(v) else None])
         return out

@@ -45,6 +45,10 @@ class Record:
     success: bool | None = None
     metrics: dict[str, Any] = field(default_factory=dict)
     time: dict[str, float] = field(default_factory=dict)
+    #: Peak memory of the run: ``device_peak_mb`` (torch's peak allocation on a CUDA device,
+    #: reset before the fit) and ``host_peak_rss_mb`` (the worker process's peak resident set
+    #: so far, an upper bound for the run).
+    memory: dict[str, float] = field(default_factory=dict)
     trace: list[list[Any]] = field(default_factory=list)
     extras: dict[str, Any] = field(default_factory=dict)
     headline: str | None = None

@@ -303,7 +303,7 @@ def _score(task: Any, model: Any, view: TaskView, log: Logger, i: int, sync: Any
         metrics.setdefault("final_loss", float(log.final_loss[i]))
     metrics.setdefault("samples", view.samples_drawn)
     if log.last_step > 0:
-        metrics.setdefault("steps", log.last_step)
+        metrics.setdefault("steps", log.steps(i))
     n_params = getattr(model, "n_params_", None)
     if n_params is not None:
         metrics.setdefault("n_params", int(n_params))
@@ -354,6 +354,7 @@ def execute(spec: RunSpec) -> list[dict[str, Any]]:
     log = Logger(
         n_seeds=n, deadline=time.perf_counter() + budget.seconds * n, sync=sync, floor=floors
     )
+    _reset_peak_memory(spec.device)
     sync()
     t0 = time.perf_counter()  # fit time includes the warm-up, which is then taken apart
     try:
@@ -363,8 +364,12 @@ def execute(spec: RunSpec) -> list[dict[str, Any]]:
     except Exception as exc:
         status, reason = _classify_exception(exc)
         times = _phase_times(log, time.perf_counter() - t0, 0.0, n)
+        memory = _peak_memory(spec.device)
         return [
-            unit.record(i, status, reason, trace=log.trace(i), time=times, **_stop_fields(log, i))
+            unit.record(
+                i, status, reason, trace=log.trace(i), time=times, memory=memory,
+                **_stop_fields(log, i),
+            )  # fmt: skip
             for i in range(n)
         ]
     finally:
@@ -374,6 +379,7 @@ def execute(spec: RunSpec) -> list[dict[str, Any]]:
         _score(task, model, view, log, i, sync)
         for i, (task, model, view) in enumerate(zip(unit.tasks, fitted, unit.views, strict=True))
     ]
+    memory = _peak_memory(spec.device)
     return [
         unit.record(
             i,
@@ -384,6 +390,7 @@ def execute(spec: RunSpec) -> list[dict[str, Any]]:
             time=_phase_times(log, fit_seconds, sc["predict"], n),
             trace=log.trace(i),
             ceiling=sc["ceiling"],
+            memory=memory,
             **_stop_fields(log, i),
         )
         for i, sc in enumerate(scored)
@@ -418,6 +425,29 @@ def seed_everything(seed: int) -> None:
 
     torch.manual_seed(seed)
     np.random.seed(seed % 2**32)
+
+
+def _reset_peak_memory(device: str) -> None:
+    if device.startswith("cuda"):
+        import torch
+
+        torch.cuda.reset_peak_memory_stats(torch.device(device))
+
+
+def _peak_memory(device: str) -> dict[str, float]:
+    """The run's peak device memory (CUDA) and the process's peak resident set, in MiB."""
+    out: dict[str, float] = {}
+    if device.startswith("cuda"):
+        import torch
+
+        out["device_peak_mb"] = round(torch.cuda.max_memory_allocated(torch.device(device)) / 2**20, 3)
+    try:
+        import resource
+
+        out["host_peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    except (ImportError, OSError):  # not on every platform
+        pass
+    return out
 
 
 def _release(device: str) -> None:

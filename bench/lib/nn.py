@@ -21,6 +21,12 @@ handling, output heads, optimiser, stop rule, logging and device placement for a
   cross-entropy for classification). At the first plateau of the harness's declared stop rule
   (``log.settled()``, see ``bench.lib.plateau``) the learning rate drops tenfold; at the next,
   or at the loss floor, training stops.
+- **Seeds in one model**: :func:`train_seeds` trains the networks of several seeds as one
+  batched model (``torch.func.stack_module_state`` and ``vmap``): every seed keeps its own
+  initialisation, data stream, target coder, learning rate and stop, so one seed trained alone
+  and the same seed inside a batch follow the same arithmetic (a test checks this). The
+  optimiser is Adam written over the stacked parameters (:class:`StackedAdam`), with one
+  learning rate per seed; a seed that stops gets learning rate 0 and a frozen log.
 - **Warm-up**: :func:`warm_up` pays torch's one-off set-up (the first optimiser step) on a
   throwaway network, for a method's ``warm_up`` hook, so that the loop's time is the loop's.
 
@@ -31,7 +37,9 @@ stay the same.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import copy
+import math
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +47,7 @@ import numpy as np
 import numpy.typing as npt
 import torch
 from torch import nn
+from torch.func import functional_call, stack_module_state
 
 from ..core.contracts import Budget, Logger, OutputSpec, TaskView
 from .plateau import LR_DROP, LR_DROPS
@@ -131,10 +140,12 @@ class TargetCoder:
         per_output = ((out - target) ** 2).mean(dim=0)
         return per_output.mean(), per_output.detach()
 
-    def in_task_units(self, parts: torch.Tensor) -> float:
+    def in_task_units(self, parts: torch.Tensor | np.ndarray) -> float:
         """Mean accumulated loss parts as the number the log shows: the MSE of the targets as
         given (averaged over outputs), or the summed cross-entropy."""
-        values = parts.double().cpu().numpy()
+        if isinstance(parts, torch.Tensor):
+            parts = parts.double().cpu().numpy()
+        values = np.asarray(parts, dtype=np.float64)
         if self.spec.kind == "classification":
             return float(values)
         return float(np.mean(values * self.std**2))
@@ -399,3 +410,239 @@ def train(
         if done:
             break
     return NetPredictor(model, encode, coder, device)
+
+
+# -- several seeds as one batched model ---------------------------------------------------------
+
+
+class SeedStack:
+    """The networks of ``S`` seeds (one architecture) as one model: parameters stacked on a
+    leading seed axis, the forward pass ``vmap``-ed over it.
+
+    ``stack(x)`` takes ``(S, batch, d)`` and returns ``(S, batch, outputs)``. Gradients of the
+    summed per-seed losses reach each seed's parameters exactly as its own loss's gradient
+    would. :meth:`unstack` writes the trained values back into the seeds' own modules.
+
+    A stack of one seed carries a second, idle copy (``size`` is then 2, its learning rate 0):
+    for a batch of one, the CPU's matrix library takes another kernel for a one-column
+    product (the output layer), whose rounding differs; with the copy, one seed alone follows
+    exactly the arithmetic it follows inside a batch.
+    """
+
+    #: The smallest stack, see the class doc.
+    MIN_SIZE = 2
+
+    def __init__(self, models: Sequence[nn.Module], device: str) -> None:
+        self.models = [m.to(device) for m in models]
+        self.n = len(self.models)
+        padding = [copy.deepcopy(self.models[0]) for _ in range(self.MIN_SIZE - self.n)]
+        params, buffers = stack_module_state([*self.models, *padding])  # type: ignore[arg-type]
+        self.params = params
+        self.buffers = buffers
+        self.size = self.n + len(padding)
+        template = copy.deepcopy(self.models[0]).to("meta")
+
+        def one(p: dict[str, torch.Tensor], b: dict[str, torch.Tensor], x: torch.Tensor):
+            return functional_call(template, (p, b), (x,))
+
+        self._forward = torch.vmap(one)
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        if self.size > self.n:
+            x = torch.cat([x, x[:1].expand(self.size - self.n, *x.shape[1:])])
+            return self._forward(self.params, self.buffers, x)[: self.n]
+        return self._forward(self.params, self.buffers, x)
+
+    def padded(self, values: Sequence[float], fill: float = 0.0) -> list[float]:
+        """Per-seed ``values`` extended to the stack's size (the idle copy gets ``fill``)."""
+        return [*map(float, values), *([fill] * (self.size - self.n))]
+
+    @torch.no_grad()
+    def unstack(self) -> list[nn.Module]:
+        for i, model in enumerate(self.models):
+            for name, p in model.named_parameters():
+                p.copy_(self.params[name][i])
+        return self.models
+
+
+class StackedAdam:
+    """Adam (Kingma and Ba; torch's defaults: betas 0.9 and 0.999, eps 1e-8, no weight decay)
+    over stacked parameters, with one learning rate per seed (:meth:`set_lr`); learning rate 0
+    leaves a seed's parameters exactly where they are.
+
+    Every quantity that changes between steps (the step count, the learning rates) is a tensor
+    updated in place, so that a whole training step can be captured in a CUDA graph.
+    """
+
+    def __init__(
+        self,
+        params: Sequence[torch.Tensor],
+        lr: Sequence[float],
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+    ) -> None:
+        self.params = list(params)
+        self.b1, self.b2, self.eps = float(betas[0]), float(betas[1]), float(eps)
+        device = self.params[0].device
+        self.m = [torch.zeros_like(p) for p in self.params]
+        self.v = [torch.zeros_like(p) for p in self.params]
+        self.t = torch.zeros((), dtype=torch.float64, device=device)
+        # One buffer per parameter dtype, viewed with the parameter's trailing axes as ones.
+        self._lr = {
+            dt: torch.zeros(len(lr), dtype=dt, device=device)
+            for dt in {p.dtype for p in self.params}
+        }
+        self._lr_views = [
+            self._lr[p.dtype].view(-1, *([1] * (p.dim() - 1))) for p in self.params
+        ]
+        self.set_lr(lr)
+
+    def set_lr(self, lr: Sequence[float]) -> None:
+        """Per-seed learning rates, written in place."""
+        values = torch.as_tensor(np.asarray(lr, dtype=np.float64))
+        for buf in self._lr.values():
+            buf.copy_(values)
+
+    @torch.no_grad()
+    def step(self, grads: Sequence[torch.Tensor]) -> None:
+        grads = list(grads)
+        self.t += 1
+        bc1 = 1 - self.b1**self.t
+        sqrt_bc2 = torch.sqrt(1 - self.b2**self.t)
+        torch._foreach_lerp_(self.m, grads, 1 - self.b1)
+        torch._foreach_mul_(self.v, self.b2)
+        torch._foreach_addcmul_(self.v, grads, grads, value=1 - self.b2)
+        denom = torch._foreach_sqrt(self.v)
+        torch._foreach_div_(denom, sqrt_bc2)
+        torch._foreach_add_(denom, self.eps)
+        update = torch._foreach_div(self.m, denom)
+        torch._foreach_mul_(update, self._lr_views)
+        torch._foreach_div_(update, bc1)
+        torch._foreach_sub_(self.params, update)
+
+
+def stacked_loss(
+    spec: OutputSpec, out: torch.Tensor, target: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """:meth:`TargetCoder.loss` for ``S`` seeds at once: ``out`` is ``(S, batch, outputs)``.
+
+    Returns (the loss of each seed, ``(S,)``; each seed's parts for the log, ``(S, ...)``).
+    """
+    if spec.kind == "classification":
+        n_seeds, batch = out.shape[0], out.shape[1]
+        blocks = torch.split(out, list(spec.classes or ()), dim=2)
+        ce = sum(
+            nn.functional.cross_entropy(
+                blk.reshape(n_seeds * batch, -1), target[..., j].reshape(-1), reduction="none"
+            )
+            .view(n_seeds, batch)
+            .mean(dim=1)
+            for j, blk in enumerate(blocks)
+        )
+        return ce, ce.detach()  # type: ignore[union-attr]
+    per_output = ((out - target) ** 2).mean(dim=1)
+    return per_output.mean(dim=1), per_output.detach()
+
+
+def warm_up_stacked(
+    build: Callable[[], nn.Module], spec: OutputSpec, batch_size: int, device: str
+) -> None:
+    """:func:`warm_up` for :func:`train_seeds`: one throwaway step of a one-seed stack with
+    learning rate 0 (vmap's and autograd's first dispatch), consuming no random number."""
+    with torch.random.fork_rng(devices=[]):
+        shadow = build()
+    stack = SeedStack([shadow], device)
+    params = list(stack.params.values())
+    opt = StackedAdam(params, stack.padded([0.0]))
+    n_out = spec.n_outputs
+    if spec.kind == "classification":
+        yb = torch.zeros(1, batch_size, n_out, dtype=torch.long, device=device)
+    else:
+        yb = torch.zeros(1, batch_size, n_out, device=device)
+    xb = torch.zeros(1, batch_size, 1, device=device, dtype=_input_dtype(shadow))
+    loss, _ = stacked_loss(spec, stack(xb), yb)
+    opt.step(torch.autograd.grad(loss.sum(), params))
+
+
+def train_seeds(
+    models: Sequence[nn.Module],
+    tasks: Sequence[TaskView],
+    budget: Budget,
+    seeds: Sequence[int],
+    device: str,
+    log: Logger,
+    *,
+    lr: float,
+    log_every: int = 100,
+) -> list[NetPredictor]:
+    """Train one network per seed (``models[i]`` on ``tasks[i]``, data drawn with ``seeds[i]``)
+    as one batched model; returns one :class:`NetPredictor` per seed.
+
+    The same loop as :func:`train`, per seed: inputs scaled to [-1, 1] (float64 through a
+    :class:`Float64Front`), fresh batches or shuffled epochs, Adam at ``lr``, the mean training
+    loss logged every ``log_every`` steps, and the declared stop rule applied to each seed on
+    its own: at its first plateau its learning rate drops tenfold, at its next (or at the loss
+    floor) it stops, with learning rate 0 and its log frozen (``log.stop_seeds``). Training
+    ends when every seed has stopped or the step budget is spent.
+    """
+    n_seeds = len(models)
+    spec = tasks[0].output
+    dtype = "float64" if _input_dtype(models[0]) == torch.float64 else "float32"
+    encoders = [InputScaler.from_domain(t.domain, dtype) for t in tasks]
+    streams = [
+        _batches(t, budget, enc, np.random.default_rng(seed))
+        for t, enc, seed in zip(tasks, encoders, seeds, strict=True)
+    ]
+    coders = [coder for coder, _ in streams]
+    stack = SeedStack(models, device)
+    params = list(stack.params.values())
+    lrs = np.full(n_seeds, float(lr))
+    opt = StackedAdam(params, stack.padded(lrs))
+
+    step, since = 0, 0
+    running: torch.Tensor | float = 0.0
+    drops_left = np.full(n_seeds, LR_DROPS)
+    stopped = np.zeros(n_seeds, dtype=bool)
+    for chunk in zip(*(batches for _, batches in streams), strict=True):
+        x_dev = torch.from_numpy(np.stack([xc for xc, _ in chunk], axis=1)).to(device)
+        y_dev = torch.from_numpy(np.stack([yc for _, yc in chunk], axis=1)).to(device)
+        for j in range(x_dev.shape[0]):
+            loss, parts = stacked_loss(spec, stack(x_dev[j]), y_dev[j])
+            opt.step(torch.autograd.grad(loss.sum(), params))
+            running = running + parts  # stays on the device: no sync until the log
+            since += 1
+            step += 1
+            if step % log_every == 0 or step == budget.steps:
+                mean = (running / since).double().cpu().numpy()  # type: ignore[operator]
+                log(step, [c.in_task_units(mean[i]) for i, c in enumerate(coders)])
+                running, since = 0.0, 0
+                if step < budget.steps and _plateau_schedule(log, lrs, drops_left, stopped, step):
+                    opt.set_lr(stack.padded(lrs))
+                if stopped.all():
+                    break
+        if stopped.all():
+            break
+    return [
+        NetPredictor(model, enc, coder, device)
+        for model, enc, coder in zip(stack.unstack(), encoders, coders, strict=True)
+    ]
+
+
+def _plateau_schedule(
+    log: Logger, lrs: np.ndarray, drops_left: np.ndarray, stopped: np.ndarray, step: int
+) -> bool:
+    """Reduce on plateau, then stop, per seed (arrays updated in place); whether ``lrs``
+    changed."""
+    new = log.settled_seeds() & ~stopped
+    if not new.any():
+        return False
+    at_floor = log.plateau.at_floor
+    drop = new & (drops_left > 0) & ~at_floor
+    end = new & ~drop
+    lrs[drop] *= LR_DROP
+    drops_left[drop] -= 1
+    log.restart_plateau(drop)
+    lrs[end] = 0.0
+    stopped |= end
+    log.stop_seeds(end, step)
+    return True

@@ -74,10 +74,18 @@ class Plateau:
     def __post_init__(self) -> None:
         self.best = np.full(self.n, np.inf)
         self.stale = np.zeros(self.n, dtype=np.int64)
-        self.windows = 0
+        self.windows = np.zeros(self.n, dtype=np.int64)
         self.settled = np.zeros(self.n, dtype=bool)
         #: Seeds that settled by reaching the floor (not merely a plateau).
         self.at_floor = np.zeros(self.n, dtype=bool)
+
+    def reset(self, mask: np.ndarray) -> None:
+        """Start the rule afresh for the seeds in ``mask``."""
+        self.best = np.where(mask, np.inf, self.best)
+        self.stale = np.where(mask, 0, self.stale)
+        self.windows = np.where(mask, 0, self.windows)
+        self.settled &= ~mask
+        self.at_floor &= ~mask
 
     def update(self, losses: float | np.ndarray) -> np.ndarray:
         """Feed one window's mean loss per seed; returns which seeds have settled (sticky).
