@@ -16,9 +16,11 @@ input the target was computed from, so the residual at ``w = 31`` is not zero (a
 the rounding of ``x``, up to 1e-3 rad at ``|x| ~ 1000``), and at lr 1e-4, unstable there, SGD
 leaves ``w = 31`` within a few hundred steps; in float64 it stays.
 
-The method is vectorised over seeds: ``S`` seeds are one parameter vector of length ``S``, and
-the summed loss gives each seed exactly its own gradient; ``fit_seeds`` returns one fitted copy
-of the method per seed.
+The method is vectorised over seeds: ``S`` seeds are one parameter vector of length ``S``, each
+with its own gradient; ``fit_seeds`` returns one fitted copy of the method per seed. The step is
+the original's, with the gradient written out instead of built by autograd
+(``bench.lib.closed_form``; ``bench.lib.original`` keeps the loop as the post wrote it, and a
+test checks that both take the same steps): numpy on CPU, CUDA graphs on a GPU.
 """
 
 from __future__ import annotations
@@ -30,9 +32,8 @@ import numpy as np
 import torch
 
 from bench import Budget, Logger, TaskView, register_method
+from bench.lib import closed_form
 from bench.methodlib import SeedBatchMethod
-
-LOG_EVERY = 100
 
 
 @register_method("sgd-sin", variants=[{"lr": "stable"}, {"dtype": "float64"}])
@@ -68,14 +69,11 @@ class SGDSin(SeedBatchMethod):
         return float(self.lr)
 
     def warm_up(self, task: TaskView, budget: Budget, device: str) -> None:
-        """torch's first optimiser step pays a one-off set-up cost (about a second on CPU);
-        take it on a throwaway parameter (no randomness, no data) so that ``train`` times the
-        loop alone."""
-        scratch = torch.zeros(
-            1, dtype=getattr(torch, self.dtype), device=device, requires_grad=True
-        )
-        torch.sin(scratch).sum().backward()
-        torch.optim.SGD([scratch], lr=0.0).step()
+        """On a GPU, create the CUDA context and load the kernels the steps use (no randomness,
+        no data), so that ``train`` times the loop alone; the CPU path needs nothing."""
+        if device.startswith("cuda"):
+            w = torch.zeros(1, dtype=getattr(torch, self.dtype), device=device)
+            (torch.sin(w) * torch.cos(w)).sum().item()
 
     def _set(self, w: float) -> SGDSin:
         self.freqs_ = np.array([w])
@@ -93,34 +91,38 @@ class SGDSin(SeedBatchMethod):
         device: str,
         log: Logger,
     ) -> list[float]:
-        """SGD on every seed's ``w`` at once; the final ``w`` per seed."""
-        dtype = getattr(torch, self.dtype)
+        """SGD on every seed's ``w`` at once; the final ``w`` per seed.
+
+        The gradient is written out, ``dL/dw = mean(2 (sin(w x) - y) cos(w x) x)``, the
+        derivative autograd takes of the original's loss, and the update is SGD's
+        ``w <- w - lr dL/dw``: the same algorithm without a graph per step. On CPU it runs in
+        numpy; on a GPU each window of ``LOG_EVERY`` steps is one captured CUDA graph.
+        """
         if isinstance(self.init, str):
             if self.init != "randn":
                 raise ValueError(f"init must be 'randn' or a number, not {self.init!r}")
             w0 = [torch.randn(1, generator=torch.Generator().manual_seed(s)).item() for s in seeds]
         else:
             w0 = [float(self.init)] * len(seeds)
-        w = torch.tensor(w0, dtype=dtype, device=device, requires_grad=True)
-        opt = torch.optim.SGD([w], lr=self.step_size(tasks[0].domain))
-        bs, steps = budget.batch_size, budget.steps
-        chunk = max(1, min(steps, 2000))
-        for start in range(0, steps, chunk):
-            n = min(chunk, steps - start)
-            xs, ys = zip(*(t.sample(n * bs) for t in tasks), strict=True)
-            x_all = torch.as_tensor(np.stack(xs), dtype=dtype, device=device).view(
-                len(tasks), n, bs
+        lr = self.step_size(tasks[0].domain)
+        if device.startswith("cuda"):
+            w = closed_form.sgd_sin_torch(
+                w0, _chunks(tasks, budget, self.dtype), lr, budget, device, self.dtype, log
             )
-            y_all = torch.as_tensor(np.stack(ys), dtype=dtype, device=device).view(
-                len(tasks), n, bs
+        else:
+            w = closed_form.sgd_sin_numpy(
+                w0, _chunks(tasks, budget, self.dtype), lr, budget, self.dtype, log
             )
-            for j in range(n):
-                x, y = x_all[:, j], y_all[:, j]
-                per_seed = ((torch.sin(w[:, None] * x) - y) ** 2).mean(dim=1)
-                opt.zero_grad(set_to_none=True)
-                per_seed.sum().backward()
-                opt.step()
-                step = start + j + 1
-                if step % LOG_EVERY == 0 or step == steps:
-                    log(step, per_seed.detach().cpu().numpy())
-        return [float(v) for v in w.detach().cpu().tolist()]
+        return [float(v) for v in w]
+
+
+def _chunks(tasks: Sequence[TaskView], budget: Budget, dtype: str):
+    """Every seed's fresh batches, ``CHUNK`` steps at a time, as ``(steps, seeds, batch)``
+    arrays of ``dtype`` (x, then y)."""
+    bs, steps = budget.batch_size, budget.steps
+    for start in range(0, steps, closed_form.CHUNK):
+        n = min(closed_form.CHUNK, steps - start)
+        xs, ys = zip(*(t.sample(n * bs) for t in tasks), strict=True)
+        x = np.stack(xs).reshape(len(tasks), n, bs).transpose(1, 0, 2)
+        y = np.stack(ys).reshape(len(tasks), n, bs).transpose(1, 0, 2)
+        yield np.ascontiguousarray(x, dtype=dtype), np.ascontiguousarray(y, dtype=dtype)

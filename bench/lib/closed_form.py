@@ -1,0 +1,126 @@
+"""The original experiment's update, lean: SGD on ``sin(w x)`` with the gradient written out.
+
+The original loop (:mod:`bench.lib.original`) builds an autograd graph for a batch of 32 at every
+step and spends nearly all its time on dispatch, not arithmetic. The loss
+``L(w) = mean((sin(w x) - y)^2)`` has the derivative ``dL/dw = mean(2 (sin(w x) - y) cos(w x) x)``,
+which is what autograd computes, so SGD's step ``w <- w - lr dL/dw`` can be taken directly:
+
+- :func:`sgd_sin_numpy` (CPU): a few in-place numpy operations per step on ``(seeds, batch)``
+  arrays, all seeds at once;
+- :func:`sgd_sin_torch` (GPU, or CPU for tests): the same arithmetic in torch; on CUDA every
+  window of ``LOG_EVERY`` steps is captured once as a CUDA graph and replayed, so a step costs a
+  few kernel launches from the graph and no Python. The capture is timed as the ``compile``
+  phase, apart from training.
+
+Both log every seed's batch loss every ``LOG_EVERY`` steps, as the original method did, and take
+their data as chunks of ``(steps, seeds, batch)`` arrays.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+import torch
+
+from ..core.contracts import Budget, Logger
+
+#: Steps of data per chunk.
+CHUNK = 2000
+#: Steps between logged losses (one CUDA graph on a GPU).
+LOG_EVERY = 100
+
+Chunks = Iterable[tuple[np.ndarray, np.ndarray]]
+
+
+def sgd_sin_numpy(
+    w0: Sequence[float], chunks: Chunks, lr: float, budget: Budget, dtype: str, log: Logger
+) -> np.ndarray:
+    """SGD on ``w`` (one per seed) over ``chunks``; returns the final ``w``."""
+    w = np.array(w0, dtype=dtype)
+    col = w.reshape(-1, 1)  # a view: updating w updates it
+    step_scale = -lr * 2.0 / budget.batch_size
+    step = 0
+    for x, y in chunks:
+        n_seeds, bs = x.shape[1], x.shape[2]
+        arg = np.empty((n_seeds, bs), dtype=dtype)
+        cos = np.empty_like(arg)
+        grad = np.empty(n_seeds, dtype=dtype)
+        for xj, yj in zip(x, y, strict=True):
+            np.multiply(col, xj, out=arg)
+            np.cos(arg, out=cos)
+            np.sin(arg, out=arg)
+            np.subtract(arg, yj, out=arg)  # the residual r
+            np.multiply(cos, xj, out=cos)
+            np.einsum("ij,ij->i", arg, cos, out=grad)  # sum(r cos(w x) x)
+            step += 1
+            if step % LOG_EVERY == 0 or step == budget.steps:
+                log(step, np.mean(np.square(arg, dtype=np.float64), axis=1))
+            np.multiply(grad, step_scale, out=grad)
+            np.add(w, grad, out=w)
+    return w
+
+
+def _window(w: torch.Tensor, x: torch.Tensor, y: torch.Tensor, lr: float, loss: torch.Tensor):
+    """``x.shape[0]`` steps on ``w`` in place; the last step's batch loss into ``loss``."""
+    scale = -lr * 2.0 / x.shape[2]
+    for j in range(x.shape[0]):
+        arg = w[:, None] * x[j]
+        r = torch.sin(arg) - y[j]
+        if j == x.shape[0] - 1:
+            loss.copy_((r * r).mean(dim=1))
+        w.add_((r * torch.cos(arg) * x[j]).sum(dim=1), alpha=scale)
+
+
+def sgd_sin_torch(
+    w0: Sequence[float],
+    chunks: Chunks,
+    lr: float,
+    budget: Budget,
+    device: str,
+    dtype: str,
+    log: Logger,
+    graphs: bool | None = None,
+) -> np.ndarray:
+    """:func:`sgd_sin_numpy` in torch on ``device``: windows of ``LOG_EVERY`` steps, each a
+    replay of one captured CUDA graph where ``graphs`` (default: on CUDA), eager otherwise.
+    Returns the final ``w`` as numpy."""
+    tdtype = getattr(torch, dtype)
+    use_graph = device.startswith("cuda") if graphs is None else graphs
+    w = torch.tensor(list(w0), dtype=tdtype, device=device)
+    loss = torch.zeros(len(w0), dtype=tdtype, device=device)
+    graph, static = None, None
+    step = 0
+    for xc, yc in chunks:
+        x_all = torch.from_numpy(xc).to(device)
+        y_all = torch.from_numpy(yc).to(device)
+        for start in range(0, x_all.shape[0], LOG_EVERY):
+            xw, yw = x_all[start : start + LOG_EVERY], y_all[start : start + LOG_EVERY]
+            if use_graph and xw.shape[0] == LOG_EVERY:
+                if graph is None:
+                    with log.phase("compile"):
+                        graph, static = _capture(w, xw, yw, lr, loss)
+                static[0].copy_(xw)
+                static[1].copy_(yw)
+                graph.replay()
+            else:
+                _window(w, xw, yw, lr, loss)
+            step += xw.shape[0]
+            log(step, loss.double().cpu().numpy())
+    return w.double().cpu().numpy()
+
+
+def _capture(w, x, y, lr, loss):
+    """A CUDA graph of one window of steps on static copies of ``x`` and ``y``; the warm-up
+    runs on a scratch copy of ``w``, so the captured graph starts from ``w`` untouched."""
+    sx, sy = x.clone(), y.clone()
+    scratch = w.clone()
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):
+        _window(scratch, sx, sy, lr, loss.clone())  # kernels loaded outside the capture
+    torch.cuda.current_stream().wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        _window(w, sx, sy, lr, loss)
+    return graph, (sx, sy)
