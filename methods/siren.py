@@ -60,9 +60,7 @@ def siren(
     return nn.Sequential(*layers)
 
 
-@register_method(
-    "siren", on_demand=[{"settings": "paper"}, {"w0": 3000}, {"w0": 30000}]
-)
+@register_method("siren", on_demand=[{"settings": "paper"}, {"w0": 3000}, {"w0": 30000}])
 class Siren(NetMethod):
     """SIREN (Sitzmann et al., NeurIPS 2020): sine MLP, w0 = 30, paper init, Adam 1e-4."""
 

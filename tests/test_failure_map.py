@@ -305,7 +305,10 @@ def test_networks_get_their_own_rows_without_theory() -> None:
     net = [
         {
             **_rec("sgd", "randn", 3, s, s == 0),
-            "method": "siren", "method_family": "siren", "params": {}, "method_params": {},
+            "method": "siren",
+            "method_family": "siren",
+            "params": {},
+            "method_params": {},
             "run_key": f"siren/3/{s}",
         }  # fmt: skip
         for s in range(3)

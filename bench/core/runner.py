@@ -367,7 +367,12 @@ def execute(spec: RunSpec) -> list[dict[str, Any]]:
         memory = _peak_memory(spec.device)
         return [
             unit.record(
-                i, status, reason, trace=log.trace(i), time=times, memory=memory,
+                i,
+                status,
+                reason,
+                trace=log.trace(i),
+                time=times,
+                memory=memory,
                 **_stop_fields(log, i),
             )  # fmt: skip
             for i in range(n)
@@ -440,11 +445,13 @@ def _peak_memory(device: str) -> dict[str, float]:
     if device.startswith("cuda"):
         import torch
 
-        out["device_peak_mb"] = round(torch.cuda.max_memory_allocated(torch.device(device)) / 2**20, 3)
+        peak = torch.cuda.max_memory_allocated(torch.device(device))
+        out["device_peak_mb"] = round(peak / 2**20, 3)
     try:
         import resource
 
-        out["host_peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+        rss_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        out["host_peak_rss_mb"] = round(rss_kib / 1024, 1)
     except (ImportError, OSError):  # not on every platform
         pass
     return out

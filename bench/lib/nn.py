@@ -38,7 +38,6 @@ stay the same.
 from __future__ import annotations
 
 import copy
-import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -492,9 +491,7 @@ class StackedAdam:
             dt: torch.zeros(len(lr), dtype=dt, device=device)
             for dt in {p.dtype for p in self.params}
         }
-        self._lr_views = [
-            self._lr[p.dtype].view(-1, *([1] * (p.dim() - 1))) for p in self.params
-        ]
+        self._lr_views = [self._lr[p.dtype].view(-1, *([1] * (p.dim() - 1))) for p in self.params]
         self.set_lr(lr)
 
     def set_lr(self, lr: Sequence[float]) -> None:
