@@ -18,3 +18,66 @@ def test_methods_run_on_cuda(method: str) -> None:
     assert rec["device"] == "cuda"
     assert rec["env"]["device_name"] != rec["env"]["cpu"]
     assert rec["time"]["train"] > 0
+
+
+def _tone_views(n: int):
+    import numpy as np
+
+    from bench.core.contracts import TaskView
+    from bench.core.registry import get_task
+
+    task = get_task("tone[cycles=1]")
+    return task, [TaskView(task, np.random.default_rng(s)) for s in range(n)]
+
+
+def test_network_graph_replay_matches_eager_training() -> None:
+    """The captured CUDA graph takes the same steps as the eager loop."""
+    import numpy as np
+    import torch
+
+    from bench import Budget, Logger
+    from bench.core.registry import get_method
+    from bench.lib.nn import train_seeds
+
+    budget = Budget(steps=300, batch_size=32, samples=10**6)
+    preds = []
+    for graphs in (True, False):
+        task, views = _tone_views(3)
+        method = get_method("siren", width=32)
+        models = []
+        for s in range(3):
+            torch.manual_seed(s)
+            models.append(method.network(1))
+        log = Logger(n_seeds=3)
+        nets = train_seeds(models, views, budget, [0, 1, 2], "cuda", log, lr=1e-3, graphs=graphs)
+        x = np.linspace(*views[0].domain, 101)
+        preds.append(np.stack([n.predict(x) for n in nets]))
+        if graphs:
+            assert log.phases.get("compile", 0) > 0
+    np.testing.assert_allclose(preds[0], preds[1], rtol=1e-4, atol=1e-5)
+
+
+def test_sgd_sin_graph_matches_eager() -> None:
+    import numpy as np
+
+    from bench import Budget, Logger
+    from bench.lib import closed_form
+
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-1, 1, (1000, 20, 32)).astype(np.float32)
+    y = np.sin(3.0 * x).astype(np.float32)
+    budget = Budget(steps=1000, batch_size=32)
+    w0 = list(np.linspace(1, 5, 20))
+    out = [
+        closed_form.sgd_sin_torch(w0, [(x, y)], 0.3, budget, "cuda", "float32", Logger(20), g)
+        for g in (True, False)
+    ]
+    np.testing.assert_allclose(out[0], out[1], rtol=1e-5)
+
+
+def test_records_carry_peak_device_memory_and_compile_time() -> None:
+    recs = execute(RunSpec("gelu-mlp", "tone[cycles=1]", (0, 1, 2), device="cuda"))
+    for rec in recs:
+        assert rec["status"] == "ok", rec["reason"]
+        assert rec["memory"]["device_peak_mb"] > 0
+        assert rec["time"]["compile"] > 0 and rec["time"]["batch_seeds"] == 3

@@ -38,6 +38,7 @@ stay the same.
 from __future__ import annotations
 
 import copy
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -494,6 +495,10 @@ class StackedAdam:
         self._lr_views = [self._lr[p.dtype].view(-1, *([1] * (p.dim() - 1))) for p in self.params]
         self.set_lr(lr)
 
+    def state(self) -> list[torch.Tensor]:
+        """Every tensor a step changes besides the parameters."""
+        return [*self.m, *self.v, self.t]
+
     def set_lr(self, lr: Sequence[float]) -> None:
         """Per-seed learning rates, written in place."""
         values = torch.as_tensor(np.asarray(lr, dtype=np.float64))
@@ -571,6 +576,7 @@ def train_seeds(
     *,
     lr: float,
     log_every: int = 100,
+    graphs: bool | None = None,
 ) -> list[NetPredictor]:
     """Train one network per seed (``models[i]`` on ``tasks[i]``, data drawn with ``seeds[i]``)
     as one batched model; returns one :class:`NetPredictor` per seed.
@@ -581,6 +587,10 @@ def train_seeds(
     its own: at its first plateau its learning rate drops tenfold, at its next (or at the loss
     floor) it stops, with learning rate 0 and its log frozen (``log.stop_seeds``). Training
     ends when every seed has stopped or the step budget is spent.
+
+    On CUDA (or where ``graphs`` says so) each window of ``log_every`` steps is captured once
+    as a CUDA graph and replayed (:class:`_Window`); the capture is timed as the ``compile``
+    phase.
     """
     n_seeds = len(models)
     spec = tasks[0].output
@@ -596,27 +606,33 @@ def train_seeds(
     lrs = np.full(n_seeds, float(lr))
     opt = StackedAdam(params, stack.padded(lrs))
 
+    parts_shape = (n_seeds,) if spec.kind == "classification" else (n_seeds, spec.n_outputs)
+    running = torch.zeros(parts_shape, device=device)  # summed loss parts since the last log
+
+    def one_step(x: torch.Tensor, y: torch.Tensor) -> None:
+        loss, parts = stacked_loss(spec, stack(x), y)
+        opt.step(torch.autograd.grad(loss.sum(), params))
+        running.add_(parts)  # stays on the device: no sync until the log
+
+    window = _Window(one_step, log_every, graphs, device, [*params, *opt.state(), running], log)
     step, since = 0, 0
-    running: torch.Tensor | float = 0.0
     drops_left = np.full(n_seeds, LR_DROPS)
     stopped = np.zeros(n_seeds, dtype=bool)
     for chunk in zip(*(batches for _, batches in streams), strict=True):
         x_dev = torch.from_numpy(np.stack([xc for xc, _ in chunk], axis=1)).to(device)
         y_dev = torch.from_numpy(np.stack([yc for _, yc in chunk], axis=1)).to(device)
-        for j in range(x_dev.shape[0]):
-            loss, parts = stacked_loss(spec, stack(x_dev[j]), y_dev[j])
-            opt.step(torch.autograd.grad(loss.sum(), params))
-            running = running + parts  # stays on the device: no sync until the log
-            since += 1
-            step += 1
+        pos = 0
+        while pos < x_dev.shape[0] and not stopped.all():
+            k = min(log_every - step % log_every, x_dev.shape[0] - pos)
+            window(x_dev[pos : pos + k], y_dev[pos : pos + k])
+            pos, step, since = pos + k, step + k, since + k
             if step % log_every == 0 or step == budget.steps:
-                mean = (running / since).double().cpu().numpy()  # type: ignore[operator]
+                mean = (running / since).double().cpu().numpy()
                 log(step, [c.in_task_units(mean[i]) for i, c in enumerate(coders)])
-                running, since = 0.0, 0
+                running.zero_()
+                since = 0
                 if step < budget.steps and _plateau_schedule(log, lrs, drops_left, stopped, step):
                     opt.set_lr(stack.padded(lrs))
-                if stopped.all():
-                    break
         if stopped.all():
             break
     return [
@@ -643,3 +659,69 @@ def _plateau_schedule(
     stopped |= end
     log.stop_seeds(end, step)
     return True
+
+
+class _Window:
+    """Runs ``k`` training steps, ``step(x[j], y[j])`` for each ``j``; a full window of
+    ``size`` steps as one CUDA graph replay where graphs are on.
+
+    The graph is captured at the first full window: one eager step warms up the kernels (on a
+    side stream, as CUDA graph capture requires), ``state`` (every tensor a step changes) is
+    then restored, and the window is captured, which runs nothing. Replays read the window's
+    data from static buffers. Graphs default to on for CUDA devices; ``BENCH_CUDA_GRAPHS=0``
+    turns them off.
+    """
+
+    def __init__(
+        self,
+        step: Callable[[torch.Tensor, torch.Tensor], None],
+        size: int,
+        graphs: bool | None,
+        device: str,
+        state: Sequence[torch.Tensor],
+        log: Logger,
+    ) -> None:
+        import os
+
+        if graphs is None:
+            graphs = device.startswith("cuda") and os.environ.get("BENCH_CUDA_GRAPHS") != "0"
+        self.step, self.size, self.graphs = step, size, graphs
+        self.state, self.log = list(state), log
+        self.graph: Any = None
+        self.static: tuple[torch.Tensor, torch.Tensor] | None = None
+
+    def __call__(self, x: torch.Tensor, y: torch.Tensor) -> None:
+        if not (self.graphs and x.shape[0] == self.size):
+            for j in range(x.shape[0]):
+                self.step(x[j], y[j])
+            return
+        if self.graph is None:
+            try:
+                with self.log.phase("compile"):
+                    self._capture(x, y)
+            except RuntimeError as exc:  # a model whose step cannot be captured trains eagerly
+                warnings.warn(f"CUDA graph capture failed, training eagerly: {exc}", stacklevel=2)
+                self.graphs = False
+                self(x, y)
+                return
+        assert self.static is not None
+        self.static[0].copy_(x)
+        self.static[1].copy_(y)
+        self.graph.replay()
+
+    def _capture(self, x: torch.Tensor, y: torch.Tensor) -> None:
+        saved = [t.detach().clone() for t in self.state]
+        sx, sy = x.clone(), y.clone()
+        side = torch.cuda.Stream()
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side):
+            self.step(sx[0], sy[0])
+        torch.cuda.current_stream().wait_stream(side)
+        with torch.no_grad():
+            for t, v in zip(self.state, saved, strict=True):
+                t.copy_(v)
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            for j in range(self.size):
+                self.step(sx[j], sy[j])
+        self.graph, self.static = graph, (sx, sy)
