@@ -7,6 +7,7 @@ This is the one module that touches the file system (and draws figures through `
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -99,8 +100,51 @@ def write_run_readme(
         "",
         markdown_table(table),
         "",
+        *_script_outputs(out),
     ]
     return _write(out / "README.md", "\n".join(lines))
+
+
+#: Files a run script (``benchmarks/gpu.sh``) leaves beside the records, shown in the README
+#: as they are: the machine it saw and the speed figures it measured.
+SCRIPT_OUTPUTS = {
+    "gpu.txt": "The GPU, driver and torch, as `benchmarks/gpu.sh` read them",
+    "speed.json": "The original loop against `sgd-sin` and the networks' step times, as "
+    "`benchmarks/speed.py` measured them on this machine (microseconds or milliseconds per "
+    "step; ratios per step for one seed and per seed-step for 20)",
+    "gpu-tests.txt": "The GPU-marked tests' result",
+}
+#: The dry-run plan of what was still to run when the script's time ran out.
+NOT_RUN = "not-run.txt"
+
+
+def _script_outputs(out: Path) -> list[str]:
+    lines: list[str] = []
+    for name, about in SCRIPT_OUTPUTS.items():
+        path = out / name
+        if path.is_file():
+            text = path.read_text(encoding="utf-8").strip()
+            lines += [f"## {about} (`{name}`)", "", "```", text, "```", ""]
+    path = out / NOT_RUN
+    if path.is_file():
+        units: dict[tuple[str, str], int] = {}
+        for line in path.read_text(encoding="utf-8").splitlines():
+            m = re.fullmatch(r"(\S+) on (\S+) \(seed \d+\)", line.strip())
+            if m:
+                units[(m[1], m[2])] = units.get((m[1], m[2]), 0) + 1
+        by_method: dict[str, list[str]] = {}
+        for (method, task), n in units.items():
+            by_method.setdefault(method, []).append(f"{task} ({n})")
+        lines += [
+            f"## Not run within the time ({sum(units.values())} runs, `{NOT_RUN}`)",
+            "",
+            "What the command's plan still held when its time ran out, per method: tasks "
+            "(seeds not run).",
+            "",
+            *[f"- `{m}`: {', '.join(tasks)}" for m, tasks in sorted(by_method.items())],
+            "",
+        ]
+    return lines
 
 
 _ABOUT = {

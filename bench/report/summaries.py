@@ -198,6 +198,8 @@ def _cost(recs: Sequence[dict[str, Any]]) -> dict[str, Any]:
     out["device"] = "; ".join(devices)
     out["samples"] = median_of((r.get("metrics") or {}).get("samples") for r in ran)
     out["n_params"] = median_of((r.get("metrics") or {}).get("n_params") for r in ran)
+    peaks = [num((r.get("memory") or {}).get("device_peak_mb")) for r in ran]
+    out["peak_device_mb"] = max((p for p in peaks if p is not None), default=None)
     out["batch_seeds"] = max((batch_seeds(r) for r in ran), default=None)
     out["steps1k_seconds"] = median_of(seconds_per_1k_steps(r) for r in ran)
     judged = [r for r in ran if r["success"] is not None]

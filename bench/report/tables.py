@@ -188,13 +188,18 @@ def cost_table(summaries: Sequence[Summary], show_env: bool) -> Table:
         "ERT s",
         "samples",
         "params",
-        "device",
     ]
+    memory = any(s["peak_device_mb"] is not None for s in summaries)
+    if memory:
+        cols.append("peak device MiB")
+    cols.append("device")
     rows = []
     for s in summaries:
         row = [s.task, s.method, *[fmt(s[f"sec_{p}"]) for p in phases], fmt(s["sec_total"])]
         row.append(fmt(s["steps1k_seconds"]))
         row += [fmt(s["ert_seconds"]), fmt(_int(s["samples"])), fmt(_int(s["n_params"]))]
+        if memory:
+            row.append(fmt(s["peak_device_mb"]))
         row.append(s["device"] + (f" ({s['env']}{_row_marker(s)})" if show_env else ""))
         rows.append(row)
     about = (
@@ -202,7 +207,8 @@ def cost_table(summaries: Sequence[Summary], show_env: bool) -> Table:
         "seeds it trained together; warm-up or compile time is kept apart from training). ERT is "
         "the expected running time to one success: all judged seconds divided by the number of "
         "successes (COCO's measure; inf when none succeeded). Samples are input/target pairs "
-        "drawn, params the learned parameter count (medians)."
+        "drawn, params the learned parameter count (medians). Peak device MiB (GPU runs) is the "
+        "largest peak allocation of any seed's fit; seeds trained together share one peak."
     )
     return Table("cost", "Cost", about, cols, rows)
 

@@ -1,0 +1,54 @@
+"""Collects the speed benchmarks' figures and prints the ratios they add up to at the end of the
+run (``python -m pytest benchmarks/``): the original loop against ``sgd-sin``, one seed at a time
+against seeds in one model, and the harness's share of a run."""
+
+from __future__ import annotations
+
+#: Mean seconds per call of each measured thing, filled in by the benchmarks.
+FIGURES: dict[str, float] = {}
+#: Steps (or runs) each measured call performs, to turn seconds per call into per-step figures.
+UNITS: dict[str, float] = {}
+
+
+def record(name: str, benchmark, units: float = 1.0) -> None:
+    FIGURES[name] = float(benchmark.stats.stats.mean)
+    UNITS[name] = float(units)
+
+
+def _per(name: str) -> float | None:
+    return FIGURES[name] / UNITS[name] if name in FIGURES else None
+
+
+def pytest_terminal_summary(terminalreporter) -> None:  # pytest hook
+    lines = []
+    orig = _per("original_loop")
+    one, many = _per("sgd_sin_1_seed"), _per("sgd_sin_20_seeds")
+    if orig and one:
+        lines.append(
+            f"original loop {orig * 1e6:.1f} us/step; sgd-sin 1 seed {one * 1e6:.2f} us/step: "
+            f"{orig / one:.1f}x per step"
+        )
+    if orig and many:
+        lines.append(
+            f"sgd-sin 20 seeds {many * 1e6:.2f} us/step: {orig * 20 / many:.1f}x per seed-step"
+        )
+    alone, batched = _per("networks_one_at_a_time"), _per("networks_batched")
+    if alone and batched:
+        lines.append(
+            f"networks, 3 seeds: one at a time {alone:.2f} s, as one model {batched:.2f} s: "
+            f"{alone / batched:.2f}x"
+        )
+    noop, run = _per("harness_noop_run"), _per("typical_run")
+    if noop is not None:
+        share = f", {100 * noop / run:.2f}% of a typical run ({run:.2f} s)" if run else ""
+        lines.append(f"harness overhead per run (no-op method) {noop * 1e3:.2f} ms{share}")
+    fft = _per("fft_estimate_1e6")
+    if fft is not None:
+        lines.append(f"fft estimate from 10**6 samples: {fft:.3f} s")
+    sweep = _per("quick_sweep")
+    if sweep is not None:
+        lines.append(f"default quick sweep (python -m bench run --all): {sweep:.0f} s wall")
+    if lines:
+        terminalreporter.section("periodic-bench speed figures")
+        for line in lines:
+            terminalreporter.write_line(line)

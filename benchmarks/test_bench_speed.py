@@ -1,0 +1,148 @@
+"""What users wait for, measured (pytest-benchmark; figures, never asserts on time).
+
+``python -m pytest benchmarks/test_bench_speed.py`` prints, at the end, the ratios the README
+quotes: the original loop as the post wrote it against ``sgd-sin`` (one seed, and 20 seeds in
+one tensor), the networks one seed at a time against seeds in one model, the harness's overhead
+per run with a no-op method, and the FFT estimator on 10**6 samples. ``BENCH_SWEEP=1`` adds the
+default quick sweep's wall time (about 20 minutes on a 2-core machine).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import numpy as np
+import pytest
+import torch
+
+from bench import Budget, Logger, Method, register_method
+from bench.core import registry
+from bench.core.contracts import TaskView
+from bench.core.runner import RunSpec, execute
+from bench.lib import estimators
+from bench.lib.nn import train, train_seeds
+from bench.lib.original import original_loop
+
+from .conftest import record
+
+torch.set_num_threads(1)
+
+ORIGINAL_STEPS = 2000
+SGD_STEPS = 20_000
+NET_STEPS = 200
+
+
+def test_original_loop(benchmark) -> None:
+    """The original loop, eager, one seed, its own data drawn in the loop."""
+    original_loop(50)
+    benchmark.pedantic(original_loop, args=(ORIGINAL_STEPS,), rounds=3)
+    record("original_loop", benchmark, ORIGINAL_STEPS)
+
+
+@pytest.mark.parametrize("n_seeds", [1, 20])
+def test_sgd_sin(benchmark, n_seeds: int) -> None:
+    """``sgd-sin`` on ``sin31`` through its ``fit_seeds``, sampling included."""
+    task = registry.get_task("sin31")
+    method = registry.get_method("sgd-sin")
+    budget = Budget(steps=SGD_STEPS, batch_size=32, samples=SGD_STEPS * 32)
+
+    def run() -> None:
+        views = [TaskView(task, np.random.default_rng(s)) for s in range(n_seeds)]
+        method.fit_seeds(views, budget, list(range(n_seeds)), "cpu", Logger(n_seeds=n_seeds))
+
+    benchmark.pedantic(run, rounds=3)
+    record("sgd_sin_1_seed" if n_seeds == 1 else "sgd_sin_20_seeds", benchmark, SGD_STEPS)
+
+
+def _siren_models(n: int) -> list[torch.nn.Module]:
+    method = registry.get_method("siren")
+    models = []
+    for s in range(n):
+        torch.manual_seed(s)
+        models.append(method.network(1))
+    return models
+
+
+def _net_views(n: int) -> tuple[Budget, list[TaskView]]:
+    task = registry.get_task("tone[cycles=1]")
+    budget = Budget(steps=NET_STEPS, batch_size=32, samples=NET_STEPS * 32)
+    return budget, [TaskView(task, np.random.default_rng(s)) for s in range(n)]
+
+
+def test_networks_one_at_a_time(benchmark) -> None:
+    """Three SIREN seeds, each its own network and torch Adam (the loop before batching)."""
+
+    def run() -> None:
+        budget, views = _net_views(3)
+        for s, (model, view) in enumerate(zip(_siren_models(3), views, strict=True)):
+            train(model, view, budget, s, "cpu", Logger(), lr=1e-4, plateau_stop=False)
+
+    benchmark.pedantic(run, rounds=2)
+    record("networks_one_at_a_time", benchmark)
+
+
+def test_networks_batched(benchmark) -> None:
+    """The same three seeds as one batched model (``train_seeds``)."""
+
+    def run() -> None:
+        budget, views = _net_views(3)
+        train_seeds(_siren_models(3), views, budget, [0, 1, 2], "cpu", Logger(3), lr=1e-4)
+
+    benchmark.pedantic(run, rounds=2)
+    record("networks_batched", benchmark)
+
+
+@register_method("noop-speed")
+class _Noop(Method):
+    """Learns nothing and predicts zeros: what the harness costs around a method."""
+
+    description = "no-op (benchmark only)"
+    reference = "-"
+    handles_multi_output = True
+    handles_classification = True
+    handles_fixed_data = True
+    input_dtypes = ("float32", "float64", "int64")
+
+    def fit(self, task, budget, seed, device, log):
+        self.zero_ = 0.0
+        return self
+
+    def predict(self, x):
+        return np.zeros(len(x))
+
+
+def test_harness_overhead(benchmark) -> None:
+    """One run of a no-op method through the runner: building, scoring, the record."""
+    benchmark.pedantic(lambda: execute(RunSpec("noop-speed", "tone[cycles=10]", (0,))), rounds=20)
+    record("harness_noop_run", benchmark)
+
+
+def test_typical_run(benchmark) -> None:
+    """The fastest method family's typical run, for the overhead's share: fft on a tone."""
+    benchmark.pedantic(lambda: execute(RunSpec("fft", "tone[cycles=10]", (0,))), rounds=5)
+    record("typical_run", benchmark)
+
+
+def test_fft_estimate_million_samples(benchmark) -> None:
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-1000, 1000, 10**6)
+    y = np.sin(31 * x + 0.3)
+    model = benchmark.pedantic(estimators.estimate_tones, args=(x, y), rounds=5)
+    assert abs(model.freqs[0] - 31) < 1e-9
+    record("fft_estimate_1e6", benchmark)
+
+
+@pytest.mark.skipif(os.environ.get("BENCH_SWEEP") != "1", reason="set BENCH_SWEEP=1 (20 min)")
+def test_quick_sweep(benchmark) -> None:
+    def run() -> None:
+        with tempfile.TemporaryDirectory() as out:
+            cmd = [sys.executable, "-m", "bench", "run", "--all", "--quiet", "--out", out]
+            subprocess.run(cmd, check=True)
+
+    benchmark.pedantic(run, rounds=1)
+    record("quick_sweep", benchmark)
