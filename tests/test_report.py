@@ -607,3 +607,18 @@ def test_a_rerun_seed_counts_once(tmp_path):
     kept, dropped = latest_per_run([old, new, rec("m", "t", 1)])
     assert dropped == 1 and len(kept) == 2
     assert next(r for r in kept if r["seed"] == 0)["success"] is True
+
+
+def test_published_readme_shows_script_outputs_and_what_did_not_run(tmp_path) -> None:
+    """A GPU script's outputs beside the records reach the published README, and the dry-run
+    plan left over is summarised per method (single-seed and batched units alike)."""
+    from bench.report.publish import _script_outputs
+
+    (tmp_path / "gpu.txt").write_text("NVIDIA X, 1.2.3\n")
+    (tmp_path / "not-run.txt").write_text(
+        "3 method(s) x 2 task(s): 5 run(s) to do\n"
+        "fft on sin31 (seed 0)\nfft on sin31 (seed 1)\nsiren on tone[cycles=1] (seeds 0-2)\n"
+    )
+    text = "\n".join(_script_outputs(tmp_path))
+    assert "NVIDIA X, 1.2.3" in text
+    assert "(5 runs" in text and "`fft`: sin31 (2)" in text and "`siren`: tone[cycles=1] (3)" in text

@@ -129,9 +129,10 @@ def _script_outputs(out: Path) -> list[str]:
     if path.is_file():
         units: dict[tuple[str, str], int] = {}
         for line in path.read_text(encoding="utf-8").splitlines():
-            m = re.fullmatch(r"(\S+) on (\S+) \(seed \d+\)", line.strip())
+            m = re.fullmatch(r"(\S+) on (\S+) \(seeds? (\d+)(?:-(\d+))?\)", line.strip())
             if m:
-                units[(m[1], m[2])] = units.get((m[1], m[2]), 0) + 1
+                n = int(m[4]) - int(m[3]) + 1 if m[4] else 1
+                units[(m[1], m[2])] = units.get((m[1], m[2]), 0) + n
         by_method: dict[str, list[str]] = {}
         for (method, task), n in units.items():
             by_method.setdefault(method, []).append(f"{task} ({n})")
