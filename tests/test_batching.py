@@ -109,3 +109,24 @@ def test_sgd_sin_records_steps_and_memory() -> None:
     (rec,) = execute(RunSpec("sgd-sin", "tone[cycles=1]", (0,)))
     assert rec["status"] == "ok" and rec["metrics"]["steps"] == rec["budget"]["steps"]
     assert rec["memory"]["host_peak_rss_mb"] > 0
+
+
+def test_seeds_stopping_at_different_steps_match_their_runs_alone() -> None:
+    """On a CPU a seed that stopped leaves the stack; the seeds left go on exactly as alone."""
+    budget = Budget(steps=4000, batch_size=16, samples=4000 * 16 * 4)
+    task = get_task("tone[cycles=3]")
+    x = np.linspace(*task.domain, 257)
+
+    def fit(seeds):
+        views = [TaskView(task, np.random.default_rng(100 + s)) for s in seeds]
+        log = Logger(n_seeds=len(seeds), floor=1e-6)
+        models = get_method("gelu-mlp", width=8).fit_seeds(views, budget, seeds, "cpu", log)
+        return [m.predict(x) for m in models], log
+
+    batch_pred, batch_log = fit([5, 6, 7, 8])
+    steps = [batch_log.steps(i) for i in range(4)]
+    assert len(set(steps)) > 2 and max(steps) < budget.steps  # they stopped at their own steps
+    for i, seed in [(1, 6), (2, 7)]:
+        alone_pred, alone_log = fit([seed])
+        np.testing.assert_array_equal(batch_pred[i], alone_pred[0])
+        assert alone_log.steps(0) == steps[i]

@@ -107,6 +107,16 @@ def test_sampling_interval_tells_regular_from_random() -> None:
     assert dsp.sampling_interval(np.random.default_rng(0).uniform(0, 1, 500)) is None
 
 
+def test_sampling_interval_on_large_samples_in_any_order() -> None:
+    """Above the prefilter's size the answer is the same: regular (shuffled, with holes) or
+    random."""
+    rng = np.random.default_rng(1)
+    grid = np.delete(np.arange(40_000) * 0.5, rng.choice(40_000, 300, replace=False))
+    rng.shuffle(grid)
+    assert dsp.sampling_interval(grid) == pytest.approx(0.5)
+    assert dsp.sampling_interval(rng.uniform(-1, 1, 40_000)) is None
+
+
 def test_noise_alone_clears_no_threshold() -> None:
     rng = np.random.default_rng(2)
     hits = 0

@@ -435,6 +435,8 @@ class SeedStack:
     def __init__(self, models: Sequence[nn.Module], device: str) -> None:
         self.models = [m.to(device) for m in models]
         self.n = len(self.models)
+        #: Which of ``models`` each row of the stack holds (rows leave with :meth:`keep`).
+        self.index = list(range(self.n))
         padding = [copy.deepcopy(self.models[0]) for _ in range(self.MIN_SIZE - self.n)]
         params, buffers = stack_module_state([*self.models, *padding])  # type: ignore[arg-type]
         self.params = params
@@ -458,10 +460,29 @@ class SeedStack:
         return [*map(float, values), *([fill] * (self.size - self.n))]
 
     @torch.no_grad()
+    def _write_back(self, rows: Sequence[int]) -> None:
+        for row in rows:
+            for name, p in self.models[self.index[row]].named_parameters():
+                p.copy_(self.params[name][row])
+
+    @torch.no_grad()
+    def keep(self, mask: np.ndarray) -> list[int]:
+        """Keep only the rows in ``mask`` (over the stack's real seeds); the others' trained
+        values go back into their modules now. Returns the rows kept, padding included, for
+        the optimiser's state (:meth:`StackedAdam.keep`)."""
+        mask = np.asarray(mask, dtype=bool)
+        self._write_back(np.flatnonzero(~mask).tolist())
+        rows = np.flatnonzero(mask).tolist()
+        self.index = [self.index[r] for r in rows]
+        self.n = len(rows)
+        rows += rows[:1] * (self.MIN_SIZE - self.n)
+        self.size = len(rows)
+        self.params = {k: v[rows].clone().requires_grad_(True) for k, v in self.params.items()}
+        self.buffers = {k: v[rows].clone() for k, v in self.buffers.items()}
+        return rows
+
     def unstack(self) -> list[nn.Module]:
-        for i, model in enumerate(self.models):
-            for name, p in model.named_parameters():
-                p.copy_(self.params[name][i])
+        self._write_back(range(self.n))
         return self.models
 
 
@@ -494,6 +515,17 @@ class StackedAdam:
         }
         self._lr_views = [self._lr[p.dtype].view(-1, *([1] * (p.dim() - 1))) for p in self.params]
         self.set_lr(lr)
+
+    def keep(self, rows: Sequence[int], params: Sequence[torch.Tensor]) -> None:
+        """Follow :meth:`SeedStack.keep`: the moments of the ``rows`` kept, the new stacked
+        ``params``, and learning-rate buffers of the new size (set them with :meth:`set_lr`)."""
+        self.params = list(params)
+        self.m = [t[list(rows)].clone() for t in self.m]
+        self.v = [t[list(rows)].clone() for t in self.v]
+        self._lr = {
+            dt: torch.zeros(len(rows), dtype=dt, device=b.device) for dt, b in self._lr.items()
+        }
+        self._lr_views = [self._lr[p.dtype].view(-1, *([1] * (p.dim() - 1))) for p in self.params]
 
     def state(self) -> list[torch.Tensor]:
         """Every tensor a step changes besides the parameters."""
@@ -606,33 +638,57 @@ def train_seeds(
     lrs = np.full(n_seeds, float(lr))
     opt = StackedAdam(params, stack.padded(lrs))
 
-    parts_shape = (n_seeds,) if spec.kind == "classification" else (n_seeds, spec.n_outputs)
-    running = torch.zeros(parts_shape, device=device)  # summed loss parts since the last log
+    parts_tail = () if spec.kind == "classification" else (spec.n_outputs,)
+    # On a CPU the cost grows with the seeds in the stack, so a seed that stopped leaves it; on
+    # a GPU a step costs about the same for any number of seeds, and the captured graphs stay.
+    compact = not device.startswith("cuda")
+    active = np.arange(n_seeds)  # the seeds in the stack, in its row order
 
-    def one_step(x: torch.Tensor, y: torch.Tensor) -> None:
-        loss, parts = stacked_loss(spec, stack(x), y)
-        opt.step(torch.autograd.grad(loss.sum(), params))
-        running.add_(parts)  # stays on the device: no sync until the log
+    def build() -> tuple[torch.Tensor, _Window]:
+        params = list(stack.params.values())
+        running = torch.zeros((stack.n, *parts_tail), device=device)  # summed since the log
 
-    window = _Window(one_step, log_every, graphs, device, [*params, *opt.state(), running], log)
+        def one_step(x: torch.Tensor, y: torch.Tensor) -> None:
+            loss, parts = stacked_loss(spec, stack(x), y)
+            opt.step(torch.autograd.grad(loss.sum(), params))
+            running.add_(parts)  # stays on the device: no sync until the log
+
+        state = [*params, *opt.state(), running]
+        return running, _Window(one_step, log_every, graphs, device, state, log)
+
+    running, window = build()
     step, since = 0, 0
     drops_left = np.full(n_seeds, LR_DROPS)
     stopped = np.zeros(n_seeds, dtype=bool)
     for chunk in zip(*(batches for _, batches in streams), strict=True):
         x_dev = torch.from_numpy(np.stack([xc for xc, _ in chunk], axis=1)).to(device)
         y_dev = torch.from_numpy(np.stack([yc for _, yc in chunk], axis=1)).to(device)
+        if active.size < n_seeds:
+            x_dev, y_dev = x_dev[:, active], y_dev[:, active]
         pos = 0
         while pos < x_dev.shape[0] and not stopped.all():
             k = min(log_every - step % log_every, x_dev.shape[0] - pos)
             window(x_dev[pos : pos + k], y_dev[pos : pos + k])
             pos, step, since = pos + k, step + k, since + k
-            if step % log_every == 0 or step == budget.steps:
-                mean = (running / since).double().cpu().numpy()
-                log(step, [c.in_task_units(mean[i]) for i, c in enumerate(coders)])
-                running.zero_()
-                since = 0
-                if step < budget.steps and _plateau_schedule(log, lrs, drops_left, stopped, step):
-                    opt.set_lr(stack.padded(lrs))
+            if not (step % log_every == 0 or step == budget.steps):
+                continue
+            mean = (running / since).double().cpu().numpy()
+            losses = np.zeros(n_seeds)  # seeds no longer in the stack: frozen by the log
+            for row, seed_i in enumerate(active):
+                losses[seed_i] = coders[seed_i].in_task_units(mean[row])
+            log(step, losses)
+            running.zero_()
+            since = 0
+            if step >= budget.steps or not _plateau_schedule(log, lrs, drops_left, stopped, step):
+                continue
+            if compact and stopped[active].any() and not stopped.all():
+                keep = ~stopped[active]
+                rows = stack.keep(keep)
+                opt.keep(rows, list(stack.params.values()))
+                active = active[keep]
+                x_dev, y_dev = x_dev[:, keep], y_dev[:, keep]
+                running, window = build()
+            opt.set_lr(stack.padded(lrs[active]))
         if stopped.all():
             break
     return [
