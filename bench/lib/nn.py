@@ -514,7 +514,44 @@ class StackedAdam:
             for dt in {p.dtype for p in self.params}
         }
         self._lr_views = [self._lr[p.dtype].view(-1, *([1] * (p.dim() - 1))) for p in self.params]
+        #: On a CPU each seed's rows are stepped by torch's fused Adam kernel, one call per
+        #: learning rate and dtype (several times faster than the step written out); on CUDA the
+        #: written-out step, whose learning rates are tensors a captured graph reads.
+        self.rowwise = device.type == "cpu"
+        self._row_step = torch.zeros((), dtype=torch.float32)
+        self._lr_host = np.zeros(0)
         self.set_lr(lr)
+
+    def _step_rows(self, grads: list[torch.Tensor]) -> None:
+        """Adam on each seed's own rows (one tensor per seed and parameter, so a seed's
+        arithmetic does not depend on the others), skipping seeds at learning rate 0."""
+        self.t += 1
+        self._row_step += 1
+        # The fused kernel walks memory flat: a gradient autograd left transposed is copied.
+        grads = [g.contiguous() for g in grads]
+        for lr in np.unique(self._lr_host[self._lr_host > 0]):
+            rows = np.flatnonzero(self._lr_host == lr).tolist()
+            for dtype in self._lr:
+                idx = [j for j, p in enumerate(self.params) if p.dtype == dtype]
+                params, grad, m, v = (
+                    [t[j][r] for j in idx for r in rows]
+                    for t in (self.params, grads, self.m, self.v)
+                )
+                torch._fused_adam_(
+                    params,
+                    grad,
+                    m,
+                    v,
+                    [],
+                    [self._row_step] * len(params),
+                    amsgrad=False,
+                    lr=float(lr),
+                    beta1=self.b1,
+                    beta2=self.b2,
+                    weight_decay=0.0,
+                    eps=self.eps,
+                    maximize=False,
+                )
 
     def keep(self, rows: Sequence[int], params: Sequence[torch.Tensor]) -> None:
         """Follow :meth:`SeedStack.keep`: the moments of the ``rows`` kept, the new stacked
@@ -533,13 +570,17 @@ class StackedAdam:
 
     def set_lr(self, lr: Sequence[float]) -> None:
         """Per-seed learning rates, written in place."""
-        values = torch.as_tensor(np.asarray(lr, dtype=np.float64))
+        self._lr_host = np.asarray(lr, dtype=np.float64).copy()
+        values = torch.as_tensor(self._lr_host)
         for buf in self._lr.values():
             buf.copy_(values)
 
     @torch.no_grad()
     def step(self, grads: Sequence[torch.Tensor]) -> None:
         grads = list(grads)
+        if self.rowwise:
+            self._step_rows(grads)
+            return
         self.t += 1
         bc1 = 1 - self.b1**self.t
         sqrt_bc2 = torch.sqrt(1 - self.b2**self.t)
