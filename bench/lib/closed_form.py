@@ -8,9 +8,9 @@ which is what autograd computes, so SGD's step ``w <- w - lr dL/dw`` can be take
 - :func:`sgd_sin_numpy` (CPU): a few in-place numpy operations per step on ``(seeds, batch)``
   arrays, all seeds at once;
 - :func:`sgd_sin_torch` (GPU, or CPU for tests): the same arithmetic in torch; on CUDA every
-  window of ``LOG_EVERY`` steps is captured once as a CUDA graph and replayed, so a step costs a
-  few kernel launches from the graph and no Python. The capture is timed as the ``compile``
-  phase, apart from training.
+  window of ``LOG_EVERY`` steps is captured once as a CUDA graph and replayed
+  (:class:`bench.lib.graphs.GraphWindow`), so a step costs a few kernel launches from the graph
+  and no Python. The capture is timed as the ``compile`` phase, apart from training.
 
 Both log every seed's batch loss every ``LOG_EVERY`` steps, as the original method did, and take
 their data as chunks of ``(steps, seeds, batch)`` arrays.
@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from ..core.contracts import Budget, Logger
+from .graphs import GraphWindow
 
 #: Steps of data per chunk.
 CHUNK = 2000
@@ -61,17 +62,6 @@ def sgd_sin_numpy(
     return w
 
 
-def _window(w: torch.Tensor, x: torch.Tensor, y: torch.Tensor, lr: float, loss: torch.Tensor):
-    """``x.shape[0]`` steps on ``w`` in place; the last step's batch loss into ``loss``."""
-    scale = -lr * 2.0 / x.shape[2]
-    for j in range(x.shape[0]):
-        arg = w[:, None] * x[j]
-        r = torch.sin(arg) - y[j]
-        if j == x.shape[0] - 1:
-            loss.copy_((r * r).mean(dim=1))
-        w.add_((r * torch.cos(arg) * x[j]).sum(dim=1), alpha=scale)
-
-
 def sgd_sin_torch(
     w0: Sequence[float],
     chunks: Chunks,
@@ -83,44 +73,25 @@ def sgd_sin_torch(
     graphs: bool | None = None,
 ) -> np.ndarray:
     """:func:`sgd_sin_numpy` in torch on ``device``: windows of ``LOG_EVERY`` steps, each a
-    replay of one captured CUDA graph where ``graphs`` (default: on CUDA), eager otherwise.
-    Returns the final ``w`` as numpy."""
-    tdtype = getattr(torch, dtype)
-    use_graph = device.startswith("cuda") if graphs is None else graphs
-    w = torch.tensor(list(w0), dtype=tdtype, device=device)
-    loss = torch.zeros(len(w0), dtype=tdtype, device=device)
-    graph, static = None, None
+    replay of one captured CUDA graph where ``graphs`` says so (default: on CUDA; see
+    :class:`bench.lib.graphs.GraphWindow`), eager otherwise. Returns the final ``w`` as numpy."""
+    w = torch.tensor(list(w0), dtype=getattr(torch, dtype), device=device)
+    loss = torch.zeros_like(w)  # the batch loss of the latest step
+    scale = -lr * 2.0 / budget.batch_size
+
+    def one_step(x: torch.Tensor, y: torch.Tensor) -> None:
+        arg = w[:, None] * x
+        r = torch.sin(arg) - y
+        loss.copy_((r * r).mean(dim=1))
+        w.add_((r * torch.cos(arg) * x).sum(dim=1), alpha=scale)
+
+    window = GraphWindow(one_step, LOG_EVERY, graphs, device, [w, loss], log)
     step = 0
     for xc, yc in chunks:
         x_all = torch.from_numpy(xc).to(device)
         y_all = torch.from_numpy(yc).to(device)
         for start in range(0, x_all.shape[0], LOG_EVERY):
-            xw, yw = x_all[start : start + LOG_EVERY], y_all[start : start + LOG_EVERY]
-            if use_graph and xw.shape[0] == LOG_EVERY:
-                if graph is None:
-                    with log.phase("compile"):
-                        graph, static = _capture(w, xw, yw, lr, loss)
-                static[0].copy_(xw)
-                static[1].copy_(yw)
-                graph.replay()
-            else:
-                _window(w, xw, yw, lr, loss)
-            step += xw.shape[0]
+            window(x_all[start : start + LOG_EVERY], y_all[start : start + LOG_EVERY])
+            step += min(LOG_EVERY, x_all.shape[0] - start)
             log(step, loss.double().cpu().numpy())
     return w.double().cpu().numpy()
-
-
-def _capture(w, x, y, lr, loss):
-    """A CUDA graph of one window of steps on static copies of ``x`` and ``y``; the warm-up
-    runs on a scratch copy of ``w``, so the captured graph starts from ``w`` untouched."""
-    sx, sy = x.clone(), y.clone()
-    scratch = w.clone()
-    side = torch.cuda.Stream()
-    side.wait_stream(torch.cuda.current_stream())
-    with torch.cuda.stream(side):
-        _window(scratch, sx, sy, lr, loss.clone())  # kernels loaded outside the capture
-    torch.cuda.current_stream().wait_stream(side)
-    graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph):
-        _window(w, sx, sy, lr, loss)
-    return graph, (sx, sy)

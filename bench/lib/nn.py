@@ -38,7 +38,6 @@ stay the same.
 from __future__ import annotations
 
 import copy
-import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -50,6 +49,7 @@ from torch import nn
 from torch.func import functional_call, stack_module_state
 
 from ..core.contracts import Budget, Logger, OutputSpec, TaskView
+from .graphs import GraphWindow
 from .plateau import LR_DROP, LR_DROPS
 
 #: Steps of data drawn from a sampler at a time (bounded memory, few calls to the task).
@@ -662,8 +662,8 @@ def train_seeds(
     ends when every seed has stopped or the step budget is spent.
 
     On CUDA (or where ``graphs`` says so) each window of ``log_every`` steps is captured once
-    as a CUDA graph and replayed (:class:`_Window`); the capture is timed as the ``compile``
-    phase.
+    as a CUDA graph and replayed (:class:`bench.lib.graphs.GraphWindow`); the capture is timed
+    as the ``compile`` phase.
     """
     n_seeds = len(models)
     spec = tasks[0].output
@@ -685,7 +685,7 @@ def train_seeds(
     compact = not device.startswith("cuda")
     active = np.arange(n_seeds)  # the seeds in the stack, in its row order
 
-    def build() -> tuple[torch.Tensor, _Window]:
+    def build() -> tuple[torch.Tensor, GraphWindow]:
         params = list(stack.params.values())
         running = torch.zeros((stack.n, *parts_tail), device=device)  # summed since the log
 
@@ -695,7 +695,7 @@ def train_seeds(
             running.add_(parts)  # stays on the device: no sync until the log
 
         state = [*params, *opt.state(), running]
-        return running, _Window(one_step, log_every, graphs, device, state, log)
+        return running, GraphWindow(one_step, log_every, graphs, device, state, log)
 
     running, window = build()
     step, since = 0, 0
@@ -756,69 +756,3 @@ def _plateau_schedule(
     stopped |= end
     log.stop_seeds(end, step)
     return True
-
-
-class _Window:
-    """Runs ``k`` training steps, ``step(x[j], y[j])`` for each ``j``; a full window of
-    ``size`` steps as one CUDA graph replay where graphs are on.
-
-    The graph is captured at the first full window: one eager step warms up the kernels (on a
-    side stream, as CUDA graph capture requires), ``state`` (every tensor a step changes) is
-    then restored, and the window is captured, which runs nothing. Replays read the window's
-    data from static buffers. Graphs default to on for CUDA devices; ``BENCH_CUDA_GRAPHS=0``
-    turns them off.
-    """
-
-    def __init__(
-        self,
-        step: Callable[[torch.Tensor, torch.Tensor], None],
-        size: int,
-        graphs: bool | None,
-        device: str,
-        state: Sequence[torch.Tensor],
-        log: Logger,
-    ) -> None:
-        import os
-
-        if graphs is None:
-            graphs = device.startswith("cuda") and os.environ.get("BENCH_CUDA_GRAPHS") != "0"
-        self.step, self.size, self.graphs = step, size, graphs
-        self.state, self.log = list(state), log
-        self.graph: Any = None
-        self.static: tuple[torch.Tensor, torch.Tensor] | None = None
-
-    def __call__(self, x: torch.Tensor, y: torch.Tensor) -> None:
-        if not (self.graphs and x.shape[0] == self.size):
-            for j in range(x.shape[0]):
-                self.step(x[j], y[j])
-            return
-        if self.graph is None:
-            try:
-                with self.log.phase("compile"):
-                    self._capture(x, y)
-            except RuntimeError as exc:  # a model whose step cannot be captured trains eagerly
-                warnings.warn(f"CUDA graph capture failed, training eagerly: {exc}", stacklevel=2)
-                self.graphs = False
-                self(x, y)
-                return
-        assert self.static is not None
-        self.static[0].copy_(x)
-        self.static[1].copy_(y)
-        self.graph.replay()
-
-    def _capture(self, x: torch.Tensor, y: torch.Tensor) -> None:
-        saved = [t.detach().clone() for t in self.state]
-        sx, sy = x.clone(), y.clone()
-        side = torch.cuda.Stream()
-        side.wait_stream(torch.cuda.current_stream())
-        with torch.cuda.stream(side):
-            self.step(sx[0], sy[0])
-        torch.cuda.current_stream().wait_stream(side)
-        with torch.no_grad():
-            for t, v in zip(self.state, saved, strict=True):
-                t.copy_(v)
-        graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph):
-            for j in range(self.size):
-                self.step(sx[j], sy[j])
-        self.graph, self.static = graph, (sx, sy)
