@@ -508,19 +508,37 @@ class StackedAdam:
         self.m = [torch.zeros_like(p) for p in self.params]
         self.v = [torch.zeros_like(p) for p in self.params]
         self.t = torch.zeros((), dtype=torch.float64, device=device)
-        # One buffer per parameter dtype, viewed with the parameter's trailing axes as ones.
-        self._lr = {
-            dt: torch.zeros(len(lr), dtype=dt, device=device)
-            for dt in {p.dtype for p in self.params}
-        }
-        self._lr_views = [self._lr[p.dtype].view(-1, *([1] * (p.dim() - 1))) for p in self.params]
+        self._dtypes = sorted({p.dtype for p in self.params}, key=str)
+        self._new_lr_buffers(len(lr))
         #: On a CPU each seed's rows are stepped by torch's fused Adam kernel, one call per
         #: learning rate and dtype (several times faster than the step written out); on CUDA the
         #: written-out step, whose learning rates are tensors a captured graph reads.
         self.rowwise = device.type == "cpu"
         self._row_step = torch.zeros((), dtype=torch.float32)
         self._lr_host = np.zeros(0)
+        self._groups: list[tuple[float, list[tuple[int, int]], list[list[torch.Tensor]]]] = []
         self.set_lr(lr)
+
+    def _new_lr_buffers(self, n: int) -> None:
+        """One learning-rate buffer of ``n`` rows per parameter dtype, and each parameter's
+        view of its own, shaped to broadcast over the parameter's trailing axes."""
+        device = self.params[0].device
+        self._lr = {dt: torch.zeros(n, dtype=dt, device=device) for dt in self._dtypes}
+        self._lr_views = [self._lr[p.dtype].view(-1, *([1] * (p.dim() - 1))) for p in self.params]
+
+    def _make_groups(self) -> None:
+        """For the row-wise step: per (learning rate above 0, dtype), the (parameter, row) pairs
+        it updates and their parameter, first-moment and second-moment rows. Rebuilt only when
+        the learning rates or the stack change."""
+        self._groups = []
+        for lr in np.unique(self._lr_host[self._lr_host > 0]):
+            rows = np.flatnonzero(self._lr_host == lr).tolist()
+            for dtype in self._dtypes:
+                pairs = [
+                    (j, r) for j, p in enumerate(self.params) if p.dtype == dtype for r in rows
+                ]
+                views = [[t[j][r] for j, r in pairs] for t in (self.params, self.m, self.v)]
+                self._groups.append((float(lr), pairs, views))
 
     def _step_rows(self, grads: list[torch.Tensor]) -> None:
         """Adam on each seed's own rows (one tensor per seed and parameter, so a seed's
@@ -529,29 +547,22 @@ class StackedAdam:
         self._row_step += 1
         # The fused kernel walks memory flat: a gradient autograd left transposed is copied.
         grads = [g.contiguous() for g in grads]
-        for lr in np.unique(self._lr_host[self._lr_host > 0]):
-            rows = np.flatnonzero(self._lr_host == lr).tolist()
-            for dtype in self._lr:
-                idx = [j for j, p in enumerate(self.params) if p.dtype == dtype]
-                params, grad, m, v = (
-                    [t[j][r] for j in idx for r in rows]
-                    for t in (self.params, grads, self.m, self.v)
-                )
-                torch._fused_adam_(
-                    params,
-                    grad,
-                    m,
-                    v,
-                    [],
-                    [self._row_step] * len(params),
-                    amsgrad=False,
-                    lr=float(lr),
-                    beta1=self.b1,
-                    beta2=self.b2,
-                    weight_decay=0.0,
-                    eps=self.eps,
-                    maximize=False,
-                )
+        for lr, pairs, (params, m, v) in self._groups:
+            torch._fused_adam_(
+                params,
+                [grads[j][r] for j, r in pairs],
+                m,
+                v,
+                [],
+                [self._row_step] * len(params),
+                amsgrad=False,
+                lr=lr,
+                beta1=self.b1,
+                beta2=self.b2,
+                weight_decay=0.0,
+                eps=self.eps,
+                maximize=False,
+            )
 
     def keep(self, rows: Sequence[int], params: Sequence[torch.Tensor]) -> None:
         """Follow :meth:`SeedStack.keep`: the moments of the ``rows`` kept, the new stacked
@@ -559,10 +570,9 @@ class StackedAdam:
         self.params = list(params)
         self.m = [t[list(rows)].clone() for t in self.m]
         self.v = [t[list(rows)].clone() for t in self.v]
-        self._lr = {
-            dt: torch.zeros(len(rows), dtype=dt, device=b.device) for dt, b in self._lr.items()
-        }
-        self._lr_views = [self._lr[p.dtype].view(-1, *([1] * (p.dim() - 1))) for p in self.params]
+        self._new_lr_buffers(len(rows))
+        self._lr_host = np.zeros(len(rows))  # like the new buffers, until set_lr
+        self._groups = []
 
     def state(self) -> list[torch.Tensor]:
         """Every tensor a step changes besides the parameters."""
@@ -574,6 +584,8 @@ class StackedAdam:
         values = torch.as_tensor(self._lr_host)
         for buf in self._lr.values():
             buf.copy_(values)
+        if self.rowwise:
+            self._make_groups()
 
     @torch.no_grad()
     def step(self, grads: Sequence[torch.Tensor]) -> None:
