@@ -167,23 +167,7 @@ def sampling_interval(x: npt.ArrayLike) -> float | None:
     (their gaps are exponential, most far below the median), so no limit is set for them.
     Regularity is judged on the gaps: the 5th percentile above half the median.
     """
-    xv = np.asarray(x, dtype=np.float64).reshape(-1)
-    if xv.size > 4 * _PREFILTER:
-        # The lowest few thousand inputs of a regular sample are regular too; random ones show
-        # it at once, so most large samples are told apart without sorting them all.
-        low = np.partition(xv, _PREFILTER)[: _PREFILTER + 1]
-        if _regular_spacing(np.unique(low)) is None:
-            return None
-    return _regular_spacing(np.unique(xv))
-
-
-#: Inputs looked at first by :func:`sampling_interval` on a large sample.
-_PREFILTER = 4096
-
-
-def _regular_spacing(xs: np.ndarray) -> float | None:
-    """The median gap of sorted distinct ``xs`` when the 5th percentile of the gaps is above
-    half of it (regular), else ``None``."""
+    xs = np.unique(np.asarray(x, dtype=np.float64))
     if xs.size < 3:
         return None
     gaps = np.diff(xs)
