@@ -26,7 +26,9 @@ The model always has a constant term. ``trend="auto"`` never adds a linear trend
 forecasts the last 20% of the training span better from the first 80%. ``True``/``False``
 force it. Estimated angular frequencies are exposed as ``freqs_`` (dominant first) with
 ``amplitudes_``. Nothing here is an optimiser step, so the trace stays empty (the runner still
-records the time, and ``search_`` the passes and residuals).
+records the time, and ``search_`` the passes and residuals). The highest frequency searched,
+derived from the samples (``bench.lib.dsp.search_limit``), goes into the record as
+``max_freq_searched``.
 All arithmetic is float64 on the CPU whatever ``device`` is (numpy, and torch's CPU kernels for
 the trigonometry): the work is a few FFTs of at most 2^20 points and a small least-squares fit.
 """
@@ -103,4 +105,6 @@ class FFTEstimate(SinusoidMethod):
         self.search_ = ToneSearch()
         # Passes of the search are not optimiser steps: nothing to log, but the time budget holds.
         model = fit(x, y, trend, info=self.search_, on_pass=lambda *_: log.check(), timer=log.phase)
-        return self._set(model)
+        self._set(model)
+        self.searched_ = {"max_freq_searched": self.search_.max_freq}
+        return self

@@ -18,6 +18,10 @@ is refined by gradient descent on the mean squared error with a stable, curvatur
 (``bench.lib.sinusoid.refine_gd``); the one with the lowest loss is kept. For several tones the
 search repeats on the residual (matching pursuit) while the periodogram still shows a
 significant peak, and all tones are then refined together by the same gradient descent.
+The grid covers the band the samples resolve: up to their Nyquist frequency when regular; when
+random, above the FFT's band too, up to the limit their gaps set (``dsp.search_limit``),
+searched coarse to fine (``dsp.high_band_peaks``: a short run of samples over the whole band,
+then each peak zoomed to ``2 pi / L`` bins on all samples), whose peaks join the candidates.
 
 The descent spends at most ``budget.steps`` full-batch steps in total and stops early once the
 loss stops falling. The model has a constant term; ``trend="auto"`` adds a linear one on a
@@ -40,8 +44,10 @@ from bench.lib.dsp import (
     choose_cells,
     detection_threshold,
     find_peaks,
+    high_band_peaks,
     lomb_scargle,
     sampling_interval,
+    search_limit,
     spectrum,
 )
 from bench.lib.sinusoid import SinusoidModel, fit_linear, refine_gd
@@ -89,6 +95,8 @@ class GridWarmStart(SteppedSinusoidMethod):
             return model
         dt = sampling_interval(x)
         cells = choose_cells(x.size, float(np.ptp(x)), dt, max_cells=2**19)
+        limit = search_limit(x)[0] if dt is None else 0.0
+        self.searched_ = {"max_freq_searched": limit or math.pi * cells / float(np.ptp(x))}
         n = x.size
         rss = model.mse(x, y) * n
         total = float(np.sum((y - y.mean()) ** 2))
@@ -117,7 +125,7 @@ class GridWarmStart(SteppedSinusoidMethod):
         while model.n_tones < int(self.max_tones) and rss > 1e-16 * max(total, 1e-300):
             resid = y - model.predict(x)
             with log.phase("estimate") if log is not None else nullcontext():
-                cands = self._candidates(x, resid, cells, dt)
+                cands = self._candidates(x, resid, cells, dt, limit)
             if not cands:
                 break
             # Each candidate descends alone against what the model leaves; keep the best.
@@ -143,9 +151,10 @@ class GridWarmStart(SteppedSinusoidMethod):
         return model
 
     def _candidates(
-        self, x: np.ndarray, resid: np.ndarray, cells: int, dt: float | None
+        self, x: np.ndarray, resid: np.ndarray, cells: int, dt: float | None, limit: float
     ) -> list[float]:
-        """Best local maxima of the padded periodogram, each re-scored exactly."""
+        """Best local maxima of the padded periodogram, each re-scored exactly, and (random
+        samples) the peaks above its band up to ``limit``."""
         grid = bin_samples(x, resid, cells)
         freqs, spec = spectrum(grid, pad=PAD)
         power = np.abs(spec) ** 2
@@ -158,8 +167,6 @@ class GridWarmStart(SteppedSinusoidMethod):
         peaks = find_peaks(
             power, PAD, k_hi, threshold=thr, min_separation=PAD, max_peaks=int(self.n_candidates)
         )
-        if peaks.size == 0:
-            return []
         spacing = float(freqs[1])
         out = []
         for k in peaks:
@@ -167,4 +174,15 @@ class GridWarmStart(SteppedSinusoidMethod):
             local = local[local > 0]
             exact = lomb_scargle(x, resid, local)
             out.append(float(local[int(np.argmax(exact))]))
+        top = float(freqs[k_hi])
+        if limit > top:
+            above = high_band_peaks(
+                x,
+                resid,
+                top,
+                limit,
+                false_alarm=float(self.false_alarm),
+                max_peaks=int(self.n_candidates),
+            )
+            out += [p.freq for p in above]
         return out

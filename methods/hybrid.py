@@ -36,7 +36,7 @@ import torch
 from torch import nn
 
 from bench import Budget, Logger, Method, TaskView, register_method
-from bench.lib.estimators import choose_trend, estimate_tones
+from bench.lib.estimators import ToneSearch, choose_trend, estimate_tones
 from bench.lib.nn import head_size, mlp, train, warm_up
 from bench.lib.periods import circular, find_periods, integer_lattice, resolution
 from bench.lib.sinusoid import SinusoidModel, fit_linear
@@ -188,7 +188,11 @@ class PeriodicHybrid(Method):
             return estimate_tones(xs, ys, trend=trend, **kw)
 
         trend = choose_trend("auto", task.infinite, fit_x, fit_y, tones)
-        model = tones(fit_x, fit_y, trend, on_pass=lambda *_: log.check(), timer=log.phase)
+        info = ToneSearch()
+        model = tones(
+            fit_x, fit_y, trend, info=info, on_pass=lambda *_: log.check(), timer=log.phase
+        )
+        self.searched_ = {"max_freq_searched": info.max_freq}
         candidates = [model]
         with log.phase("estimate"):
             w0 = fundamental(model)

@@ -268,3 +268,52 @@ def test_sorted_model_predicts_the_same() -> None:
     assert s.freqs.tolist() == [3.0, 1.0]
     np.testing.assert_allclose(s.predict(x), m.predict(x))
     assert m.n_params_ == 7
+
+
+# -- above the grid's band ----------------------------------------------------------------------
+
+
+def test_search_limit_follows_the_sampling() -> None:
+    rng = np.random.default_rng(3)
+    n, half = 4096, 100.0
+    regular = np.linspace(-half, half, n)
+    w, rule = dsp.search_limit(regular)
+    assert rule == "nyquist" and w == pytest.approx(np.pi / (2 * half / (n - 1)))
+    w, rule = dsp.search_limit(rng.uniform(-half, half, n))
+    mean_rate_nyquist = np.pi * n / (2 * half)
+    # Uniform random gaps are exponential: their 1% quantile is about a hundredth of the mean.
+    assert rule == "gaps" and 50 < w / mean_rate_nyquist < 200
+
+
+def test_high_band_peaks_find_a_tone_far_above_the_mean_rate() -> None:
+    rng = np.random.default_rng(4)
+    n, half = 4096, 100.0
+    x = rng.uniform(-half, half, n)
+    w_true = 30 * np.pi * n / (2 * half)  # 30 times the mean rate's Nyquist frequency
+    y = np.sin(w_true * x + 1.0)
+    peaks = dsp.high_band_peaks(x, y, np.pi * n / (2 * half), dsp.search_limit(x)[0])
+    assert len(peaks) == 1
+    assert abs(peaks[0].freq - w_true) < 0.05 * np.pi / half  # well inside the NLS basin
+    assert peaks[0].amplitude == pytest.approx(1.0, rel=0.05)
+    # Noise alone: nothing clears the false-alarm test.
+    noise = rng.normal(size=n)
+    assert dsp.high_band_peaks(x, noise, 1.0, dsp.search_limit(x)[0]) == []
+
+
+def test_estimate_tones_reaches_above_its_grid() -> None:
+    rng = np.random.default_rng(5)
+    n, half = 8192, 50.0
+    x = rng.uniform(-half, half, n)
+    w_true = 20 * np.pi * n / (2 * half)
+    y = 0.7 * np.sin(w_true * x + 0.4)
+    info = estimators.ToneSearch()
+    model = estimators.estimate_tones(x, y, n_cells=2**12, info=info)  # band far below w_true
+    assert info.limit_rule == "gaps" and info.max_freq > w_true
+    assert model.n_tones == 1
+    assert abs(model.freqs[0] - w_true) / w_true < 1e-9
+    assert model.amplitudes[0] == pytest.approx(0.7, rel=1e-6)
+    # Regular samples: the same tone is above their Nyquist frequency, so it is not searched.
+    reg = np.linspace(-half, half, n)
+    info = estimators.ToneSearch()
+    estimators.estimate_tones(reg, np.sin(w_true * reg), info=info)
+    assert info.limit_rule == "nyquist" and info.max_freq < w_true

@@ -307,6 +307,11 @@ def _score(task: Any, model: Any, view: TaskView, log: Logger, i: int, sync: Any
     n_params = getattr(model, "n_params_", None)
     if n_params is not None:
         metrics.setdefault("n_params", int(n_params))
+    searched = getattr(model, "searched_", None)  # limits a method derived from the data
+    if isinstance(searched, dict):
+        for key, value in searched.items():
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                metrics.setdefault(str(key), float(value))
     # A run that failed counts as a failure wherever the task has a criterion at all.
     if tune:  # a trial has a validation score, not a verdict
         success = None

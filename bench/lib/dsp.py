@@ -15,6 +15,10 @@ wants a frequency before, or instead of, gradient descent:
   noise floor, for several tones at once.
 - :func:`lomb_scargle` evaluates the exact periodogram at chosen frequencies in chunks, because
   scipy's routine builds ``N x n_freq`` arrays and runs out of memory on a full grid.
+- :func:`search_limit` and :func:`high_band_peaks` reach above the grid's band: random samples
+  do not alias, so a tone far above their mean rate's Nyquist frequency is still there to be
+  found, coarse to fine (a short run of samples scanned over the whole band, then each
+  candidate zoomed on all samples).
 
 All frequencies are angular (radians per unit of x).
 """
@@ -41,11 +45,13 @@ __all__ = [
     "detection_threshold",
     "find_peaks",
     "jacobsen",
+    "high_band_peaks",
     "lomb_scargle",
     "mean_grid",
     "parabolic",
     "quinn",
     "sampling_interval",
+    "search_limit",
     "spectrum",
 ]
 
@@ -330,3 +336,127 @@ def lomb_scargle(
     for i in range(0, fv.size, chunk):
         out[i : i + chunk] = _ls(xc, yv, fv[i : i + chunk], floating_mean=floating_mean)
     return out
+
+
+# -- above the grid's band: coarse to fine ---------------------------------------------------
+
+#: Random samples: a frequency is searched while at least this share of the gaps between
+#: neighbouring samples is under half its period (``w_max = pi / g``, ``g`` that quantile).
+CLOSE_SHARE = 0.01
+#: Consecutive samples in the coarse scan's window (its periodogram's noise floor is about
+#: ``1 / WINDOW`` of a tone's peak, so a tone clears a 1e-6 false-alarm test by far).
+WINDOW = 4096
+#: Largest grid the coarse scan builds; a wider band shrinks the window instead.
+MAX_SCAN_CELLS = 2**22
+
+
+def search_limit(x: npt.ArrayLike) -> tuple[float, str]:
+    """The highest angular frequency the samples ``x`` resolve, and the rule that set it.
+
+    Regular samples: their Nyquist frequency ``pi / dt`` ("nyquist"); anything above it is an
+    alias of something below. Random samples have no such limit (their gaps vary, so no
+    frequency aliases onto another); the search then stops where fewer than ``CLOSE_SHARE``
+    of the gaps between neighbouring samples are under half a period ("gaps"), far above the
+    mean rate's Nyquist frequency (about 100 times for uniform random samples).
+    """
+    xs = np.unique(np.asarray(x, dtype=np.float64))
+    if xs.size < 3:
+        return 0.0, "too few samples"
+    dt = sampling_interval(xs)
+    if dt is not None:
+        return math.pi / dt, "nyquist"
+    gaps = np.diff(xs)
+    g = float(np.quantile(gaps, CLOSE_SHARE))
+    return (math.pi / g if g > 0 else math.inf), "gaps"
+
+
+@dataclass(frozen=True)
+class Peak:
+    """A tone found by :func:`high_band_peaks`: angular frequency and amplitude estimate."""
+
+    freq: float
+    amplitude: float
+
+
+def high_band_peaks(
+    x: npt.ArrayLike,
+    y: npt.ArrayLike,
+    w_lo: float,
+    w_hi: float,
+    *,
+    false_alarm: float = 1e-6,
+    max_peaks: int = 4,
+    window: int = WINDOW,
+) -> list[Peak]:
+    """Significant tones between ``w_lo`` and ``w_hi`` in random samples, coarse to fine.
+
+    1. **Coarse**: the ``window`` samples around the median input span ``l`` (a fraction of the
+       whole span ``L``); their periodogram over the whole band needs only ``w_hi l / pi``
+       grid cells, bins ``2 pi / l`` apart. Peaks must clear the false-alarm threshold of
+       that band (:func:`detection_threshold`).
+    2. **Fine**: each peak is shifted to zero on all samples (``y exp(-i w_c x)``) and the few
+       coarse bins around it are resolved by one small complex FFT over the whole span, bins
+       ``2 pi / L`` apart, interpolated by :func:`jacobsen`: well inside the basin of a
+       least-squares refinement.
+
+    Cost: one FFT of at most ``MAX_SCAN_CELLS`` points, whatever the sample count, plus one
+    pass over the samples per peak. The amplitude is ``2 |sum y exp(-i w x)| / n``, comparable
+    with a grid spectrum's ``2 |X_k| / n``.
+    """
+    xv = np.asarray(x, dtype=np.float64).reshape(-1)
+    yv = np.asarray(y, dtype=np.float64).reshape(-1)
+    n = xv.size
+    if n < 16 or not w_hi > w_lo or not math.isfinite(w_hi):
+        return []
+    m = min(n, int(window))
+    while True:
+        start = (n - m) // 2
+        part = np.argpartition(xv, [start, start + m - 1])[start : start + m]
+        part = part[np.argsort(xv[part], kind="stable")]  # the m inputs around the median
+        xs, ys = xv[part], yv[part]
+        span = float(xs[-1] - xs[0])
+        if span <= 0:
+            return []
+        want = 4.0 * w_hi * span / math.pi  # phase error of the box kernel <= pi / 8 at w_hi
+        if want <= MAX_SCAN_CELLS or m <= 256:
+            break
+        m //= 2  # a wider band than one grid holds: a shorter window, coarser bins
+    cells = int(min(MAX_SCAN_CELLS, 1 << (max(int(math.ceil(want)), 2) - 1).bit_length()))
+    grid = bin_samples(xs, ys - ys.mean(), cells)
+    freqs, spec = spectrum(grid)
+    bin_w = 2.0 * math.pi / grid.span
+    k_lo = max(int(math.ceil(w_lo / bin_w)), 1)
+    k_hi = min(int(math.floor(w_hi / bin_w)), spec.size - 2)
+    if k_hi - k_lo < 2:
+        return []
+    power = np.abs(spec) ** 2
+    thr = detection_threshold(power[k_lo : k_hi + 1], false_alarm)
+    peaks = find_peaks(power, k_lo, k_hi, threshold=thr, max_peaks=max_peaks)
+    out = []
+    for k in peaks:
+        w_c = float(freqs[k] + jacobsen(spec, int(k)) * bin_w)
+        out.append(_zoom(xv, yv, w_c, 2.0 * bin_w))
+    return sorted(out, key=lambda p: -p.amplitude)
+
+
+def _zoom(x: FloatArray, y: FloatArray, w_c: float, half: float) -> Peak:
+    """The strongest tone within ``half`` of ``w_c``, at the whole span's resolution."""
+    mid = 0.5 * (float(x.min()) + float(x.max()))
+    z = (y - y.mean()) * np.exp(-1j * w_c * (x - mid))  # the band around w_c, moved to zero
+    span = float(x.max() - x.min())
+    cells = 1 << max(int(math.ceil(8.0 * half * span / math.pi)), 64).bit_length()
+    step = span / (cells - 1)
+    idx = np.clip(np.rint((x - x.min()) / step).astype(np.int64), 0, cells - 1)
+    sums = np.bincount(idx, weights=z.real, minlength=cells) + 1j * np.bincount(
+        idx, weights=z.imag, minlength=cells
+    )
+    # X(d) = sum z exp(-i d (x - x.min())): the spectrum of the shifted band, d near zero.
+    spec = np.fft.fftshift(np.fft.fft(sums))
+    d = 2.0 * np.pi * np.fft.fftshift(np.fft.fftfreq(cells, d=step))
+    inside = np.flatnonzero(np.abs(d) <= half)
+    k = int(inside[np.argmax(np.abs(spec[inside]))])
+    k = min(max(k, 1), cells - 2)
+    dw = float(d[k] + jacobsen(spec, k) * (d[1] - d[0]))
+    w = w_c + dw
+    amp = 2.0 * abs(complex(np.sum(y * np.exp(-1j * w * (x - mid))))) / x.size
+    return Peak(freq=w, amplitude=amp)

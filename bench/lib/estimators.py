@@ -24,7 +24,9 @@ from .dsp import (
     choose_cells,
     detection_threshold,
     find_peaks,
+    high_band_peaks,
     sampling_interval,
+    search_limit,
     spectrum,
 )
 from .sinusoid import FloatArray, SinusoidModel, fit_linear, refine_nls
@@ -40,7 +42,9 @@ class ToneSearch:
     """Diagnostics of :func:`estimate_tones`, beside the model it returns."""
 
     n_cells: int = 0
+    #: Highest angular frequency searched, and the rule that set it (``dsp.search_limit``).
     max_freq: float = 0.0
+    limit_rule: str = ""
     passes: int = 0
     rss: list[float] = field(default_factory=list)
 
@@ -67,7 +71,10 @@ def estimate_tones(
     rectangular window are at most about a third of their peak, so none is taken at 0.5),
     interpolate each between bins, then fit amplitudes by least squares and refine every
     frequency jointly by non-linear least squares. The next pass looks at what is left, so
-    weaker tones surface once the stronger ones (and their sidelobes) are removed. Stops when
+    weaker tones surface once the stronger ones (and their sidelobes) are removed. Random
+    samples are also searched above the grid's band, up to the limit their gaps set
+    (``dsp.search_limit``), coarse to fine (``dsp.high_band_peaks``); a tone found there
+    competes with the grid's peaks on amplitude. Stops when
     no peak clears the threshold, when a pass no longer pays for its parameters (BIC), or at
     ``max_tones``. ``timer(name)`` returns a context manager that times the spectral part;
     ``on_pass(passes, mse)`` is called after each accepted pass (a pass is not an optimiser
@@ -86,6 +93,7 @@ def estimate_tones(
     dt = sampling_interval(xv)
     cells = n_cells or choose_cells(n, float(np.ptp(xv)), dt)
     info.n_cells = cells
+    w_limit, info.limit_rule = search_limit(xv)
     rss = float(np.sum((yv - model.predict(xv)) ** 2))
     info.rss.append(rss)
     total = float(np.sum((yv - yv.mean()) ** 2))
@@ -98,18 +106,28 @@ def estimate_tones(
             k_hi = spec.size - 2
             if dt is not None:
                 k_hi = min(k_hi, int(math.floor(grid.span / (2.0 * dt))) - 1)
-            info.max_freq = float(freqs[max(k_hi, 0)])
+            band_top = float(freqs[max(k_hi, 0)])
             power = np.abs(spec) ** 2
             band = power[1 : k_hi + 1]
             thr = detection_threshold(band, false_alarm)
-            peaks = find_peaks(power, 1, k_hi, threshold=thr, max_peaks=max_tones - model.n_tones)
-            if peaks.size:
-                peaks = peaks[power[peaks] >= pick_ratio**2 * power[peaks[0]]]
-            new: list[float] = []
+            room = max_tones - model.n_tones
+            peaks = find_peaks(power, 1, k_hi, threshold=thr, max_peaks=room)
             bin_w = 2.0 * np.pi / grid.span
-            for k in peaks:
-                w = float(freqs[k] + interp(spec, int(k)) * bin_w)
-                if w <= 0:
+            # (frequency, amplitude) of every candidate; a grid bin holds about n A / 2.
+            found = [
+                (float(freqs[k] + interp(spec, int(k)) * bin_w), 2.0 * abs(spec[k]) / n)
+                for k in peaks
+            ]
+            if dt is None and w_limit > band_top:
+                above = high_band_peaks(
+                    xv, resid, band_top, w_limit, false_alarm=false_alarm, max_peaks=room
+                )
+                found += [(p.freq, p.amplitude) for p in above]
+            info.max_freq = max(band_top, w_limit if dt is None else band_top)
+            found.sort(key=lambda f: -f[1])
+            new: list[float] = []
+            for w, amp in found[:room]:
+                if w <= 0 or amp < pick_ratio * found[0][1]:
                     continue
                 if model.n_tones and np.min(np.abs(model.freqs - w)) < bin_w:
                     continue  # left-overs of a tone already in the model

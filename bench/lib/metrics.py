@@ -59,7 +59,8 @@ def freq_error(predictor: Any, true_freqs: Sequence[float]) -> dict[str, float]:
     Only the ``k`` dominant reported frequencies count (:func:`reported_freqs`: dominant
     first): they are assigned one to one to the true frequencies at the least total
     ``|w_hat - w|`` (a minimum-cost assignment; for one true frequency, the dominant reported
-    one), and ``freq_error`` is the largest matched error. A method earns no credit for a
+    one), and ``freq_error`` is the largest matched error (``freq_rel_error`` the largest
+    matched error relative to its true frequency). A method earns no credit for a
     further frequency it lists beyond the ``k`` dominant ones. Fewer reported frequencies than
     true ones, or a non-finite one, give an infinite error.
     """
@@ -70,10 +71,13 @@ def freq_error(predictor: Any, true_freqs: Sequence[float]) -> dict[str, float]:
     if truth.size == 0:
         return {}
     if est.size < truth.size or not np.all(np.isfinite(est)):
-        return {"freq_error": float("inf")}
+        return {"freq_error": float("inf"), "freq_rel_error": float("inf")}
     cost = np.abs(np.subtract.outer(truth, est[: truth.size]))
     rows, cols = linear_sum_assignment(cost)
-    return {"freq_error": float(np.max(cost[rows, cols]))}
+    matched = cost[rows, cols]
+    with np.errstate(divide="ignore"):
+        rel = matched / np.abs(truth[rows])
+    return {"freq_error": float(np.max(matched)), "freq_rel_error": float(np.max(rel))}
 
 
 # -- helpers added for the standard task suite ------------------------------------------------
