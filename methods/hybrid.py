@@ -6,14 +6,18 @@ true frequency; a spectral estimate lands in that basin almost for free. So this
 finds the periods first and only then lets gradients do what they are good at:
 
 * **Real-valued inputs** (tones, sums of tones, waves, real series): grid the samples, FFT,
-  interpolate the peaks (``bench.lib.estimators.estimate_tones``), then refine frequencies,
+  interpolate the peaks (``bench.lib.estimators.estimate_tones``; random samples also above
+  the grid's band, up to the limit their gaps set, coarse to fine), then refine frequencies,
   amplitudes and phases by non-linear least squares (Gauss-Newton: gradient steps scaled by
   the curvature), the maximum likelihood estimate under white noise. Harmonics of a detected
   fundamental are added for non-sinusoidal waves.
-* **Integer inputs over a very long span** (the Clock Problem): find each output's integer
-  period by folding (phase dispersion minimisation, ``bench.lib.periods``), then train a small
+* **Integer inputs over a very long span** (the Clock Problem): find each output's smallest
+  integer period by folding (phase dispersion minimisation, ``bench.lib.periods``), coarse to
+  fine up to half the observed span, exact on all samples; then where within its period the
+  output changes (its arcs: a lattice at any phase, or the gaps' midpoints); then train a small
   GELU network with softmax heads, by Adam with a cosine schedule, on cos/sin features of the
-  discovered periods: the shared loop and predictor of ``bench.lib.nn``, fed these features.
+  arc each input falls in: the shared loop and predictor of ``bench.lib.nn``, fed these
+  features. The longest period searched goes into the record as ``max_period_searched``.
 
 Only the network's training logs a trace: the spectral and folding searches, the least-squares
 fits and their Gauss-Newton refinement are not optimiser steps. The fitted method keeps
@@ -38,18 +42,22 @@ from torch import nn
 from bench import Budget, Logger, Method, TaskView, register_method
 from bench.lib.estimators import ToneSearch, choose_trend, estimate_tones
 from bench.lib.nn import head_size, mlp, train, warm_up
-from bench.lib.periods import circular, find_periods, integer_lattice, resolution
+from bench.lib.periods import (
+    ArcMap,
+    circular,
+    find_periods,
+    integer_lattice,
+    phase_arcs,
+    resolution,
+)
 from bench.lib.sinusoid import SinusoidModel, fit_linear
 from bench.methodlib import draw_samples, forget
 
-#: Samples used to search for periods (the scan's cost grows with it) and to verify them.
-SEARCH_SAMPLES = 512
+#: Samples that decide the input step of an output with no period.
 VERIFY_SAMPLES = 4096
 #: Training samples the classifier checks itself on, every STOP_EVERY steps, to stop early.
 HELD_SAMPLES = 4096
 STOP_EVERY = 200
-#: Largest integer period the folding search considers.
-MAX_PERIOD = 2**17
 #: Positional-encoding frequencies for outputs with no period (see PeriodicFeatures).
 RAW_FREQS = 32
 #: Samples a regression fit draws from a sampler (the FFT grid resolves frequencies up to
@@ -63,33 +71,35 @@ REFINE_SAMPLES = 16384
 
 
 class PeriodicFeatures:
-    """cos/sin of ``harmonics`` multiples of each discovered period's phase, for int inputs:
-    the network's input rows (float32), an encoder for ``bench.lib.nn.train``.
+    """cos/sin of ``harmonics`` multiples of the arc each discovered period puts an input in,
+    for int inputs: the network's input rows (float32), an encoder for ``bench.lib.nn.train``.
 
-    Each period ``p`` comes with a step ``q``: the phase is taken at ``t`` rounded down to a
-    multiple of ``q``, see ``bench.lib.periods.resolution``. Outputs with no period found get the
-    input instead (rounded down to a multiple of ``raw`` when that step is not 1), scaled to
-    ``u`` in [-1, 1] over the training range, with a positional encoding ``cos/sin(pi k u / 2)``,
+    Each output with a period comes with its arcs (``bench.lib.periods.ArcMap``): where, within
+    the period, its label changes. An input is placed on the arc it falls in, ``k`` of ``n``,
+    at the angle ``2 pi k / n``: every input of one arc gets the same point, so a classifier
+    separates them with a wide margin. Outputs with no period found get the input instead
+    (rounded down to a multiple of ``raw`` when that step is not 1), scaled to ``u`` in
+    [-1, 1] over the training range, with a positional encoding ``cos/sin(pi k u / 2)``,
     ``k = 1..RAW_FREQS``, so that a small network can tell nearby steps apart. Nothing periodic
     was found for such an output, so nothing is promised beyond the training range.
     """
 
     def __init__(
         self,
-        periods: list[tuple[int, int]],
+        arcs: list[ArcMap],
         harmonics: int,
         lo: int,
         hi: int,
         raw: int,
     ) -> None:
-        self.periods = periods
+        self.arcs = arcs
         self.harmonics = harmonics
         self.lo, self.hi = lo, hi
         self.raw = raw
 
     @property
     def dim(self) -> int:
-        return 2 * self.harmonics * len(self.periods) + (1 + 2 * RAW_FREQS) * (self.raw > 0)
+        return 2 * self.harmonics * len(self.arcs) + (1 + 2 * RAW_FREQS) * (self.raw > 0)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         t = integer_lattice(np.asarray(x))
@@ -101,10 +111,8 @@ class PeriodicFeatures:
         """The float64 features of whole numbers ``t``."""
         cols = []
         k = np.arange(1, self.harmonics + 1)
-        for p, q in self.periods:
-            aligned = t - np.mod(t, q)
-            # Exact integer arithmetic up to here; the phase in [0, 1) is then exact in float64.
-            phase = np.mod(aligned, p).astype(np.float64) / p
+        for arc in self.arcs:
+            phase = arc.index(t).astype(np.float64) / arc.arcs  # exact integer arithmetic
             ang = 2 * np.pi * phase[:, None] * k[None, :]
             cols += [np.cos(ang), np.sin(ang)]
         if self.raw:
@@ -224,25 +232,23 @@ class PeriodicHybrid(Method):
             raise ValueError("classification inputs must be whole numbers for period folding")
         lo, hi = (int(v) for v in task.domain)
         with log.phase("estimate"):
-            span = int(t.max() - t.min())
-            max_period = int(min(MAX_PERIOD, max(span // 4, 2)))
-            zs = [circular(y[:, j], k) for j, k in enumerate(classes)]
-            found = find_periods(
-                t[:SEARCH_SAMPLES],
-                [z[:SEARCH_SAMPLES] for z in zs],
-                max_period,
-                threshold=self.threshold,
-            )
+            # Each label on the circle of the labels seen (the declared class count may be
+            # larger than the labels a task uses).
+            zs = [circular(y[:, j], int(y[:, j].max()) + 1) for j in range(y.shape[1])]
+            found = find_periods(t, zs, threshold=self.threshold, labels=list(y.T))
             periods = [f.period for f in found]
+            arcs = [phase_arcs(t, y[:, j], p) for j, p in enumerate(periods) if p]
             known = [p for p in periods if p]
-            pairs, raw = [], 0
+            raw = 0
             for j, p in enumerate(periods):
-                q = resolution(t[:VERIFY_SAMPLES], zs[j][:VERIFY_SAMPLES], p, known)
-                if p:
-                    pairs.append((p, q))
-                else:  # no period: the input itself, at the coarsest step all such outputs allow
+                if not p:  # no period: the input itself, at the coarsest step all such allow
+                    q = resolution(t[:VERIFY_SAMPLES], zs[j][:VERIFY_SAMPLES], None, known)
                     raw = q if raw == 0 else min(raw, q)
-        features = PeriodicFeatures(sorted(set(pairs)), self.harmonics, lo, hi, raw=raw)
+        features = PeriodicFeatures(arcs, self.harmonics, lo, hi, raw=raw)
+        self.searched_ = {
+            "max_period_searched": max((f.searched for f in found), default=0),
+            "periods_exact": float(all(f.exact for f in found if f.period)),
+        }
 
         torch.manual_seed(seed)
         net = mlp(

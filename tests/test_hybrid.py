@@ -44,3 +44,19 @@ def test_clock_float32_fails_honestly() -> None:
 def test_harmonic_model_extrapolates_a_square_wave() -> None:
     (rec,) = _run("wave[shape=square]", seeds=(0,))
     assert rec["success"] and rec["metrics"]["extrap_nmse"] < 1e-2
+
+
+@pytest.mark.parametrize("encoding", ["int64", "float64"])
+def test_radix_clock_exact_with_no_prior(encoding: str) -> None:
+    # Radices and epoch offset drawn per seed (seed 1: a 387,000-unit day, above the old
+    # 2**17 search cap); every field's period and arcs come from the samples.
+    (rec,) = _run(f"radix-clock[encoding={encoding}]", seeds=(1,))
+    assert rec["status"] == "ok" and rec["success"], rec["reason"]
+    assert rec["metrics"]["exact_match"] == 1.0
+    assert rec["metrics"]["extrap_exact_match"] == 1.0
+    assert rec["metrics"]["max_period_searched"] > 10**9  # half the span, no cap
+
+
+def test_tone_far_above_the_mean_rate() -> None:
+    (rec,) = _run("tone[cycles=1000000]", seeds=(0,))
+    assert rec["success"] and rec["metrics"]["freq_rel_error"] < 1e-9

@@ -1,8 +1,19 @@
-"""Integer period discovery by folding (bench.lib.periods)."""
+"""Integer period discovery by folding, coarse to fine (bench.lib.periods)."""
 
 import numpy as np
+import pytest
 
-from bench.lib.periods import circular, dispersion, find_periods, integer_lattice, resolution
+from bench.lib.periods import (
+    circular,
+    dispersion,
+    find_periods,
+    integer_lattice,
+    label_changes,
+    phase_arcs,
+    resolution,
+)
+
+SPAN_120Y = int(round(120 * 365.25 * 86_400))
 
 
 def _clock(n: int, seed: int = 0) -> tuple[np.ndarray, list[np.ndarray]]:
@@ -11,6 +22,11 @@ def _clock(n: int, seed: int = 0) -> tuple[np.ndarray, list[np.ndarray]]:
     s = np.mod(t, 86_400)
     fields = [s // 3600, (s // 60) % 60, s % 60]
     return t, [circular(f, k) for f, k in zip(fields, (24, 60, 60), strict=True)]
+
+
+def _field(t: np.ndarray, period: int, arcs: int, offset: int) -> np.ndarray:
+    """A digit with ``arcs`` equal arcs per ``period``, starting at phase ``-offset``."""
+    return np.mod(t + offset, period) // (period // arcs)
 
 
 def test_integer_lattice() -> None:
@@ -27,18 +43,92 @@ def test_dispersion_separates_true_and_wrong_periods() -> None:
     assert d[0] > 0.8 and d[2] > 0.8
 
 
+def test_segments_keep_a_long_period_dip_wide() -> None:
+    # Folded over the whole span, 3,601 s is as wrong as 4,000 s; folded in segments of eight
+    # cycles, it is nearly right (the dip is P^2 / (s B) wide), which the coarse scan uses.
+    rng = np.random.default_rng(4)
+    t = np.sort(rng.integers(0, 10**8, size=100_000))
+    z = circular(_field(t, 3_600, 60, 0), 60)
+    periods = np.array([3_600, 3_601, 4_000])
+    whole = dispersion(t, z, periods)
+    groups = (t - t[0]) // (8 * 3_600)
+    parts = dispersion(t, z, periods, groups=groups)
+    assert whole[0] < 0.05 and whole[1] > 0.5 and whole[2] > 0.5
+    assert parts[0] < 0.05 and parts[1] < 0.05 and parts[2] > 0.5
+
+
 def test_finds_the_clock_periods_from_samples() -> None:
-    t, zs = _clock(512, seed=1)
-    found = find_periods(t, zs, max_period=2**17)
+    t, zs = _clock(8192, seed=1)
+    found = find_periods(t, zs)
     assert [f.period for f in found] == [86_400, 3_600, 60]
+    assert all(f.exact for f in found)
+    assert found[0].searched == (int(t.max()) - int(t.min())) // 2  # half the span
+
+
+@pytest.mark.parametrize("period", [144_000, 604_800, 2_000_003])
+def test_long_periods_come_out_exact(period: int) -> None:
+    # A 40-hour day, a week, and a prime period over two million units: no cap, no neighbour.
+    rng = np.random.default_rng(period)
+    t = rng.integers(-SPAN_120Y // 2, SPAN_120Y // 2, size=16_384)
+    y = _field(t, period, 7, offset=int(rng.integers(period)))
+    (found,) = find_periods(t, [circular(y, 7)], labels=[y])
+    assert found.period == period and found.exact
 
 
 def test_no_period_for_noise() -> None:
     rng = np.random.default_rng(2)
-    t = rng.integers(0, 10**9, size=512)
-    z = circular(rng.integers(0, 60, size=512), 60)
-    (found,) = find_periods(t, [z], max_period=5_000)
-    assert found.period is None and found.score > 0.5
+    t = rng.integers(0, 10**9, size=4096)
+    y = rng.integers(0, 60, size=4096)
+    (found,) = find_periods(t, [circular(y, 60)], labels=[y])
+    assert found.period is None and found.score > 0.3  # the threshold is 0.2
+    assert found.searched == (int(t.max()) - int(t.min())) // 2
+
+
+def test_label_changes_are_fewest_at_the_period() -> None:
+    rng = np.random.default_rng(3)
+    t = rng.integers(0, SPAN_120Y, size=8192)
+    y = _field(t, 45_103, 23, offset=99)
+    counts = {p: label_changes(t, y, p) for p in (45_102, 45_103, 45_104)}
+    assert counts[45_103] == 23 and counts[45_102] > 100 and counts[45_104] > 100
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_random_radix_clock_periods_and_arcs(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    a, b, c = (int(v) for v in rng.integers([20, 20, 10], [101, 101, 51]))
+    offset = int(rng.integers(a * b * c))
+    t = rng.integers(-SPAN_120Y // 2, SPAN_120Y // 2, size=32_768)
+    s = np.mod(t + offset, a * b * c)
+    fields = [s // (a * b), (s // a) % b, s % a]
+    found = find_periods(t, [circular(f, int(f.max()) + 1) for f in fields], labels=fields)
+    assert [f.period for f in found] == [a * b * c, a * b, a]
+    for f, res, step in zip(fields, found, (a * b, a, 1), strict=True):
+        arcs = phase_arcs(t, f, res.period)
+        assert arcs.step == step and arcs.arcs == res.period // step
+        # The arcs start where the digit changes, whatever the offset: one label per arc.
+        probe = rng.integers(-(10**12), 10**12, size=20_000)
+        sp = np.mod(probe + offset, a * b * c)
+        truth = {a * b * c: sp // (a * b), a * b: (sp // a) % b, a: sp % a}[res.period]
+        idx = arcs.index(probe)
+        first = {}
+        for i, lab in zip(idx.tolist(), truth.tolist(), strict=True):
+            assert first.setdefault(i, lab) == lab
+
+
+def test_unequal_arcs_start_in_their_gaps() -> None:
+    # A month-like digit: arcs of unequal length, so no lattice; the starts go to the middle
+    # of the gaps the samples leave, within a few units of the truth.
+    rng = np.random.default_rng(5)
+    lengths = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]) * 100 + np.arange(12)
+    period = int(lengths.sum())
+    bounds = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    t = rng.integers(0, 10**9, size=50_000)
+    y = np.searchsorted(bounds, np.mod(t, period), side="right") - 1
+    (found,) = find_periods(t, [circular(y, 12)], labels=[y])
+    assert found.period == period
+    arcs = phase_arcs(t, y, period)
+    assert arcs.step == 0 and arcs.arcs == 12
+    assert np.max(np.abs(arcs.starts - bounds)) <= 3
 
 
 def test_resolution_finds_the_finer_period_a_digit_waits_for() -> None:
