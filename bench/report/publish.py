@@ -6,6 +6,7 @@ This is the one module that touches the file system (and draws figures through `
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import sys
@@ -116,10 +117,45 @@ SCRIPT_OUTPUTS = {
 }
 #: The dry-run plan of what was still to run when the script's time ran out.
 NOT_RUN = "not-run.txt"
+#: ``benchmarks/period_search.py``'s measurements (and its figure, ``.png`` beside it).
+PERIOD_SEARCH = "period-search.json"
+
+
+def _period_search(out: Path) -> list[str]:
+    """The period search's cost against the longest period searched, as a table (and the
+    figure, when the script drew it)."""
+    path = out / PERIOD_SEARCH
+    if not path.is_file():
+        return []
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        empty, found = data["nothing_to_find"], data["period_found"]
+    except (ValueError, KeyError, TypeError) as exc:
+        return ["## Period search cost", "", f"`{PERIOD_SEARCH}` is unreadable: {exc}", ""]
+    lines = [
+        "## Period search cost (`benchmarks/period_search.py`)",
+        "",
+        f"`bench.lib.periods.find_periods` on {data.get('samples', 0):,} samples, one core, "
+        f"median of {data.get('repeats', 1)} timings. Nothing to find: random labels, the "
+        "search runs to half the span. A period found: a digit of 24 equal arcs at a random "
+        "phase over the 120-year span; the search stops there and narrows it to one integer.",
+        "",
+    ]
+    if (out / "period-search.png").is_file():
+        lines += ["![period search cost](period-search.png)", ""]
+    lines += ["| largest period searched | seconds (nothing to find) |", "|---:|---:|"]
+    lines += [f"| {p['largest_period_searched']:,} | {p['seconds']:.2f} |" for p in empty]
+    lines += ["", "| period | found | exact | seconds |", "|---:|---:|:---:|---:|"]
+    lines += [
+        f"| {p['period']:,} | {p['found'] if p['found'] is None else format(p['found'], ',')} "
+        f"| {'yes' if p['exact'] else 'no'} | {p['seconds']:.2f} |"
+        for p in found
+    ]
+    return [*lines, ""]
 
 
 def _script_outputs(out: Path) -> list[str]:
-    lines: list[str] = []
+    lines: list[str] = _period_search(out)
     for name, about in SCRIPT_OUTPUTS.items():
         path = out / name
         if path.is_file():
