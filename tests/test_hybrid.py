@@ -2,7 +2,10 @@
 
 import numpy as np
 import pytest
+from bench.builtin.methods.hybrid import PeriodicHybrid
 
+from bench import Budget, Logger, OutputSpec, Task
+from bench.core.contracts import TaskView
 from bench.core.runner import RunSpec, execute
 
 
@@ -60,3 +63,36 @@ def test_radix_clock_exact_with_no_prior(encoding: str) -> None:
 def test_tone_far_above_the_mean_rate() -> None:
     (rec,) = _run("tone[cycles=1000000]", seeds=(0,))
     assert rec["success"] and rec["metrics"]["freq_rel_error"] < 1e-9
+
+
+class _LongDayHours(Task):
+    """The hour of a 40-hour day, alone (no minutes or seconds to align to), whose day starts
+    at an arbitrary second: its arcs must be found from its own changes."""
+
+    output = OutputSpec(kind="classification", n_outputs=1, classes=(40,), names=("hour",))
+    input_dtype = "int64"
+    budgets = {"quick": Budget(steps=2000, batch_size=128, samples=2**17)}
+    span = 3_786_912_000
+
+    @property
+    def domain(self) -> tuple[float, float]:
+        return (0.0, float(self.span))
+
+    @staticmethod
+    def hour(t: np.ndarray) -> np.ndarray:
+        return (np.mod(t + 5_077, 40 * 3_600) // 3_600)[:, None]
+
+    def sample(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        t = rng.integers(0, self.span, size=n)
+        return t, self.hour(t)
+
+
+def test_a_digit_with_no_finer_companion_is_exact() -> None:
+    task = _LongDayHours(seed=0)
+    view = TaskView(task, np.random.default_rng(0))
+    method = PeriodicHybrid()
+    method.fit(view, task.budget, 0, "cpu", Logger())
+    assert method.periods_.tolist() == [40 * 3_600]
+    probe = np.random.default_rng(1).integers(-(10**12), 10**12, size=20_000)  # far outside
+    pred = method.predict(probe).reshape(len(probe), -1)
+    assert np.array_equal(pred[:, 0], task.hour(probe)[:, 0])

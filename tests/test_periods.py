@@ -136,3 +136,27 @@ def test_resolution_finds_the_finer_period_a_digit_waits_for() -> None:
     assert resolution(t, hours, 86_400, [60, 3_600, 86_400]) == 3_600
     assert resolution(t, minutes, 3_600, [60, 3_600, 86_400]) == 60
     assert resolution(t, seconds, 60, [60, 3_600, 86_400]) == 1
+
+
+def test_unrelated_periods_found_side_by_side() -> None:
+    # A weekday (7 arcs of a day) and a prime-period digit with 5 arcs: no common structure.
+    rng = np.random.default_rng(6)
+    t = rng.integers(0, SPAN_120Y, size=32_768)
+    week = _field(t, 7 * 86_400, 7, offset=12_345)
+    other = _field(t, 5 * 19_997, 5, offset=777)
+    found = find_periods(t, [circular(week, 7), circular(other, 5)], labels=[week, other])
+    assert [f.period for f in found] == [7 * 86_400, 5 * 19_997]
+    assert phase_arcs(t, week, found[0].period).step == 86_400
+    assert phase_arcs(t, other, found[1].period).step == 19_997
+
+
+def test_a_period_the_span_cannot_pin_is_marked_inexact() -> None:
+    # n S / P^2 (samples misplaced between neighbouring integers) far below 1: the fold still
+    # finds the period to a small fraction, but no longer to the integer, and says so.
+    rng = np.random.default_rng(7)
+    period = 20_000_000
+    t = rng.integers(0, SPAN_120Y, size=4096)
+    y = _field(t, period, 8, offset=0)
+    (found,) = find_periods(t, [circular(y, 8)], labels=[y])
+    assert found.period is not None and not found.exact
+    assert abs(found.period - period) / period < 1e-3
