@@ -35,6 +35,14 @@ TINY = Budget(steps=40, batch_size=16, samples=4096, seconds=60)
 PROBE_TASKS = ("sin31", "noisy-tone[snr_db=20]", "clock[encoding=int64,span=1d]")
 
 
+def _method(method_id: str) -> Method:
+    """A fresh instance for the checks, with the method's ``conformance_params`` (smaller
+    hyper-parameters that keep a costly default, such as a very wide network, within the
+    checks' second or so: they test the contract, which does not depend on size)."""
+    cls = registry.METHODS.get(method_id).cls
+    return registry.get_method(method_id, **dict(getattr(cls, "conformance_params", {})))
+
+
 class WatchedView(TaskView):
     """A :class:`TaskView` that notes when code other than ``TaskView``'s own reads one of its
     private fields (the task behind it, its generator, its counters): a plugin that reaches
@@ -158,7 +166,7 @@ def check_fit_returns_self(method_id: str) -> None:
     ``fit_seeds`` returns one fitted instance of the method per seed, in the same shape.
 
     Runs on the first probe task the method supports."""
-    method = registry.get_method(method_id)
+    method = _method(method_id)
     tasks = [registry.get_task(t, seed=1) for t in probe_tasks()]
     task = next((t for t in tasks if not method.supports(_view(t))), None)
     if task is None:
@@ -171,7 +179,7 @@ def check_fit_returns_self(method_id: str) -> None:
     )
     _check_fitted(method_id, method, params, task)
     if getattr(method, "vectorised", False):
-        fresh = registry.get_method(method_id)
+        fresh = _method(method_id)
         views = [_view(task, s, TINY.max_samples) for s in (0, 1)]
         many = fresh.fit_seeds(views, TINY, [0, 1], "cpu", Logger(n_seeds=2))
         assert len(many) == 2 and many[0] is not many[1], (
@@ -200,7 +208,7 @@ def _check_fitted(method_id: str, fitted: Method, params: dict[str, Any], task: 
 
 def check_supports(method_id: str, task_id: str) -> str | None:
     """``supports`` answers ``None`` or a readable reason."""
-    method = registry.get_method(method_id)
+    method = _method(method_id)
     reason = method.supports(_view(registry.get_task(task_id)))
     assert reason is None or (isinstance(reason, str) and reason), (
         f"{method_id}: supports() must return None or a non-empty reason string"
@@ -210,7 +218,7 @@ def check_supports(method_id: str, task_id: str) -> str | None:
 
 def check_fit_predict(method_id: str, task_id: str) -> None:
     """Fits within a tiny budget and predicts the right shape and kind of output."""
-    method = registry.get_method(method_id)
+    method = _method(method_id)
     task = registry.get_task(task_id, seed=1)
     if method.supports(_view(task)):
         return
@@ -243,7 +251,7 @@ def _check_output(method_id: str, out: OutputSpec, x: np.ndarray, y: np.ndarray)
 def check_deterministic(method_id: str, task_id: str) -> None:
     """The same seed gives the same predictions; refitting forgets the previous fit; the
     ``warm_up`` hook changes nothing that ``fit`` learns (the last fit runs after it)."""
-    method = registry.get_method(method_id)
+    method = _method(method_id)
     task = registry.get_task(task_id, seed=2)
     if method.supports(_view(task)):
         return
@@ -269,7 +277,7 @@ def check_deterministic(method_id: str, task_id: str) -> None:
 
 def check_budget_enforced(method_id: str) -> None:
     """A method that asks for more samples than the budget gets a clear error, not more data."""
-    method = registry.get_method(method_id)
+    method = _method(method_id)
     task = registry.get_task(PROBE_TASKS[0])
     view = _view(task, limit=8)
     if method.supports(view):

@@ -210,7 +210,8 @@ class NetMethod(SeedBatchMethod):
     handles_fixed_data = True
     input_dtypes = ("float32", "float64", "int64")
 
-    #: Adam's learning rate; subclasses store theirs as the ``lr`` hyper-parameter.
+    #: Adam's learning rate; subclasses store theirs as the ``lr`` hyper-parameter. A subclass
+    #: with a ``weight_decay`` hyper-parameter trains by AdamW instead.
     lr: float
     #: Which settings the harness applies (``bench.core.tuning``): ``tuned`` (the settings
     #: chosen for the task's family under the declared protocol), ``paper`` (the defaults of
@@ -244,7 +245,16 @@ class NetMethod(SeedBatchMethod):
         for seed in seeds:
             torch.manual_seed(seed)
             models.append(self.network(n_out))
-        return train_seeds(models, tasks, budget, seeds, device, log, lr=float(self.lr))
+        return train_seeds(
+            models,
+            tasks,
+            budget,
+            seeds,
+            device,
+            log,
+            lr=float(self.lr),
+            weight_decay=float(getattr(self, "weight_decay", 0.0)),
+        )
 
     def _set(self, net: Any) -> Any:
         self.net_ = net

@@ -67,13 +67,19 @@ def test_seeds_stop_at_their_own_plateau() -> None:
     assert all(p[0] <= 100 for p in log.trace(0))
 
 
-def test_stacked_adam_takes_torchs_adam_steps() -> None:
+@pytest.mark.parametrize("rowwise", [True, False])
+@pytest.mark.parametrize("weight_decay", [0.0, 0.01])
+def test_stacked_adam_takes_torchs_adam_steps(rowwise: bool, weight_decay: float) -> None:
+    # Both step paths (the row-wise fused kernel of the CPU, the written-out one of CUDA), as
+    # Adam and as AdamW.
     torch.manual_seed(0)
     ref = torch.nn.Linear(4, 3)
     stack = SeedStack([ref, torch.nn.Linear(4, 3)], "cpu")
     params = list(stack.params.values())
-    opt = StackedAdam(params, [1e-2, 0.0])
-    ref_opt = torch.optim.Adam(ref.parameters(), lr=1e-2)
+    opt = StackedAdam(params, [1e-2, 0.0], weight_decay=weight_decay)
+    opt.rowwise = rowwise
+    kind = torch.optim.AdamW if weight_decay else torch.optim.Adam
+    ref_opt = kind(ref.parameters(), lr=1e-2, weight_decay=weight_decay)
     seed1 = {k: v[1].clone() for k, v in stack.params.items()}
     for _ in range(5):
         x = torch.randn(2, 8, 4)

@@ -254,6 +254,7 @@ def parabolic(power: FloatArray, k: int) -> float:
 
 
 INTERPOLATORS: dict[str, Callable[[ComplexArray, int], float]] = {
+    "none": lambda spec, k: 0.0,  # the bin's own frequency: a coarse periodogram start
     "jacobsen": jacobsen,
     "candan": candan,
     "quinn": quinn,

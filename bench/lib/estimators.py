@@ -63,6 +63,8 @@ def estimate_tones(
     info: ToneSearch | None = None,
     on_pass: Callable[[int, float], None] | None = None,
     timer: Callable[[str], AbstractContextManager[Any]] | None = None,
+    pad: int = 1,
+    place: Callable[[FloatArray, FloatArray, float, float], float] | None = None,
 ) -> SinusoidModel:
     """Find, interpolate and refine the tones in ``(x, y)``: the ``fft`` method's estimator.
 
@@ -79,6 +81,9 @@ def estimate_tones(
     ``max_tones``. ``timer(name)`` returns a context manager that times the spectral part;
     ``on_pass(passes, mse)`` is called after each accepted pass (a pass is not an optimiser
     step: a method checks its time budget there rather than logging a trace point).
+    ``pad`` zero-pads the FFT (a finer periodogram grid; interpolate with ``"none"`` then),
+    and ``place(x, residual, w, bin_width)``, when given, moves each candidate frequency
+    before the fit (an exact periodogram zoom, say).
     """
     xv = np.asarray(x, dtype=np.float64).reshape(-1)
     yv = np.asarray(y, dtype=np.float64).reshape(-1)
@@ -102,10 +107,10 @@ def estimate_tones(
         with timer("estimate") if timer is not None else nullcontext():
             resid = yv - model.predict(xv)
             grid = bin_samples(xv, resid, cells)
-            freqs, spec = spectrum(grid)
+            freqs, spec = spectrum(grid, pad=pad)
             k_hi = spec.size - 2
             if dt is not None:
-                k_hi = min(k_hi, int(math.floor(grid.span / (2.0 * dt))) - 1)
+                k_hi = min(k_hi, int(math.floor(pad * grid.span / (2.0 * dt))) - 1)
             band_top = float(freqs[max(k_hi, 0)])
             power = np.abs(spec) ** 2
             band = power[1 : k_hi + 1]
@@ -115,7 +120,7 @@ def estimate_tones(
             bin_w = 2.0 * np.pi / grid.span
             # (frequency, amplitude) of every candidate; a grid bin holds about n A / 2.
             found = [
-                (float(freqs[k] + interp(spec, int(k)) * bin_w), 2.0 * abs(spec[k]) / n)
+                (float(freqs[k] + interp(spec, int(k)) * bin_w / pad), 2.0 * abs(spec[k]) / n)
                 for k in peaks
             ]
             if dt is None and w_limit > band_top:
@@ -131,7 +136,7 @@ def estimate_tones(
                     continue
                 if model.n_tones and np.min(np.abs(model.freqs - w)) < bin_w:
                     continue  # left-overs of a tone already in the model
-                new.append(w)
+                new.append(w if place is None else place(xv, resid, w, bin_w))
         if not new:
             break
         cand = _extend(xv, yv, model, new, trend, refine)

@@ -489,7 +489,9 @@ class SeedStack:
 class StackedAdam:
     """Adam (Kingma and Ba; torch's defaults: betas 0.9 and 0.999, eps 1e-8, no weight decay)
     over stacked parameters, with one learning rate per seed (:meth:`set_lr`); learning rate 0
-    leaves a seed's parameters exactly where they are.
+    leaves a seed's parameters exactly where they are. ``weight_decay`` above 0 makes it AdamW
+    (Loshchilov and Hutter: the parameters shrink by ``lr * weight_decay`` before the Adam
+    step, as ``torch.optim.AdamW`` does).
 
     Every quantity that changes between steps (the step count, the learning rates) is a tensor
     updated in place, so that a whole training step can be captured in a CUDA graph.
@@ -501,9 +503,11 @@ class StackedAdam:
         lr: Sequence[float],
         betas: tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-8,
+        weight_decay: float = 0.0,
     ) -> None:
         self.params = list(params)
         self.b1, self.b2, self.eps = float(betas[0]), float(betas[1]), float(eps)
+        self.weight_decay = float(weight_decay)
         device = self.params[0].device
         self.m = [torch.zeros_like(p) for p in self.params]
         self.v = [torch.zeros_like(p) for p in self.params]
@@ -547,8 +551,9 @@ class StackedAdam:
         self._row_step += 1
         # The fused kernel walks memory flat: a gradient autograd left transposed is copied.
         grads = [g.contiguous() for g in grads]
+        fused = torch._fused_adamw_ if self.weight_decay > 0 else torch._fused_adam_
         for lr, pairs, (params, m, v) in self._groups:
-            torch._fused_adam_(
+            fused(
                 params,
                 [grads[j][r] for j, r in pairs],
                 m,
@@ -559,7 +564,7 @@ class StackedAdam:
                 lr=lr,
                 beta1=self.b1,
                 beta2=self.b2,
-                weight_decay=0.0,
+                weight_decay=self.weight_decay,
                 eps=self.eps,
                 maximize=False,
             )
@@ -594,6 +599,8 @@ class StackedAdam:
             self._step_rows(grads)
             return
         self.t += 1
+        if self.weight_decay > 0:  # decoupled: each seed's parameters shrink by lr * wd
+            torch._foreach_mul_(self.params, [1 - self.weight_decay * lr for lr in self._lr_views])
         bc1 = 1 - self.b1**self.t
         sqrt_bc2 = torch.sqrt(1 - self.b2**self.t)
         torch._foreach_lerp_(self.m, grads, 1 - self.b1)
@@ -660,6 +667,7 @@ def train_seeds(
     log: Logger,
     *,
     lr: float,
+    weight_decay: float = 0.0,
     log_every: int = 100,
     graphs: bool | None = None,
 ) -> list[NetPredictor]:
@@ -667,7 +675,8 @@ def train_seeds(
     as one batched model; returns one :class:`NetPredictor` per seed.
 
     The same loop as :func:`train`, per seed: inputs scaled to [-1, 1] (float64 through a
-    :class:`Float64Front`), fresh batches or shuffled epochs, Adam at ``lr``, the mean training
+    :class:`Float64Front`), fresh batches or shuffled epochs, Adam at ``lr`` (AdamW where
+    ``weight_decay`` is above 0), the mean training
     loss logged every ``log_every`` steps, and the declared stop rule applied to each seed on
     its own: at its first plateau its learning rate drops tenfold, at its next (or at the loss
     floor) it stops, with learning rate 0 and its log frozen (``log.stop_seeds``). Training
@@ -689,7 +698,7 @@ def train_seeds(
     stack = SeedStack(models, device)
     params = list(stack.params.values())
     lrs = np.full(n_seeds, float(lr))
-    opt = StackedAdam(params, stack.padded(lrs))
+    opt = StackedAdam(params, stack.padded(lrs), weight_decay=weight_decay)
 
     parts_tail = () if spec.kind == "classification" else (spec.n_outputs,)
     # On a CPU the cost grows with the seeds in the stack, so a seed that stopped leaves it; on

@@ -1,0 +1,106 @@
+"""Shared pieces of the forecasting baselines (``seasonal-naive``, ``mstl``, ``ucm``): what a
+forecaster needs from a series and how it answers ``predict``.
+
+Statistical forecasters work on a regular series: one value per sampling interval. The tasks
+give ``(x, y)`` pairs, possibly with gaps (weeks missing from ``co2``); :func:`regular_series`
+puts them on their grid, filling gaps by linear interpolation. The seasonal periods are not
+given to any method: :func:`periods_from_data` reads them off the training series' periodogram
+(``bench.lib.estimators.estimate_tones`` on the grid index), strongest first, keeping those
+with at least two whole cycles in the training span. :class:`GridForecast` is the fitted
+predictor: a forecast on the grid after the training data, read at the inputs asked for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from bench import TaskView
+from bench.lib.dsp import sampling_interval
+from bench.lib.estimators import estimate_tones
+
+#: Most seasonal periods a forecaster models (the strongest tones of the periodogram).
+MAX_PERIODS = 2
+
+
+@dataclass(frozen=True)
+class Regular:
+    """A series on its sampling grid: ``values[i]`` at ``origin + i * step``."""
+
+    values: np.ndarray
+    origin: float
+    step: float
+
+    @property
+    def end(self) -> float:
+        return self.origin + (self.values.size - 1) * self.step
+
+
+def regular_series(x: np.ndarray, y: np.ndarray) -> Regular:
+    """``(x, y)`` on its regular grid, gaps filled by linear interpolation. Raises
+    ``ValueError`` for irregular samples, which no seasonal forecaster can index."""
+    order = np.argsort(x, kind="stable")
+    x, y = np.asarray(x, dtype=np.float64)[order], np.asarray(y, dtype=np.float64)[order]
+    dt = sampling_interval(x)
+    if dt is None:
+        raise ValueError("irregular samples: a seasonal forecaster needs a regular grid")
+    pos = np.rint((x - x[0]) / dt).astype(np.int64)
+    full = np.arange(int(pos[-1]) + 1)
+    values = np.interp(full, pos, y)
+    return Regular(values, float(x[0]), float(dt))
+
+
+def periods_from_data(series: Regular, max_periods: int = MAX_PERIODS) -> list[float]:
+    """Seasonal periods, in samples, from the series' own periodogram: the strongest tones
+    (after a linear trend), each with at least two whole cycles in the span and at least two
+    samples per cycle, none a harmonic (within 5%) of a stronger one."""
+    n = series.values.size
+    idx = np.arange(n, dtype=np.float64)
+    model = estimate_tones(idx, series.values, trend=True, max_tones=4 * max_periods)
+    out: list[float] = []
+    for w in model.sorted().freqs:
+        p = 2 * np.pi / float(w)
+        # A harmonic of a stronger period (p close to q / k) belongs to that period's shape.
+        if 2.0 <= p <= n / 2 and all(abs(q / p - round(q / p)) > 0.05 for q in out):
+            out.append(p)
+        if len(out) == max_periods:
+            break
+    return out
+
+
+class GridForecast:
+    """Forecasts for the grid points after the training data, read at any input: an input maps
+    to its nearest grid point; inputs inside the training range get the training series itself.
+    ``make(h)`` returns the forecast of the next ``h`` grid points; it is called again, for a
+    longer horizon, only when an input lies beyond the one computed so far."""
+
+    def __init__(self, series: Regular, make: Callable[[int], np.ndarray]) -> None:
+        self.series = series
+        self.make = make
+        self.forecast = np.zeros(0)
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        s = self.series
+        pos = np.rint((np.asarray(x, dtype=np.float64) - s.origin) / s.step).astype(np.int64)
+        n = s.values.size
+        h = np.maximum(pos - (n - 1), 0)
+        need = int(h.max()) if h.size else 0
+        if need > self.forecast.size:
+            self.forecast = np.asarray(self.make(need), dtype=np.float64).reshape(-1)[:need]
+        ahead = self.forecast[np.clip(h - 1, 0, max(self.forecast.size - 1, 0))] if need else 0.0
+        return np.where(h > 0, ahead, s.values[np.clip(pos, 0, n - 1)])
+
+
+def regular_fixed(task: TaskView) -> str | None:
+    """Why a forecaster cannot attempt ``task``, or ``None``: it needs one regression output
+    and a fixed, regularly sampled training series."""
+    out = task.output
+    if out.kind != "regression" or out.n_outputs != 1:
+        return "forecasts one real-valued series"
+    if task.infinite:
+        return "needs a fixed series on a regular grid, not a sampler"
+    if sampling_interval(np.asarray(task.train_set()[0], dtype=np.float64)) is None:
+        return "irregular samples: a seasonal forecaster needs a regular grid"
+    return None

@@ -1,0 +1,78 @@
+"""MSTL: seasonal-trend decomposition by Loess for several seasonal periods (Bandara, Hyndman
+and Bergmeir, "MSTL: A Seasonal-Trend Decomposition Algorithm for Time Series with Multiple
+Seasonal Patterns", 2021; ``statsmodels.tsa.seasonal.MSTL``), then a trend model.
+
+The series is split into a trend, one seasonal component per period, and a remainder. The
+periods are not given: they are the periodogram's strongest (``methods/_forecast.py``), rounded
+to whole samples as STL requires. The forecast repeats each seasonal component's last cycle
+and extrapolates the seasonally adjusted series (trend plus remainder) by Holt's linear trend
+(``statsmodels``' ``ExponentialSmoothing(trend="add")``, parameters by maximum likelihood), the
+"STL + trend model" recipe of Hyndman and Athanasopoulos (section 3.6 and 5.7). Regularly
+sampled fixed series only (the real-data tasks).
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+
+from bench import Budget, Logger, Method, TaskView, register_method
+from bench.methodlib import forget
+
+from ._forecast import GridForecast, periods_from_data, regular_fixed, regular_series
+
+
+@register_method("mstl")
+class MSTLForecast(Method):
+    """MSTL decomposition with periodogram periods + Holt's linear trend (Bandara et al. 2021)."""
+
+    description = (
+        "Forecast: statsmodels MSTL with the periodogram's periods (whole samples), seasonal "
+        "cycles repeated, Holt's linear trend on the adjusted series (regular fixed series)"
+    )
+    reference = (
+        "Bandara, Hyndman and Bergmeir, MSTL, 2021 (statsmodels.tsa.seasonal.MSTL); Holt's "
+        "linear trend (statsmodels ExponentialSmoothing)"
+    )
+    handles_fixed_data = True
+    input_dtypes = ("float32", "float64", "int64")
+
+    def supports(self, task: TaskView) -> str | None:
+        return regular_fixed(task) or super().supports(task)
+
+    def fit(self, task: TaskView, budget: Budget, seed: int, device: str, log: Logger) -> Any:
+        from statsmodels.tsa.holtwinters import ExponentialSmoothing
+        from statsmodels.tsa.seasonal import MSTL
+
+        forget(self)
+        series = regular_series(*task.train_set())
+        y = series.values
+        with log.phase("estimate"):
+            found = periods_from_data(series)
+        periods = sorted({int(round(p)) for p in found if round(p) >= 2})
+        seasonal = np.zeros((y.size, 0))
+        if periods:
+            res = MSTL(y, periods=periods).fit()
+            seasonal = np.asarray(res.seasonal).reshape(y.size, -1)
+        adjusted = y - seasonal.sum(axis=1)
+        log.check()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # convergence chatter of the optimiser
+            holt = ExponentialSmoothing(adjusted, trend="add").fit()
+        cycles = [seasonal[-p:, j] for j, p in enumerate(periods)]
+
+        def make(h: int) -> np.ndarray:
+            out = np.asarray(holt.forecast(h), dtype=np.float64)
+            for cyc in cycles:
+                out = out + np.resize(cyc, h)
+            return out
+
+        self.periods_ = np.array(periods, dtype=np.float64)
+        self.forecast_ = GridForecast(series, make)
+        self.n_params_ = int(4 + sum(periods))
+        return self
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        return self.forecast_.predict(x)

@@ -1,0 +1,77 @@
+"""Unobserved components model: a local linear trend plus trigonometric seasonals, estimated by
+the Kalman filter and maximum likelihood (Harvey, "Forecasting, Structural Time Series Models
+and the Kalman Filter", 1989; ``statsmodels.tsa.statespace.structural.UnobservedComponents``
+with ``level="local linear trend"`` and ``freq_seasonal``).
+
+Each seasonal period gets a stochastic trigonometric component with statsmodels' default number
+of harmonics, ``floor(period / 2)`` (every harmonic a regular grid can carry), capped at
+``max_harmonics`` to bound the state size. The periods are the periodogram's strongest
+(``methods/_forecast.py``), kept as real numbers: a trigonometric seasonal needs no whole
+number of samples per cycle. Regularly sampled fixed series only (the real-data tasks).
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+
+from bench import Budget, Logger, Method, TaskView, register_method
+from bench.methodlib import forget
+
+from ._forecast import GridForecast, periods_from_data, regular_fixed, regular_series
+
+
+@register_method("ucm")
+class UCMForecast(Method):
+    """Local linear trend + trigonometric seasonals by Kalman filter and MLE (Harvey 1989)."""
+
+    description = (
+        "Forecast: statsmodels UnobservedComponents, local linear trend + trigonometric "
+        "seasonals at the periodogram's periods, maximum likelihood (regular fixed series)"
+    )
+    reference = (
+        "Harvey, Forecasting, Structural Time Series Models and the Kalman Filter, 1989 "
+        "(statsmodels UnobservedComponents)"
+    )
+    handles_fixed_data = True
+    input_dtypes = ("float32", "float64", "int64")
+
+    def __init__(self, max_harmonics: int = 6) -> None:
+        self.max_harmonics = max_harmonics
+
+    def supports(self, task: TaskView) -> str | None:
+        return regular_fixed(task) or super().supports(task)
+
+    def fit(self, task: TaskView, budget: Budget, seed: int, device: str, log: Logger) -> Any:
+        from statsmodels.tsa.statespace.structural import UnobservedComponents
+
+        forget(self)
+        series = regular_series(*task.train_set())
+        with log.phase("estimate"):
+            periods = periods_from_data(series)
+        seasonals = [
+            {"period": p, "harmonics": max(1, min(int(p // 2), int(self.max_harmonics)))}
+            for p in periods
+        ]
+        model = UnobservedComponents(
+            series.values,
+            level="local linear trend",
+            freq_seasonal=seasonals or None,
+        )
+        log.check()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # convergence chatter of the optimiser
+            res = model.fit(disp=False)
+
+        def make(h: int) -> np.ndarray:
+            return np.asarray(res.forecast(h), dtype=np.float64)
+
+        self.periods_ = np.array(periods, dtype=np.float64)
+        self.forecast_ = GridForecast(series, make)
+        self.n_params_ = int(len(res.params))
+        return self
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        return self.forecast_.predict(x)
