@@ -209,3 +209,24 @@ def test_forecasters_skip_irregular_samples() -> None:
     for method in (SeasonalNaive(), MSTLForecast(), UCMForecast()):
         reason = method.supports(TaskView(task, np.random.default_rng(0)))
         assert reason is not None and "regular" in reason
+
+
+@pytest.mark.parametrize("start", [0.1, 0.45])
+def test_complex_surrogate_descends_to_a_tone_from_far_away(start: float) -> None:
+    # Hayes et al.: Re(z^n) has a loss with a slope far from the target, so gradient descent
+    # reaches the frequency from a start a third of the band away, on either side.
+    from bench.builtin.methods.complex_surrogate import surrogate
+
+    n = 64
+    target = torch.cos(2 * math.pi * 0.3 * torch.arange(n, dtype=torch.float64))
+    target_mag = torch.fft.rfft(target, norm="ortho").abs()
+    z = torch.tensor(0.9 * complex(math.cos(2 * math.pi * start), math.sin(2 * math.pi * start)))
+    z = z.to(torch.complex128).requires_grad_(True)
+    opt = torch.optim.Adam([z], lr=1e-2)
+    for _ in range(3000):
+        opt.zero_grad()
+        loss = torch.mean((torch.fft.rfft(surrogate(z, n), norm="ortho").abs() - target_mag) ** 2)
+        loss.backward()
+        opt.step()
+    freq = abs(float(torch.angle(z.detach()))) / (2 * math.pi)
+    assert abs(freq - 0.3) < 1e-4
