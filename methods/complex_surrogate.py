@@ -18,8 +18,8 @@ grid of ``cells`` cells (4,096, the reference's signal length; empty cells inter
 ``bench.lib.dsp.mean_grid``) and indexed on it. A tone above that grid's Nyquist frequency
 (2,048 cycles in the domain) is out of reach, and the record says so through
 ``max_freq_searched``. The learning rate is a declared tuning knob (the paper's
-1e-4 moves ``z`` by at most 0.5 in the 5,000 steps a tone task grants, too little to cross
-from a random start to a slow tone); it runs on demand, not in ``--all``. One oscillator: a
+1e-4 moves ``z`` by at most 0.5 in the 5,000 steps a tone task grants); it runs on demand, not
+in ``--all``. One oscillator: a
 single tone (the paper's multi-sinusoid variant is not implemented). The whole grid is the batch
 (the reference's batch of 16 holds 16 different signals). Steps: the task's step budget; every
 hundredth step's loss goes to the trace.
