@@ -76,7 +76,7 @@ def test_hybrid_classifier_trace_counts_optimiser_steps() -> None:
     budget = Budget(steps=120, batch_size=32, samples=8192)
     _, _, model, log = _fit("periodic-hybrid", "clock[encoding=int64,span=1d]", budget)
     assert [p[0] for p in log.trace()] == [50, 100, 120]  # logged every 50 steps, and the last
-    assert set(learned_state(model)) == {"net_", "periods_", "n_params_"}
+    assert set(learned_state(model)) == {"net_", "periods_", "n_params_", "searched_"}
 
 
 @pytest.mark.parametrize("method_id", ["sgd-sin", "sgd-sin[lr=stable]"])
