@@ -51,6 +51,7 @@ __all__ = [
     "parabolic",
     "quinn",
     "sampling_interval",
+    "search_band",
     "search_limit",
     "spectrum",
 ]
@@ -176,7 +177,11 @@ def sampling_interval(x: npt.ArrayLike) -> float | None:
     xs = np.unique(np.asarray(x, dtype=np.float64))
     if xs.size < 3:
         return None
-    gaps = np.diff(xs)
+    return _interval(np.diff(xs))
+
+
+def _interval(gaps: FloatArray) -> float | None:
+    """The median gap if the gaps are regular (their 5th percentile above half the median)."""
     med = float(np.median(gaps))
     return med if med > 0 and float(np.percentile(gaps, 5)) > 0.5 * med else None
 
@@ -360,15 +365,22 @@ def search_limit(x: npt.ArrayLike) -> tuple[float, str]:
     of the gaps between neighbouring samples are under half a period ("gaps"), far above the
     mean rate's Nyquist frequency (about 100 times for uniform random samples).
     """
+    w, rule, _ = search_band(x)
+    return w, rule
+
+
+def search_band(x: npt.ArrayLike) -> tuple[float, str, float | None]:
+    """:func:`search_limit` and :func:`sampling_interval` from one sort of ``x``: the limit,
+    its rule, and the sampling interval of regular samples (``None`` for random ones)."""
     xs = np.unique(np.asarray(x, dtype=np.float64))
     if xs.size < 3:
-        return 0.0, "too few samples"
-    dt = sampling_interval(xs)
-    if dt is not None:
-        return math.pi / dt, "nyquist"
+        return 0.0, "too few samples", None
     gaps = np.diff(xs)
+    dt = _interval(gaps)
+    if dt is not None:
+        return math.pi / dt, "nyquist", dt
     g = float(np.quantile(gaps, CLOSE_SHARE))
-    return (math.pi / g if g > 0 else math.inf), "gaps"
+    return (math.pi / g if g > 0 else math.inf), "gaps", None
 
 
 @dataclass(frozen=True)

@@ -25,8 +25,7 @@ from .dsp import (
     detection_threshold,
     find_peaks,
     high_band_peaks,
-    sampling_interval,
-    search_limit,
+    search_band,
     spectrum,
 )
 from .sinusoid import FloatArray, SinusoidModel, fit_linear, refine_nls
@@ -95,10 +94,9 @@ def estimate_tones(
     if n < 4 or float(xv.max() - xv.min()) <= 0:
         return model
     interp = INTERPOLATORS[interpolation]
-    dt = sampling_interval(xv)
+    w_limit, info.limit_rule, dt = search_band(xv)  # one sort of x for both
     cells = n_cells or choose_cells(n, float(np.ptp(xv)), dt)
     info.n_cells = cells
-    w_limit, info.limit_rule = search_limit(xv)
     rss = float(np.sum((yv - model.predict(xv)) ** 2))
     info.rss.append(rss)
     total = float(np.sum((yv - yv.mean()) ** 2))
