@@ -49,11 +49,11 @@ def test_harmonic_model_extrapolates_a_square_wave() -> None:
     assert rec["success"] and rec["metrics"]["extrap_nmse"] < 1e-2
 
 
-@pytest.mark.parametrize("encoding", ["int64", "float64"])
-def test_radix_clock_exact_with_no_prior(encoding: str) -> None:
+def test_radix_clock_exact_with_no_prior() -> None:
     # Radices and epoch offset drawn per seed (seed 1: a 387,000-unit day, above the old
-    # 2**17 search cap); every field's period and arcs come from the samples.
-    (rec,) = _run(f"radix-clock[encoding={encoding}]", seeds=(1,))
+    # 2**17 search cap); every field's period and arcs come from the samples. (float64 inputs
+    # take the same integer path: results/discovery-cpu runs both encodings on 20 seeds.)
+    (rec,) = _run("radix-clock[encoding=int64]", seeds=(1,))
     assert rec["status"] == "ok" and rec["success"], rec["reason"]
     assert rec["metrics"]["exact_match"] == 1.0
     assert rec["metrics"]["extrap_exact_match"] == 1.0
