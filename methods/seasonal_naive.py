@@ -1,10 +1,11 @@
 """Seasonal naive forecast: each future value is the last observed value one season earlier
 (Hyndman and Athanasopoulos, "Forecasting: Principles and Practice", 3rd ed., section 5.2).
 
-The reference every MASE is scaled by (Hyndman and Koehler, "Another look at measures of
-forecast accuracy", IJF 2006): a method earns MASE < 1 only by beating this in-sample. Here it
-is a method like any other, so it gets no season from the task: the season is the strongest
-period of the training series' periodogram, rounded to whole samples (``methods/_forecast.py``).
+The bar of the real-data tasks: a method succeeds there by beating the seasonal-naive forecast
+over the same horizon (``datasets/real.py``), and MASE (Hyndman and Koehler, IJF 2006) scales by
+its in-sample error. Here it is a method like any other, so it gets no season from the task:
+the season is the strongest period of the training series' periodogram, rounded to whole
+samples (``methods/_forecast.py``).
 Regularly sampled fixed series only (the real-data tasks); irregular samples are skipped.
 """
 

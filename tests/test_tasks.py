@@ -215,7 +215,7 @@ def _same(a: Any, b: Any) -> bool:
 #: What the task seed draws, by family (README: run i derives one seed for the task's hidden
 #: truth and another for its samples). Tones and waves draw their frequencies; sin31 and the
 #: clock have a truth fixed by definition (31; periods of 60, 3,600 and 86,400 s) and draw only
-#: their held-out instants; real series are the data, whatever the seed.
+#: their held-out instants; real series are the data, and the seed draws the forecast origin.
 SEED_DRAWS = {
     "sin31": "eval",
     "tone": "truth",
@@ -223,7 +223,7 @@ SEED_DRAWS = {
     "noisy-tone": "truth",
     "wave": "truth",
     "clock": "eval",
-    "real": "nothing",
+    "real": "eval",
 }
 
 
@@ -517,9 +517,61 @@ def test_real_data_dominant_period(
     assert abs(periods[np.argmax(power)] - expected) / expected < tol
     xe, _ = task.eval_sets()["extrapolation"]
     assert xe.min() > x.max()
-    # The stated split (README, real.py's docstring): the first 80% in time, to within one
-    # sample of rounding whichever way the code rounds.
-    assert abs(len(x) - 0.8 * (len(x) + len(xe))) < 1
+
+
+@pytest.mark.parametrize("dataset", ["sunspots", "co2", "seattle-temps"])
+def test_real_data_rolling_origin_and_horizon(dataset: str) -> None:
+    """The stated split (README, real.py's docstring): an origin per seed in the last 30% of
+    the series, training on everything before it, the next three seasons as the horizon."""
+    real = module_of("real[dataset=co2]")
+    series, season = real.load(dataset), real.SOURCES[dataset].season
+    origins = set()
+    for seed in range(8):
+        task = get_task(f"real[dataset={dataset}]", seed=seed)
+        x, _ = task.train_set()
+        xe, _ = task.eval_sets()["extrapolation"]
+        assert len(x) >= real.FIRST_ORIGIN * series.x.size
+        np.testing.assert_array_equal(x, series.x[: len(x)])
+        # The horizon is every sample on the grid within three seasons after the origin.
+        pos = series.positions
+        last = pos[len(x) - 1]
+        inside = (pos > last) & (pos <= last + real.HORIZON_SEASONS * season)
+        np.testing.assert_array_equal(xe, series.x[inside])
+        assert xe.size >= 0.9 * real.HORIZON_SEASONS * season
+        origins.add(len(x))
+    assert len(origins) >= 4  # the seeds draw different origins
+
+
+def test_real_data_bar_is_the_seasonal_naive_forecast() -> None:
+    """Its own forecast scores rel_mae 1 and fails; a perfect forecast scores 0 and passes; a
+    missing week is looked up one season further back."""
+    real = module_of("real[dataset=co2]")
+    Series, seasonal_naive_forecast = real.Series, real.seasonal_naive_forecast
+    task = get_task("real[dataset=co2]", seed=1)
+    xe, ye = task.eval_sets()["extrapolation"]
+    naive = task.naive_forecast()
+
+    class Fixed:
+        def __init__(self, values: np.ndarray) -> None:
+            self.values = values
+
+        def predict(self, x: np.ndarray) -> np.ndarray:
+            np.testing.assert_array_equal(x, xe)
+            return self.values
+
+    m = task.score(Fixed(naive))
+    assert m["rel_mae"] == pytest.approx(1.0) and not task.success(m)
+    m = task.score(Fixed(ye))
+    assert m["rel_mae"] == 0.0 and task.success(m)
+    assert m["mase"] == 0.0
+
+    # Season 3, positions 0..7 with 4 missing: position 7 repeats 4, which is missing, so 1.
+    s = Series(np.arange(8.0), np.arange(8.0) * 10, np.arange(8))
+    keep = np.array([0, 1, 2, 3, 5])
+    gappy = Series(s.x[keep], s.y[keep], s.positions[keep])
+    np.testing.assert_array_equal(
+        seasonal_naive_forecast(gappy, 5, 3, np.array([6, 7, 8])), [30.0, 10.0, 50.0]
+    )
 
 
 def test_real_data_seasonal_naive_scale() -> None:
@@ -917,7 +969,7 @@ def test_co2_missing_values_are_dropped() -> None:
     # statsmodels' co2.NOTE gives the 2,225 observations that remain.
     weeks = (dt.date(2001, 12, 29) - dt.date(1958, 3, 29)).days // 7 + 1
     assert weeks == 2284
-    assert len(x) + len(xe) == weeks - 59 == 2225
+    assert weeks - 59 == 2225 == module_of("real[dataset=co2]").load("co2").x.size
 
 
 def test_wave_frequency_truth_is_its_strongest_component() -> None:

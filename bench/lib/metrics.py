@@ -140,6 +140,18 @@ def mase(pred: Any, y: np.ndarray, scale: float) -> float:
     return float(np.mean(np.abs(p - y)) / scale)
 
 
+def rel_mae(pred: Any, y: np.ndarray, reference_mae: float) -> float:
+    """Relative mean absolute error (Davydenko and Fildes, IJF 2013): the forecast's MAE over
+    a reference forecast's MAE on the same points; below 1 beats the reference."""
+    p = _pred(pred, np.asarray(y, dtype=float))
+    if not np.all(np.isfinite(p)):
+        return float("inf")
+    err = float(np.mean(np.abs(p - y)))
+    if reference_mae <= 0:
+        return 0.0 if err == 0 else float("inf")
+    return err / reference_mae
+
+
 def dominant_freq(predictor: Any) -> float | None:
     """The angular frequency a method calls dominant, or ``None`` when it reports none.
 

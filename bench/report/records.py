@@ -23,6 +23,7 @@ HEADLINE_ORDER = (
     "test_mse",
     "test_nmse",
     "extrap_nmse",
+    "rel_mae",
     "mase",
     "efficiency",
     "freq_error",
