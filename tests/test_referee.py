@@ -215,6 +215,22 @@ def test_tune_chooses_on_validation_and_run_applies_it(knob: Path) -> None:
     assert paper["tuning"]["settings"] == "paper" and paper["method_params"]["c"] == 0.0
 
 
+def test_tuning_one_family_keeps_the_others(tmp_path: Path) -> None:
+    """``bench tune --tasks 'real*'`` once rewrote a method's entry with its real-data family
+    alone, dropping every other family's settings."""
+    path = tmp_path / "tuned.json"
+
+    def chosen(fam: str, lr: float) -> dict:
+        return {"m": {"paper": {"lr": 1.0}, "families": {fam: {"params": {"lr": lr}}}}}
+
+    tuning.write_settings(path, "quick", chosen("tone", 0.1), {"command": "first"})
+    tuning.write_settings(path, "quick", chosen("real", 0.2), {"command": "second"})
+    tuning.write_settings(path, "quick", chosen("real", 0.3), {"command": "third"})
+    fams = json.loads(path.read_text())["profiles"]["quick"]["m"]["families"]
+    assert fams["tone"] == {"params": {"lr": 0.1}, "made_by": {"command": "first"}}
+    assert fams["real"] == {"params": {"lr": 0.3}, "made_by": {"command": "third"}}
+
+
 @pytest.mark.slow
 def test_every_network_fits_one_cycle_with_its_tuned_settings() -> None:
     """The check that the training loop works: each network, with the committed tuned settings

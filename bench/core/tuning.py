@@ -330,15 +330,24 @@ def settings_for(entry: Entry, task_family: str, profile: str) -> dict[str, Any]
 def write_settings(
     path: Path, profile: str, chosen: dict[str, Any], provenance: dict[str, Any]
 ) -> None:
-    """Merge ``chosen`` (for ``profile``) into the settings file at ``path``."""
+    """Merge ``chosen`` (for ``profile``) into the settings file at ``path``, task family by
+    task family: a tune of some families keeps every other family's settings, and each family
+    carries the provenance of the tune that chose it (``made_by``)."""
     data: dict[str, Any] = {}
     if path.is_file():
         data = json.loads(path.read_text())
     data["protocol"] = PROTOCOL
-    data.setdefault("profiles", {}).setdefault(profile, {})
-    for fam, value in chosen.items():
-        value = dict(value)
-        value["made_by"] = provenance
-        data["profiles"][profile][fam] = value
+    methods = data.setdefault("profiles", {}).setdefault(profile, {})
+    for method, value in chosen.items():
+        entry = methods.setdefault(method, {})
+        old_made_by = entry.pop("made_by", None)
+        families = entry.get("families", {})
+        if old_made_by is not None:  # a file from before per-family provenance
+            for fam in families.values():
+                fam.setdefault("made_by", old_made_by)
+        entry.update({k: v for k, v in value.items() if k != "families"})
+        for task_family, fam in value["families"].items():
+            families[task_family] = {**fam, "made_by": provenance}
+        entry["families"] = dict(sorted(families.items()))
     path.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
     _load.cache_clear()
