@@ -18,6 +18,7 @@ from bench.builtin.methods.lomb_scargle import LombScargle
 from bench.builtin.methods.mstl import MSTLForecast
 from bench.builtin.methods.nerf_pe import NerfPE, PositionalEncoding
 from bench.builtin.methods.nls import NLS
+from bench.builtin.methods.prophet import ProphetForecast
 from bench.builtin.methods.seasonal_naive import SeasonalNaive
 from bench.builtin.methods.time2vec import Time2Vec, Time2VecMLP
 from bench.builtin.methods.ucm import UCMForecast
@@ -202,11 +203,24 @@ def test_ucm_forecasts_trend_and_season() -> None:
     assert np.max(np.abs(m.predict(ahead) - truth)) < 0.2
 
 
+def test_prophet_follows_a_trend_changepoint_and_a_custom_season() -> None:
+    # Taylor and Letham: a piecewise-linear trend whose rate changes at a changepoint, plus a
+    # seasonality as a Fourier series; here the season is the periodogram's (24 samples).
+    t = np.arange(24 * 20, dtype=np.float64)
+    trend = np.where(t < 240, 0.05 * t, 12 - 0.02 * (t - 240))
+    y = trend + 2 * np.sin(2 * np.pi * t / 24)
+    m = _fit_method(ProphetForecast(), t, y)
+    assert m.periods_[0] == pytest.approx(24, rel=1e-3) and m.fourier_orders_[0] == 10
+    ahead = t[-1] + np.arange(1, 49)
+    truth = 12 - 0.02 * (ahead - 240) + 2 * np.sin(2 * np.pi * ahead / 24)
+    assert np.max(np.abs(m.predict(ahead) - truth)) < 0.3
+
+
 def test_forecasters_skip_irregular_samples() -> None:
     rng = np.random.default_rng(3)
     x = np.sort(rng.uniform(0, 100, 500))
     task = _Samples(x, np.sin(x))
-    for method in (SeasonalNaive(), MSTLForecast(), UCMForecast()):
+    for method in (SeasonalNaive(), MSTLForecast(), UCMForecast(), ProphetForecast()):
         reason = method.supports(TaskView(task, np.random.default_rng(0)))
         assert reason is not None and "regular" in reason
 
