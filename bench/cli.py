@@ -186,7 +186,13 @@ def cmd_tune(args: argparse.Namespace) -> int:
     t0 = time.time()
     run_sweep(specs, out, resume=True, jobs=jobs, quiet=args.quiet)
     wall = time.time() - t0
-    records = [r for r in load_records([out]) if r.get("profile") == args.profile]
+    # Only the families tuned now: the folder may hold other families' trials, whose settings
+    # (and provenance) a tune of some families leaves as they are.
+    records = [
+        r
+        for r in load_records([out])
+        if r.get("profile") == args.profile and r.get("task_family") in families
+    ]
     chosen = tuning.summarise(records, methods)
     provenance = {
         "command": os.environ.get("BENCH_COMMAND", "python -m bench tune"),
