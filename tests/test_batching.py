@@ -89,7 +89,7 @@ def test_stacked_adam_takes_torchs_adam_steps(rowwise: bool, weight_decay: float
         (ref(x[0]) ** 2).mean().backward()
         ref_opt.step()
     for name, p in ref.named_parameters():
-        torch.testing.assert_close(stack.params[name][0], p, rtol=1e-6, atol=1e-7)
+        torch.testing.assert_close(stack.param(name)[0], p, rtol=1e-6, atol=1e-7)
         assert torch.equal(stack.params[name][1], seed1[name])  # learning rate 0: untouched
 
 
