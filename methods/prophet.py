@@ -70,11 +70,12 @@ class ProphetForecast(Method):
 
     def fit(self, task: TaskView, budget: Budget, seed: int, device: str, log: Logger) -> Any:
         import pandas as pd
-        from prophet import Prophet
 
-        # cmdstanpy logs every fit at INFO and resets its level on first use; failures raise.
-        for name in ("cmdstanpy", "prophet"):
+        # Prophet's import reports a missing optional plotting library as an error, and
+        # cmdstanpy logs every fit at INFO (resetting its level on first use); failures raise.
+        for name in ("cmdstanpy", "prophet", "prophet.plot", "prophet.models"):
             logging.getLogger(name).disabled = True
+        from prophet import Prophet
         forget(self)
         x, y = (np.asarray(a, dtype=np.float64) for a in task.train_set())
         series = regular_series(x, y)
