@@ -76,6 +76,7 @@ class ProphetForecast(Method):
         for name in ("cmdstanpy", "prophet", "prophet.plot", "prophet.models"):
             logging.getLogger(name).disabled = True
         from prophet import Prophet
+
         forget(self)
         x, y = (np.asarray(a, dtype=np.float64) for a in task.train_set())
         series = regular_series(x, y)
