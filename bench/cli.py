@@ -20,7 +20,7 @@ from typing import Any
 from . import defaults
 from .cliparser import UsageError, build_parser, split_patterns
 from .core import registry
-from .core.store import environment, mixed_with, records_path_problem
+from .core.store import CorruptRecords, environment, mixed_with, records_path_problem
 
 EXIT_USAGE = 2
 
@@ -76,7 +76,57 @@ def _device_and_jobs(args: argparse.Namespace, command: str) -> tuple[str, int]:
         device = resolve_device(args.device)
     except ValueError as exc:
         raise UsageError(f"{command}: {exc}") from exc
-    return device, args.jobs or defaults.default_jobs(device)
+    if args.in_process and (args.scheduler or args.timeout or args.memory_limit):
+        raise UsageError(
+            f"{command}: --in-process runs in this process: no --scheduler, --timeout or "
+            "--memory-limit with it"
+        )
+    if args.in_process and args.jobs not in (None, 1):
+        raise UsageError(f"{command}: --in-process runs one unit at a time: use --jobs 1")
+    jobs = 1 if args.in_process else args.jobs or defaults.default_jobs(device)
+    if args.scheduler and not getattr(args, "dry_run", False):
+        from .core.cluster import SchedulerError, probe
+
+        try:  # before anything is planned or printed
+            probe(args.scheduler)
+        except SchedulerError as exc:
+            raise UsageError(f"{command}: {exc}") from exc
+    return device, jobs
+
+
+def _sweep_options(args: argparse.Namespace, device: str, jobs: int) -> dict[str, Any]:
+    """``run_sweep``'s keyword arguments for where and how the units execute."""
+    gpus: list[str] = []
+    if device == "cuda" and jobs > 1 and not args.scheduler:  # one local worker per GPU
+        import torch
+
+        gpus = [str(i) for i in range(torch.cuda.device_count())]
+    return {
+        "isolate": not args.in_process,
+        "timeout": args.timeout,
+        "memory_mb": args.memory_limit,
+        "scheduler": args.scheduler,
+        "gpus": gpus,
+    }
+
+
+def _where(args: argparse.Namespace, jobs: int) -> str:
+    if args.scheduler:
+        return f"on the dask scheduler {args.scheduler}"
+    if jobs > 1:
+        return f"{jobs} dask workers"
+    return "in this process" if args.in_process else "1 worker"
+
+
+def _sweep(specs: Any, out: Path, args: argparse.Namespace, device: str, jobs: int, **kw: Any):
+    from .core.cluster import SchedulerError
+    from .core.sweep import run_sweep
+
+    try:
+        return run_sweep(specs, out, jobs=jobs, quiet=args.quiet, **kw,
+                         **_sweep_options(args, device, jobs))  # fmt: skip
+    except SchedulerError as exc:
+        raise UsageError(str(exc)) from exc
 
 
 def _announce(line: str, specs: Sequence[Any], dry_run: bool, out: Path) -> bool:
@@ -94,7 +144,6 @@ def _announce(line: str, specs: Sequence[Any], dry_run: bool, out: Path) -> bool
 def cmd_run(args: argparse.Namespace) -> int:
     from .core.runner import drop_done, plan
     from .core.store import done_keys
-    from .core.sweep import run_sweep
 
     if not args.all and not args.methods and not args.tasks:
         raise UsageError("run: say what to run: --all, or --methods and/or --tasks")
@@ -127,14 +176,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     done_note = f" ({n_planned - n_runs} of {n_planned} already recorded)" if args.resume else ""
     line = (
         f"{len(methods)} method(s) x {len(tasks)} task(s) x {seeds} seed(s): {n_runs} run(s) "
-        f"to do{done_note}, profile {args.profile}, device {device}, {jobs} worker(s) "
+        f"to do{done_note}, profile {args.profile}, device {device}, {_where(args, jobs)} "
         f"-> {out}/records.jsonl"
     )
     if not _announce(line, specs, args.dry_run, out):
         return 0
     for line in mixed_with(out, environment(device), args.profile):
         print(f"warning: {line}", file=sys.stderr)
-    recs = run_sweep(specs, out, jobs=jobs, quiet=args.quiet)
+    recs = _sweep(specs, out, args, device, jobs)
     counts: dict[str, int] = {}
     for r in recs:
         counts[r["status"]] = counts.get(r["status"], 0) + 1
@@ -155,7 +204,6 @@ def cmd_tune(args: argparse.Namespace) -> int:
     from .core import tuning
     from .core.runner import plan
     from .core.store import _git_commit, load_records
-    from .core.sweep import run_sweep
 
     device, jobs = _device_and_jobs(args, "tune")
     registry.load_plugins()
@@ -179,12 +227,12 @@ def cmd_tune(args: argparse.Namespace) -> int:
     task_list = "; ".join(f"{f}: {', '.join(t.id for t in ts)}" for f, ts in families.items())
     line = (
         f"tune: {len(methods)} method(s), {len(specs)} trial(s) on {task_list}; profile "
-        f"{args.profile}, device {device}, {jobs} worker(s) -> {out}/records.jsonl"
+        f"{args.profile}, device {device}, {_where(args, jobs)} -> {out}/records.jsonl"
     )
     if not _announce(line, specs, args.dry_run, out):
         return 0
     t0 = time.time()
-    run_sweep(specs, out, resume=True, jobs=jobs, quiet=args.quiet)
+    _sweep(specs, out, args, device, jobs, resume=True)
     wall = time.time() - t0
     # Only the families tuned now: the folder may hold other families' trials, whose settings
     # (and provenance) a tune of some families leaves as they are.
@@ -228,6 +276,56 @@ def _newest_run_folder() -> Path:
     return found[-1].parent
 
 
+def _readable(paths: Sequence[Path], command: str) -> None:
+    for d in paths:
+        why = records_path_problem(d)
+        if why is not None:
+            raise UsageError(f"{command}: {why}")
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from .core.exchange import export_parquet
+    from .core.store import warn_skipped
+
+    _readable(args.dirs, "export")
+    first = args.dirs[0]
+    out = args.out or (first if first.is_dir() else first.parent) / "records.parquet"
+    if out.suffix != ".parquet":
+        raise UsageError(f"export: --out {out} should be a .parquet file")
+    _writable(out.parent)
+    try:
+        n, problems = export_parquet(args.dirs, out)
+    except (OSError, EOFError) as exc:
+        raise UsageError(f"export: cannot read the records: {exc}") from exc
+    warn_skipped(problems)
+    if not n:
+        raise UsageError("export: no readable record in " + ", ".join(map(str, args.dirs)))
+    print(f"exported {n} record(s) -> {out}", file=sys.stderr)
+    return 0
+
+
+def cmd_merge(args: argparse.Namespace) -> int:
+    from .core.exchange import merge_folders
+    from .core.store import warn_skipped
+
+    _readable(args.sources, "merge")
+    for src in args.sources:
+        if not src.is_dir():
+            raise UsageError(f"merge: {src} is not a result folder")
+    _writable(args.dest)
+    try:
+        added, dupes, problems = merge_folders(args.dest, args.sources)
+    except (OSError, EOFError) as exc:
+        raise UsageError(f"merge: cannot read the records: {exc}") from exc
+    warn_skipped(problems)
+    print(
+        f"merged {added} run(s) into {args.dest / 'records.jsonl'}; {dupes} record(s) left "
+        "out as already there or repeated",
+        file=sys.stderr,
+    )
+    return 0
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from .report import publish_folder, read, update_readme, write_report
 
@@ -235,10 +333,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         args.dirs = [_newest_run_folder()]
         print(f"report: {args.dirs[0]} (the newest folder of records under {defaults.RUNS_DIR}/)",
               file=sys.stderr)  # fmt: skip
-    for d in args.dirs:
-        why = records_path_problem(d)
-        if why is not None:
-            raise UsageError(f"report: {why}")
+    _readable(args.dirs, "report")
     formats = list(dict.fromkeys(args.format))
     if args.publish and set(formats) - {"md", "csv"}:
         raise UsageError(
@@ -308,8 +403,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             "report": cmd_report,
             "landscape": cmd_landscape,
             "tune": cmd_tune,
+            "export": cmd_export,
+            "merge": cmd_merge,
         }[args.command](args)
-    except (UsageError, registry.RegistryError) as exc:
+    except (UsageError, registry.RegistryError, CorruptRecords) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt as exc:

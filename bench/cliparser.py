@@ -56,6 +56,57 @@ RUN_HELP = """Run methods on tasks for several seeds and append one record per r
 records (--no-report to skip it)."""
 
 
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds or MiB: {text}")
+    return value
+
+
+def _execution_options(p: argparse.ArgumentParser) -> None:
+    """Where and how runs execute: the same options for run and tune."""
+    p.add_argument(
+        "--jobs",
+        type=int,
+        default=None,
+        help="workers of a local dask cluster on loopback, one thread each (default: one per "
+        "core on CPU, up to 4; one per GPU on CUDA); 1 runs the units one after another",
+    )
+    p.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        default=None,
+        help="send the runs to an existing dask scheduler (e.g. tcp://host:8786) instead of "
+        "a local cluster; see the README's Scale-out section",
+    )
+    p.add_argument(
+        "--timeout",
+        type=_positive_float,
+        default=None,
+        metavar="SECONDS",
+        help="stop a run past this many seconds per seed and record it as timeout, even when "
+        "stuck in native code (each run is in a child process); default: no limit beyond the "
+        "profile's own time budget",
+    )
+    p.add_argument(
+        "--memory-limit",
+        type=_positive_float,
+        default=None,
+        metavar="MIB",
+        help="memory a run may allocate beyond the loaded interpreter; past it the run is "
+        "recorded as oom (an address-space limit, Linux)",
+    )
+    p.add_argument(
+        "--in-process",
+        action="store_true",
+        help="with --jobs 1, run in this process (for a debugger); a crashing plugin then "
+        "ends the sweep, and --timeout and --memory-limit are not available",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog=prog_name(), description="periodic-bench: learning periodic functions")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -104,12 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=defaults.THREADS,
         help=f"torch threads per worker (default {defaults.THREADS})",
     )
-    r.add_argument(
-        "--jobs",
-        type=int,
-        default=None,
-        help="worker processes (default: one per core on CPU, up to 4; 1 on CUDA)",
-    )
+    _execution_options(r)
     r.add_argument(
         "--out",
         type=Path,
@@ -143,7 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
     tu.add_argument(
         "--threads", type=int, default=defaults.THREADS, help="torch threads per worker"
     )
-    tu.add_argument("--jobs", type=int, default=None, help="worker processes (as for run)")
+    _execution_options(tu)
     tu.add_argument(
         "--out",
         type=Path,
@@ -159,6 +205,33 @@ def build_parser() -> argparse.ArgumentParser:
     )
     tu.add_argument("--dry-run", action="store_true", help="print the trials and run nothing")
     tu.add_argument("--quiet", action="store_true", help="no progress bar or lines")
+
+    ex = sub.add_parser(
+        "export",
+        help="write records as a Parquet table",
+        description="Write every record of the given folders (or .jsonl files) as one Parquet "
+        "table, one row per record: metrics, phase times and memory as columns of their own "
+        "(metrics.<name>, time.<phase>, memory.<name>), nested fields as JSON text. Readable "
+        "by pandas, polars or DuckDB without this package.",
+    )
+    ex.add_argument("dirs", nargs="+", type=Path, metavar="PATH", help="result folders or files")
+    ex.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="the .parquet file (default: <first PATH>/records.parquet)",
+    )
+
+    mg = sub.add_parser(
+        "merge",
+        help="combine result folders, each run once",
+        description="Append to DEST every record of the SOURCE folders whose run (run_key) is "
+        "not in DEST yet, each run once (of several records of one run, the newest), and "
+        "carry their environment blocks into DEST's manifest. DEST is created if needed; "
+        "the sources are not changed.",
+    )
+    mg.add_argument("dest", type=Path, metavar="DEST", help="result folder to merge into")
+    mg.add_argument("sources", nargs="+", type=Path, metavar="SOURCE", help="result folders")
 
     rep = sub.add_parser(
         "report",

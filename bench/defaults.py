@@ -25,7 +25,12 @@ def limit_threads(threads: int = THREADS) -> None:
 
 
 def default_jobs(device: str) -> int:
-    """One worker per core up to :data:`MAX_CPU_JOBS` on CPU; one on a GPU."""
+    """One worker per core up to :data:`MAX_CPU_JOBS` on CPU; one per GPU on CUDA (one on
+    ``cuda:N``)."""
+    if device == "cuda":
+        import torch
+
+        return max(1, torch.cuda.device_count())
     if device.startswith("cuda"):
         return 1
     return max(1, min(os.cpu_count() or 1, MAX_CPU_JOBS))

@@ -1,7 +1,7 @@
 """The runner: (method x task x seed) -> one record, never aborting a sweep.
 
 Each unit of work is a :class:`RunSpec`, a small picklable description (ids, parameters, seeds,
-profile, device), so the same code runs in-process, in a process pool, or on a remote worker.
+profile, device), so the same code runs in-process, in a sandbox child or on a dask worker.
 A vectorised method gets all seeds of a task in one unit; every other method gets one seed per
 unit. Failures of any kind become records with a status and a reason.
 """
@@ -182,7 +182,7 @@ def _classify_exception(exc: BaseException) -> tuple[str, str]:
 
     if isinstance(exc, RunTimeout):
         return "timeout", str(exc)
-    if isinstance(exc, torch.cuda.OutOfMemoryError | MemoryError):
+    if isinstance(exc, torch.cuda.OutOfMemoryError | MemoryError) or _alloc_failed(exc):
         return "oom", f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
     if isinstance(exc, BudgetExceeded):
         return "error", f"sample budget exceeded: {exc}"
@@ -190,6 +190,11 @@ def _classify_exception(exc: BaseException) -> tuple[str, str]:
     where = f" at {Path(tb[-1].filename).name}:{tb[-1].lineno}" if tb else ""
     msg = str(exc).splitlines()[0] if str(exc) else ""
     return "error", f"{type(exc).__name__}: {msg}{where}"
+
+
+def _alloc_failed(exc: BaseException) -> bool:
+    """torch reports a failed host allocation as a RuntimeError, not a MemoryError."""
+    return isinstance(exc, RuntimeError) and "can't allocate memory" in str(exc)
 
 
 @dataclass
@@ -415,10 +420,15 @@ def _stop_fields(log: Logger, i: int) -> dict[str, Any]:
     return {"converged": at >= 0, "converged_step": at if at >= 0 else None}
 
 
-def lost_worker_records(spec: RunSpec, exc: BaseException) -> list[dict[str, Any]]:
-    """Records for a unit whose worker process died before it could report."""
+def unit_records(spec: RunSpec, status: str, reason: str) -> list[dict[str, Any]]:
+    """Records for a unit that could not report for itself (its worker process died, or it
+    was stopped at its timeout), built from the spec alone."""
+    registry.load_plugins()
     m, t, ctx = _context(spec)
-    unit = _Unit(ctx, spec.keys, spec.seeds, environment(spec.device))
+    keys = spec.keys or tuple(
+        _key(m, t, s, spec.profile, spec.base_seed, spec.purpose) for s in spec.seeds
+    )
+    unit = _Unit(ctx, keys, spec.seeds, environment(spec.device))
     unit.judge = [
         {
             "headline": getattr(t.cls, "headline", None),
@@ -426,7 +436,7 @@ def lost_worker_records(spec: RunSpec, exc: BaseException) -> list[dict[str, Any
             "success_criterion": getattr(t.cls, "success_criterion", ""),
         }
     ] * len(spec.seeds)
-    return unit.records("error", f"worker process died: {type(exc).__name__}: {exc}")
+    return unit.records(status, reason)
 
 
 def seed_everything(seed: int) -> None:

@@ -117,25 +117,53 @@ class RecordWriter:
         self._envs: dict[str, Any] = read_manifest(self.folder)["environments"]
 
     def _repair_tail(self) -> None:
-        # A process killed mid-write can leave a last line without its newline; terminate it so
-        # the next record starts on a line of its own (the torn line is skipped on read).
-        if self.path.exists() and self.path.stat().st_size:
-            with open(self.path, "rb+") as f:
-                f.seek(-1, os.SEEK_END)
-                if f.read(1) != b"\n":
-                    f.write(b"\n")
+        """Drop a half-written last line (a process killed mid-write): the run it belonged to
+        is not recorded, so ``--resume`` computes it again. A last line that is whole but lost
+        its newline is kept and terminated."""
+        if not (self.path.exists() and self.path.stat().st_size):
+            return
+        with open(self.path, "rb+") as f:
+            size = f.seek(0, os.SEEK_END)
+            f.seek(max(0, size - (1 << 20)))
+            tail = f.read()
+            if tail.endswith(b"\n"):
+                return
+            cut = tail.rfind(b"\n") + 1
+            torn = tail[cut:]
+            try:
+                json.loads(torn)
+                f.write(b"\n")
+                return
+            except ValueError:
+                pass
+            f.truncate(size - len(torn))
+        print(
+            f"warning: {self.path}: dropped a half-written last line ({len(torn)} bytes); "
+            "its run was not recorded and will be run again",
+            file=sys.stderr,
+        )
 
     def _remember(self, env: dict[str, Any]) -> str:
         key = env_id(env)
         if key not in self._envs:
             self._envs[key] = clean(env)
-            tmp = self.folder / f".{MANIFEST}.tmp"
-            tmp.write_text(
-                json.dumps({"format": 2, "environments": self._envs}, indent=1) + "\n",
-                encoding="utf-8",
-            )
-            os.replace(tmp, self.folder / MANIFEST)  # atomic: never half a manifest
+            self._save_manifest()
         return key
+
+    def add_environments(self, envs: dict[str, Any]) -> None:
+        """Carry environment blocks (by their ids) over from another folder's manifest."""
+        new = {k: v for k, v in envs.items() if k not in self._envs}
+        if new:
+            self._envs.update(new)
+            self._save_manifest()
+
+    def _save_manifest(self) -> None:
+        tmp = self.folder / f".{MANIFEST}.tmp"
+        tmp.write_text(
+            json.dumps({"format": 2, "environments": self._envs}, indent=1) + "\n",
+            encoding="utf-8",
+        )
+        os.replace(tmp, self.folder / MANIFEST)  # atomic: never half a manifest
 
     def write(self, record: dict[str, Any]) -> None:
         record = dict(record)
@@ -177,6 +205,18 @@ def iter_records(path: Path, problems: list[BadLine] | None = None) -> Iterator[
 
 def _read_file(path: Path, problems: list[BadLine] | None) -> Iterator[dict[str, Any]]:
     envs = read_manifest(path.parent)["environments"]
+    for rec in raw_records(path, problems):
+        if "env" not in rec:
+            # The shared block from the manifest, with this record's own finishing time.
+            env = dict(envs.get(rec["env_id"]) or {"missing": f"env {rec['env_id']}"})
+            env["timestamp"] = rec.get("finished", "")
+            rec["env"] = env
+        yield rec
+
+
+def raw_records(path: Path, problems: list[BadLine] | None = None) -> Iterator[dict[str, Any]]:
+    """The records of one file as stored (``env_id`` not resolved); bad lines are skipped and
+    reported into ``problems``."""
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rt", encoding="utf-8", errors="replace") as f:
         for lineno, line in enumerate(f, 1):
@@ -199,11 +239,6 @@ def _read_file(path: Path, problems: list[BadLine] | None) -> Iterator[dict[str,
                 if problems is not None:
                     problems.append(BadLine(path, lineno, f"missing {', '.join(missing)}"))
                 continue
-            if "env" not in rec:
-                # The shared block from the manifest, with this record's own finishing time.
-                env = dict(envs.get(rec["env_id"]) or {"missing": f"env {rec['env_id']}"})
-                env["timestamp"] = rec.get("finished", "")
-                rec["env"] = env
             yield rec
 
 
@@ -221,8 +256,39 @@ def load_records(
     return out
 
 
-def done_keys(out: Path) -> set[str]:
-    return {r["run_key"] for r in iter_records(Path(out))}
+class CorruptRecords(ValueError):
+    """A records file that cannot be read at all (one line for the user)."""
+
+
+def done_keys(out: Path, warn: bool = True) -> set[str]:
+    """The run keys recorded in ``out`` (for ``--resume``). Skipped lines are warned about,
+    naming the file and line; a file that cannot be read, or has lines but not one record,
+    raises :class:`CorruptRecords`."""
+    problems: list[BadLine] = []
+    keys: set[str] = set()
+    for f in record_files(Path(out)):
+        before = len(problems)
+        try:
+            found = {r["run_key"] for r in _read_file(f, problems)}
+        except (OSError, EOFError, UnicodeError) as exc:  # not gzip, truncated archive, ...
+            raise CorruptRecords(f"cannot read {f}: {exc}") from exc
+        if not found and len(problems) > before:
+            raise CorruptRecords(
+                f"{f} holds no readable record ({problems[before].why} at line "
+                f"{problems[before].lineno}): not a records file, or corrupt"
+            )
+        keys |= found
+    if warn:
+        warn_skipped(problems)
+    return keys
+
+
+def warn_skipped(problems: list[BadLine], limit: int = 10) -> None:
+    """One warning per skipped line (file and line), at most ``limit`` of them."""
+    for p in problems[:limit]:
+        print(f"warning: {p}", file=sys.stderr)
+    if len(problems) > limit:
+        print(f"warning: ... and {len(problems) - limit} more skipped line(s)", file=sys.stderr)
 
 
 # -- provenance ---------------------------------------------------------------------------------

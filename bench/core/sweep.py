@@ -1,28 +1,33 @@
-"""A sweep: run units of work, in this process or in a pool of worker processes, and append
-each unit's records to ``records.jsonl`` as it ends (so a killed sweep loses at most the runs in
-flight, and ``--resume`` computes only what is missing).
+"""A sweep: run units of work and append each unit's records to ``records.jsonl`` as it ends
+(so a killed sweep loses at most the runs in flight, and ``--resume`` computes only what is
+missing).
 
-Ctrl-C stops a sweep at once: workers ignore SIGINT (a terminal sends it to the whole process
-group) and the parent terminates them, so a worker never prints a traceback of its own and none
-is left running when the parent exits. Every unit that finished before is already recorded.
+Where the units run:
+
+* ``jobs`` 1 with ``isolate`` (what the command line does): one after another in a sandbox
+  child (``bench.core.isolate``), so that a run that hangs past ``timeout``, crashes its
+  interpreter or exceeds ``memory_mb`` is recorded with its status and the sweep goes on;
+  without it (the library's default, so that methods registered in the calling process are
+  found), in this process: a debugger reaches the runs, nothing protects the sweep;
+* ``jobs`` > 1 or a ``scheduler``: on dask.distributed (``bench.core.cluster``), a local
+  cluster of ``jobs`` one-thread workers or the cluster at ``scheduler``; each worker runs its
+  units in its own sandbox, with the same timeouts and limits.
+
+Ctrl-C stops a sweep at once: sandbox children ignore SIGINT (a terminal sends it to the whole
+process group) and are killed by the parent, and a local cluster is shut down, so nothing is
+left running when the parent exits. Every unit that finished before is already recorded.
 """
 
 from __future__ import annotations
 
-import signal
-import sys
 import time
-from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..defaults import limit_threads
 from .progress import Progress
-from .runner import RunSpec, drop_done, execute, lost_worker_records
+from .runner import RunSpec, drop_done, execute
 from .store import RecordWriter, done_keys
-
-Finish = Callable[[RunSpec, list[dict[str, Any]], float], None]
 
 
 def run_sweep(
@@ -31,9 +36,17 @@ def run_sweep(
     resume: bool = False,
     jobs: int = 1,
     quiet: bool = False,
+    *,
+    isolate: bool = False,
+    timeout: float | None = None,
+    memory_mb: float | None = None,
+    scheduler: str | None = None,
+    gpus: Sequence[str] = (),
 ) -> list[dict[str, Any]]:
     """Execute ``specs``, appending each unit's records to ``out/records.jsonl`` as it ends;
-    ``resume`` first drops the runs already recorded there."""
+    ``resume`` first drops the runs already recorded there. ``timeout`` (seconds per seed of a
+    unit) and ``memory_mb`` (per run) need a sandbox, so they imply ``isolate``; ``gpus`` pins
+    the workers of a local cluster one to each."""
     writer = RecordWriter(out)
     if resume:
         specs = drop_done(specs, done_keys(out))
@@ -47,86 +60,26 @@ def run_sweep(
         progress.finish(spec, recs, secs)
 
     try:
-        if jobs <= 1:
+        if specs and (jobs > 1 or scheduler):
+            from .cluster import run_on_dask
+
+            run_on_dask(specs, finish, jobs, scheduler, timeout, memory_mb, gpus)
+        elif isolate or timeout is not None or memory_mb is not None:
+            from . import isolate as sandbox
+
+            box = sandbox.shared(memory_mb)
+            try:
+                for spec in specs:
+                    finish(spec, *box.run(spec, timeout))
+            except BaseException:
+                sandbox.close_shared()  # a run may be in flight: stop it with the sweep
+                raise
+        else:
             for spec in specs:
                 finish(spec, *_timed_execute(spec))
-        else:
-            _run_in_pools(specs, jobs, finish)
     finally:
         progress.close()
     return results
-
-
-def _run_in_pools(specs: Sequence[RunSpec], jobs: int, finish: Finish) -> None:
-    pending, breaks = list(specs), 0
-    while pending:
-        if breaks >= 2:  # the pool keeps breaking: run each unit alone to find the culprit
-            for spec in pending:
-                _run_pool([spec], 1, finish, last_resort=True)
-            return
-        done = _run_pool(pending, jobs, finish, last_resort=False)
-        pending = [sp for sp in pending if id(sp) not in done]
-        if pending:
-            breaks += 1
-            how = "in a fresh pool" if breaks < 2 else "one at a time"
-            print(
-                f"warning: a worker process died; retrying {len(pending)} unit(s) {how}",
-                file=sys.stderr,
-            )
-
-
-def _init_worker() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when workers stop
-    limit_threads()
-
-
-def _run_pool(specs: Sequence[RunSpec], jobs: int, finish: Finish, last_resort: bool) -> set[int]:
-    """Run ``specs`` in a fresh process pool; returns the ids of the specs that finished.
-
-    A worker that dies (out of memory, a crashing extension) breaks the whole pool, and every
-    unit still in it fails with it, guilty or not: those get no record here, so the caller can
-    retry them (or ``--resume`` will). Only as a ``last_resort`` (one unit alone in its pool)
-    does a dead worker become an ``error`` record.
-    """
-    import multiprocessing as mp
-    from concurrent.futures.process import BrokenProcessPool
-
-    done: set[int] = set()
-    pool = ProcessPoolExecutor(
-        max_workers=jobs, mp_context=mp.get_context("spawn"), initializer=_init_worker
-    )
-    try:
-        started = {pool.submit(_timed_execute, sp): sp for sp in specs}
-        for fut in as_completed(started):
-            spec = started[fut]
-            try:
-                recs, secs = fut.result()
-            except BrokenProcessPool as exc:
-                if not last_resort:
-                    continue
-                recs, secs = lost_worker_records(spec, exc), float("nan")
-            except Exception as exc:  # the result could not come back
-                recs, secs = lost_worker_records(spec, exc), float("nan")
-            finish(spec, recs, secs)
-            done.add(id(spec))
-    except BaseException:
-        _stop(pool)
-        raise
-    pool.shutdown(wait=True)
-    return done
-
-
-def _stop(pool: ProcessPoolExecutor) -> None:
-    """Terminate every worker now (SIGTERM, then SIGKILL after a moment) and drop the queue."""
-    procs = list((getattr(pool, "_processes", None) or {}).values())
-    for p in procs:
-        p.terminate()
-    deadline = time.monotonic() + 2.0
-    for p in procs:
-        p.join(max(0.0, deadline - time.monotonic()))
-        if p.is_alive():
-            p.kill()
-    pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _timed_execute(spec: RunSpec) -> tuple[list[dict[str, Any]], float]:

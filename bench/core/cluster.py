@@ -1,0 +1,191 @@
+"""Sweeps on dask.distributed: a local cluster for ``--jobs N``, any cluster for ``--scheduler``.
+
+The client submits every unit of work at once, each under a unique key (``pure=False``), and
+takes the results as they complete, so records are written as they arrive. On the worker a
+unit runs in that worker's sandbox child (``bench.core.isolate``): timeouts, crashes and memory
+limits behave exactly as in a serial sweep. A worker that is lost (killed, its machine gone)
+loses only its unit in flight; the scheduler retries it once on another worker
+(``allowed-failures`` 1) and, if that is lost too, the unit is recorded as ``error``.
+
+What workers need:
+
+* the package installed (``periodic-bench`` and its plugins' packages): units refer to the
+  harness's code by name;
+* plugin folders named in ``BENCH_PLUGIN_PATH`` are shipped by value when the cluster is not
+  local: their ``.py`` files go to every worker (a worker plugin) and load from a folder there;
+* on a machine with several GPUs, one worker per GPU: a local cluster pins worker ``i`` to GPU
+  ``i`` (``CUDA_VISIBLE_DEVICES`` in its sandbox); on a remote cluster, start the workers with
+  ``dask cuda worker`` (dask-cuda), which pins each one.
+
+The local cluster listens on loopback only and has no dashboard.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from distributed import WorkerPlugin
+
+from . import isolate
+from .isolate import Outcome, as_records
+from .plugins import plugin_dirs
+from .runner import RunSpec, unit_records
+
+Finish = Callable[[RunSpec, list[dict[str, Any]], float], None]
+
+#: How long to wait for a scheduler named by ``--scheduler`` before giving up.
+CONNECT_TIMEOUT = "10s"
+
+
+class SchedulerError(ValueError):
+    """The scheduler cannot be reached (one line for the user)."""
+
+
+def _config() -> dict[str, Any]:
+    return {
+        "distributed.scheduler.allowed-failures": 1,  # a lost unit is retried once
+        "distributed.worker.daemon": False,
+        "distributed.comm.timeouts.connect": CONNECT_TIMEOUT,
+    }
+
+
+def connect(jobs: int, scheduler: str | None) -> tuple[Any, Any]:
+    """A client for ``scheduler``, or for a fresh local cluster of ``jobs`` one-thread
+    workers on loopback; returns ``(client, cluster_or_None)``."""
+    import dask
+    from dask.distributed import Client, LocalCluster
+
+    with dask.config.set(_config()):
+        if scheduler:
+            try:
+                return Client(scheduler, timeout=CONNECT_TIMEOUT, set_as_default=False), None
+            except (OSError, TimeoutError, ValueError) as exc:
+                msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                raise SchedulerError(f"cannot reach scheduler {scheduler}: {msg}") from exc
+        cluster = LocalCluster(
+            n_workers=jobs,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+            memory_limit=0,  # sandboxes hold the memory; --memory-limit bounds each run
+            silence_logs=logging.ERROR,
+        )
+        return Client(cluster, set_as_default=False), cluster
+
+
+def probe(scheduler: str) -> None:
+    """Raise :class:`SchedulerError` unless ``scheduler`` answers (checked before a sweep)."""
+    client, _ = connect(1, scheduler)
+    client.close()
+
+
+def run_unit(
+    spec: RunSpec, timeout: float | None, memory_mb: float | None, gpus: Sequence[str] = ()
+) -> Outcome:
+    """One unit of work, on a dask worker, in that worker's sandbox."""
+    return isolate.shared(memory_mb, gpu_env(gpus)).attempt(spec, timeout)
+
+
+def gpu_env(gpus: Sequence[str], worker_name: Any = None) -> dict[str, str]:
+    """``CUDA_VISIBLE_DEVICES`` pinning this worker to one of ``gpus`` (by the worker's name,
+    0..n-1 on a local cluster); empty when there is nothing to pin."""
+    if not gpus:
+        return {}
+    if worker_name is None:
+        from dask.distributed import get_worker
+
+        worker_name = get_worker().name
+    try:
+        index = int(worker_name)
+    except (TypeError, ValueError):
+        index = abs(hash(str(worker_name)))
+    return {"CUDA_VISIBLE_DEVICES": str(gpus[index % len(gpus)])}
+
+
+class ShipPlugins(WorkerPlugin):
+    """A dask worker plugin carrying plugin folders by value: on each worker it writes their
+    ``.py`` files under the worker's local directory and names them in ``BENCH_PLUGIN_PATH``
+    (which that worker's sandbox reads when it starts)."""
+
+    name = "bench-plugin-folders"
+
+    def __init__(self, folders: Sequence[Path]) -> None:
+        self.files: dict[str, dict[str, str]] = {}
+        for i, folder in enumerate(folders):
+            texts = {p.name: p.read_text(encoding="utf-8") for p in sorted(folder.glob("*.py"))}
+            self.files[f"{i}-{folder.name}"] = texts
+
+    def setup(self, worker: Any) -> None:
+        root = Path(worker.local_directory) / "bench-plugins"
+        paths = []
+        for name, texts in self.files.items():
+            folder = root / name
+            folder.mkdir(parents=True, exist_ok=True)
+            for fname, text in texts.items():
+                (folder / fname).write_text(text, encoding="utf-8")
+            paths.append(str(folder))
+        os.environ["BENCH_PLUGIN_PATH"] = os.pathsep.join(paths)
+
+
+class IgnoreSigint(WorkerPlugin):
+    """Workers of a local cluster share the terminal's process group: a Ctrl-C reaches them
+    too. They leave it to the parent, which shuts the cluster down (no traceback from each)."""
+
+    name = "bench-ignore-sigint"
+
+    def setup(self, worker: Any) -> None:
+        import signal
+        import threading
+
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def run_on_dask(
+    specs: Sequence[RunSpec],
+    finish: Finish,
+    jobs: int,
+    scheduler: str | None = None,
+    timeout: float | None = None,
+    memory_mb: float | None = None,
+    gpus: Sequence[str] = (),
+) -> None:
+    """Run ``specs`` on dask, calling ``finish`` for each unit as it completes."""
+    import dask
+    from dask.distributed import as_completed
+
+    client, cluster = connect(jobs, scheduler)
+    try:
+        with dask.config.set(_config()), client.as_current():
+            if cluster is not None:
+                client.register_plugin(IgnoreSigint())
+            if scheduler and plugin_dirs():
+                client.register_plugin(ShipPlugins(plugin_dirs()))
+            pin = () if scheduler else tuple(gpus)
+            futures = {
+                client.submit(
+                    run_unit, spec, timeout, memory_mb, pin,
+                    key=f"bench-run-{uuid.uuid4().hex}", pure=False,
+                ): spec
+                for spec in specs
+            }  # fmt: skip
+            for fut in as_completed(futures):
+                spec = futures.pop(fut)
+                try:
+                    recs, secs = as_records(spec, fut.result())
+                except Exception as exc:  # the unit's worker was lost twice
+                    name = type(exc).__name__
+                    recs = unit_records(spec, "error", f"worker lost twice ({name}): {exc}")
+                    secs = float("nan")
+                fut.release()
+                finish(spec, recs, secs)
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
