@@ -225,3 +225,13 @@ def test_merge_keeps_each_run_once(tmp_path: Path, capsys) -> None:
     assert main(["report", str(dest), "--stdout"]) == 0  # the environments came along
     assert "env " not in capsys.readouterr().out.split("Code:")[0]
     assert main(["merge", str(dest), str(tmp_path / "nosuch")]) == 2
+
+
+def test_local_workers_are_pinned_one_to_each_gpu() -> None:
+    """Worker i of a local cluster sees GPU i only (round robin past the last GPU)."""
+    from bench.core.cluster import gpu_env
+
+    assert gpu_env(["0", "1"], worker_name=0) == {"CUDA_VISIBLE_DEVICES": "0"}
+    assert gpu_env(["0", "1"], worker_name=1) == {"CUDA_VISIBLE_DEVICES": "1"}
+    assert gpu_env(["0", "1"], worker_name=2) == {"CUDA_VISIBLE_DEVICES": "0"}
+    assert gpu_env([], worker_name=1) == {}

@@ -70,16 +70,18 @@ class ChildDied(RuntimeError):
     """The child interpreter ended before it answered."""
 
 
-def _env_key(extra: dict[str, str] | None = None) -> tuple[tuple[str, str], ...]:
+def _env_key(extra: dict[str, str | None] | None = None) -> tuple[tuple[str, str], ...]:
     env = {k: v for k, v in os.environ.items() if k.startswith(_ENV_PREFIXES)}
-    env.update(extra or {})
+    env.update({k: str(v) for k, v in (extra or {}).items()})
     return tuple(sorted(env.items()))
 
 
 class Sandbox:
     """One child interpreter that runs units of work on request (see the module's notes)."""
 
-    def __init__(self, memory_mb: float | None = None, env: dict[str, str] | None = None):
+    def __init__(
+        self, memory_mb: float | None = None, env: dict[str, str | None] | None = None
+    ) -> None:
         self.memory_mb = memory_mb
         self.extra_env = dict(env or {})
         self.key = (_env_key(self.extra_env), memory_mb)
@@ -91,7 +93,8 @@ class Sandbox:
         cmd = [sys.executable, "-m", "bench.core.isolate"]
         if self.memory_mb is not None:
             cmd += ["--memory-mb", str(self.memory_mb)]
-        env = {**os.environ, **self.extra_env}
+        env = {**os.environ, **self.extra_env}  # None: leave the variable out
+        env = {k: v for k, v in env.items() if v is not None}
         # The child must import this very package, also when it was loaded from a source tree
         # (an installed one is found by the same interpreter anyway).
         root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -188,7 +191,7 @@ _shared: Sandbox | None = None
 _shared_lock = threading.Lock()
 
 
-def shared(memory_mb: float | None = None, env: dict[str, str] | None = None) -> Sandbox:
+def shared(memory_mb: float | None = None, env: dict[str, str | None] | None = None) -> Sandbox:
     """This process's sandbox, fresh if the environment or the memory limit changed."""
     global _shared
     with _shared_lock:
