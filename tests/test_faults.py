@@ -93,6 +93,7 @@ def test_dask_records_equal_a_serial_runs(tmp_path: Path) -> None:
     methods = registry.METHODS.select(["fft", "nls"])
     tasks = registry.TASKS.select(["tone[cycles=3]", "sin31"])
     specs = plan(methods, tasks, 2, "quick", "cpu")
+    env_before = dict(os.environ)
     serial = run_sweep(specs, tmp_path / "serial", quiet=True)
     on_dask = run_sweep(specs, tmp_path / "dask", jobs=2, quiet=True)
     a = {r["run_key"]: r for r in serial}
@@ -102,6 +103,8 @@ def test_dask_records_equal_a_serial_runs(tmp_path: Path) -> None:
         assert rec["status"] == b[key]["status"] == "ok"
         assert rec["metrics"] == b[key]["metrics"], rec["method"]
     assert len(_records(tmp_path / "dask")) == 8
+    # The local cluster's nannies leave nothing behind in this process's environment.
+    assert dict(os.environ) == env_before
 
 
 @pytest.mark.slow

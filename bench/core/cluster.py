@@ -25,7 +25,8 @@ from __future__ import annotations
 import logging
 import os
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -66,7 +67,23 @@ def _config() -> dict[str, Any]:
         "distributed.admin.tick.interval": "1s",
         "distributed.admin.system-monitor.interval": "5s",
         "distributed.worker.memory.monitor-interval": "5s",
+        # Not for the workers either (see NANNY_ONLY).
+        "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
     }
+
+
+@contextmanager
+def _environ_kept() -> Iterator[None]:
+    """A local cluster's nannies write their workers' variables into this process's
+    ``os.environ`` for good (``PYTHONHASHSEED``, thread counts): put it back as it was, so
+    that nothing this process starts afterwards inherits them."""
+    saved = dict(os.environ)
+    try:
+        yield
+    finally:
+        for key in [k for k in os.environ if k not in saved]:
+            del os.environ[key]
+        os.environ.update(saved)
 
 
 def client_env() -> dict[str, str | None]:
@@ -182,6 +199,19 @@ def run_on_dask(
     gpus: Sequence[str] = (),
 ) -> None:
     """Run ``specs`` on dask, calling ``finish`` for each unit as it completes."""
+    with _environ_kept():
+        _run_on_dask(specs, finish, jobs, scheduler, timeout, memory_mb, gpus)
+
+
+def _run_on_dask(
+    specs: Sequence[RunSpec],
+    finish: Finish,
+    jobs: int,
+    scheduler: str | None,
+    timeout: float | None,
+    memory_mb: float | None,
+    gpus: Sequence[str],
+) -> None:
     import dask
     from dask.distributed import as_completed
 

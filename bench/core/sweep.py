@@ -60,7 +60,7 @@ def run_sweep(
         progress.finish(spec, recs, secs)
 
     try:
-        if specs and (jobs > 1 or scheduler):
+        if specs and (scheduler or min(jobs, len(specs)) > 1):  # one unit needs no cluster
             from .cluster import run_on_dask
 
             run_on_dask(specs, finish, jobs, scheduler, timeout, memory_mb, gpus)
