@@ -72,8 +72,8 @@ def _execution_options(p: argparse.ArgumentParser) -> None:
         "--jobs",
         type=int,
         default=None,
-        help="workers of a local dask cluster on loopback, one thread each (default: one per "
-        "core on CPU, up to 4; one per GPU on CUDA); 1 runs the units one after another",
+        help="workers of a local dask cluster, one thread and one sandbox process each (default: "
+        "one per core on CPU, up to 4; one per GPU on CUDA); 1 runs the units one after another",
     )
     p.add_argument(
         "--scheduler",

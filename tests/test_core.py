@@ -292,9 +292,9 @@ def _cli(*args: str, env: dict | None = None) -> subprocess.Popen:
 
 @pytest.mark.slow
 def test_sigkill_then_resume_computes_only_missing_runs(tmp_path) -> None:
-    """Two command-line sweeps, the first killed mid-way (~15 s)."""
+    """Two command-line sweeps on two dask workers, the first killed mid-way (~15 s)."""
     env = {"BENCH_PLUGIN_PATH": str(ROOT / "tests" / "plugins")}
-    args = ["run", "--methods", "test-slow", "--tasks", "sin31", "--seeds", "8", "--jobs", "1"]
+    args = ["run", "--methods", "test-slow", "--tasks", "sin31", "--seeds", "8", "--jobs", "2"]
     args += ["--out", str(tmp_path), "--no-report"]
     proc = _cli(*args, env=env)
     records = tmp_path / "records.jsonl"

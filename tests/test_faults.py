@@ -76,15 +76,10 @@ def test_injected_faults_are_recorded_and_the_serial_sweep_goes_on(tmp_path: Pat
 
 
 @pytest.mark.slow
-def test_injected_faults_and_a_lost_worker_on_dask(tmp_path: Path) -> None:
-    """The same faults on a 2-worker local cluster, plus a run that SIGKILLs its dask worker
-    the first time: the scheduler retries it once on a fresh worker, where it succeeds."""
-    marker = tmp_path / "killed-once"
-    out = tmp_path / "out"
-    by_mode, _ = _fault_sweep(out, jobs=2, extra_modes=("kill-parent",),
-                              env={"FAULT_MARKER": str(marker)})  # fmt: skip
-    assert marker.exists(), "the worker-killing run never ran"
-    assert {m: r["status"] for m, r in by_mode.items()} == {**FAULTS, "kill-parent": "ok"}
+def test_injected_faults_on_a_local_dask_cluster(tmp_path: Path) -> None:
+    """The same faults on a 2-worker local cluster (worker threads, a sandbox each)."""
+    by_mode, _ = _fault_sweep(tmp_path, jobs=2)
+    assert {m: r["status"] for m, r in by_mode.items()} == FAULTS
 
 
 def test_dask_records_equal_a_serial_runs(tmp_path: Path) -> None:
@@ -103,26 +98,37 @@ def test_dask_records_equal_a_serial_runs(tmp_path: Path) -> None:
         assert rec["status"] == b[key]["status"] == "ok"
         assert rec["metrics"] == b[key]["metrics"], rec["method"]
     assert len(_records(tmp_path / "dask")) == 8
-    # The local cluster's nannies leave nothing behind in this process's environment.
+    # The local cluster leaves nothing behind in this process's environment.
     assert dict(os.environ) == env_before
 
 
 @pytest.mark.slow
-def test_an_existing_scheduler_gets_the_plugin_folders_by_value(tmp_path: Path, monkeypatch):
-    """``--scheduler``: workers started without BENCH_PLUGIN_PATH still run a folder plugin,
-    shipped to them by the client."""
+def test_an_existing_cluster_runs_shipped_plugins_and_survives_a_lost_worker(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """``--scheduler`` on a cluster of two worker processes, started without
+    BENCH_PLUGIN_PATH: the folder plugins reach them by value, and a run that SIGKILLs its
+    worker process the first time is retried once by the scheduler, on a fresh worker, where
+    it succeeds; the other runs are not disturbed."""
     from dask.distributed import LocalCluster
 
+    marker = tmp_path / "killed-once"
     monkeypatch.delenv("BENCH_PLUGIN_PATH", raising=False)
-    with LocalCluster(n_workers=1, threads_per_worker=1, host="127.0.0.1",
+    monkeypatch.setenv("FAULT_MARKER", str(marker))  # the workers inherit it
+    out = tmp_path / "out"
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
                       dashboard_address=None, memory_limit=0) as cluster:  # fmt: skip
         r = _bench(
-            "run", "--methods", "test-slow[pause=0]", "--tasks", "sin31", "--seeds", "2",
-            "--scheduler", cluster.scheduler_address, "--out", str(tmp_path), "--no-report",
+            "run", "--methods", "test-slow[pause=0]", "test-fault[mode=kill-parent]",
+            "--tasks", "sin31", "--seeds", "2", "--scheduler", cluster.scheduler_address,
+            "--out", str(out), "--no-report",
         )  # fmt: skip
     assert r.returncode == 0, r.stderr
     assert "on the dask scheduler" in r.stderr
-    assert [x["status"] for x in _records(tmp_path)] == ["ok", "ok"]
+    assert marker.exists(), "the worker-killing run never ran"
+    recs = _records(out)
+    assert len(recs) == 4 == len({x["run_key"] for x in recs})
+    assert [x["status"] for x in recs] == ["ok"] * 4
 
 
 # -- bad input ----------------------------------------------------------------------------------

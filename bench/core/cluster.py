@@ -3,8 +3,17 @@
 The client submits every unit of work at once, each under a unique key (``pure=False``), and
 takes the results as they complete, so records are written as they arrive. On the worker a
 unit runs in that worker's sandbox child (``bench.core.isolate``): timeouts, crashes and memory
-limits behave exactly as in a serial sweep. A worker that is lost (killed, its machine gone)
-loses only its unit in flight; the scheduler retries it once on another worker
+limits behave exactly as in a serial sweep.
+
+The local cluster's workers are threads of this process (``processes=False``), one thread each,
+reached over dask's in-process transport, not over sockets. There is no dashboard; the small
+HTTP endpoints dask always serves (health, metrics) listen on loopback only. The sandbox already
+gives every run a process of its own, so worker processes would only add a worker and a nanny
+interpreter per worker on the same cores (in one back-to-back measurement on 2 cores, a sweep
+took 8% longer with them; README, section Speed).
+
+On a cluster of worker processes (``--scheduler``), a worker that is lost (killed, its machine
+gone) loses only its unit in flight; the scheduler retries it once on another worker
 (``allowed-failures`` 1) and, if that is lost too, the unit is recorded as ``error``.
 
 What workers need:
@@ -16,8 +25,6 @@ What workers need:
 * on a machine with several GPUs, one worker per GPU: a local cluster pins worker ``i`` to GPU
   ``i`` (``CUDA_VISIBLE_DEVICES`` in its sandbox); on a remote cluster, start the workers with
   ``dask cuda worker`` (dask-cuda), which pins each one.
-
-The local cluster listens on loopback only and has no dashboard.
 """
 
 from __future__ import annotations
@@ -25,8 +32,7 @@ from __future__ import annotations
 import logging
 import os
 import uuid
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +45,8 @@ from .runner import RunSpec, unit_records
 
 Finish = Callable[[RunSpec, list[dict[str, Any]], float], None]
 
+#: Where a local cluster's HTTP endpoints listen: loopback, a free port.
+LOOPBACK_HTTP = "127.0.0.1:0"
 #: How long to wait for a scheduler named by ``--scheduler`` before giving up.
 CONNECT_TIMEOUT = "10s"
 
@@ -47,17 +55,17 @@ class SchedulerError(ValueError):
     """The scheduler cannot be reached (one line for the user)."""
 
 
-#: Variables a dask nanny sets for its worker that must not reach the runs. dask sets
-#: ``MALLOC_TRIM_THRESHOLD_=65536`` (it returns freed memory to the system at once): torch's
-#: many short-lived tensors then cost a system call each, and the networks train 2-3x slower.
-#: A run gets the submitting process's value instead (unset unless the user set it).
+#: Variables a dask nanny sets for its worker that must not reach the runs. A worker started by
+#: ``dask worker`` has a nanny, which sets ``MALLOC_TRIM_THRESHOLD_=65536`` (freed memory goes
+#: back to the system at once): torch's many short-lived tensors then cost a system call each,
+#: and the networks train 2-3x slower (measured). A run gets the submitting process's value
+#: instead (unset unless the user set it).
 NANNY_ONLY = ("MALLOC_TRIM_THRESHOLD_",)
 
 
 def _config() -> dict[str, Any]:
     return {
         "distributed.scheduler.allowed-failures": 1,  # a lost unit is retried once
-        "distributed.worker.daemon": False,
         "distributed.comm.timeouts.connect": CONNECT_TIMEOUT,
         # dask's own bookkeeping, made quieter: a worker here runs one unit for seconds to
         # minutes, and by default an idle 2-worker cluster burns 0.2 of a core (stack
@@ -67,23 +75,7 @@ def _config() -> dict[str, Any]:
         "distributed.admin.tick.interval": "1s",
         "distributed.admin.system-monitor.interval": "5s",
         "distributed.worker.memory.monitor-interval": "5s",
-        # Not for the workers either (see NANNY_ONLY).
-        "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
     }
-
-
-@contextmanager
-def _environ_kept() -> Iterator[None]:
-    """A local cluster's nannies write their workers' variables into this process's
-    ``os.environ`` for good (``PYTHONHASHSEED``, thread counts): put it back as it was, so
-    that nothing this process starts afterwards inherits them."""
-    saved = dict(os.environ)
-    try:
-        yield
-    finally:
-        for key in [k for k in os.environ if k not in saved]:
-            del os.environ[key]
-        os.environ.update(saved)
 
 
 def client_env() -> dict[str, str | None]:
@@ -93,7 +85,7 @@ def client_env() -> dict[str, str | None]:
 
 def connect(jobs: int, scheduler: str | None) -> tuple[Any, Any]:
     """A client for ``scheduler``, or for a fresh local cluster of ``jobs`` one-thread
-    workers on loopback; returns ``(client, cluster_or_None)``."""
+    workers in this process; returns ``(client, cluster_or_None)``."""
     import dask
     from dask.distributed import Client, LocalCluster
 
@@ -107,9 +99,13 @@ def connect(jobs: int, scheduler: str | None) -> tuple[Any, Any]:
         cluster = LocalCluster(
             n_workers=jobs,
             threads_per_worker=1,
-            processes=True,
-            host="127.0.0.1",
+            processes=False,  # threads of this process; the sandboxes are the processes
+            # No dashboard. The scheduler and each worker still serve a small HTTP endpoint
+            # (health, metrics): on loopback, never on every interface (dask's default for an
+            # in-process cluster).
             dashboard_address=None,
+            scheduler_kwargs={"dashboard_address": LOOPBACK_HTTP},
+            worker_dashboard_address=LOOPBACK_HTTP,
             memory_limit=0,  # sandboxes hold the memory; --memory-limit bounds each run
             silence_logs=logging.ERROR,
         )
@@ -175,20 +171,6 @@ class ShipPlugins(WorkerPlugin):
         os.environ["BENCH_PLUGIN_PATH"] = os.pathsep.join(paths)
 
 
-class IgnoreSigint(WorkerPlugin):
-    """Workers of a local cluster share the terminal's process group: a Ctrl-C reaches them
-    too. They leave it to the parent, which shuts the cluster down (no traceback from each)."""
-
-    name = "bench-ignore-sigint"
-
-    def setup(self, worker: Any) -> None:
-        import signal
-        import threading
-
-        if threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
 def run_on_dask(
     specs: Sequence[RunSpec],
     finish: Finish,
@@ -199,28 +181,14 @@ def run_on_dask(
     gpus: Sequence[str] = (),
 ) -> None:
     """Run ``specs`` on dask, calling ``finish`` for each unit as it completes."""
-    with _environ_kept():
-        _run_on_dask(specs, finish, jobs, scheduler, timeout, memory_mb, gpus)
-
-
-def _run_on_dask(
-    specs: Sequence[RunSpec],
-    finish: Finish,
-    jobs: int,
-    scheduler: str | None,
-    timeout: float | None,
-    memory_mb: float | None,
-    gpus: Sequence[str],
-) -> None:
     import dask
     from dask.distributed import as_completed
 
-    env = client_env()  # before a local cluster's nannies touch this process's environment
+    env = client_env()
+    isolate.reopen_shared()
     client, cluster = connect(jobs, scheduler)
     try:
         with dask.config.set(_config()), client.as_current():
-            if cluster is not None:
-                client.register_plugin(IgnoreSigint())
             if scheduler and plugin_dirs():
                 client.register_plugin(ShipPlugins(plugin_dirs()))
             pin = () if scheduler else tuple(gpus)
@@ -242,6 +210,10 @@ def _run_on_dask(
                 fut.release()
                 finish(spec, recs, secs)
     finally:
+        if cluster is not None:
+            # Its workers are threads of this process, each waiting on its sandbox child: stop
+            # the children first, so that a run in flight ends now, not when it is done.
+            isolate.close_shared()
         client.close()
         if cluster is not None:
             cluster.close()

@@ -19,9 +19,10 @@ back) on a pipe of its own: a plugin printing to stdout cannot corrupt it (the c
 goes to its stderr). The child ignores SIGINT (the parent decides when it stops) and exits when
 its stdin closes or its parent disappears, so a SIGKILLed sweep leaves no child behind.
 
-One sandbox per parent process is kept and reused (:func:`shared`) while the environment that
-shapes a run (``BENCH_*``, thread and device variables) stays the same; a changed environment
-starts a fresh child.
+One sandbox per thread is kept and reused (:func:`shared`) while the environment that shapes a
+run (``BENCH_*``, thread and device variables) stays the same; a changed environment starts a
+fresh child. The serial sweep has one; a local dask cluster's workers are threads of the
+sweep's own process, one sandbox each. :func:`close_shared` stops them all.
 """
 
 from __future__ import annotations
@@ -90,6 +91,8 @@ class Sandbox:
 
     # -- the child's life -------------------------------------------------------------------
     def _start(self) -> subprocess.Popen[bytes]:
+        if _stopping.is_set():
+            raise ChildDied("not started: the sweep is stopping")
         cmd = [sys.executable, "-m", "bench.core.isolate"]
         if self.memory_mb is not None:
             cmd += ["--memory-mb", str(self.memory_mb)]
@@ -141,6 +144,8 @@ class Sandbox:
             except ChildDied as exc:
                 self.close()
                 why = str(exc)
+                if _stopping.is_set():
+                    return None, ("error", f"{why}: the sweep was stopped"), float("nan")
                 if attempt == 1:
                     print(f"warning: {spec.label}: {why}; retrying once", file=sys.stderr)
         return None, ("error", f"{why} (twice)"), float("nan")
@@ -187,30 +192,45 @@ class Sandbox:
         return f"worker process exited with code {code}"
 
 
-_shared: Sandbox | None = None
-_shared_lock = threading.Lock()
+#: One sandbox per thread that runs units (the serial sweep's, each worker thread of a local
+#: dask cluster), and every one of them, to stop them all at once.
+_local = threading.local()
+_all: set[Sandbox] = set()
+_all_lock = threading.Lock()
+#: Set by :func:`close_shared`: a sweep is stopping, so no sandbox starts a child any more
+#: (a worker thread whose child was just killed must not start a fresh one and retry).
+_stopping = threading.Event()
 
 
 def shared(memory_mb: float | None = None, env: dict[str, str | None] | None = None) -> Sandbox:
-    """This process's sandbox, fresh if the environment or the memory limit changed."""
-    global _shared
-    with _shared_lock:
-        box = Sandbox(memory_mb, env)
-        if _shared is not None and _shared.key == box.key:
-            return _shared
-        if _shared is not None:
-            _shared.close()
-        _shared = box
-        return box
+    """This thread's sandbox, fresh if the environment or the memory limit changed."""
+    box = Sandbox(memory_mb, env)
+    old: Sandbox | None = getattr(_local, "box", None)
+    if old is not None and old.key == box.key:
+        return old
+    with _all_lock:
+        if old is not None:
+            old.close()
+            _all.discard(old)
+        _all.add(box)
+    _local.box = box
+    return box
 
 
 def close_shared() -> None:
-    """Stop this process's sandbox child (Ctrl-C, exit)."""
-    global _shared
-    with _shared_lock:
-        if _shared is not None:
-            _shared.close()
-            _shared = None
+    """Stop every sandbox child of this process (Ctrl-C, the end of a sweep, exit); a run
+    in flight in one of them ends as if its child had died, without a retry."""
+    _stopping.set()
+    with _all_lock:
+        boxes = list(_all)
+        _all.clear()
+    for box in boxes:
+        box.close()
+
+
+def reopen_shared() -> None:
+    """Let sandboxes start children again (a sweep begins; see :func:`close_shared`)."""
+    _stopping.clear()
 
 
 atexit.register(close_shared)

@@ -67,6 +67,7 @@ def run_sweep(
         elif isolate or timeout is not None or memory_mb is not None:
             from . import isolate as sandbox
 
+            sandbox.reopen_shared()
             box = sandbox.shared(memory_mb)
             try:
                 for spec in specs:

@@ -3,8 +3,9 @@
 ``test-fault[mode=...]``: ``raise`` raises, ``nan-output`` predicts NaN, ``sleep`` hangs in native
 code (``time.sleep``) far past any timeout, ``exit`` ends its interpreter with ``os._exit(3)``,
 ``alloc`` allocates without bound, ``segfault`` reads address 0, and ``kill-parent`` SIGKILLs
-the process that started its sandbox (a dask worker) the first time it runs: the first time
-is marked by creating the file named in ``FAULT_MARKER``. ``none`` (the default) predicts zeros.
+the process that started its sandbox (a dask worker process of a cluster started apart) the
+first time it runs: the first time is marked by creating the file named in ``FAULT_MARKER``.
+``none`` (the default) predicts zeros.
 """
 
 import ctypes
