@@ -207,6 +207,8 @@ def shared(memory_mb: float | None = None, env: dict[str, str | None] | None = N
     box = Sandbox(memory_mb, env)
     old: Sandbox | None = getattr(_local, "box", None)
     if old is not None and old.key == box.key:
+        with _all_lock:
+            _all.add(old)  # again, if close_shared stopped it: its next child must be found
         return old
     with _all_lock:
         if old is not None:
