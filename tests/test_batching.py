@@ -136,3 +136,49 @@ def test_seeds_stopping_at_different_steps_match_their_runs_alone() -> None:
         alone_pred, alone_log = fit([seed])
         np.testing.assert_array_equal(batch_pred[i], alone_pred[0])
         assert alone_log.steps(0) == steps[i]
+
+
+@pytest.mark.parametrize(
+    "method_id", ["siren", "snake", "gelu-mlp", "xsin2", "fourier-features", "fan", "time2vec"]
+)
+def test_the_batched_forward_pass_matches_vmap(method_id: str) -> None:
+    """Without vmap (every Linear one baddbmm over the seeds), outputs and gradients agree with
+    the vmap-ed module's own forward pass."""
+    from bench.core.registry import load_plugins
+
+    load_plugins()
+    models = []
+    for seed in range(3):
+        torch.manual_seed(seed)
+        models.append(get_method(method_id).network(2))
+    stack = SeedStack(models, "cpu")
+    assert stack.batched
+    params = list(stack.params.values())
+    x = torch.linspace(-1, 1, 3 * 16, dtype=torch.float64).reshape(3, 16, 1)
+    fast = stack(x)
+    grads_fast = torch.autograd.grad((fast**2).sum(), params)
+    slow = stack._vmapped(x)
+    grads_slow = torch.autograd.grad((slow**2).sum(), params)
+    torch.testing.assert_close(fast, slow, rtol=1e-5, atol=1e-6)
+    for a, b in zip(grads_fast, grads_slow, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+
+
+class _PerSample(torch.nn.Module):
+    """Reads the batch axis by position, which a stacked (seed, batch, ...) input breaks."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x - x[0]
+
+
+def test_a_module_the_batched_pass_cannot_run_keeps_vmap() -> None:
+    torch.manual_seed(0)
+    models = [
+        torch.nn.Sequential(torch.nn.Linear(1, 4), _PerSample(), torch.nn.Linear(4, 1))
+        for _ in range(2)
+    ]
+    stack = SeedStack(models, "cpu")
+    assert not stack.batched
+    x = torch.randn(2, 5, 1)
+    for i, model in enumerate(models):
+        torch.testing.assert_close(stack(x)[i], model(x[i]))
