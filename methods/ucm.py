@@ -63,7 +63,7 @@ class UCMForecast(Method):
         log.check()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # convergence chatter of the optimiser
-            res = model.fit(disp=False)
+            res = model.fit(disp=False, cov_type="none", low_memory=True)
 
         def make(h: int) -> np.ndarray:
             return np.asarray(res.forecast(h), dtype=np.float64)

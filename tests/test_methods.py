@@ -208,6 +208,22 @@ def test_wavelet_init_finds_few_cycles_and_fails_honestly_on_many() -> None:
     assert 1e-3 < abs(model.freqs_[0] - 31) < 1.0
 
 
+@pytest.mark.parametrize("cells", [256, 1000, 4096])
+def test_wavelet_init_cwt_matches_pywavelets(cells: int) -> None:
+    import pywt
+    from bench.builtin.methods.wavelet_init import cwt
+
+    rng = np.random.default_rng(cells)
+    t = np.arange(cells)
+    signal = np.sin(0.37 * t) + 0.5 * np.sin(0.011 * t) + 0.1 * rng.standard_normal(cells)
+    wav = pywt.ContinuousWavelet("cmor1.5-1.0")
+    scales = 2.0 * 2.0 ** np.arange(0, np.log2(cells / 2.0), 1.0 / 8)
+    want, _ = pywt.cwt(signal, scales, wav, method="fft")
+    got = cwt(signal, scales, wav)
+    assert got.shape == want.shape
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-12 * np.abs(want).max())
+
+
 # -- the shared network loop --------------------------------------------------------------------
 
 

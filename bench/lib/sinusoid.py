@@ -85,9 +85,9 @@ class SinusoidModel:
         out = np.full(u.shape, self.offset)
         if self.trend:
             out += self.slope * u
-        if self.n_tones:
-            c, s = cos_sin(np.multiply.outer(u, self.freqs * self.scale))
-            out += c @ self.cos + s @ self.sin
+        if self.n_tones:  # one row per tone: the passes below run along memory
+            c, s = cos_sin(np.multiply.outer(self.freqs * self.scale, u))
+            out += self.cos @ c + self.sin @ s
         return out
 
     def mse(self, x: npt.ArrayLike, y: npt.ArrayLike) -> float:
@@ -124,14 +124,20 @@ class SinusoidModel:
 
 
 def _design(u: FloatArray, omegas: FloatArray, trend: bool) -> FloatArray:
-    """Columns ``[1, (u), cos(w_1 u) .. cos(w_K u), sin(w_1 u) .. sin(w_K u)]``."""
+    """Columns ``[1, (u), cos(w_1 u) .. cos(w_K u), sin(w_1 u) .. sin(w_K u)]``.
+
+    Stored column by column (the transpose of a row-major ``P x N`` array), so that the
+    trigonometry is written straight into contiguous columns; BLAS and LAPACK take that
+    layout as it is."""
     j, k = 1 + int(trend), omegas.size
-    out = np.empty((u.size, j + 2 * k))
-    out[:, 0] = 1.0
+    out = np.empty((j + 2 * k, u.size))
+    out[0] = 1.0
     if trend:
-        out[:, 1] = u
-    out[:, j : j + k], out[:, j + k :] = cos_sin(np.multiply.outer(u, omegas))
-    return out
+        out[1] = u
+    arg = torch.from_numpy(np.multiply.outer(omegas, u))
+    torch.cos(arg, out=torch.from_numpy(out[j : j + k]))
+    torch.sin(arg, out=torch.from_numpy(out[j + k :]))
+    return out.T
 
 
 def _unpack_linear(model: SinusoidModel, coef: FloatArray, omegas: FloatArray) -> SinusoidModel:
@@ -202,27 +208,54 @@ def _unpack(model: SinusoidModel, theta: FloatArray) -> SinusoidModel:
     )
 
 
-def _residual_and_jacobian(
-    u: FloatArray, y: FloatArray, model: SinusoidModel, theta: FloatArray
-) -> tuple[FloatArray, FloatArray]:
-    """Residual ``y - f`` and the Jacobian of ``f`` over ``theta`` (see :func:`_pack`)."""
-    j = 1 + int(model.trend)
-    k = model.n_tones
-    a, b, w = theta[j : j + k], theta[j + k : j + 2 * k], theta[j + 2 * k :]
-    jac = np.empty((u.size, j + 3 * k))
-    jac[:, 0] = 1.0
-    if model.trend:
-        jac[:, 1] = u
-    c, s = cos_sin(np.multiply.outer(u, w))
-    jac[:, j : j + k], jac[:, j + k : j + 2 * k] = c, s
-    f = c @ a + s @ b + theta[0]
-    if model.trend:
-        f += theta[1] * u
-    dw = jac[:, j + 2 * k :]  # d/dw of a cos(w u) + b sin(w u) = u (b cos - a sin)
-    np.multiply(c, b, out=dw)
-    dw -= s * a
-    dw *= u[:, None]
-    return y - f, jac
+class _Jacobian:
+    """The residual ``y - f`` and the Jacobian of ``f`` over ``theta`` (see :func:`_pack`) on
+    fixed samples, in buffers allocated once and overwritten by every call.
+
+    The Jacobian is stored transposed, one contiguous row per parameter (``[1, (u), cos(w_k u)
+    .., sin(w_k u) .., d/dw_k ..]``), so that the trigonometry is written straight into its
+    rows and every pass over it runs along memory. A descent evaluates it thousands of times
+    on the same samples, and allocating fresh ``N x P`` arrays each time cost more than the
+    arithmetic. The arrays returned by a call are the buffers: the next call overwrites them.
+    """
+
+    def __init__(self, u: FloatArray, y: FloatArray, trend: bool, k: int) -> None:
+        self.u, self.y, self.trend = u, y, trend
+        self.j, self.k = 1 + int(trend), k
+        n, j = u.size, self.j
+        self.jac = np.empty((j + 3 * k, n))
+        self.jac[0] = 1.0
+        if trend:
+            self.jac[1] = u
+        self.arg = np.empty((k, n))
+        self.tmp = np.empty((k, n))
+        self.f = np.empty(n)
+        self.r = np.empty(n)
+        self._arg = torch.from_numpy(self.arg)
+        self._cos = torch.from_numpy(self.jac[j : j + k])
+        self._sin = torch.from_numpy(self.jac[j + k : j + 2 * k])
+
+    def __call__(self, theta: FloatArray) -> tuple[FloatArray, FloatArray]:
+        """``(residual, jacobian.T)`` at ``theta``: views of this workspace's buffers."""
+        j, k, u = self.j, self.k, self.u
+        a, b, w = theta[j : j + k], theta[j + k : j + 2 * k], theta[j + 2 * k :]
+        np.multiply(w[:, None], u[None, :], out=self.arg)
+        torch.cos(self._arg, out=self._cos)
+        torch.sin(self._arg, out=self._sin)
+        c, s = self.jac[j : j + k], self.jac[j + k : j + 2 * k]
+        f = self.f
+        np.dot(a, c, out=f)
+        f += np.dot(b, s, out=self.r)
+        f += theta[0]
+        if self.trend:
+            f += theta[1] * u
+        dw = self.jac[j + 2 * k :]  # d/dw of a cos(w u) + b sin(w u) = u (b cos - a sin)
+        np.multiply(c, b[:, None], out=dw)
+        np.multiply(s, a[:, None], out=self.tmp)
+        dw -= self.tmp
+        dw *= u[None, :]
+        np.subtract(self.y, f, out=self.r)
+        return self.r, self.jac
 
 
 def refine_nls(
@@ -246,13 +279,16 @@ def refine_nls(
     u = model.coords(x).reshape(-1)
     yv = np.asarray(y, dtype=np.float64).reshape(-1)
     theta = _pack(model)
-    r, jac = _residual_and_jacobian(u, yv, model, theta)
+    # Two workspaces: the accepted point's and a candidate's, swapped when a step is taken.
+    here = _Jacobian(u, yv, model.trend, model.n_tones)
+    there = _Jacobian(u, yv, model.trend, model.n_tones)
+    r, jac = here(theta)
     cost = float(r @ r)
     floor = 1e-20 * float(yv @ yv)  # below this the residual is round-off in the phases
     lam = 1e-4
     for _ in range(max_iter):
-        jtj = jac.T @ jac
-        g = jac.T @ r
+        jtj = jac @ jac.T
+        g = jac @ r
         diag = np.maximum(np.diag(jtj), 1e-300)
         first_try = True
         while True:
@@ -263,7 +299,7 @@ def refine_nls(
             if float(step @ g) <= tol * cost:
                 return _unpack(model, theta)  # the model predicts no further gain: converged
             cand = theta + step
-            r_new, jac_new = _residual_and_jacobian(u, yv, model, cand)
+            r_new, jac_new = there(cand)
             new_cost = float(r_new @ r_new)
             if np.isfinite(new_cost) and new_cost <= cost:
                 break
@@ -275,6 +311,7 @@ def refine_nls(
                 return _unpack(model, theta)
         shrink = (cost - new_cost) / cost if cost > 0 else 0.0
         theta, r, jac, cost = cand, r_new, jac_new, new_cost
+        here, there = there, here
         lam = max(lam / 4.0, 1e-12)
         # Converged when an undamped-enough step no longer lowers the cost: quadratic
         # convergence makes this abrupt (noiseless: at round-off; noisy: at the noise floor).
@@ -323,20 +360,21 @@ def refine_gd(
     history: list[float] = []
     lam = 1.0
     taken = 0
+    jacobian = _Jacobian(u, yv, model.trend, k)
     for step in range(1, steps + 1):
-        r, jac = _residual_and_jacobian(u, yv, model, theta)
+        r, jac = jacobian(theta)  # jac is transposed: one row per parameter
         loss = float(r @ r) / n
         if not np.isfinite(loss):
             break
         # The diagonal follows every step (a frequency's curvature grows with its amplitude
         # squared, which can jump in one step); the coupling factor changes slowly.
-        h = np.einsum("ij,ij->j", jac, jac) / n
+        h = np.einsum("ij,ij->i", jac, jac) / n
         h[j + 2 * k :] = np.maximum(h[j + 2 * k :], w_floor)
         h = np.maximum(h, 1e-300)
         if (step - 1) % curvature_every == 0:
-            scaled = (jac.T @ jac / n) / np.sqrt(np.outer(h, h))
+            scaled = (jac @ jac.T / n) / np.sqrt(np.outer(h, h))
             lam = max(float(np.linalg.eigvalsh(scaled)[-1]), 1.0) if scaled.size else 1.0
-        grad = -(jac.T @ r) / n
+        grad = -(jac @ r) / n
         theta = theta - rate * grad / (h * lam)
         taken = step
         history.append(loss)
