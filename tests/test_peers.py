@@ -116,6 +116,22 @@ def test_xsin2_is_snake_at_one_and_monotone() -> None:
     assert _fit(XSin2MLP(width=64, depth=2).build(1, 1), x, y, 300, 3e-3) < 1e-3
 
 
+def test_kan_fits_a_smooth_function_on_its_grid_and_not_beyond() -> None:
+    # Liu et al.: spline edges on a fine enough grid fit a smooth 1-D function closely; a spline
+    # lives on its grid, so outside the training range the fit is gone (the FAN paper's point).
+    from bench.builtin.methods.kan import KANMethod
+
+    x, y = _tone(3, n=256)
+    net = KANMethod(grid=20).network(1, seed=0)[0].layer.float()
+    with torch.no_grad():
+        net.kan.update_grid_from_samples(x)
+    assert _fit(net, x, y, 400, 1e-2) < 1e-3
+    beyond = torch.linspace(1.25, 2.0, 64).unsqueeze(1)
+    with torch.no_grad():
+        err = float(((net(beyond) - torch.sin(3 * math.pi * beyond)) ** 2).mean())
+    assert err > 0.1
+
+
 # -- estimators -------------------------------------------------------------------------------
 
 
