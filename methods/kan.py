@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import threading
 from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
@@ -40,9 +41,12 @@ from bench.core.contracts import Method
 from bench.lib.nn import InputScaler, float64_front, head_size, train
 from bench.methodlib import forget
 
-#: Training inputs the spline grids are placed on before training (pykan's ``fit`` uses its
-#: whole training set; a sampler task's first draw is the same kind of sample).
+#: Inputs the spline grids are placed on before training, at most: pykan's ``fit`` uses its
+#: whole training set; here a fixed set's training inputs (thinned to this many) or, for a
+#: sampler, this many points spread evenly over its domain (where its samples fall).
 GRID_SAMPLES = 4096
+#: The solver swap of :func:`_reproducible_lstsq` is process-wide; one at a time.
+_LSTSQ_LOCK = threading.RLock()
 
 
 class _KANModule(nn.Module):
@@ -140,10 +144,9 @@ def _reproducible_lstsq() -> Iterator[None]:
     not give the same network. For the call, the solve runs through numpy's LAPACK instead (the
     same least-squares problem, minimum-norm solution, cut-off at machine precision), which
     gives the same answer every time; on CUDA torch's own solver stays."""
-    original = torch.linalg.lstsq
 
     def lstsq(a: torch.Tensor, b: torch.Tensor, *args: Any, **kwargs: Any) -> Any:
-        if a.device.type != "cpu" or args or kwargs:
+        if a.device.type != "cpu" or args or kwargs:  # not pykan's call: torch's own solver
             return original(a, b, *args, **kwargs)
         a_np, b_np = a.detach().numpy(), b.detach().numpy()
         batch = np.broadcast_shapes(a_np.shape[:-2], b_np.shape[:-2])
@@ -155,11 +158,13 @@ def _reproducible_lstsq() -> Iterator[None]:
         sol = sol.reshape(batch + (a_np.shape[-1], b_np.shape[-1]))
         return SimpleNamespace(solution=torch.from_numpy(sol).to(a.dtype))
 
-    torch.linalg.lstsq = lstsq
-    try:
-        yield
-    finally:
-        torch.linalg.lstsq = original
+    with _LSTSQ_LOCK:
+        original = torch.linalg.lstsq
+        torch.linalg.lstsq = lstsq
+        try:
+            yield
+        finally:
+            torch.linalg.lstsq = original
 
 
 def _grid_inputs(task: TaskView, scaler: InputScaler) -> np.ndarray:
