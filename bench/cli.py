@@ -248,7 +248,8 @@ def cmd_tune(args: argparse.Namespace) -> int:
         "date": time.strftime("%Y-%m-%d"),
         "records": str(out),
         "wall_seconds_last_call": round(wall, 1),
-        "host": (env := environment(device)).get("cpu") or env.get("device_name"),
+        # The GPU where trials ran on one, else the CPU.
+        "host": (env := environment(device)).get("device_name") or env.get("cpu"),
     }
     path = args.settings or tuning.settings_file()
     try:

@@ -138,12 +138,13 @@ def test_seeds_stopping_at_different_steps_match_their_runs_alone() -> None:
         assert alone_log.steps(0) == steps[i]
 
 
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.gpu)])
 @pytest.mark.parametrize(
     "method_id", ["siren", "snake", "gelu-mlp", "xsin2", "fourier-features", "fan", "time2vec"]
 )
-def test_the_batched_forward_pass_matches_vmap(method_id: str) -> None:
+def test_the_batched_forward_pass_matches_vmap(method_id: str, device: str) -> None:
     """Without vmap (every Linear one baddbmm over the seeds), outputs and gradients agree with
-    the vmap-ed module's own forward pass."""
+    the vmap-ed module's own forward pass, on the CPU and on a GPU."""
     from bench.core.registry import load_plugins
 
     load_plugins()
@@ -151,10 +152,10 @@ def test_the_batched_forward_pass_matches_vmap(method_id: str) -> None:
     for seed in range(3):
         torch.manual_seed(seed)
         models.append(get_method(method_id).network(2))
-    stack = SeedStack(models, "cpu")
+    stack = SeedStack(models, device)
     assert stack.batched
     params = list(stack.params.values())
-    x = torch.linspace(-1, 1, 3 * 16, dtype=torch.float64).reshape(3, 16, 1)
+    x = torch.linspace(-1, 1, 3 * 16, dtype=torch.float64, device=device).reshape(3, 16, 1)
     fast = stack(x)
     grads_fast = torch.autograd.grad((fast**2).sum(), params)
     slow = stack._vmapped(x)
