@@ -395,6 +395,7 @@ def tuning_trials_table(records: Sequence[dict[str, Any]]) -> Table | None:
         "family's tuning tasks, scored on a validation split carved from the method's own "
         "training samples (nMSE, or 1 - exact match); the lowest mean rank wins, the paper's "
         "default on a tie. Validation scores are listed per tuning task, in the order of the "
-        "family's tasks; tuning s is the CPU time of all the family's trials."
+        "family's tasks; tuning s is the run time of all the family's trials, summed, on the "
+        "device they ran on (the machine named above)."
     )
     return Table("tuning_trials", "Tuning: the chosen settings", about, cols, rows)
