@@ -31,7 +31,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-import torch
+
+from .sinusoid import cos_sin
 
 FloatArray = npt.NDArray[np.float64]
 ComplexArray = npt.NDArray[np.complex128]
@@ -359,8 +360,7 @@ def _gls(x: FloatArray, y: FloatArray, freqs: FloatArray, floating_mean: bool) -
     w = np.full(n, 1.0 / n)  # equal weights, normalised to sum to one
     wy = w * y
     arg = np.multiply.outer(freqs, x)  # (n_freq, N)
-    t = torch.from_numpy(arg)
-    cos, sin = torch.cos(t).numpy(), torch.sin(t).numpy()
+    cos, sin = cos_sin(arg)
     big_y = float(w @ y)  # Eq. 7
     cc = np.square(cos) @ w  # Eq. 13
     ss = 1.0 - cc  # Eq. 14
@@ -372,8 +372,7 @@ def _gls(x: FloatArray, y: FloatArray, freqs: FloatArray, floating_mean: bool) -
         cs -= c * s
     tau = 0.5 * np.arctan2(2.0 * cs, cc - ss)  # Eq. 19
     arg -= tau[:, None]
-    torch.cos(t, out=torch.from_numpy(cos))
-    torch.sin(t, out=torch.from_numpy(sin))
+    cos_sin(arg, out=(cos, sin))
     yc, ys = cos @ wy, sin @ wy  # Eqs. 11, 12
     cc = np.square(cos) @ w  # Eq. 13
     ss = 1.0 - cc  # Eq. 14
