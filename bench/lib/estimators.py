@@ -28,7 +28,7 @@ from .dsp import (
     search_band,
     spectrum,
 )
-from .sinusoid import FloatArray, SinusoidModel, fit_linear, refine_nls
+from .sinusoid import FloatArray, SinusoidModel, fit_linear, fit_refine
 
 __all__ = ["ToneSearch", "choose_trend", "estimate_tones"]
 
@@ -94,18 +94,19 @@ def estimate_tones(
     if n < 4 or float(xv.max() - xv.min()) <= 0:
         return model
     interp = INTERPOLATORS[interpolation]
-    w_limit, info.limit_rule, dt = search_band(xv)  # one sort of x for both
+    x_sorted = np.sort(xv)  # one sort of x for the band, its limit and the high-band window
+    w_limit, info.limit_rule, dt = search_band(x_sorted, presorted=True)
     cells = n_cells or choose_cells(n, float(np.ptp(xv)), dt)
     info.n_cells = cells
-    rss = float(np.sum((yv - model.predict(xv)) ** 2))
+    resid = yv - model.predict(xv)  # kept up to date: each accepted fit brings its residual
+    rss = float(resid @ resid)
     info.rss.append(rss)
     total = float(np.sum((yv - yv.mean()) ** 2))
     y_range = float(np.ptp(yv))
     while model.n_tones < max_tones and rss > 1e-16 * max(total, 1e-300):
         with timer("estimate") if timer is not None else nullcontext():
-            resid = yv - model.predict(xv)
             grid = bin_samples(xv, resid, cells)
-            freqs, spec = spectrum(grid, pad=pad)
+            freqs, spec = spectrum(grid, pad=pad, single=dt is None)  # random samples: float32
             k_hi = spec.size - 2
             if dt is not None:
                 k_hi = min(k_hi, int(math.floor(pad * grid.span / (2.0 * dt))) - 1)
@@ -123,7 +124,13 @@ def estimate_tones(
             ]
             if dt is None and w_limit > band_top:
                 above = high_band_peaks(
-                    xv, resid, band_top, w_limit, false_alarm=false_alarm, max_peaks=room
+                    xv,
+                    resid,
+                    band_top,
+                    w_limit,
+                    false_alarm=false_alarm,
+                    max_peaks=room,
+                    x_sorted=x_sorted,
                 )
                 found += [(p.freq, p.amplitude) for p in above]
             info.max_freq = max(band_top, w_limit if dt is None else band_top)
@@ -137,18 +144,18 @@ def estimate_tones(
                 new.append(w if place is None else place(xv, resid, w, bin_w))
         if not new:
             break
-        cand = _extend(xv, yv, model, new, trend, refine)
+        cand, cand_resid = _extend(xv, yv, model, new, trend, refine)
         if len(new) > 1 and not _well_posed(cand, bin_w, y_range):
             new = new[:1]  # several at once went wrong: take the strongest alone
-            cand = _extend(xv, yv, model, new, trend, refine)
+            cand, cand_resid = _extend(xv, yv, model, new, trend, refine)
         if not _well_posed(cand, bin_w, y_range):
             break
-        new_rss = float(np.sum((yv - cand.predict(xv)) ** 2))
+        new_rss = float(cand_resid @ cand_resid)
         info.passes += 1
         gain = n * math.log(max(rss, 1e-300) / max(new_rss, 1e-300))
         if not gain > 5.0 * len(new) * math.log(n):
             break  # the new tones do not pay for their parameters (Schwarz's criterion)
-        model, rss = cand, new_rss
+        model, rss, resid = cand, new_rss, cand_resid
         info.rss.append(rss)
         if on_pass is not None:
             on_pass(info.passes, rss / n)
@@ -157,11 +164,14 @@ def estimate_tones(
 
 def _extend(
     x: FloatArray, y: FloatArray, model: SinusoidModel, new: list[float], trend: bool, refine: bool
-) -> SinusoidModel:
+) -> tuple[SinusoidModel, FloatArray]:
     """``model`` with tones at ``new`` added: amplitudes by least squares, then (``refine``)
-    every parameter by non-linear least squares."""
-    cand = fit_linear(x, y, np.concatenate([model.freqs, new]), trend=trend, like=model)
-    return refine_nls(x, y, cand) if refine else cand
+    every parameter by non-linear least squares; and its residual on ``(x, y)``."""
+    freqs = np.concatenate([model.freqs, new])
+    if refine:
+        return fit_refine(x, y, freqs, trend=trend, like=model)
+    cand = fit_linear(x, y, freqs, trend=trend, like=model)
+    return cand, y - cand.predict(x)
 
 
 def _well_posed(model: SinusoidModel, bin_w: float, y_range: float) -> bool:
