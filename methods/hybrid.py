@@ -13,7 +13,8 @@ finds the periods first and only then lets gradients do what they are good at:
   fundamental are added for non-sinusoidal waves.
 * **Integer inputs over a very long span** (the Clock Problem): find each output's smallest
   integer period by folding (phase dispersion minimisation, ``bench.lib.periods``), coarse to
-  fine up to half the observed span, exact on all samples; then where within its period the
+  fine up to half the observed span, exact on all samples (``SEARCH_SAMPLES`` of them from a
+  sampler, more only while a period is not pinned to one integer); then where within its period the
   output changes (its arcs: a lattice at any phase, or the gaps' midpoints); then train a small
   GELU network with softmax heads, by Adam with a cosine schedule, on cos/sin features of the
   arc each input falls in: the shared loop and predictor of ``bench.lib.nn``, fed these
@@ -55,6 +56,13 @@ from bench.methodlib import draw_samples, forget
 
 #: Samples that decide the input step of an output with no period.
 VERIFY_SAMPLES = 4096
+#: Samples drawn from a sampler for the period search (and the classifier's training pool),
+#: doubled while a period found is not pinned to one integer, up to the sample budget. Folding
+#: ``n`` samples over a span ``S`` pins integer periods up to about ``sqrt(n S)``
+#: (``bench.lib.periods``): over one day, 2**20 samples pin periods up to about 3 days. A
+#: bound on memory and time: the full profile's budget of 25.6 million samples took over 20
+#: GB and 90 s per seed for the same periods.
+SEARCH_SAMPLES = 2**20
 #: Training samples the classifier checks itself on, every STOP_EVERY steps, to stop early.
 HELD_SAMPLES = 4096
 STOP_EVERY = 200
@@ -224,18 +232,28 @@ class PeriodicHybrid(Method):
     ) -> None:
         out = task.output
         classes = tuple(out.classes or ())
-        n_pool = min(task.samples_left, max(VERIFY_SAMPLES, budget.steps * budget.batch_size))
-        x, y = task.data(n_pool)
+        # Samples the budget allows for the search and the training pool; a sampler's are
+        # drawn SEARCH_SAMPLES first, and more only while a period is not pinned exactly.
+        allowed = min(task.samples_left, max(VERIFY_SAMPLES, budget.steps * budget.batch_size))
+        x, y = task.data(min(allowed, SEARCH_SAMPLES))
         y = y.reshape(len(y), -1)
-        t = integer_lattice(np.asarray(x))
-        if t is None:
-            raise ValueError("classification inputs must be whole numbers for period folding")
         lo, hi = (int(v) for v in task.domain)
+        while True:
+            t = integer_lattice(np.asarray(x))
+            if t is None:
+                raise ValueError("classification inputs must be whole numbers for period folding")
+            with log.phase("estimate"):
+                # Each label on the circle of the labels seen (the declared class count may be
+                # larger than the labels a task uses).
+                zs = [circular(y[:, j], int(y[:, j].max()) + 1) for j in range(y.shape[1])]
+                found = find_periods(t, zs, threshold=self.threshold, labels=list(y.T))
+            more = min(len(x), allowed - len(x)) if task.infinite else 0
+            if more <= 0 or all(f.exact for f in found if f.period):
+                break
+            log.check()
+            x_more, y_more = task.data(more)
+            x, y = np.concatenate([x, x_more]), np.concatenate([y, y_more.reshape(more, -1)])
         with log.phase("estimate"):
-            # Each label on the circle of the labels seen (the declared class count may be
-            # larger than the labels a task uses).
-            zs = [circular(y[:, j], int(y[:, j].max()) + 1) for j in range(y.shape[1])]
-            found = find_periods(t, zs, threshold=self.threshold, labels=list(y.T))
             periods = [f.period for f in found]
             arcs = [phase_arcs(t, y[:, j], p) for j, p in enumerate(periods) if p]
             known = [p for p in periods if p]
