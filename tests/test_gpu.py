@@ -57,6 +57,40 @@ def test_network_graph_replay_matches_eager_training() -> None:
     np.testing.assert_allclose(preds[0], preds[1], rtol=1e-4, atol=1e-5)
 
 
+def test_network_graph_capture_warns_nothing() -> None:
+    """The warm-up and the capture run on one stream: autograd raises no stream-mismatch
+    warning (torch 2.11 warned "AccumulateGrad node's stream does not match" when they did not)."""
+    import warnings
+
+    import torch
+
+    from bench import Budget, Logger
+    from bench.core.registry import get_method
+    from bench.lib.nn import train_seeds
+
+    task, views = _tone_views(2)
+    method = get_method("siren", width=32)
+    models = []
+    for s in range(2):
+        torch.manual_seed(s)
+        models.append(method.network(1))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        train_seeds(
+            models,
+            views,
+            Budget(steps=200, batch_size=32, samples=10**6),
+            [0, 1],
+            "cuda",
+            Logger(n_seeds=2),
+            lr=1e-3,
+            graphs=True,
+        )
+    assert not [w for w in caught if "stream" in str(w.message).lower()], [
+        str(w.message) for w in caught
+    ]
+
+
 def test_sgd_sin_graph_matches_eager() -> None:
     import numpy as np
 

@@ -77,7 +77,9 @@ class GraphWindow:
             for t, v in zip(self.state, saved, strict=True):
                 t.copy_(v)
         graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph):
+        # Captured on the warm-up's stream: autograd remembers the stream each gradient was
+        # first accumulated on, and a capture on another stream made it warn (and synchronise).
+        with torch.cuda.graph(graph, stream=side):
             for j in range(self.size):
                 self.step(sx[j], sy[j])
         self.graph, self.static = graph, (sx, sy)
