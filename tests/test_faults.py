@@ -102,6 +102,38 @@ def test_dask_records_equal_a_serial_runs(tmp_path: Path) -> None:
     assert dict(os.environ) == env_before
 
 
+def test_dask_gets_units_a_short_window_at_a_time(monkeypatch) -> None:
+    """At most ``WINDOW`` units per worker are submitted and unfinished at any moment, so a
+    free worker always has the next one (dask left workers idle when it held them all)."""
+    import distributed
+
+    from bench.core import cluster
+
+    registry.load_plugins()
+    specs = plan(
+        registry.METHODS.select(["fft"]),
+        registry.TASKS.select(["tone[cycles=3]"]),
+        9,
+        "quick",
+        "cpu",
+    )
+    outstanding, peak, real = [0], [0], distributed.Client.submit
+
+    def submit(self, *args, **kwargs):
+        outstanding[0] += 1
+        peak[0] = max(peak[0], outstanding[0])
+        return real(self, *args, **kwargs)
+
+    def finish(spec, recs, secs) -> None:
+        assert all(r["status"] == "ok" for r in recs)
+        outstanding[0] -= 1
+
+    monkeypatch.setattr(distributed.Client, "submit", submit)
+    cluster.run_on_dask(specs, finish, jobs=2)
+    assert len(specs) == 9 and outstanding[0] == 0
+    assert peak[0] == cluster.WINDOW * 2
+
+
 @pytest.mark.slow
 def test_an_existing_cluster_runs_shipped_plugins_and_survives_a_lost_worker(
     tmp_path: Path, monkeypatch

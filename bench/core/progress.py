@@ -45,11 +45,10 @@ class EtaModel:
             acc[1] += n
 
     def per_run(self, spec: RunSpec) -> float:
-        for acc in (
-            self.pair.get((spec.method, spec.task)),
-            self.method.get(spec.method),
-            self.total,
-        ):
+        return self.per_pair_run(spec.method, spec.task)
+
+    def per_pair_run(self, method: str, task: str) -> float:
+        for acc in (self.pair.get((method, task)), self.method.get(method), self.total):
             if acc and acc[1]:
                 return acc[0] / acc[1]
         return math.nan
@@ -66,6 +65,10 @@ class Progress:
         self.stream = stream or sys.stderr
         self.remaining = {id(s): s for s in specs}
         self.total = sum(len(s.seeds) for s in specs)
+        # Seeds left per (method, task): the ETA sums over pairs, not over thousands of units.
+        self.left: dict[tuple[str, str], int] = defaultdict(int)
+        for s in specs:
+            self.left[(s.method, s.task)] += len(s.seeds)
         self.done = 0
         self.t0 = time.perf_counter()
         self.eta_model = EtaModel()
@@ -89,12 +92,14 @@ class Progress:
         wall seconds per run-second (below 1 with several workers)."""
         if not self.eta_model.observed_seconds:
             return math.nan
-        left = sum(self.eta_model.per_run(s) * len(s.seeds) for s in self.remaining.values())
+        per_run = self.eta_model.per_pair_run
+        left = sum(per_run(m, t) * n for (m, t), n in self.left.items() if n)
         elapsed = time.perf_counter() - self.t0
         return left * elapsed / self.eta_model.observed_seconds
 
     def finish(self, spec: RunSpec, recs: list[dict[str, Any]], seconds: float) -> None:
-        self.remaining.pop(id(spec), None)
+        if self.remaining.pop(id(spec), None) is not None:
+            self.left[(spec.method, spec.task)] -= len(spec.seeds)
         self.eta_model.observe(spec, seconds)
         self.done += len(recs)
         if self.quiet:
