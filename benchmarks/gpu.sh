@@ -13,11 +13,15 @@
 #   sweep.log        the sweep's progress
 # Each stage has its own time limit and a failing stage does not stop the next. Then build the
 # tables with `python -m bench report OUT/full`. DEVICE=cpu runs the same stages on the CPU
-# (a dry run of the script itself).
+# (a dry run of the script itself); JOBS=N sets the sweep's workers (default: cores - 2).
 set -uo pipefail
 out=${1:?usage: benchmarks/gpu.sh OUT [SWEEP_SECONDS]}
 sweep_s=${2:-360}
 device=${DEVICE:-cuda}
+# Workers: the host's cores less two (the command and dask's scheduler), at least one; most
+# units are CPU work (the estimators) or small GPU steps that share the device well.
+cores=$(nproc 2>/dev/null || echo 4)
+jobs=${JOBS:-$(( cores > 2 ? cores - 2 : 1 ))}
 py=${PYTHON:-python3}
 export PYTHONUNBUFFERED=1 OMP_NUM_THREADS=1
 mkdir -p "$out"
@@ -34,7 +38,9 @@ timeout 300 "$py" -m pytest -q -m gpu tests/test_gpu.py tests/test_batching.py -
 lap "GPU tests: $(tail -n 1 "$out/gpu-tests.txt")"
 
 if [ "$device" = cpu ]; then steps=2000; else steps=20000; fi
-timeout 180 "$py" benchmarks/speed.py --device "$device" --steps "$steps" --original-steps 3000 \
+# The checkout on the path too: the script imports bench even where the package went into
+# another interpreter's site-packages.
+PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" timeout 180 "$py" benchmarks/speed.py --device "$device" --steps "$steps" --original-steps 3000 \
   --seeds 20 --out "$out/speed.json" >/dev/null 2>>"$out/gpu.txt"
 lap "speed: $(tr -d '\n ' <"$out/speed.json" 2>/dev/null | head -c 400)"
 
@@ -48,7 +54,7 @@ run() {
   local t; t=$(left)
   if [ "$t" -le 5 ]; then return 0; fi
   timeout -s INT -k 30 "$t" "$py" -m bench run --profile full --device "$device" --seeds 20 \
-    --jobs "${JOBS:-3}" --out "$out/full" --resume --no-report "$@" >>"$out/sweep.log" 2>&1
+    --jobs "$jobs" --out "$out/full" --resume --no-report "$@" >>"$out/sweep.log" 2>&1
 }
 run --methods "${nets[@]}" --tasks "${first[@]}"
 lap "networks on the failure map's tasks"
