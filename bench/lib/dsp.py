@@ -139,6 +139,34 @@ def bin_samples(
     return Grid(sums=sums, counts=counts, origin=lo, step=step)
 
 
+def spread_samples(x: npt.ArrayLike, y: npt.ArrayLike, n_cells: int) -> Grid:
+    """Split each sample between its two neighbouring cell centres, linearly (a tent kernel),
+    over the data's range; ``counts`` holds the number of samples whose left cell it is.
+
+    On average over where a sample falls between two centres, the DFT of the cells then sees a
+    tone at ``w`` with the deterministic gain ``sinc^2(w step / 2)`` (:func:`tent_gain`), and
+    the part that varies with the position is small: at two cells per half period of ``w``
+    (``w step = pi / 2``), 1% of the tone's power is scattered, against 5% for nearest-cell
+    binning at twice the cells. A scan can so use half the cells of :func:`bin_samples`.
+    """
+    xv = np.asarray(x, dtype=np.float64).reshape(-1)
+    yv = np.asarray(y, dtype=np.float64).reshape(-1)
+    lo, hi = float(xv.min()), float(xv.max())
+    step = (hi - lo) / (n_cells - 1) if hi > lo else 1.0
+    t = (xv - lo) / step
+    left = np.clip(np.floor(t).astype(np.int64), 0, n_cells - 2)
+    frac = t - left
+    sums = np.bincount(left, weights=yv * (1.0 - frac), minlength=n_cells)
+    sums += np.bincount(left + 1, weights=yv * frac, minlength=n_cells)
+    counts = np.bincount(left, minlength=n_cells)
+    return Grid(sums=sums, counts=counts, origin=lo, step=step)
+
+
+def tent_gain(freqs: FloatArray, step: float) -> FloatArray:
+    """The mean gain ``sinc^2(w step / 2)`` of :func:`spread_samples` at angular ``freqs``."""
+    return np.sinc(np.asarray(freqs) * step / (2.0 * np.pi)) ** 2
+
+
 def mean_grid(grid: Grid) -> FloatArray:
     """Per-cell mean, with empty cells filled by linear interpolation between their neighbours.
 
@@ -499,9 +527,10 @@ def high_band_peaks(
     """Significant tones between ``w_lo`` and ``w_hi`` in random samples, coarse to fine.
 
     1. **Coarse**: the ``window`` samples around the median input span ``l`` (a fraction of the
-       whole span ``L``); their periodogram over the whole band needs only ``w_hi l / pi``
-       grid cells, bins ``2 pi / l`` apart. Peaks must clear the false-alarm threshold of
-       that band (:func:`detection_threshold`).
+       whole span ``L``), spread on a grid of two cells per half period of ``w_hi``
+       (:func:`spread_samples`); their periodogram over the whole band has bins ``2 pi / l``
+       apart. Peaks must clear the false-alarm threshold of that band
+       (:func:`detection_threshold`).
     2. **Fine**: each peak is shifted to zero on all samples (``y exp(-i w_c x)``) and the few
        coarse bins around it are resolved by one small complex FFT over the whole span, bins
        ``2 pi / L`` apart, interpolated by :func:`jacobsen`: well inside the basin of a
@@ -530,19 +559,20 @@ def high_band_peaks(
         span = float(xs[-1] - xs[0])
         if span <= 0:
             return []
-        want = 4.0 * w_hi * span / math.pi  # phase error of the box kernel <= pi / 8 at w_hi
+        want = 2.0 * w_hi * span / math.pi  # two cells per half period of w_hi (tent kernel)
         if want <= MAX_SCAN_CELLS or m <= 256:
             break
         m //= 2  # a wider band than one grid holds: a shorter window, coarser bins
     cells = int(min(MAX_SCAN_CELLS, 1 << (max(int(math.ceil(want)), 2) - 1).bit_length()))
-    grid = bin_samples(xs, ys - ys.mean(), cells)
+    grid = spread_samples(xs, ys - ys.mean(), cells)
     freqs, spec = spectrum(grid, single=True)  # random samples (each peak is zoomed in float64)
     bin_w = 2.0 * math.pi / grid.span
     k_lo = max(int(math.ceil(w_lo / bin_w)), 1)
     k_hi = min(int(math.floor(w_hi / bin_w)), spec.size - 2)
     if k_hi - k_lo < 2:
         return []
-    power = np.abs(spec) ** 2
+    # The kernel's gain divided out: tones and the floor alike, so the band's floor is flat.
+    power = np.abs(spec) ** 2 / tent_gain(freqs, grid.step) ** 2
     thr = detection_threshold(power[k_lo : k_hi + 1], false_alarm)
     peaks = find_peaks(power, k_lo, k_hi, threshold=thr, max_peaks=max_peaks)
     out = []

@@ -89,6 +89,8 @@ class SinusoidModel:
         return (np.asarray(x, dtype=np.float64) - self.center) / self.scale
 
     def predict(self, x: npt.ArrayLike) -> FloatArray:
+        if not (self.trend or self.n_tones):  # a constant: no coordinate needed
+            return np.full(np.size(x), self.offset)
         u = self.coords(x).reshape(-1)
         out = np.full(u.shape, self.offset)
         if self.trend:
@@ -178,6 +180,8 @@ def fit_linear(
     base = like if like is not None else SinusoidModel.for_inputs(xv, trend)
     base = replace(base, trend=trend)
     omegas = np.asarray(freqs, dtype=np.float64).reshape(-1) * base.scale
+    if omegas.size == 0 and not trend:  # the least-squares constant is the mean
+        return _unpack_linear(base, np.array([float(np.mean(yv))]), omegas)
     design = _design(base.coords(xv), omegas, trend)
     return _unpack_linear(base, _least_squares(design, yv), omegas)
 
