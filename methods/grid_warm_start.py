@@ -155,7 +155,7 @@ class GridWarmStart(SteppedSinusoidMethod):
     ) -> list[float]:
         """Best local maxima of the padded periodogram, each re-scored exactly, and (random
         samples) the peaks above its band up to ``limit``."""
-        grid = bin_samples(x, resid, cells)
+        grid = bin_samples(x, resid, cells, counts=False)
         freqs, spec = spectrum(grid, pad=PAD)
         power = np.abs(spec) ** 2
         k_hi = power.size - 2

@@ -105,7 +105,7 @@ def estimate_tones(
     y_range = float(np.ptp(yv))
     while model.n_tones < max_tones and rss > 1e-16 * max(total, 1e-300):
         with timer("estimate") if timer is not None else nullcontext():
-            grid = bin_samples(xv, resid, cells)
+            grid = bin_samples(xv, resid, cells, counts=False)
             freqs, spec = spectrum(grid, pad=pad, single=dt is None)  # random samples: float32
             k_hi = spec.size - 2
             if dt is not None:
