@@ -30,24 +30,32 @@ def _tone_views(n: int):
     return task, [TaskView(task, np.random.default_rng(s)) for s in range(n)]
 
 
+def _sirens(n: int) -> list:
+    """``n`` 32-wide SIRENs for one input, seed ``s`` initialising the ``s``-th."""
+    import torch
+
+    from bench.core.registry import get_method
+
+    method = get_method("siren", width=32)
+    models = []
+    for s in range(n):
+        torch.manual_seed(s)
+        models.append(method.network(1))
+    return models
+
+
 def test_network_graph_replay_matches_eager_training() -> None:
     """The captured CUDA graph takes the same steps as the eager loop."""
     import numpy as np
-    import torch
 
     from bench import Budget, Logger
-    from bench.core.registry import get_method
     from bench.lib.nn import train_seeds
 
     budget = Budget(steps=300, batch_size=32, samples=10**6)
     preds = []
     for graphs in (True, False):
         task, views = _tone_views(3)
-        method = get_method("siren", width=32)
-        models = []
-        for s in range(3):
-            torch.manual_seed(s)
-            models.append(method.network(1))
+        models = _sirens(3)
         log = Logger(n_seeds=3)
         nets = train_seeds(models, views, budget, [0, 1, 2], "cuda", log, lr=1e-3, graphs=graphs)
         x = np.linspace(*views[0].domain, 101)
@@ -62,18 +70,11 @@ def test_network_graph_capture_warns_nothing() -> None:
     warning (torch 2.11 warned "AccumulateGrad node's stream does not match" when they did not)."""
     import warnings
 
-    import torch
-
     from bench import Budget, Logger
-    from bench.core.registry import get_method
     from bench.lib.nn import train_seeds
 
     task, views = _tone_views(2)
-    method = get_method("siren", width=32)
-    models = []
-    for s in range(2):
-        torch.manual_seed(s)
-        models.append(method.network(1))
+    models = _sirens(2)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         train_seeds(
