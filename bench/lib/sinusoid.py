@@ -269,11 +269,14 @@ class _Normal:
             cos_sin(arg, out=(rows[j : j + k], rows[j + k : j + 2 * k]))
             yield slice(lo, lo + m), rows
 
-    def __call__(self, theta: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
-        """``(residual, J^T J, J^T r)`` at ``theta``."""
+    def __call__(
+        self, theta: FloatArray, diagonal: bool = False
+    ) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """``(residual, J^T J, J^T r)`` at ``theta``; with ``diagonal``, only the diagonal of
+        ``J^T J`` (a vector: a descent that needs the whole matrix only now and then)."""
         j, k, p = self.j, self.k, self.n_params
         a, b = theta[j : j + k, None], theta[j + k : j + 2 * k, None]
-        jtj, g = np.zeros((p, p)), np.zeros(p)
+        jtj, g = np.zeros(p if diagonal else (p, p)), np.zeros(p)
         for at, rows in self._blocks(theta[j + 2 * k :]):
             r, u = self.r[at], self.u[at]
             # The rows [1, (u), cos, sin] weighted by [offset, (slope), a, b] are f.
@@ -284,7 +287,7 @@ class _Normal:
             np.multiply(rows[j + k : j + 2 * k], a, out=tmp)
             dw -= tmp
             dw *= u
-            jtj += rows @ rows.T
+            jtj += np.einsum("ij,ij->i", rows, rows) if diagonal else rows @ rows.T
             g += rows @ r
         return self.r, jtj, g
 
@@ -438,16 +441,17 @@ def refine_gd(
     taken = 0
     normal = _Normal(u, yv, model.trend, k)
     for step in range(1, steps + 1):
-        r, jtj, g = normal(theta)
+        coupling = (step - 1) % curvature_every == 0
+        r, jtj, g = normal(theta, diagonal=not coupling)
         loss = float(r @ r) / n
         if not np.isfinite(loss):
             break
         # The diagonal follows every step (a frequency's curvature grows with its amplitude
         # squared, which can jump in one step); the coupling factor changes slowly.
-        h = np.diag(jtj) / n
+        h = (np.diag(jtj) if coupling else jtj) / n
         h[j + 2 * k :] = np.maximum(h[j + 2 * k :], w_floor)
         h = np.maximum(h, 1e-300)
-        if (step - 1) % curvature_every == 0:
+        if coupling:
             scaled = (jtj / n) / np.sqrt(np.outer(h, h))
             lam = max(float(np.linalg.eigvalsh(scaled)[-1]), 1.0) if scaled.size else 1.0
         grad = -g / n
