@@ -134,6 +134,34 @@ def test_dask_gets_units_a_short_window_at_a_time(monkeypatch) -> None:
     assert peak[0] == cluster.WINDOW * 2
 
 
+def test_a_local_cluster_logs_nothing_below_error_while_it_closes(monkeypatch) -> None:
+    """dask's own ``silence_logs`` ends before its cluster has closed, so its closing tasks
+    could print an INFO traceback ("Batched Comm Closed") after Ctrl-C (seen in CI). The
+    sweep keeps dask's loggers at ERROR until the cluster has closed, and restores them."""
+    import logging
+
+    from distributed import LocalCluster
+
+    from bench.core import cluster
+
+    registry.load_plugins()
+    specs = plan(
+        registry.METHODS.select(["fft"]), registry.TASKS.select(["sin31"]), 1, "quick", "cpu"
+    )
+    batched = logging.getLogger("distributed.batched")
+    before, seen, real = batched.getEffectiveLevel(), [], LocalCluster.close
+
+    def close(self, *args, **kwargs):
+        out = real(self, *args, **kwargs)
+        seen.append(batched.getEffectiveLevel())  # just after the cluster closed
+        return out
+
+    monkeypatch.setattr(LocalCluster, "close", close)
+    cluster.run_on_dask(specs, lambda *_: None, jobs=1)
+    assert seen and min(seen) >= logging.ERROR
+    assert batched.getEffectiveLevel() == before
+
+
 @pytest.mark.slow
 def test_an_existing_cluster_runs_shipped_plugins_and_survives_a_lost_worker(
     tmp_path: Path, monkeypatch

@@ -29,11 +29,12 @@ What workers need:
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import os
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +78,24 @@ def _config() -> dict[str, Any]:
         "distributed.admin.system-monitor.interval": "5s",
         "distributed.worker.memory.monitor-interval": "5s",
     }
+
+
+@contextlib.contextmanager
+def quiet_dask() -> Iterator[None]:
+    """Hold dask's loggers at ERROR until the block ends.
+
+    A local cluster's own ``silence_logs`` restores the log level while it is still closing,
+    so a message its background tasks log in that window reaches the terminal (an INFO
+    traceback, "Batched Comm Closed", seen after Ctrl-C). Wrapping the cluster's whole life,
+    its closing included (which stops its event loop), leaves nothing to log afterwards.
+    """
+    logger = logging.getLogger("distributed")
+    old = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(old)
 
 
 def client_env() -> dict[str, str | None]:
@@ -198,6 +217,19 @@ def run_on_dask(
     9,600 units on a 16-core GPU host, 2026-11-28), dask left 12 of 14 workers idle for
     minutes while one or two of them ran long units one after another.
     """
+    with contextlib.nullcontext() if scheduler else quiet_dask():
+        _run_on_dask(specs, finish, jobs, scheduler, timeout, memory_mb, gpus)
+
+
+def _run_on_dask(
+    specs: Sequence[RunSpec],
+    finish: Finish,
+    jobs: int,
+    scheduler: str | None,
+    timeout: float | None,
+    memory_mb: float | None,
+    gpus: Sequence[str],
+) -> None:
     import dask
     from dask.distributed import as_completed
 
