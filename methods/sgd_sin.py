@@ -33,6 +33,7 @@ import torch
 
 from bench import Budget, Logger, TaskView, register_method
 from bench.lib import closed_form
+from bench.lib.batches import TrainingPairs
 from bench.methodlib import SeedBatchMethod
 
 
@@ -107,22 +108,27 @@ class SGDSin(SeedBatchMethod):
         lr = self.step_size(tasks[0].domain)
         if device.startswith("cuda"):
             w = closed_form.sgd_sin_torch(
-                w0, _chunks(tasks, budget, self.dtype), lr, budget, device, self.dtype, log
+                w0, _chunks(tasks, budget, seeds, self.dtype), lr, budget, device, self.dtype, log
             )
         else:
             w = closed_form.sgd_sin_numpy(
-                w0, _chunks(tasks, budget, self.dtype), lr, budget, self.dtype, log
+                w0, _chunks(tasks, budget, seeds, self.dtype), lr, budget, self.dtype, log
             )
         return [float(v) for v in w]
 
 
-def _chunks(tasks: Sequence[TaskView], budget: Budget, dtype: str):
-    """Every seed's fresh batches, ``CHUNK`` steps at a time, as ``(steps, seeds, batch)``
-    arrays of ``dtype`` (x, then y)."""
+def _chunks(tasks: Sequence[TaskView], budget: Budget, seeds: Sequence[int], dtype: str):
+    """Every seed's batches, ``CHUNK`` steps at a time, as ``(steps, seeds, batch)`` arrays of
+    ``dtype`` (x, then y): fresh at every step, as in the original, unless the task's sample
+    budget is smaller than the run's (then epochs over what it allows; ``TrainingPairs``)."""
     bs, steps = budget.batch_size, budget.steps
+    pairs = [
+        TrainingPairs(t, steps, bs, np.random.default_rng(s))
+        for t, s in zip(tasks, seeds, strict=True)
+    ]
     for start in range(0, steps, closed_form.CHUNK):
         n = min(closed_form.CHUNK, steps - start)
-        xs, ys = zip(*(t.sample(n * bs) for t in tasks), strict=True)
+        xs, ys = zip(*(p.take(n) for p in pairs), strict=True)
         x = np.stack(xs).reshape(len(tasks), n, bs).transpose(1, 0, 2)
         y = np.stack(ys).reshape(len(tasks), n, bs).transpose(1, 0, 2)
         yield np.ascontiguousarray(x, dtype=dtype), np.ascontiguousarray(y, dtype=dtype)

@@ -50,6 +50,7 @@ import numpy as np
 import torch
 
 from bench import Budget, Logger, TaskView, register_method
+from bench.lib.batches import TrainingPairs
 from bench.lib.landscape import init_distribution, sinusoid_stable_step
 from bench.methodlib import SeedBatchMethod
 
@@ -168,12 +169,16 @@ class SGDSinusoid(SeedBatchMethod):
             m, v = torch.zeros_like(theta), torch.zeros_like(theta)
             (b1, b2), eps = ADAM_BETAS, ADAM_EPS
         chunk = max(1, min(steps, CHUNK_SAMPLES // (n_seeds * bs)))
+        pairs = [
+            TrainingPairs(t, steps, bs, np.random.default_rng(s))
+            for t, s in zip(tasks, seeds, strict=True)
+        ]
         for start in range(0, steps, chunk):
             n = min(chunk, steps - start)
             # Laid out (step, seed, batch), so that each step's batch is one contiguous block.
             x_np, y_np = np.empty((n, n_seeds, bs)), np.empty((n, n_seeds, bs))
-            for i, t in enumerate(tasks):
-                x, y = t.sample(n * bs)
+            for i, p in enumerate(pairs):
+                x, y = p.take(n)
                 x_np[:, i], y_np[:, i] = x.reshape(n, bs), y.reshape(n, bs)
             x_all = torch.from_numpy(x_np).to(device)
             y_all = torch.from_numpy(y_np).to(device)

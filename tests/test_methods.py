@@ -97,6 +97,41 @@ def test_vectorised_fit_seeds_returns_fitted_copies_of_the_method(method_id: str
     assert len({float(f.freqs_[0]) for f in fitted}) == 3
 
 
+@pytest.mark.parametrize("method_id", ["sgd-sin", "sgd-sinusoid", "sgd-sin[dtype=float64]"])
+def test_gradient_learners_cycle_a_sample_budget_smaller_than_their_run(method_id: str) -> None:
+    """A task may allow fewer samples than ``steps * batch``: the learner then draws them all
+    once and goes through them in epochs (it used to fail with "sample budget exceeded"). A
+    seed alone and inside a batch still see the same pairs."""
+    budget = Budget(steps=300, batch_size=16, samples=1000)  # 4,800 pairs from 1,000
+    task = registry.get_task("tone[cycles=3]")
+    views = [TaskView(task, np.random.default_rng(s), limit=budget.max_samples) for s in (0, 1)]
+    method = registry.get_method(method_id)
+    log = Logger(n_seeds=2)
+    fitted = method.fit_seeds(views, budget, [0, 1], "cpu", log)
+    assert [v.samples_drawn for v in views] == [1000, 1000]
+    assert log.trace()[-1][0] == 300
+    alone = registry.get_method(method_id)
+    view = TaskView(task, np.random.default_rng(1), limit=budget.max_samples)
+    alone.fit(view, budget, 1, "cpu", Logger())
+    np.testing.assert_array_equal(alone.freqs_, fitted[1].freqs_)
+
+
+def test_training_pairs_are_fresh_when_the_budget_covers_the_run() -> None:
+    from bench.lib.batches import TrainingPairs
+
+    task = registry.get_task("sin31")
+    view = TaskView(task, np.random.default_rng(0), limit=10_000)
+    pairs = TrainingPairs(view, steps=100, batch=100, rng=np.random.default_rng(0))
+    assert pairs.fresh and view.samples_drawn == 0  # nothing drawn ahead
+    x, _ = pairs.take(3)
+    assert len(x) == 300 and view.samples_drawn == 300
+    small = TaskView(task, np.random.default_rng(0), limit=250)
+    pooled = TrainingPairs(small, steps=100, batch=100, rng=np.random.default_rng(0))
+    assert not pooled.fresh and small.samples_drawn == 250
+    x, _ = pooled.take(3)  # 300 rows: one whole epoch of the 250, then 50 of the next
+    assert len(x) == 300 and len(np.unique(x[:250])) == 250
+
+
 @pytest.mark.parametrize("method_id", ["gelu-mlp", "sgd-sin", "periodic-hybrid"])
 def test_warm_up_draws_nothing_and_changes_nothing_fit_learns(method_id: str) -> None:
     task_id = "clock[encoding=int64,span=1d]" if method_id == "periodic-hybrid" else "sin31"

@@ -50,6 +50,7 @@ from torch import nn
 from torch.func import functional_call, stack_module_state
 
 from ..core.contracts import Budget, Logger, OutputSpec, TaskView
+from .batches import Epochs, fresh_for_run
 from .graphs import GraphWindow
 from .plateau import LR_DROP, LR_DROPS
 
@@ -257,7 +258,7 @@ def _batches(
     already drew (``data``) are encoded once and cycled through in shuffled epochs.
     """
     bs, steps, spec = budget.batch_size, budget.steps, task.output
-    fresh = data is None and task.infinite and task.samples_left >= steps * bs
+    fresh = data is None and fresh_for_run(task, steps, bs)
     if fresh:
         first = min(CHUNK_STEPS, steps)
         x0, y0 = task.sample(first * bs)
@@ -285,12 +286,10 @@ def _batches(
     xs, ys = encoder(x_all), coder.encode(y_all)
 
     def gen_fixed() -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        done, order = 0, np.zeros(0, dtype=np.int64)
+        done, epochs = 0, Epochs(len(xs), rng)
         while done < steps:
             n = min(CHUNK_STEPS, steps - done)
-            while order.size < n * bs:
-                order = np.concatenate([order, rng.permutation(len(xs))])
-            idx, order = order[: n * bs], order[n * bs :]
+            idx = epochs.take(n * bs)
             yield xs[idx].reshape(n, bs, -1), ys[idx].reshape(n, bs, -1)
             done += n
 
