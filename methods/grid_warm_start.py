@@ -18,10 +18,12 @@ is refined by gradient descent on the mean squared error with a stable, curvatur
 (``bench.lib.sinusoid.refine_gd``); the one with the lowest loss is kept. For several tones the
 search repeats on the residual (matching pursuit) while the periodogram still shows a
 significant peak, and all tones are then refined together by the same gradient descent.
-The grid covers the band the samples resolve: up to their Nyquist frequency when regular; when
-random, above the FFT's band too, up to the limit their gaps set (``dsp.search_limit``),
-searched coarse to fine (``dsp.high_band_peaks``: a short run of samples over the whole band,
-then each peak zoomed to ``2 pi / L`` bins on all samples), whose peaks join the candidates.
+The grid covers the band the samples resolve, from its first non-zero point (a tone with less
+than one cycle in the span is a candidate too; starting at one cycle per span, the search fitted
+such a tone as a constant) up to their Nyquist frequency when regular; when random, above the
+FFT's band too, up to the limit their gaps set (``dsp.search_limit``), searched coarse to fine
+(``dsp.high_band_peaks``: a short run of samples over the whole band, then each peak zoomed to
+``2 pi / L`` bins on all samples), whose peaks join the candidates.
 
 The descent spends at most ``budget.steps`` full-batch steps in total and stops early once the
 loss stops falling. The model has a constant term; ``trend="auto"`` adds a linear one on a
@@ -165,7 +167,7 @@ class GridWarmStart(SteppedSinusoidMethod):
             return []
         thr = detection_threshold(power[PAD : k_hi + 1 : PAD], float(self.false_alarm))
         peaks = find_peaks(
-            power, PAD, k_hi, threshold=thr, min_separation=PAD, max_peaks=int(self.n_candidates)
+            power, 1, k_hi, threshold=thr, min_separation=PAD, max_peaks=int(self.n_candidates)
         )
         spacing = float(freqs[1])
         out = []

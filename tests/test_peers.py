@@ -159,6 +159,43 @@ def _fit_method(method, x: np.ndarray, y: np.ndarray):
     return method.fit(TaskView(task, np.random.default_rng(0)), task.budget, 0, "cpu", Logger())
 
 
+class _SubCycle(Task):
+    """A sampler of ``sin(2 pi x / 5 + phase)`` on ``[-1, 1]``: 0.4 of a cycle."""
+
+    budgets = {"quick": Budget(steps=2000, batch_size=32, samples=4096)}
+
+    def __init__(self, phase: float) -> None:
+        super().__init__()
+        self.phase = phase
+
+    @property
+    def domain(self) -> tuple[float, float]:
+        return (-1.0, 1.0)
+
+    def f(self, x: np.ndarray) -> np.ndarray:
+        return np.sin(2 * np.pi * x / 5.0 + self.phase)
+
+    def sample(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        x = rng.uniform(-1.0, 1.0, n)
+        return x, self.f(x)
+
+
+@pytest.mark.parametrize("method_id", ["fft", "nls", "lomb-scargle", "grid-warm-start"])
+def test_estimators_fit_a_tone_with_less_than_one_cycle_in_the_span(method_id: str) -> None:
+    """0.4 of a cycle: the lowest frequency a spectral search looks at must not be one cycle
+    per span (grid-warm-start started its candidates there and fitted a constant)."""
+    from bench.core import registry
+
+    registry.load_plugins()
+    xt = np.linspace(-1.0, 1.0, 501)
+    for phase in (0.0, 1.0, 2.5, 4.0):
+        task = _SubCycle(phase)
+        model = registry.get_method(method_id)
+        model.fit(TaskView(task, np.random.default_rng(0)), task.budget, 0, "cpu", Logger())
+        err = np.mean((model.predict(xt) - task.f(xt)) ** 2)
+        assert err < 1e-6 * np.var(task.f(xt)), (phase, err)
+
+
 def test_lomb_scargle_recovers_a_tone_from_uneven_samples() -> None:
     rng = np.random.default_rng(1)
     x = np.sort(rng.uniform(0, 200, 2000))  # uneven: exponential gaps
