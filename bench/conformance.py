@@ -31,8 +31,14 @@ KNOWN_FAILURES: dict[tuple[str, str], str] = {}
 TINY = Budget(steps=40, batch_size=16, samples=4096, seconds=60)
 
 #: Task ids the method checks use when they are registered: an infinite regression task, a
-#: fixed-data task and a multi-output classification task.
-PROBE_TASKS = ("sin31", "noisy-tone[snr_db=20]", "clock[encoding=int64,span=1d]")
+#: fixed-data task on random inputs, a multi-output classification task, and a short regular
+#: series (the only kind the forecasters take, which would otherwise never be fitted here).
+PROBE_TASKS = (
+    "sin31",
+    "noisy-tone[snr_db=20]",
+    "clock[encoding=int64,span=1d]",
+    "real[dataset=sunspots]",
+)
 
 
 def _method(method_id: str) -> Method:
@@ -228,6 +234,17 @@ def check_fit_predict(method_id: str, task_id: str) -> None:
     x = _eval_x(task)
     y = as_numpy(model.predict(x))
     _check_output(method_id, task.output, x, y)
+    # Each prediction belongs to its own input: the same inputs shuffled give the same
+    # answers shuffled (a library that sorts its inputs, and returns them sorted, fails).
+    perm = np.random.default_rng(0).permutation(len(x))
+    np.testing.assert_allclose(
+        as_numpy(model.predict(x[perm])),
+        y[perm],
+        rtol=1e-6,
+        atol=1e-9 * (1.0 + float(np.max(np.abs(y))) if y.size else 1.0),
+        err_msg=f"{method_id}: predict(x) depends on the order of x (shuffled inputs, "
+        "answers not shuffled alike)",
+    )
 
 
 def _check_output(method_id: str, out: OutputSpec, x: np.ndarray, y: np.ndarray) -> None:

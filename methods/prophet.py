@@ -110,7 +110,13 @@ class ProphetForecast(Method):
         import pandas as pd
 
         x = np.asarray(x, dtype=np.float64)
+        flat = x.reshape(-1)
+        # Prophet returns its forecast sorted by date, whatever the order asked for: put the
+        # inputs in date order, then each answer back at its input's place.
+        order = np.argsort(flat, kind="stable")
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", module="prophet")
-            out = self.model_.predict(pd.DataFrame({"ds": _dates(x.reshape(-1))}))
-        return out["yhat"].to_numpy(dtype=np.float64).reshape(x.shape)
+            out = self.model_.predict(pd.DataFrame({"ds": _dates(flat[order])}))
+        yhat = np.empty(flat.size, dtype=np.float64)
+        yhat[order] = out["yhat"].to_numpy(dtype=np.float64)
+        return yhat.reshape(x.shape)
