@@ -159,6 +159,31 @@ def _fit_method(method, x: np.ndarray, y: np.ndarray):
     return method.fit(TaskView(task, np.random.default_rng(0)), task.budget, 0, "cpu", Logger())
 
 
+@pytest.mark.parametrize("method_id", ["fft", "seasonal-naive", "siren"])
+def test_missing_values_in_a_fixed_set_are_left_out_and_counted(method_id: str) -> None:
+    """A real series marks missing values NaN: the method gets the observed pairs only (a NaN
+    used to end every method's run as 'diverged'), and the view counts the pairs left out."""
+    from bench.core import registry
+    from bench.core.tuning import HoldoutView
+
+    registry.load_plugins()
+    x = np.arange(400.0)
+    y = 2.0 + np.sin(2 * np.pi * x / 7.0)
+    y[[3, 50, 51, 200]] = np.nan
+    y[77] = np.inf
+    task = _Samples(x, y)
+    view = TaskView(task, np.random.default_rng(0))
+    xs, ys = view.train_set()
+    assert view.samples_dropped == 5 and len(xs) == 395
+    assert np.isfinite(xs).all() and np.isfinite(ys).all()
+    held = HoldoutView(task, np.random.default_rng(0))
+    assert held.samples_dropped == 5
+    assert np.isfinite(held.validation[1]).all() and np.isfinite(held.train_set()[1]).all()
+    method = registry.get_method(method_id)
+    method.fit(TaskView(task, np.random.default_rng(0)), task.budget, 0, "cpu", Logger())
+    assert np.isfinite(method.predict(np.arange(400.0, 420.0))).all()
+
+
 class _SubCycle(Task):
     """A sampler of ``sin(2 pi x / 5 + phase)`` on ``[-1, 1]``: 0.4 of a cycle."""
 

@@ -165,6 +165,24 @@ class Task:
         return self.budgets[self.profile]
 
 
+def finite_pairs(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """``(x, y)`` without the pairs that hold a non-finite value, and how many those were.
+
+    Real series have missing values, and a data set marks them NaN. A method is given the
+    observed pairs only, as a forecaster's own loader would keep them: a NaN would otherwise
+    spread through every sum it enters and end the run as "diverged" without a step of
+    learning. The record counts the pairs left out (``samples_dropped``).
+    """
+    x, y = np.asarray(x), np.asarray(y)
+    bad = np.zeros(len(x), dtype=bool)
+    for a in (x, y):
+        if a.dtype.kind in "fc":
+            bad |= ~np.isfinite(a.reshape(len(a), -1)).all(axis=1)
+    if not bad.any():
+        return x, y, 0
+    return x[~bad], y[~bad], int(bad.sum())
+
+
 class TaskView:
     """What a method sees of a task: samples, training data, domain and output spec.
 
@@ -172,12 +190,13 @@ class TaskView:
     budget, so that every method is compared on the same amount of data.
     """
 
-    __slots__ = ("_task", "_rng", "_drawn", "_limit")
+    __slots__ = ("_task", "_rng", "_drawn", "_limit", "_dropped")
 
     def __init__(self, task: Task, rng: np.random.Generator, limit: int | None = None) -> None:
         self._task = task
         self._rng = rng
         self._drawn = 0
+        self._dropped = 0
         self._limit = limit if limit is not None else task.budget.max_samples
 
     @property
@@ -215,9 +234,15 @@ class TaskView:
         self._drawn += n
         return self._task.sample(n, self._rng)
 
+    @property
+    def samples_dropped(self) -> int:
+        """Pairs of the fixed training set left out for a missing (non-finite) value."""
+        return self._dropped
+
     def train_set(self) -> tuple[np.ndarray, np.ndarray]:
-        """The whole fixed training set (fixed-data tasks only); counts once."""
-        x, y = self._task.train_set()
+        """The whole fixed training set (fixed-data tasks only); counts once. Pairs with a
+        missing value (NaN or infinite, in x or y) are left out (see :func:`finite_pairs`)."""
+        x, y, self._dropped = finite_pairs(*self._task.train_set())
         self._drawn = max(self._drawn, len(x))
         return x, y
 

@@ -307,6 +307,8 @@ def _score(task: Any, model: Any, view: TaskView, log: Logger, i: int, sync: Any
     if math.isfinite(log.final_loss[i]):
         metrics.setdefault("final_loss", float(log.final_loss[i]))
     metrics.setdefault("samples", view.samples_drawn)
+    if view.samples_dropped:
+        metrics.setdefault("samples_dropped", view.samples_dropped)
     if log.last_step > 0:
         metrics.setdefault("steps", log.steps(i))
     n_params = getattr(model, "n_params_", None)

@@ -44,7 +44,7 @@ from typing import Any
 import numpy as np
 
 from ..lib.metrics import exact_match, labels, nmse
-from .contracts import Task, TaskView, as_numpy
+from .contracts import Task, TaskView, as_numpy, finite_pairs
 from .registry import Entry, natural_key
 
 TUNE_BASE_SEED = 1_000_003
@@ -87,7 +87,7 @@ class HoldoutView(TaskView):
             n = min(VAL_MAX, spare if spare >= VAL_MAX // 4 else budget.max_samples // 10)
             self._val = self.sample(max(n, 1))
         else:
-            x, y = task.train_set()
+            x, y, self._dropped = finite_pairs(*task.train_set())
             order = rng.permutation(len(x))
             k = max(1, int(round(len(x) * VAL_SHARE)))
             held, kept = np.sort(order[:k]), np.sort(order[k:])
