@@ -268,6 +268,7 @@ PUBLIC_VIEW = {
     "output",
     "sample",
     "samples_drawn",
+    "samples_dropped",
     "samples_left",
     "train_set",
 }
