@@ -26,7 +26,9 @@ from .dsp import (
     find_peaks,
     high_band_peaks,
     search_band,
+    small_sample_threshold,
     spectrum,
+    tone_false_alarm,
 )
 from .sinusoid import FloatArray, SinusoidModel, fit_linear, fit_refine
 
@@ -114,12 +116,19 @@ def estimate_tones(
             power = np.abs(spec) ** 2
             band = power[1 : k_hi + 1]
             thr = detection_threshold(band, false_alarm)
+            # Few samples: peaks down to the small-sample threshold, each below ``thr`` then
+            # kept only if its exact fit passes the small-sample test (``verify``).
+            low = min(thr, small_sample_threshold(band, false_alarm, n))
             room = max_tones - model.n_tones
-            peaks = find_peaks(power, 1, k_hi, threshold=thr, max_peaks=room)
+            peaks = find_peaks(power, 1, k_hi, threshold=low, max_peaks=room)
             bin_w = 2.0 * np.pi / grid.span
-            # (frequency, amplitude) of every candidate; a grid bin holds about n A / 2.
+            # (frequency, amplitude, verify) of every candidate; a grid bin holds about n A / 2.
             found = [
-                (float(freqs[k] + interp(spec, int(k)) * bin_w / pad), 2.0 * abs(spec[k]) / n)
+                (
+                    float(freqs[k] + interp(spec, int(k)) * bin_w / pad),
+                    2.0 * abs(spec[k]) / n,
+                    bool(power[k] <= thr),
+                )
                 for k in peaks
             ]
             if dt is None and w_limit > band_top:
@@ -132,16 +141,25 @@ def estimate_tones(
                     max_peaks=room,
                     x_sorted=x_sorted,
                 )
-                found += [(p.freq, p.amplitude) for p in above]
+                found += [(p.freq, p.amplitude, False) for p in above]
             info.max_freq = max(band_top, w_limit if dt is None else band_top)
+            independent = max(info.max_freq / bin_w, 1.0)  # frequencies searched, bins apart
+            dof = n - 3 * model.n_tones - 1 - int(trend)  # samples less the model's parameters
             found.sort(key=lambda f: -f[1])
             new: list[float] = []
-            for w, amp in found[:room]:
+            for w, amp, verify in found[:room]:
                 if w <= 0 or amp < pick_ratio * found[0][1]:
                     continue
                 if model.n_tones and np.min(np.abs(model.freqs - w)) < bin_w:
                     continue  # left-overs of a tone already in the model
-                new.append(w if place is None else place(xv, resid, w, bin_w))
+                w = w if place is None else place(xv, resid, w, bin_w)
+                if verify:
+                    one = fit_linear(xv, resid, [w])
+                    left = resid - one.predict(xv)
+                    share = 1.0 - float(left @ left) / rss
+                    if tone_false_alarm(share, dof, independent) >= false_alarm:
+                        continue
+                new.append(w)
         if not new:
             break
         cand, cand_resid = _extend(xv, yv, model, new, trend, refine)
