@@ -4,7 +4,7 @@ benchmarks/detection_limit.py``.
 ``bench.lib.estimators.estimate_tones`` (the ``fft`` method's estimator; ``nls``,
 ``lomb-scargle`` and the hybrid's regression search the same way) keeps a periodogram peak only
 above a false-alarm threshold of 1e-6 over the whole band it searches (for few samples, on
-their exact small-sample tail: ``bench.lib.dsp.small_sample_threshold``). Random inputs are
+their exact small-sample tail: ``bench.lib.dsp.small_sample_ratio``). Random inputs are
 searched far above their mean rate, so few random samples face many candidate frequencies and
 need a strong tone. This measures where that bites: a
 sawtooth of 20 periods on ``[0, 1]`` (its fundamental carries 61% of the variance), from ``n``

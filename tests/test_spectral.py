@@ -244,10 +244,9 @@ def test_few_random_samples_find_a_strong_tone_and_no_noise() -> None:
 
 
 def test_small_sample_threshold_tends_to_the_exponential_one() -> None:
-    power = np.random.default_rng(3).exponential(1.0, 5000)
-    big = dsp.detection_threshold(power, 1e-6)
-    assert dsp.small_sample_threshold(power, 1e-6, 10**7) == pytest.approx(big, rel=1e-4)
-    assert dsp.small_sample_threshold(power, 1e-6, 64) < 0.8 * big
+    assert dsp.small_sample_ratio(5000, 1e-6, 10**7) == pytest.approx(1.0, rel=1e-4)
+    assert dsp.small_sample_ratio(5000, 1e-6, 64) < 0.8
+    assert dsp.small_sample_ratio(5000, 1e-6, 3) == 1.0
     assert dsp.tone_false_alarm(0.61, 61, 33_000) < 1e-6 < dsp.tone_false_alarm(0.3, 61, 33_000)
 
 

@@ -365,42 +365,39 @@ def detection_threshold(power: FloatArray, false_alarm: float = 1e-6) -> float:
     p = np.asarray(power, dtype=np.float64)
     if p.size == 0:
         return float("inf")
-    return _floor(p) * math.log(max(p.size, 2) / false_alarm)
+    floor = quantiles(p, (0.5,))[0] / math.log(2.0)
+    return floor * math.log(max(p.size, 2) / false_alarm)
 
 
-def small_sample_threshold(power: FloatArray, false_alarm: float, n_samples: int) -> float:
-    """:func:`detection_threshold` with the tail of ``n_samples`` samples instead of many.
+def small_sample_ratio(n_power: int, false_alarm: float, n_samples: int) -> float:
+    """How far below :func:`detection_threshold` (over ``n_power`` ordinates) the threshold of
+    ``n_samples`` samples' exact tail lies, as a factor at most 1.
 
     For a least-squares tone (amplitude, phase and a constant) fitted to ``n`` samples of
     Gaussian noise, the share of the variance it explains exceeds ``z`` with probability
     ``(1 - z)^((n - 3) / 2)`` (Zechmeister and Kuerster, A&A 2009). The exponential tail is its
-    limit for large ``n``, and this threshold differs from it by about ``(3 - ln(M / p)) / n``
-    relatively; for a few dozen samples it is far lower. In the periodogram's units a share
-    ``z`` is about ``z n / 2`` times the floor. That conversion only holds in the mean (a
-    periodogram of few samples can exceed ``n / 2`` floors), so a peak between this threshold
-    and :func:`detection_threshold` must pass :func:`tone_false_alarm` on its exact fit.
+    limit for large ``n``: the factor is then about ``1 - (ln(M / p) - 3) / n``. For a few
+    dozen samples it is far lower. In the periodogram's units a share ``z`` is about ``z n / 2``
+    times the floor. That conversion only holds in the mean (a periodogram of few samples can
+    exceed ``n / 2`` floors), so a peak admitted by this lower threshold alone must pass
+    :func:`tone_false_alarm` on its exact fit.
     """
-    p = np.asarray(power, dtype=np.float64)
-    if p.size == 0 or n_samples < 4:
-        return float("inf")
-    level = math.log(max(p.size, 2) / false_alarm)
-    return _floor(p) * 0.5 * n_samples * -math.expm1(-2.0 * level / (n_samples - 3))
+    if n_samples < 4:
+        return 1.0
+    level = math.log(max(n_power, 2) / false_alarm)
+    z0 = -math.expm1(-2.0 * level / (n_samples - 3))
+    return min(1.0, 0.5 * n_samples * z0 / level)
 
 
 def tone_false_alarm(share: float, n_samples: int, independent: float) -> float:
     """Probability that the best of ``independent`` frequencies explains a ``share`` of the
     variance of ``n_samples`` samples of Gaussian noise by a least-squares tone (the union bound
-    on the tail of :func:`small_sample_threshold`)."""
+    on the tail of :func:`small_sample_ratio`)."""
     if n_samples < 4 or not share > 0:
         return 1.0
     if share >= 1:
         return 0.0
     return min(1.0, independent * math.exp(0.5 * (n_samples - 3) * math.log1p(-share)))
-
-
-def _floor(p: FloatArray) -> float:
-    """The noise floor of a periodogram: the mean of an exponential with its median."""
-    return quantiles(p, (0.5,))[0] / math.log(2.0)
 
 
 def find_peaks(

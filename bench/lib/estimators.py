@@ -26,7 +26,7 @@ from .dsp import (
     find_peaks,
     high_band_peaks,
     search_band,
-    small_sample_threshold,
+    small_sample_ratio,
     spectrum,
     tone_false_alarm,
 )
@@ -118,7 +118,7 @@ def estimate_tones(
             thr = detection_threshold(band, false_alarm)
             # Few samples: peaks down to the small-sample threshold, each below ``thr`` then
             # kept only if its exact fit passes the small-sample test (``verify``).
-            low = min(thr, small_sample_threshold(band, false_alarm, n))
+            low = thr * small_sample_ratio(band.size, false_alarm, n)
             room = max_tones - model.n_tones
             peaks = find_peaks(power, 1, k_hi, threshold=low, max_peaks=room)
             bin_w = 2.0 * np.pi / grid.span
