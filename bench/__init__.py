@@ -5,7 +5,9 @@ Public API for plugin authors::
     from bench import Method, Task, register_method, register_task
 """
 
-from .core.contracts import (
+from bench import _moved
+from bench.core import __version__, plugins
+from bench.core.contracts import (
     Budget,
     BudgetExceeded,
     Logger,
@@ -15,7 +17,7 @@ from .core.contracts import (
     Task,
     TaskView,
 )
-from .core.registry import (
+from bench.core.registry import (
     RegistryError,
     get_method,
     get_task,
@@ -25,7 +27,8 @@ from .core.registry import (
     register_task,
 )
 
-__version__ = "0.1.0"
+_moved.install()
+del plugins  # imported for its side effect: the registry's lookups load plugins
 
 __all__ = [
     "Budget",

@@ -1,7 +1,7 @@
-from .defaults import limit_threads
+from bench.core.defaults import limit_threads
 
 limit_threads()  # before torch is imported
 
-from .cli import main  # noqa: E402
+from bench.cli import main  # noqa: E402
 
 raise SystemExit(main())

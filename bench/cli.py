@@ -17,10 +17,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from . import defaults
-from .cliparser import UsageError, build_parser, split_patterns
-from .core import registry
-from .core.store import CorruptRecords, environment, mixed_with, records_path_problem
+from bench.cliparser import UsageError, build_parser, split_patterns
+from bench.core import defaults, registry
+from bench.engine.store import CorruptRecords, environment, mixed_with, records_path_problem
 
 EXIT_USAGE = 2
 
@@ -43,7 +42,7 @@ def _writable(folder: Path) -> None:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from .core import tuning
+    from bench.engine import tuning
 
     registry.load_plugins()
     sections = []
@@ -68,7 +67,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def _device_and_jobs(args: argparse.Namespace, command: str) -> tuple[str, int]:
     """The checked ``--jobs``/``--threads`` and the resolved device, for run and tune."""
-    from .core.runner import resolve_device
+    from bench.engine.device import resolve_device
 
     if (args.jobs is not None and args.jobs < 1) or args.threads < 1:
         raise UsageError(f"{command}: --jobs and --threads must be at least 1")
@@ -85,7 +84,7 @@ def _device_and_jobs(args: argparse.Namespace, command: str) -> tuple[str, int]:
         raise UsageError(f"{command}: --in-process runs one unit at a time: use --jobs 1")
     jobs = 1 if args.in_process else args.jobs or defaults.default_jobs(device)
     if args.scheduler and not getattr(args, "dry_run", False):
-        from .core.cluster import SchedulerError, probe
+        from bench.engine.cluster import SchedulerError, probe
 
         try:  # before anything is planned or printed
             probe(args.scheduler)
@@ -119,8 +118,8 @@ def _where(args: argparse.Namespace, jobs: int) -> str:
 
 
 def _sweep(specs: Any, out: Path, args: argparse.Namespace, device: str, jobs: int, **kw: Any):
-    from .core.cluster import SchedulerError
-    from .core.sweep import run_sweep
+    from bench.engine.cluster import SchedulerError
+    from bench.engine.sweep import run_sweep
 
     try:
         return run_sweep(specs, out, jobs=jobs, quiet=args.quiet, **kw,
@@ -142,8 +141,8 @@ def _announce(line: str, specs: Sequence[Any], dry_run: bool, out: Path) -> bool
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from .core.runner import drop_done, plan
-    from .core.store import done_keys
+    from bench.engine.plan import drop_done, plan
+    from bench.engine.store import done_keys
 
     if not args.all and not args.methods and not args.tasks:
         raise UsageError("run: say what to run: --all, or --methods and/or --tasks")
@@ -190,7 +189,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     summary = ", ".join(f"{v} {k}" for k, v in sorted(counts.items())) or "nothing new to run"
     print(f"done: {summary}; records in {out / 'records.jsonl'}", file=sys.stderr)
     if not args.no_report:
-        from .report import write_reports
+        from bench.report import write_reports
 
         written = write_reports([out], out, ["md"], plots=False)
         for w in written:
@@ -201,9 +200,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_tune(args: argparse.Namespace) -> int:
     import time
 
-    from .core import tuning
-    from .core.runner import plan
-    from .core.store import _git_commit, load_records
+    from bench.engine import tuning
+    from bench.engine.plan import plan
+    from bench.engine.store import git_commit, load_records
 
     device, jobs = _device_and_jobs(args, "tune")
     registry.load_plugins()
@@ -244,7 +243,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
     chosen = tuning.summarise(records, methods)
     provenance = {
         "command": os.environ.get("BENCH_COMMAND", "python -m bench tune"),
-        "commit": _git_commit(),
+        "commit": git_commit(),
         "date": time.strftime("%Y-%m-%d"),
         "records": str(out),
         "wall_seconds_last_call": round(wall, 1),
@@ -285,8 +284,8 @@ def _readable(paths: Sequence[Path], command: str) -> None:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from .core.exchange import export_parquet
-    from .core.store import warn_skipped
+    from bench.engine.exchange import export_parquet
+    from bench.engine.store import warn_skipped
 
     _readable(args.dirs, "export")
     first = args.dirs[0]
@@ -306,8 +305,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_merge(args: argparse.Namespace) -> int:
-    from .core.exchange import merge_folders
-    from .core.store import warn_skipped
+    from bench.engine.exchange import merge_folders
+    from bench.engine.store import warn_skipped
 
     _readable(args.sources, "merge")
     for src in args.sources:
@@ -328,7 +327,7 @@ def cmd_merge(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from .report import publish_folder, read, update_readme, write_report
+    from bench.report import publish_folder, read, update_readme, write_report
 
     if not args.dirs:
         args.dirs = [_newest_run_folder()]
@@ -376,7 +375,7 @@ def cmd_landscape(args: argparse.Namespace) -> int:
     if args.batch < 1 or args.sgd_batch < 1:
         raise UsageError("landscape: --batch and --sgd-batch must be at least 1")
     _writable(args.out)
-    from .report.landscape import FORMULA, draw_landscape, key_numbers
+    from bench.report.landscape import FORMULA, draw_landscape, key_numbers
 
     print(f"drawing the landscape over {args.batch:,} samples of x ...", file=sys.stderr)
     written = draw_landscape(

@@ -11,8 +11,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import defaults
-from .core.contracts import PROFILES
+from bench.core import defaults
+from bench.core.contracts import PROFILES
 
 
 class UsageError(Exception):

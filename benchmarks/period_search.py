@@ -27,7 +27,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np
 
-from bench.core.store import environment
+from bench.engine.store import environment
 from bench.lib.periods import circular, find_periods
 
 SPAN_120Y = int(round(120 * 365.25 * 86_400))

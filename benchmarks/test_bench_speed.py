@@ -23,9 +23,10 @@ import torch
 from bench import Budget, Logger, Method, register_method
 from bench.core import registry
 from bench.core.contracts import TaskView
-from bench.core.runner import RunSpec, execute
+from bench.engine.execute import execute
+from bench.engine.plan import RunSpec
+from bench.kit.nn import train, train_seeds
 from bench.lib import estimators
-from bench.lib.nn import train, train_seeds
 from bench.lib.original import original_loop
 
 from .conftest import record

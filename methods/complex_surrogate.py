@@ -34,9 +34,9 @@ import numpy as np
 import torch
 
 from bench import Budget, Logger, TaskView, register_method
+from bench.kit.methods import SinusoidMethod, draw_samples, forget
 from bench.lib.dsp import bin_samples, mean_grid, sampling_interval
 from bench.lib.sinusoid import fit_linear
-from bench.methodlib import SinusoidMethod, draw_samples, forget
 
 LOG_EVERY = 100
 

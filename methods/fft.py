@@ -40,10 +40,10 @@ from typing import Any
 import numpy as np
 
 from bench import Budget, Logger, TaskView, register_method
+from bench.kit.methods import SinusoidMethod, draw_samples, forget
 from bench.lib.dsp import INTERPOLATORS
 from bench.lib.estimators import ToneSearch, choose_trend, estimate_tones
 from bench.lib.sinusoid import SinusoidModel
-from bench.methodlib import SinusoidMethod, draw_samples, forget
 
 
 @register_method("fft")

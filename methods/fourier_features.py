@@ -23,8 +23,8 @@ import torch
 from torch import nn
 
 from bench import register_method
-from bench.lib.nn import mlp
-from bench.methodlib import NetMethod
+from bench.kit.methods import NetMethod
+from bench.kit.nn import mlp
 
 
 class FourierFeatures(nn.Module):

@@ -14,8 +14,8 @@ from typing import Any
 from torch import nn
 
 from bench import register_method
-from bench.lib.nn import mlp
-from bench.methodlib import NetMethod
+from bench.kit.methods import NetMethod
+from bench.kit.nn import mlp
 
 
 @register_method("gelu-mlp", on_demand=[{"settings": "paper"}])
@@ -27,7 +27,7 @@ class GeluMLP(NetMethod):
         "per output, cross-entropy"
     )
     reference = "Hendrycks and Gimpel, Gaussian Error Linear Units (GELUs), 2016"
-    #: The declared tuning grid (``bench.core.tuning``): learning rate and width.
+    #: The declared tuning grid (``bench.engine.tuning``): learning rate and width.
     search_space = {"lr": [1e-4, 3e-4, 1e-3, 3e-3], "width": [64, 256]}
 
     def __init__(

@@ -41,6 +41,7 @@ from contextlib import nullcontext
 import numpy as np
 
 from bench import Logger, register_method
+from bench.kit.methods import SteppedSinusoidMethod
 from bench.lib.dsp import (
     bin_samples,
     choose_cells,
@@ -53,7 +54,6 @@ from bench.lib.dsp import (
     spectrum,
 )
 from bench.lib.sinusoid import SinusoidModel, fit_linear, refine_gd
-from bench.methodlib import SteppedSinusoidMethod
 
 #: Zero-padding of the FFT: grid spacing 2 pi / (PAD * span) <= 2 pi / (5 L).
 PAD = 5

@@ -17,13 +17,13 @@ finds the periods first and only then lets gradients do what they are good at:
   sampler, more only while a period is not pinned to one integer); then where within its period the
   output changes (its arcs: a lattice at any phase, or the gaps' midpoints); then train a small
   GELU network with softmax heads, by Adam with a cosine schedule, on cos/sin features of the
-  arc each input falls in: the shared loop and predictor of ``bench.lib.nn``, fed these
+  arc each input falls in: the shared loop and predictor of ``bench.kit.nn``, fed these
   features. The longest period searched goes into the record as ``max_period_searched``.
 
 Only the network's training logs a trace: the spectral and folding searches, the least-squares
 fits and their Gauss-Newton refinement are not optimiser steps. The fitted method keeps
 ``model_`` (a ``SinusoidModel``) with ``freqs_`` and ``amplitudes_`` for real inputs, or
-``net_`` (a ``bench.lib.nn.NetPredictor``) with ``periods_`` for integer ones.
+``net_`` (a ``bench.kit.nn.NetPredictor``) with ``periods_`` for integer ones.
 
 Nothing about the task is given to it: no frequency, period, band or clock structure; it sees
 only the samples, the input domain and the output spec, like every other method.
@@ -41,8 +41,9 @@ import torch
 from torch import nn
 
 from bench import Budget, Logger, Method, TaskView, register_method
+from bench.kit.methods import draw_samples, forget
+from bench.kit.nn import head_size, mlp, train, warm_up
 from bench.lib.estimators import ToneSearch, choose_trend, estimate_tones
-from bench.lib.nn import head_size, mlp, train, warm_up
 from bench.lib.periods import (
     ArcMap,
     circular,
@@ -52,7 +53,6 @@ from bench.lib.periods import (
     resolution,
 )
 from bench.lib.sinusoid import SinusoidModel, fit_linear
-from bench.methodlib import draw_samples, forget
 
 #: Samples that decide the input step of an output with no period.
 VERIFY_SAMPLES = 4096
@@ -80,7 +80,7 @@ REFINE_SAMPLES = 16384
 
 class PeriodicFeatures:
     """cos/sin of ``harmonics`` multiples of the arc each discovered period puts an input in,
-    for int inputs: the network's input rows (float32), an encoder for ``bench.lib.nn.train``.
+    for int inputs: the network's input rows (float32), an encoder for ``bench.kit.nn.train``.
 
     Each output with a period comes with its arcs (``bench.lib.periods.ArcMap``): where, within
     the period, its label changes. An input is placed on the arc it falls in, ``k`` of ``n``,

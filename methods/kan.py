@@ -38,8 +38,8 @@ from torch import nn
 
 from bench import Budget, Logger, TaskView, register_method
 from bench.core.contracts import Method
-from bench.lib.nn import InputScaler, float64_front, head_size, train
-from bench.methodlib import forget
+from bench.kit.methods import forget
+from bench.kit.nn import InputScaler, float64_front, head_size, train
 
 #: Inputs the spline grids are placed on before training, at most: pykan's ``fit`` uses its
 #: whole training set; here a fixed set's training inputs (thinned to this many) or, for a

@@ -22,9 +22,9 @@ from typing import Any
 import numpy as np
 
 from bench import Budget, Logger, TaskView, register_method
+from bench.kit.methods import SinusoidMethod, draw_samples, forget
 from bench.lib.dsp import lomb_scargle
 from bench.lib.estimators import ToneSearch, estimate_tones
-from bench.methodlib import SinusoidMethod, draw_samples, forget
 
 #: Zero-padding of the scanning periodogram (grid spacing 2 pi / (PAD L)).
 PAD = 5

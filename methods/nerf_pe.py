@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from bench import register_method
-from bench.methodlib import NetMethod
+from bench.kit.methods import NetMethod
 
 
 class PositionalEncoding(nn.Module):

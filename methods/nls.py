@@ -18,8 +18,8 @@ from __future__ import annotations
 from typing import Any
 
 from bench import Budget, Logger, TaskView, register_method
+from bench.kit.methods import SinusoidMethod, draw_samples, forget
 from bench.lib.estimators import ToneSearch, choose_trend, estimate_tones
-from bench.methodlib import SinusoidMethod, draw_samples, forget
 
 #: Zero-padding of the periodogram: its peak bin is within pi / (PAD L) of the tone.
 PAD = 4

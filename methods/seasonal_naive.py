@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from bench import Budget, Logger, Method, TaskView, register_method
-from bench.methodlib import forget
+from bench.kit.methods import forget
 
 from ._forecast import GridForecast, periods_from_data, regular_fixed, regular_series
 

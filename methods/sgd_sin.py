@@ -19,7 +19,7 @@ leaves ``w = 31`` within a few hundred steps; in float64 it stays.
 The method is vectorised over seeds: ``S`` seeds are one parameter vector of length ``S``, each
 with its own gradient; ``fit_seeds`` returns one fitted copy of the method per seed. The step is
 the original's, with the gradient written out instead of built by autograd
-(``bench.lib.closed_form``; ``bench.lib.original`` keeps the loop as the post wrote it, and a
+(``bench.kit.closed_form``; ``bench.lib.original`` keeps the loop as the post wrote it, and a
 test checks that both take the same steps): numpy on CPU, CUDA graphs on a GPU.
 """
 
@@ -32,9 +32,9 @@ import numpy as np
 import torch
 
 from bench import Budget, Logger, TaskView, register_method
-from bench.lib import closed_form
-from bench.lib.batches import TrainingPairs
-from bench.methodlib import SeedBatchMethod
+from bench.kit import closed_form
+from bench.kit.batches import TrainingPairs
+from bench.kit.methods import SeedBatchMethod
 
 
 @register_method("sgd-sin", variants=[{"lr": "stable"}, {"dtype": "float64"}])

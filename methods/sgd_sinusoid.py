@@ -50,9 +50,9 @@ import numpy as np
 import torch
 
 from bench import Budget, Logger, TaskView, register_method
-from bench.lib.batches import TrainingPairs
+from bench.kit.batches import TrainingPairs
+from bench.kit.methods import SeedBatchMethod
 from bench.lib.landscape import init_distribution, sinusoid_stable_step
-from bench.methodlib import SeedBatchMethod
 
 OPTIMISERS = ("sgd", "sgd-stable", "adam")
 #: The original experiment's learning rate.

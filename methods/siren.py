@@ -28,7 +28,7 @@ import torch
 from torch import nn
 
 from bench import register_method
-from bench.methodlib import NetMethod
+from bench.kit.methods import NetMethod
 
 
 class SineLayer(nn.Module):
@@ -72,7 +72,7 @@ class Siren(NetMethod):
         "Sitzmann et al., Implicit Neural Representations with Periodic Activation Functions, "
         "NeurIPS 2020"
     )
-    #: The declared tuning grid (``bench.core.tuning``): learning rate and first-layer w0.
+    #: The declared tuning grid (``bench.engine.tuning``): learning rate and first-layer w0.
     search_space = {"lr": [3e-5, 1e-4, 3e-4, 1e-3], "w0": [10.0, 30.0, 300.0]}
 
     def __init__(

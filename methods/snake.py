@@ -22,8 +22,8 @@ import torch
 from torch import nn
 
 from bench import register_method
-from bench.lib.nn import mlp
-from bench.methodlib import NetMethod
+from bench.kit.methods import NetMethod
+from bench.kit.nn import mlp
 
 
 class Snake(nn.Module):
@@ -56,7 +56,7 @@ class SnakeMLP(NetMethod):
         "Ziyin, Hartwig, Ueda, Neural Networks Fail to Learn Periodic Functions and How to Fix "
         "It, NeurIPS 2020"
     )
-    #: The declared tuning grid (``bench.core.tuning``): learning rate and the initial a.
+    #: The declared tuning grid (``bench.engine.tuning``): learning rate and the initial a.
     search_space = {"lr": [1e-4, 3e-4, 1e-3, 3e-3], "a_init": ["periodic", 1.0, 30.0]}
 
     def __init__(

@@ -32,9 +32,9 @@ import numpy as np
 import pywt
 
 from bench import Logger, register_method
+from bench.kit.methods import SteppedSinusoidMethod
 from bench.lib.dsp import bin_samples, find_peaks, mean_grid, parabolic, sampling_interval
 from bench.lib.sinusoid import SinusoidModel, fit_linear, refine_gd
-from bench.methodlib import SteppedSinusoidMethod
 
 #: Largest grid the transform runs on (cost grows with cells x scales).
 MAX_CELLS = 2**15

@@ -20,8 +20,8 @@ import torch
 from torch import nn
 
 from bench import register_method
-from bench.lib.nn import mlp
-from bench.methodlib import NetMethod
+from bench.kit.methods import NetMethod
+from bench.kit.nn import mlp
 
 
 class XSin2(nn.Module):
@@ -43,7 +43,7 @@ class XSin2MLP(NetMethod):
         "Ziyin, Hartwig, Ueda, Neural Networks Fail to Learn Periodic Functions and How to Fix "
         "It, NeurIPS 2020 (the a = 1 case)"
     )
-    #: The declared tuning grid (``bench.core.tuning``): learning rate and width.
+    #: The declared tuning grid (``bench.engine.tuning``): learning rate and width.
     search_space = {"lr": [1e-4, 3e-4, 1e-3, 3e-3], "width": [64, 256]}
 
     def __init__(

@@ -4,7 +4,7 @@ strictly, and no silent skips.
 A skip is allowed only for a reason listed in ``ALLOWED_SKIPS`` (today: no CUDA device). Any
 other skip, such as a ``skipif`` on a built-in plugin being absent, is reported as an error:
 a built-in that fails to load must fail the run, and known failures are listed as expected
-failures with a reason (``bench.conformance.KNOWN_FAILURES``), never skipped.
+failures with a reason (``bench.kit.conformance.KNOWN_FAILURES``), never skipped.
 """
 
 import os

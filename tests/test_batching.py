@@ -13,9 +13,10 @@ import torch
 from bench import Budget, Logger
 from bench.core.contracts import TaskView
 from bench.core.registry import get_method, get_task
-from bench.core.runner import RunSpec, execute
-from bench.lib import closed_form
-from bench.lib.nn import SeedStack, StackedAdam, float64_front, train_seeds
+from bench.engine.execute import execute
+from bench.engine.plan import RunSpec
+from bench.kit import closed_form
+from bench.kit.nn import SeedStack, StackedAdam, float64_front, train_seeds
 from bench.lib.original import original_loop
 
 BUDGET = Budget(steps=900, batch_size=16, samples=900 * 16 * 4)

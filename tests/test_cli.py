@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from bench.core import registry
-from bench.core.progress import EtaModel, Progress
-from bench.core.runner import RunSpec
+from bench.engine.plan import RunSpec
+from bench.engine.progress import EtaModel, Progress
 
 ROOT = Path(__file__).resolve().parent.parent
 PLUGINS = str(ROOT / "tests" / "plugins")
@@ -231,7 +231,7 @@ def _tiny_sweep(out: Path, seeds: int = 2) -> list[dict]:
 
 
 def test_old_inline_and_new_manifest_layouts_read_the_same(tmp_path: Path) -> None:
-    from bench.core.store import load_records
+    from bench.engine.store import load_records
 
     new = _tiny_sweep(tmp_path / "new")
     assert all("env" not in r and len(r["env_id"]) == 12 for r in new)

@@ -1,4 +1,4 @@
-"""Every registered method and task passes the conformance checks (bench.conformance).
+"""Every registered method and task passes the conformance checks (bench.kit.conformance).
 
 Nothing here is skipped: the probe tasks are used as listed (``c.probe_tasks()`` would quietly
 drop one that failed to register), and every built-in plugin module must have registered
@@ -10,8 +10,8 @@ import pkgutil
 
 import pytest
 
-from bench import conformance as c
 from bench.core import plugins, registry
+from bench.kit import conformance as c
 
 registry.load_plugins()
 METHODS = registry.METHODS.ids()
@@ -47,7 +47,7 @@ def test_builtins_loaded_without_errors() -> None:
 
 
 @pytest.mark.parametrize(
-    "package,kind", [("bench.builtin.methods", "METHODS"), ("bench.builtin.datasets", "TASKS")]
+    "package,kind", [("bench.builtin.methods", "METHODS"), ("bench.builtin.tasks", "TASKS")]
 )
 def test_every_builtin_module_registers_a_plugin(package: str, kind: str) -> None:
     """One file per family: a module that imports but registers nothing (a lost decorator, a

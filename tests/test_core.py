@@ -15,9 +15,10 @@ from bench import Budget, BudgetExceeded, Logger, Method, RunTimeout, Task
 from bench.cli import main
 from bench.core import registry
 from bench.core.contracts import TaskView
-from bench.core.runner import RunSpec, execute, plan
-from bench.core.store import REQUIRED_KEYS, clean, iter_records
-from bench.core.sweep import run_sweep
+from bench.engine.execute import execute
+from bench.engine.plan import RunSpec, plan
+from bench.engine.store import REQUIRED_KEYS, clean, iter_records
+from bench.engine.sweep import run_sweep
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -12,8 +12,8 @@ import torch
 
 from bench import Budget, Logger, TaskView
 from bench.core import registry
+from bench.kit.methods import learned_state
 from bench.lib import landscape as L
-from bench.methodlib import learned_state
 from bench.report import failure_map as fm
 
 VARIANTS = [
@@ -274,7 +274,7 @@ def test_failure_map_rows_on_synthetic_records() -> None:
 
 
 def test_starts_in_basin_are_recomputed_from_the_seed() -> None:
-    from bench.core.runner import derive_seed
+    from bench.engine.plan import derive_seed
 
     rec = _rec("sgd-stable", "uniform-2x", 3, 5, True)
     method = registry.get_method(rec["method"])

@@ -17,8 +17,8 @@ import pytest
 
 from bench.cli import main
 from bench.core import registry
-from bench.core.runner import plan
-from bench.core.sweep import run_sweep
+from bench.engine.plan import plan
+from bench.engine.sweep import run_sweep
 
 ROOT = Path(__file__).resolve().parent.parent
 PLUGINS = str(ROOT / "tests" / "plugins")
@@ -107,7 +107,7 @@ def test_dask_gets_units_a_short_window_at_a_time(monkeypatch) -> None:
     free worker always has the next one (dask left workers idle when it held them all)."""
     import distributed
 
-    from bench.core import cluster
+    from bench.engine import cluster
 
     registry.load_plugins()
     specs = plan(
@@ -142,7 +142,7 @@ def test_a_local_cluster_logs_nothing_below_error_while_it_closes(monkeypatch) -
 
     from distributed import LocalCluster
 
-    from bench.core import cluster
+    from bench.engine import cluster
 
     registry.load_plugins()
     specs = plan(
@@ -242,7 +242,7 @@ def test_a_skipped_line_is_warned_about_by_file_and_line(tmp_path, capsys) -> No
 
 
 def test_a_half_written_last_line_is_dropped(tmp_path, capsys) -> None:
-    from bench.core.store import RecordWriter, iter_records
+    from bench.engine.store import RecordWriter, iter_records
 
     path = tmp_path / "records.jsonl"
     whole = {"run_key": "a", "x": 1}
@@ -298,7 +298,7 @@ def test_merge_keeps_each_run_once(tmp_path: Path, capsys) -> None:
 
 def test_local_workers_are_pinned_one_to_each_gpu() -> None:
     """Worker i of a local cluster sees GPU i only (round robin past the last GPU)."""
-    from bench.core.cluster import gpu_env
+    from bench.engine.cluster import gpu_env
 
     assert gpu_env(["0", "1"], worker_name=0) == {"CUDA_VISIBLE_DEVICES": "0"}
     assert gpu_env(["0", "1"], worker_name=1) == {"CUDA_VISIBLE_DEVICES": "1"}

@@ -2,7 +2,9 @@
 
 import pytest
 
-from bench.core.runner import RunSpec, execute, resolve_device
+from bench.engine.device import resolve_device
+from bench.engine.execute import execute
+from bench.engine.plan import RunSpec
 
 pytestmark = pytest.mark.gpu
 
@@ -49,7 +51,7 @@ def test_network_graph_replay_matches_eager_training() -> None:
     import numpy as np
 
     from bench import Budget, Logger
-    from bench.lib.nn import train_seeds
+    from bench.kit.nn import train_seeds
 
     budget = Budget(steps=300, batch_size=32, samples=10**6)
     preds = []
@@ -71,7 +73,7 @@ def test_network_graph_capture_warns_nothing() -> None:
     import warnings
 
     from bench import Budget, Logger
-    from bench.lib.nn import train_seeds
+    from bench.kit.nn import train_seeds
 
     task, views = _tone_views(2)
     models = _sirens(2)
@@ -96,7 +98,7 @@ def test_sgd_sin_graph_matches_eager() -> None:
     import numpy as np
 
     from bench import Budget, Logger
-    from bench.lib import closed_form
+    from bench.kit import closed_form
 
     rng = np.random.default_rng(0)
     x = rng.uniform(-1, 1, (1000, 20, 32)).astype(np.float32)

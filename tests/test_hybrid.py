@@ -6,7 +6,8 @@ from bench.builtin.methods.hybrid import PeriodicHybrid
 
 from bench import Budget, Logger, OutputSpec, Task
 from bench.core.contracts import TaskView
-from bench.core.runner import RunSpec, execute
+from bench.engine.execute import execute
+from bench.engine.plan import RunSpec
 
 
 def _run(task: str, seeds: tuple[int, ...] = (0, 1)) -> list[dict]:

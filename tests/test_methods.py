@@ -11,9 +11,10 @@ import torch
 from bench import Budget, Logger
 from bench.core import registry
 from bench.core.contracts import TaskView
-from bench.core.runner import RunSpec, execute
-from bench.lib.nn import InputScaler, TargetCoder
-from bench.methodlib import learned_state
+from bench.engine.execute import execute
+from bench.engine.plan import RunSpec
+from bench.kit.methods import learned_state
+from bench.kit.nn import InputScaler, TargetCoder
 
 registry.load_plugins()
 
@@ -117,7 +118,7 @@ def test_gradient_learners_cycle_a_sample_budget_smaller_than_their_run(method_i
 
 
 def test_training_pairs_are_fresh_when_the_budget_covers_the_run() -> None:
-    from bench.lib.batches import TrainingPairs
+    from bench.kit.batches import TrainingPairs
 
     task = registry.get_task("sin31")
     view = TaskView(task, np.random.default_rng(0), limit=10_000)

@@ -26,7 +26,7 @@ from bench.builtin.methods.xsin2 import XSin2, XSin2MLP
 from torch import nn
 
 from bench import Budget, Logger, Task, TaskView
-from bench.lib.nn import mlp
+from bench.kit.nn import mlp
 
 
 def _fit(net: nn.Module, x: torch.Tensor, y: torch.Tensor, steps: int, lr: float) -> float:
@@ -164,7 +164,7 @@ def test_missing_values_in_a_fixed_set_are_left_out_and_counted(method_id: str) 
     """A real series marks missing values NaN: the method gets the observed pairs only (a NaN
     used to end every method's run as 'diverged'), and the view counts the pairs left out."""
     from bench.core import registry
-    from bench.core.tuning import HoldoutView
+    from bench.engine.tuning import HoldoutView
 
     registry.load_plugins()
     x = np.arange(400.0)

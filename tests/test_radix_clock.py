@@ -14,9 +14,9 @@ import pytest
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-from bench import conformance as c
 from bench import get_task
 from bench.core import registry
+from bench.kit import conformance as c
 
 IDS = ["radix-clock[encoding=int64]", "radix-clock[encoding=float64]"]
 INT64 = IDS[0]

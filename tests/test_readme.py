@@ -29,7 +29,7 @@ def test_plugin_snippets_pass_conformance_and_run(tmp_path: Path) -> None:
     (plugins / "my_method.py").write_text(snippet("method-plugin"))
     (plugins / "my_task.py").write_text(snippet("task-plugin"))
     env = {**os.environ, "BENCH_PLUGIN_PATH": str(plugins), "OMP_NUM_THREADS": "1"}
-    check = snippet("conformance") + "\nfrom bench.conformance import check_task\n"
+    check = snippet("conformance") + "\nfrom bench.kit.conformance import check_task\n"
     check += 'check_task("my-square[cycles=5]")\nprint("conformant")\n'
     r = subprocess.run([sys.executable, "-c", check], env=env, cwd=tmp_path,
                        capture_output=True, text=True, timeout=300)  # fmt: skip

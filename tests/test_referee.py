@@ -10,11 +10,13 @@ import numpy as np
 import pytest
 
 from bench import Budget, Logger, Method, Task, register_method, register_task
-from bench.core import registry, tuning
+from bench.core import registry
 from bench.core.ceiling import preimage_sizes
-from bench.core.runner import RunSpec, execute, plan
-from bench.lib.nn import InputScaler
-from bench.lib.plateau import Plateau, floor_for
+from bench.core.stop import Plateau, floor_for
+from bench.engine import tuning
+from bench.engine.execute import execute
+from bench.engine.plan import RunSpec, plan
+from bench.kit.nn import InputScaler
 
 # -- the stop rule ------------------------------------------------------------------------------
 

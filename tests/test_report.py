@@ -14,7 +14,7 @@ import pytest
 
 from bench import report
 from bench.cli import build_parser, main
-from bench.core.store import load_records
+from bench.engine.store import load_records
 from bench.report import landscape
 from bench.report.records import headline_of, latest_per_run, natural_key, seconds_per_1k_steps
 from bench.report.render import latex_escape

@@ -131,7 +131,7 @@ def test_class_attributes(task_id: str) -> None:
     # A spectral method draws its whole sample budget at once; a gradient method needs
     # steps * batch_size of it. The clock is the exception: its quick budget (2**17 instants)
     # is below the networks' 2,000 x 128 draws, so they cycle through the instants in shuffled
-    # epochs (bench.lib.nn), about twice each.
+    # epochs (bench.kit.nn), about twice each.
     b = task.budgets["quick"]
     if task.infinite and task.family != "clock":
         assert b.max_samples >= b.steps * b.batch_size

@@ -1,1 +1,4 @@
-"""The harness core: contracts, registry, runner and record store."""
+"""The contract floor: what a method, a task, a run's record and the stop rule are, and the
+registry plugins register in. Nothing here imports anything else of ``bench``."""
+
+__version__ = "0.2.0"

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from .contracts import Task
+from bench.core.contracts import Task
 
 Represent = Callable[[np.ndarray], np.ndarray]
 

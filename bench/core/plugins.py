@@ -1,7 +1,7 @@
 """Where plugins come from, in this order:
 
 1. entry points in the groups ``bench.methods`` and ``bench.tasks``. The package's own built-ins
-   are registered there too (``bench.builtin.methods``, ``bench.builtin.datasets``), so a wheel
+   are registered there too (``bench.builtin.methods``, ``bench.builtin.tasks``), so a wheel
    or a non-editable install finds them from any folder. An entry point names a module, or a
    package whose public modules are then all imported;
 2. folders listed in ``BENCH_PLUGIN_PATH`` (``os.pathsep``-separated). Each folder is loaded
@@ -26,7 +26,8 @@ import sys
 import types
 from pathlib import Path
 
-from .registry import METHODS, TASKS, RegistryError
+from bench.core import registry
+from bench.core.registry import METHODS, TASKS, RegistryError
 
 ENTRY_POINT_GROUPS = ("bench.methods", "bench.tasks")
 PLUGIN_PATH_VAR = "BENCH_PLUGIN_PATH"
@@ -129,3 +130,6 @@ def load_plugins(strict: bool = True) -> None:
             f"no {missing} registered: the entry points of periodic-bench were not found "
             "(is the package installed? `pip install .` or `pip install -e .`)"
         )
+
+
+registry.set_loader(load_plugins)

@@ -31,7 +31,7 @@ class RunContext:
     budget: dict[str, Any] = field(default_factory=dict)
     #: ``eval`` for a benchmark run, ``tune`` for a tuning trial (scored on validation data).
     purpose: str = "eval"
-    #: Which settings a tunable method ran with (``bench.core.tuning.settings_for``).
+    #: Which settings a tunable method ran with (``bench.engine.tuning.settings_for``).
     tuning: dict[str, Any] = field(default_factory=dict)
 
 
@@ -52,7 +52,7 @@ class Record:
     trace: list[list[Any]] = field(default_factory=list)
     extras: dict[str, Any] = field(default_factory=dict)
     headline: str | None = None
-    #: The declared stop rule (``bench.lib.plateau``): ``True`` once it fired for this seed,
+    #: The declared stop rule (``bench.core.stop``): ``True`` once it fired for this seed,
     #: ``False`` when the method logged steps but the budget ran out first, ``None`` when the
     #: method logged no step (it does not iterate).
     converged: bool | None = None

@@ -9,17 +9,14 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
-import functools
-import hashlib
 import inspect
 import itertools
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from .contracts import Method, Task
+from bench.core.contracts import Method, Task
 
 
 class RegistryError(ValueError):
@@ -39,49 +36,6 @@ class Entry:
     in_all: bool = True
     #: ``True`` for a variant built on the fly from a name such as ``siren[w0=300]``.
     adhoc: bool = False
-
-    def source_hash(self) -> str:
-        """Fingerprint of all the code that can change this entry's results (see
-        :func:`code_fingerprint`): a changed plugin or harness module gets new run keys."""
-        return code_fingerprint(self.cls)
-
-
-@functools.cache
-def _file_digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-@functools.cache
-def harness_digest() -> str:
-    """One hash of the package version and every module of the installed ``bench`` package
-    (contracts, runner, lib, ...). Computed once per process."""
-    from .. import __version__
-
-    root = Path(__file__).resolve().parent.parent
-    h = hashlib.sha256(__version__.encode())
-    for f in sorted(root.rglob("*.py")):
-        if "builtin" in f.relative_to(root).parts[:1]:
-            continue  # the built-in plugins are hashed file by file, like any plugin
-        h.update(str(f.relative_to(root)).encode())
-        h.update(_file_digest(f).encode())
-    return h.hexdigest()
-
-
-@functools.cache
-def code_fingerprint(cls: type) -> str:
-    """Hash of the harness, the file defining ``cls`` and the private helper modules
-    (``_*.py``) beside it, which plugins in one folder may share."""
-    h = hashlib.sha256(harness_digest().encode())
-    try:
-        own = Path(inspect.getfile(cls)).resolve()
-    except (OSError, TypeError):
-        h.update(repr(cls).encode())
-        return h.hexdigest()[:16]
-    for f in [own, *sorted(own.parent.glob("_*.py"))]:
-        if f.is_file():
-            h.update(f.name.encode())
-            h.update(_file_digest(f).encode())
-    return h.hexdigest()[:16]
 
 
 def natural_key(text: str) -> list[Any]:
@@ -307,11 +261,22 @@ def register_task(name: str, **kw: Any):
     return TASKS.register(name, **kw)
 
 
+#: Loads every plugin once; :mod:`bench.core.plugins` installs itself here when imported, so
+#: that this module, the leaf every plugin imports, never imports the loader back.
+_loader: Callable[..., None] | None = None
+
+
+def set_loader(loader: Callable[..., None]) -> None:
+    """Make ``loader`` the function that lookups call before answering."""
+    global _loader
+    _loader = loader
+
+
 def load_plugins(strict: bool = True) -> None:
     """Load every plugin once (see :mod:`bench.core.plugins`)."""
-    from .plugins import load_plugins as _load
-
-    _load(strict=strict)
+    if _loader is None:
+        raise RegistryError("no plugin loader: import bench (or bench.core.plugins) first")
+    _loader(strict=strict)
 
 
 def list_methods(pattern: str = "*") -> list[str]:

@@ -34,7 +34,7 @@ import numpy.typing as npt
 import scipy.fft
 import torch
 
-from .sinusoid import cos_sin
+from bench.lib.sinusoid import cos_sin
 
 FloatArray = npt.NDArray[np.float64]
 ComplexArray = npt.NDArray[np.complex128]

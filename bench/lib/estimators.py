@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .dsp import (
+from bench.lib.dsp import (
     INTERPOLATORS,
     bin_samples,
     choose_cells,
@@ -30,7 +30,7 @@ from .dsp import (
     spectrum,
     tone_false_alarm,
 )
-from .sinusoid import FloatArray, SinusoidModel, fit_linear, fit_refine
+from bench.lib.sinusoid import FloatArray, SinusoidModel, fit_linear, fit_refine
 
 __all__ = ["ToneSearch", "choose_trend", "estimate_tones"]
 

@@ -1,5 +1,5 @@
 """The original experiment's training loop, as the post wrote it: the reference that the lean
-``sgd-sin`` (:mod:`bench.lib.closed_form`) is measured and checked against.
+``sgd-sin`` (:mod:`bench.kit.closed_form`) is measured and checked against.
 
 ``sin(freq * x)`` with ``freq ~ randn(1)``, a fresh batch of 32 inputs uniform on
 ``[-1000, 1000]`` at every step, targets ``sin(31 x)``, mean-squared error, autograd and

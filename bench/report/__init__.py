@@ -13,9 +13,9 @@ Layers, each importing only those above it::
     landscape                  the loss landscape of sin(w x) (from a formula; uses plotkit)
 """
 
-from .document import Report, build_report
-from .plotkit import Figure
-from .publish import (
+from bench.report.document import Report, build_report
+from bench.report.plotkit import Figure
+from bench.report.publish import (
     FORMATS,
     README_END,
     README_START,
@@ -26,10 +26,10 @@ from .publish import (
     write_reports,
     write_run_readme,
 )
-from .records import Loaded, read
-from .render import render_html, render_latex, render_markdown
-from .summaries import Summary, summarise
-from .tables import MIXED, Table
+from bench.report.records import Loaded, read
+from bench.report.render import render_html, render_latex, render_markdown
+from bench.report.summaries import Summary, summarise
+from bench.report.tables import MIXED, Table
 
 __all__ = [
     "FORMATS",

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .records import ENV_FIELDS, headline_of
+from bench.report.records import ENV_FIELDS, headline_of
 
 
 def write_csv(path: Path, rows: Sequence[dict[str, Any]]) -> Path:

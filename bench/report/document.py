@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..core.store import BadLine
-from .failure_map import failure_map_table
-from .plotkit import Figure
-from .records import ENV_FIELDS, env_signature, environment_labels, natural_key
-from .summaries import Summary, summarise
-from .tables import (
+from bench.engine.store import BadLine
+from bench.report.failure_map import failure_map_table
+from bench.report.plotkit import Figure
+from bench.report.records import ENV_FIELDS, env_signature, environment_labels, natural_key
+from bench.report.summaries import Summary, summarise
+from bench.report.tables import (
     MIXED,
     Table,
     accuracy_table,

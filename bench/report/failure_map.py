@@ -25,10 +25,10 @@ from typing import Any
 
 import numpy as np
 
-from ..lib.landscape import INITS, TARGET, basin, basin_probability
-from .plotkit import Figure, pyplot, save
-from .stats import wilson_interval
-from .tables import Table
+from bench.lib.landscape import INITS, TARGET, basin, basin_probability
+from bench.report.plotkit import Figure, pyplot, save
+from bench.report.stats import wilson_interval
+from bench.report.tables import Table
 
 METHOD_FAMILY = "sgd-sinusoid"
 TASK_FAMILY = "sin31"
@@ -56,7 +56,7 @@ def _basin(cycles: float) -> tuple[float, float]:
 
 @functools.cache
 def _method(method_id: str) -> Any:
-    from ..core import registry
+    from bench.core import registry
 
     registry.load_plugins()
     try:
@@ -69,9 +69,9 @@ def start_in_basin(record: dict[str, Any]) -> bool | None:
     """Whether the run's start ``w0`` lay in the basin of ``w*`` or of ``-w*``.
 
     Records keep no ``w0``; it is recomputed from the record's seed the way the runner derives
-    the method's seed (``bench.core.runner.derive_seed``, stream 2) and the method draws from it
+    the method's seed (``bench.engine.execute.derive_seed``, stream 2) and the method draws from it
     (``initial_freqs``). ``None`` where the method cannot be built here."""
-    from ..core.runner import derive_seed
+    from bench.engine.plan import derive_seed
 
     method = _method(record["method"])
     if method is None or not hasattr(method, "initial_freqs"):

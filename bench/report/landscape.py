@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .plotkit import Figure, legend_outside, pyplot, save
+from bench.report.plotkit import Figure, legend_outside, pyplot, save
 
 FORMULA = "L(w) = 1 - S(2wR)/2 - S(2tR)/2 - S((w-t)R) + S((w+t)R),  S(u) = sin(u)/u"
 

@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import stats
-from .failure_map import failure_map_figures
-from .landscape import landscape_figures
-from .plotkit import (
+from bench.report import stats
+from bench.report.failure_map import failure_map_figures
+from bench.report.landscape import landscape_figures
+from bench.report.plotkit import (
     MAX_LINES,
     Figure,
     Style,
@@ -31,8 +31,8 @@ from .plotkit import (
     save,
     slug,
 )
-from .records import natural_key
-from .summaries import Summary, cost_matrix, snr_points
+from bench.report.records import natural_key
+from bench.report.summaries import Summary, cost_matrix, snr_points
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure as MplFigure

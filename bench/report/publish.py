@@ -15,14 +15,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from ..core.store import ARCHIVE, RECORDS
-from .csvout import runs_rows, write_csv
-from .document import Report, build_report, machines, provenance
-from .plots import draw_all
-from .records import Loaded, read
-from .render import markdown_table, render_html, render_latex, render_markdown
-from .summaries import summarise
-from .tables import headline_matrix, tuning_trials_table
+from bench.engine.store import ARCHIVE, RECORDS
+from bench.report.csvout import runs_rows, write_csv
+from bench.report.document import Report, build_report, machines, provenance
+from bench.report.plots import draw_all
+from bench.report.records import Loaded, read
+from bench.report.render import markdown_table, render_html, render_latex, render_markdown
+from bench.report.summaries import summarise
+from bench.report.tables import headline_matrix, tuning_trials_table
 
 FORMATS = ("md", "html", "latex", "csv")
 #: What a published results folder keeps besides its records, plots and README.

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..core.record import STATUSES
-from ..core.store import BadLine, load_records
-from . import stats
+from bench.core.record import STATUSES
+from bench.engine.store import BadLine, load_records
+from bench.report import stats
 
 #: For records without a ``headline``: the first of these a task's records carry.
 HEADLINE_ORDER = (

@@ -10,8 +10,8 @@ import base64
 import html
 import re
 
-from .document import Report
-from .tables import MIXED, Table
+from bench.report.document import Report
+from bench.report.tables import MIXED, Table
 
 
 def render_markdown(rep: Report, plots_rel: str = "plots") -> str:

@@ -15,9 +15,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..core.record import STATUSES
-from . import stats
-from .records import (
+from bench.core.record import STATUSES
+from bench.report import stats
+from bench.report.records import (
     batch_seeds,
     env_signature,
     headline_of,

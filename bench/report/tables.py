@@ -10,10 +10,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..core.record import STATUSES
-from . import stats
-from .records import fmt, natural_key, num, pct
-from .summaries import PHASE_ORDER, Summary, cost_matrix, snr_points
+from bench.core.record import STATUSES
+from bench.report import stats
+from bench.report.records import fmt, natural_key, num, pct
+from bench.report.summaries import PHASE_ORDER, Summary, cost_matrix, snr_points
 
 #: Marks a row whose seeds ran in more than one environment.
 MIXED = "†"
@@ -364,7 +364,8 @@ def tuning_trials_table(records: Sequence[dict[str, Any]]) -> Table | None:
     trials = [r for r in records if r.get("purpose") == "tune"]
     if not trials:
         return None
-    from ..core import registry, tuning
+    from bench.core import registry
+    from bench.engine import tuning
 
     registry.load_plugins()
     entries = []

@@ -51,25 +51,6 @@ REQUIRED_KEYS = (
 )
 
 
-def run_key(
-    method_id: str,
-    method_source: str,
-    params: dict[str, Any],
-    task_id: str,
-    task_source: str,
-    task_params: dict[str, Any],
-    seed: int,
-    profile: str,
-) -> str:
-    """Stable identity of a run: what would have to change for its result to change."""
-    blob = json.dumps(
-        [method_id, method_source, params, task_id, task_source, task_params, seed, profile],
-        sort_keys=True,
-        default=str,
-    )
-    return hashlib.sha256(blob.encode()).hexdigest()[:24]
-
-
 def clean(obj: Any) -> Any:
     """Make a value JSON-safe: numpy scalars to Python, NaN/inf to ``None``."""
     if isinstance(obj, dict):
@@ -296,7 +277,7 @@ def warn_skipped(problems: list[BadLine], limit: int = 10) -> None:
 _ENV_CACHE: dict[str, Any] | None = None
 
 
-def _git_commit() -> str | None:
+def git_commit() -> str | None:
     root = Path(__file__).resolve().parent.parent
     try:
         out = subprocess.run(
@@ -346,11 +327,11 @@ def environment(device: str) -> dict[str, Any]:
         import scipy
         import torch
 
-        from .. import __version__
+        from bench import __version__
 
         _ENV_CACHE = {
             "bench_version": __version__,
-            "git_commit": _git_commit(),
+            "git_commit": git_commit(),
             "python": platform.python_version(),
             "numpy": np.__version__,
             "scipy": scipy.__version__,

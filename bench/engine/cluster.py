@@ -2,7 +2,7 @@
 
 The client submits every unit of work at once, each under a unique key (``pure=False``), and
 takes the results as they complete, so records are written as they arrive. On the worker a
-unit runs in that worker's sandbox child (``bench.core.isolate``): timeouts, crashes and memory
+unit runs in that worker's sandbox child (``bench.engine.sandbox``): timeouts, crashes and memory
 limits behave exactly as in a serial sweep.
 
 The local cluster's workers are threads of this process (``processes=False``), one thread each,
@@ -40,10 +40,11 @@ from typing import Any
 
 from distributed import WorkerPlugin
 
-from . import isolate
-from .isolate import Outcome, as_records
-from .plugins import plugin_dirs
-from .runner import RunSpec, unit_records
+from bench.core.plugins import plugin_dirs
+from bench.engine import sandbox as isolate
+from bench.engine.execute import unit_records
+from bench.engine.plan import RunSpec
+from bench.engine.sandbox import Outcome, as_records
 
 Finish = Callable[[RunSpec, list[dict[str, Any]], float], None]
 

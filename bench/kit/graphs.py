@@ -2,8 +2,8 @@
 
 A training step on a GPU at the suite's batch sizes costs kernel launches, not arithmetic; a
 window of steps captured once as a CUDA graph and replayed launches them all from the device.
-:class:`GraphWindow` is used by the networks' loop (``bench.lib.nn.train_seeds``) and by the
-lean original loop (``bench.lib.closed_form``); elsewhere, or with graphs off, it runs the same
+:class:`GraphWindow` is used by the networks' loop (``bench.kit.nn.train_seeds``) and by the
+lean original loop (``bench.kit.closed_form``); elsewhere, or with graphs off, it runs the same
 steps eagerly.
 """
 
@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from ..core.contracts import Logger
+from bench.core.contracts import Logger
 
 
 class GraphWindow:

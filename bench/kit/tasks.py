@@ -6,8 +6,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .core.contracts import Task
-from .lib.metrics import freq_error, mse, nmse
+from bench.core.contracts import Task
+from bench.lib.metrics import freq_error, mse, nmse
 
 
 def log_uniform(rng: np.random.Generator, lo: float, hi: float) -> float:

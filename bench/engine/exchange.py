@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .store import (
+from bench.engine.store import (
     BadLine,
     RecordWriter,
     clean,

@@ -18,7 +18,7 @@ The harness applies the rule, not the method: the run's :class:`bench.Logger` fe
 ``log(step, loss)`` and a method asks ``log.settled()`` whether to stop. So the rule is the same
 for every learner, plugins included, and a method cannot declare itself converged. It is per
 seed (a vector of losses), so vectorised methods stop when every seed has settled and the
-records still say which seeds had. The networks (``bench.lib.nn.train``) meet a plateau once
+records still say which seeds had. The networks (``bench.kit.nn.train``) meet a plateau once
 with the common reduce-on-plateau schedule: the learning rate drops tenfold (``LR_DROP``,
 ``LR_DROPS`` times) and the rule starts afresh; the run stops at the plateau after the last
 drop, or at once at the floor. Records carry ``converged`` (``True`` once the rule fired,

@@ -5,11 +5,11 @@ missing).
 Where the units run:
 
 * ``jobs`` 1 with ``isolate`` (what the command line does): one after another in a sandbox
-  child (``bench.core.isolate``), so that a run that hangs past ``timeout``, crashes its
+  child (``bench.engine.sandbox``), so that a run that hangs past ``timeout``, crashes its
   interpreter or exceeds ``memory_mb`` is recorded with its status and the sweep goes on;
   without it (the library's default, so that methods registered in the calling process are
   found), in this process: a debugger reaches the runs, nothing protects the sweep;
-* ``jobs`` > 1 or a ``scheduler``: on dask.distributed (``bench.core.cluster``), a local
+* ``jobs`` > 1 or a ``scheduler``: on dask.distributed (``bench.engine.cluster``), a local
   cluster of ``jobs`` one-thread workers or the cluster at ``scheduler``; each worker runs its
   units in its own sandbox, with the same timeouts and limits.
 
@@ -25,9 +25,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .progress import Progress
-from .runner import RunSpec, drop_done, execute
-from .store import RecordWriter, done_keys
+from bench.engine.execute import execute
+from bench.engine.plan import RunSpec, drop_done
+from bench.engine.progress import Progress
+from bench.engine.store import RecordWriter, done_keys
 
 
 def run_sweep(
@@ -61,11 +62,11 @@ def run_sweep(
 
     try:
         if specs and (scheduler or min(jobs, len(specs)) > 1):  # one unit needs no cluster
-            from .cluster import run_on_dask
+            from bench.engine.cluster import run_on_dask
 
             run_on_dask(specs, finish, jobs, scheduler, timeout, memory_mb, gpus)
         elif isolate or timeout is not None or memory_mb is not None:
-            from . import isolate as sandbox
+            from bench.engine import sandbox
 
             sandbox.reopen_shared()
             box = sandbox.shared(memory_mb)

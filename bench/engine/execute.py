@@ -1,9 +1,5 @@
-"""The runner: (method x task x seed) -> one record, never aborting a sweep.
-
-Each unit of work is a :class:`RunSpec`, a small picklable description (ids, parameters, seeds,
-profile, device), so the same code runs in-process, in a sandbox child or on a dask worker.
-A vectorised method gets all seeds of a task in one unit; every other method gets one seed per
-unit. Failures of any kind become records with a status and a reason.
+"""The runner: one unit of work (:class:`~bench.engine.plan.RunSpec`) -> one record per seed,
+never aborting a sweep. Failures of any kind become records with a status and a reason.
 """
 
 from __future__ import annotations
@@ -11,138 +7,22 @@ from __future__ import annotations
 import math
 import time
 import traceback
-import zlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..defaults import limit_threads
-from ..lib.plateau import floor_for
-from . import registry
-from .ceiling import representation_ceiling
-from .contracts import BudgetExceeded, Logger, Method, RunTimeout, TaskView, as_numpy
-from .record import Record, RunContext
-from .store import environment, run_key
-from .tuning import HoldoutView, settings_for, validation_score
-
-
-@dataclass(frozen=True)
-class RunSpec:
-    """One unit of work (picklable): a method on a task for one or more seeds."""
-
-    method: str
-    task: str
-    seeds: tuple[int, ...]
-    profile: str = "quick"
-    device: str = "cpu"
-    base_seed: int = 0
-    threads: int = 1
-    keys: tuple[str, ...] = field(default=(), compare=False)
-    #: ``eval`` (a benchmark run) or ``tune`` (a tuning trial, see ``bench.core.tuning``).
-    purpose: str = "eval"
-
-    @property
-    def label(self) -> str:
-        s = (
-            f"seed {self.seeds[0]}"
-            if len(self.seeds) == 1
-            else f"seeds {self.seeds[0]}-{self.seeds[-1]}"
-        )
-        return f"{self.method} on {self.task} ({s})"
-
-
-def derive_seed(base: int, task_id: str, index: int, stream: int) -> int:
-    """Deterministic 32-bit seed for a run. Stream 0 draws the task's truth, 1 its samples,
-    2 the method's initialisation: every method sees the same truth and samples for a seed."""
-    ss = np.random.SeedSequence([base, zlib.crc32(task_id.encode()), index, stream])
-    return int(ss.generate_state(1)[0])
-
-
-def resolve_device(device: str) -> str:
-    """``auto`` picks CUDA when available; asking for CUDA without it is an error."""
-    import torch
-
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError("--device cuda asked for, but torch sees no CUDA device")
-    if device.startswith("cuda:"):
-        index = device.split(":", 1)[1]
-        if not index.isdigit() or int(index) >= torch.cuda.device_count():
-            raise ValueError(f"no device {device}: torch sees {torch.cuda.device_count()} GPU(s)")
-    if device != "cpu" and not device.startswith("cuda"):
-        raise ValueError(f"unknown device {device!r}; use auto, cpu or cuda[:N]")
-    return device
-
-
-def set_threads(threads: int) -> None:
-    """One thread by default: on small machines torch's default pool makes small ops far slower."""
-    import torch
-
-    limit_threads(threads)
-    if torch.get_num_threads() != threads:
-        torch.set_num_threads(threads)
-
-
-def plan(
-    methods: Sequence[registry.Entry],
-    tasks: Sequence[registry.Entry],
-    n_seeds: int,
-    profile: str,
-    device: str,
-    base_seed: int = 0,
-    threads: int = 1,
-    purpose: str = "eval",
-) -> list[RunSpec]:
-    """Every (method, task) pair; vectorised methods get all seeds in one unit."""
-    specs = []
-    for t in tasks:
-        for m in methods:
-            keys = tuple(_key(m, t, s, profile, base_seed, purpose) for s in range(n_seeds))
-            common = {"profile": profile, "device": device, "base_seed": base_seed,
-                      "threads": threads, "purpose": purpose}  # fmt: skip
-            if getattr(m.cls, "vectorised", False):
-                specs.append(RunSpec(m.id, t.id, tuple(range(n_seeds)), keys=keys, **common))
-            else:
-                for s in range(n_seeds):
-                    specs.append(RunSpec(m.id, t.id, (s,), keys=(keys[s],), **common))
-    return specs
-
-
-def _key(
-    m: registry.Entry, t: registry.Entry, seed: int, profile: str, base: int, purpose: str
-) -> str:
-    params = dict(m.params)
-    if purpose == "tune":
-        params["purpose"] = "tune"
-    else:
-        tuned = settings_for(m, t.family, profile).get("params")
-        if tuned:  # new tuned settings are new runs
-            params["tuned"] = tuned
-    return run_key(
-        m.id,
-        m.source_hash(),
-        params,
-        t.id,
-        t.source_hash(),
-        dict(t.params),
-        seed if base == 0 else [base, seed],
-        profile,
-    )
-
-
-def drop_done(specs: Iterable[RunSpec], done: set[str]) -> list[RunSpec]:
-    """Keep only the seeds whose run key is not recorded yet (for ``--resume``)."""
-    out = []
-    for sp in specs:
-        keep = [(s, k) for s, k in zip(sp.seeds, sp.keys, strict=True) if k not in done]
-        if keep:
-            seeds, keys = zip(*keep, strict=True)
-            out.append(replace(sp, seeds=seeds, keys=keys))
-    return out
+from bench.core import registry
+from bench.core.ceiling import representation_ceiling
+from bench.core.contracts import BudgetExceeded, Logger, Method, RunTimeout, TaskView, as_numpy
+from bench.core.record import Record, RunContext
+from bench.core.stop import floor_for
+from bench.engine import device
+from bench.engine.plan import RunSpec, derive_seed, run_key_of
+from bench.engine.store import environment
+from bench.engine.tuning import HoldoutView, settings_for, validation_score
 
 
 class _TimedPredictor:
@@ -167,14 +47,6 @@ class _TimedPredictor:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._model, name)
-
-
-def _sync_for(device: str) -> Callable[[], None]:
-    if device.startswith("cuda"):
-        import torch
-
-        return torch.cuda.synchronize
-    return lambda: None
 
 
 def _classify_exception(exc: BaseException) -> tuple[str, str]:
@@ -271,7 +143,7 @@ def _fit(unit: _Unit, spec: RunSpec, t_id: str, log: Logger) -> list[Any]:
     budget = unit.tasks[0].budget
     n = len(spec.seeds)
     method_seeds = [derive_seed(spec.base_seed, t_id, s, 2) for s in spec.seeds]
-    seed_everything(method_seeds[0])
+    device.seed_everything(method_seeds[0])
     if type(unit.method).warm_up is not Method.warm_up:
         with log.phase("warmup"):
             unit.method.warm_up(unit.views[0], budget, spec.device)
@@ -342,11 +214,12 @@ def _score(task: Any, model: Any, view: TaskView, log: Logger, i: int, sync: Any
 
 def execute(spec: RunSpec) -> list[dict[str, Any]]:
     """Run one unit of work; always returns one record per seed, whatever happens."""
-    set_threads(spec.threads)
+    device.set_threads(spec.threads)
     registry.load_plugins()
     m_entry, t_entry, ctx = _context(spec)
     keys = spec.keys or tuple(
-        _key(m_entry, t_entry, s, spec.profile, spec.base_seed, spec.purpose) for s in spec.seeds
+        run_key_of(m_entry, t_entry, s, spec.profile, spec.base_seed, spec.purpose)
+        for s in spec.seeds
     )
     unit = _Unit(ctx, keys, spec.seeds, environment(spec.device))
     n = len(spec.seeds)
@@ -359,14 +232,14 @@ def execute(spec: RunSpec) -> list[dict[str, Any]]:
     if why_not:
         return unit.records("skipped", why_not)
 
-    sync = _sync_for(spec.device)
+    sync = device.sync_for(spec.device)
     budget = unit.tasks[0].budget
     # Every seed gets the time budget, also when a vectorised method fits them together.
     floors = [floor_for(j["loss_target"]) for j in unit.judge]
     log = Logger(
         n_seeds=n, deadline=time.perf_counter() + budget.seconds * n, sync=sync, floor=floors
     )
-    _reset_peak_memory(spec.device)
+    device.reset_peak_memory(spec.device)
     sync()
     t0 = time.perf_counter()  # fit time includes the warm-up, which is then taken apart
     try:
@@ -376,7 +249,7 @@ def execute(spec: RunSpec) -> list[dict[str, Any]]:
     except Exception as exc:
         status, reason = _classify_exception(exc)
         times = _phase_times(log, time.perf_counter() - t0, 0.0, n)
-        memory = _peak_memory(spec.device)
+        memory = device.peak_memory(spec.device)
         return [
             unit.record(
                 i,
@@ -390,13 +263,13 @@ def execute(spec: RunSpec) -> list[dict[str, Any]]:
             for i in range(n)
         ]
     finally:
-        _release(spec.device)
+        device.release(spec.device)
 
     scored = [
         _score(task, model, view, log, i, sync)
         for i, (task, model, view) in enumerate(zip(unit.tasks, fitted, unit.views, strict=True))
     ]
-    memory = _peak_memory(spec.device)
+    memory = device.peak_memory(spec.device)
     return [
         unit.record(
             i,
@@ -428,7 +301,7 @@ def unit_records(spec: RunSpec, status: str, reason: str) -> list[dict[str, Any]
     registry.load_plugins()
     m, t, ctx = _context(spec)
     keys = spec.keys or tuple(
-        _key(m, t, s, spec.profile, spec.base_seed, spec.purpose) for s in spec.seeds
+        run_key_of(m, t, s, spec.profile, spec.base_seed, spec.purpose) for s in spec.seeds
     )
     unit = _Unit(ctx, keys, spec.seeds, environment(spec.device))
     unit.judge = [
@@ -439,46 +312,6 @@ def unit_records(spec: RunSpec, status: str, reason: str) -> list[dict[str, Any]
         }
     ] * len(spec.seeds)
     return unit.records(status, reason)
-
-
-def seed_everything(seed: int) -> None:
-    """Seed torch's and numpy's global generators for methods that use them."""
-    import torch
-
-    torch.manual_seed(seed)
-    np.random.seed(seed % 2**32)
-
-
-def _reset_peak_memory(device: str) -> None:
-    if device.startswith("cuda"):
-        import torch
-
-        torch.cuda.reset_peak_memory_stats(torch.device(device))
-
-
-def _peak_memory(device: str) -> dict[str, float]:
-    """The run's peak device memory (CUDA) and the process's peak resident set, in MiB."""
-    out: dict[str, float] = {}
-    if device.startswith("cuda"):
-        import torch
-
-        peak = torch.cuda.max_memory_allocated(torch.device(device))
-        out["device_peak_mb"] = round(peak / 2**20, 3)
-    try:
-        import resource
-
-        rss_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        out["host_peak_rss_mb"] = round(rss_kib / 1024, 1)
-    except (ImportError, OSError):  # not on every platform
-        pass
-    return out
-
-
-def _release(device: str) -> None:
-    if device.startswith("cuda"):
-        import torch
-
-        torch.cuda.empty_cache()
 
 
 def _phase_times(

@@ -9,7 +9,7 @@ which is what autograd computes, so SGD's step ``w <- w - lr dL/dw`` can be take
   arrays, all seeds at once;
 - :func:`sgd_sin_torch` (GPU, or CPU for tests): the same arithmetic in torch; on CUDA every
   window of ``LOG_EVERY`` steps is captured once as a CUDA graph and replayed
-  (:class:`bench.lib.graphs.GraphWindow`), so a step costs a few kernel launches from the graph
+  (:class:`bench.kit.graphs.GraphWindow`), so a step costs a few kernel launches from the graph
   and no Python. The capture is timed as the ``compile`` phase, apart from training.
 
 Both log every seed's batch loss every ``LOG_EVERY`` steps, as the original method did, and take
@@ -23,8 +23,8 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import torch
 
-from ..core.contracts import Budget, Logger
-from .graphs import GraphWindow
+from bench.core.contracts import Budget, Logger
+from bench.kit.graphs import GraphWindow
 
 #: Steps of data per chunk.
 CHUNK = 2000
@@ -74,7 +74,7 @@ def sgd_sin_torch(
 ) -> np.ndarray:
     """:func:`sgd_sin_numpy` in torch on ``device``: windows of ``LOG_EVERY`` steps, each a
     replay of one captured CUDA graph where ``graphs`` says so (default: on CUDA; see
-    :class:`bench.lib.graphs.GraphWindow`), eager otherwise. Returns the final ``w`` as numpy."""
+    :class:`bench.kit.graphs.GraphWindow`), eager otherwise. Returns the final ``w`` as numpy."""
     w = torch.tensor(list(w0), dtype=getattr(torch, dtype), device=device)
     loss = torch.zeros_like(w)  # the batch loss of the latest step
     scale = -lr * 2.0 / budget.batch_size

@@ -1,4 +1,4 @@
-"""Building blocks shared by method plugins (``bench.tasklib`` is its counterpart for tasks).
+"""Building blocks shared by method plugins (``bench.kit.tasks`` is its counterpart for tasks).
 
 The numerics live in ``bench.lib``, which knows nothing about the harness; this module turns
 them into :class:`bench.Method` subclasses that follow the harness's contract (scikit-learn's):
@@ -11,7 +11,7 @@ learned state in attributes ending in ``_``, and ``predict`` lives on the method
 - :class:`SinusoidMethod` and :class:`SteppedSinusoidMethod` are methods whose fitted model is
   a sum of tones (``bench.lib.sinusoid.SinusoidModel``);
 - :class:`NetMethod` is a method that is one network per seed, all seeds trained as one batched
-  model by ``bench.lib.nn.train_seeds``.
+  model by ``bench.kit.nn.train_seeds``.
 """
 
 from __future__ import annotations
@@ -25,10 +25,10 @@ import numpy.typing as npt
 import torch
 from torch import nn
 
-from .core.contracts import Budget, Logger, Method, TaskView
-from .lib.estimators import choose_trend
-from .lib.nn import float64_front, head_size, train_seeds, warm_up_stacked
-from .lib.sinusoid import FloatArray, SinusoidModel
+from bench.core.contracts import Budget, Logger, Method, TaskView
+from bench.kit.nn import float64_front, head_size, train_seeds, warm_up_stacked
+from bench.lib.estimators import choose_trend
+from bench.lib.sinusoid import FloatArray, SinusoidModel
 
 __all__ = [
     "NetMethod",
@@ -192,16 +192,16 @@ class SteppedSinusoidMethod(SinusoidMethod):
 
 
 class NetMethod(SeedBatchMethod):
-    """A method that is one network per seed, trained by ``bench.lib.nn.train_seeds``:
+    """A method that is one network per seed, trained by ``bench.kit.nn.train_seeds``:
     subclasses build the net.
 
     Handles every task kind: multi-output regression (one linear output per target) and
     classification (a softmax head per output, summed cross-entropy). The input, scaled to
-    [-1, 1] in float64, stays float64 through the first layer (``bench.lib.nn.Float64Front``).
+    [-1, 1] in float64, stays float64 through the first layer (``bench.kit.nn.Float64Front``).
     All seeds of a task train as one batched model (``vectorised``), each with its own
     initialisation (``torch.manual_seed(seed)`` before ``build``), data, learning rate and
     stop; one seed alone runs the same code. ``fit`` returns the method with ``net_`` (the
-    ``bench.lib.nn.NetPredictor``) and ``n_params_`` set. Its ``warm_up`` takes one throwaway
+    ``bench.kit.nn.NetPredictor``) and ``n_params_`` set. Its ``warm_up`` takes one throwaway
     batched step.
     """
 
@@ -213,7 +213,7 @@ class NetMethod(SeedBatchMethod):
     #: Adam's learning rate; subclasses store theirs as the ``lr`` hyper-parameter. A subclass
     #: with a ``weight_decay`` hyper-parameter trains by AdamW instead.
     lr: float
-    #: Which settings the harness applies (``bench.core.tuning``): ``tuned`` (the settings
+    #: Which settings the harness applies (``bench.engine.tuning``): ``tuned`` (the settings
     #: chosen for the task's family under the declared protocol), ``paper`` (the defaults of
     #: the subclass's signature) or ``trial`` (a tuning trial's own). Subclasses take it as a
     #: hyper-parameter and declare ``search_space``.

@@ -43,9 +43,9 @@ from typing import Any
 
 import numpy as np
 
-from ..lib.metrics import exact_match, labels, nmse
-from .contracts import Task, TaskView, as_numpy, finite_pairs
-from .registry import Entry, natural_key
+from bench.core.contracts import Task, TaskView, as_numpy, finite_pairs
+from bench.core.registry import Entry, natural_key
+from bench.lib.metrics import exact_match, labels, nmse
 
 TUNE_BASE_SEED = 1_000_003
 TUNE_SEEDS = 1
@@ -158,7 +158,7 @@ def tuning_tasks(tasks: Sequence[Entry]) -> dict[str, list[Entry]]:
 
 
 def trial_id(entry: Entry, point: Mapping[str, Any]) -> str:
-    from .registry import variant_id
+    from bench.core.registry import variant_id
 
     return variant_id(entry.family, {**entry.params, **point, "settings": "trial"})
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..core.contracts import TaskView
+from bench.core.contracts import TaskView
 
 
 def fresh_for_run(task: TaskView, steps: int, batch: int) -> bool:

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from bench import Budget, register_task
-from bench.tasklib import SymmetricTask, log_uniform
+from bench.kit.tasks import SymmetricTask, log_uniform
 
 CYCLES = [1, 3, 10, 30, 100, 1000, 10000]
 #: Far above the quick profile's mean-rate Nyquist (2**17 cycles for 2**18 samples): only a

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from bench import Budget, register_task
-from bench.tasklib import SymmetricTask, log_uniform
+from bench.kit.tasks import SymmetricTask, log_uniform
 
 FREQ_RANGE = (1.0, 10.0)
 PERIODS_HALF = 20  # training range R = (20 + u) periods, u ~ U[0, 1) drawn per seed

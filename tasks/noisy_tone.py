@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 
 from bench import Budget, Task, register_task
+from bench.kit.tasks import log_uniform
 from bench.lib.metrics import freq_error, nmse, tone_crlb_std
-from bench.tasklib import log_uniform
 
 HALF_WIDTH = 1000.0
 FREQ_RANGE = (1.0, 100.0)

@@ -1,6 +1,6 @@
 """Runs in a child process of their own, so that no run can take the sweep down with it.
 
-A :class:`Sandbox` is one long-lived child interpreter (``python -m bench.core.isolate``) that
+A :class:`Sandbox` is one long-lived child interpreter (``python -m bench.engine.sandbox``) that
 executes units of work one after another: it imports torch and the plugins once, like a pool
 worker, and answers each unit with its records. The parent waits for the answer with a clock
 running, so that
@@ -38,7 +38,8 @@ import threading
 import time
 from dataclasses import asdict
 
-from .runner import RunSpec, unit_records
+from bench.engine.execute import unit_records
+from bench.engine.plan import RunSpec
 
 #: Environment variables a child reads once at start: a change means a fresh child.
 _ENV_PREFIXES = ("BENCH_", "OMP_", "MKL_", "CUDA_", "PYTHONPATH")
@@ -93,7 +94,7 @@ class Sandbox:
     def _start(self) -> subprocess.Popen[bytes]:
         if _stopping.is_set():
             raise ChildDied("not started: the sweep is stopping")
-        cmd = [sys.executable, "-m", "bench.core.isolate"]
+        cmd = [sys.executable, "-m", "bench.engine.sandbox"]
         if self.memory_mb is not None:
             cmd += ["--memory-mb", str(self.memory_mb)]
         env = {**os.environ, **self.extra_env}  # None: leave the variable out
@@ -278,8 +279,8 @@ def serve(memory_mb: float | None = None) -> None:
     sys.stdout = sys.stderr
     threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True).start()
 
-    from . import registry
-    from .runner import execute
+    from bench.core import registry
+    from bench.engine.execute import execute
 
     registry.load_plugins()  # torch and the plugins load once, before the first clock starts
     answer.write(b"ready\n")

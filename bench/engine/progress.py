@@ -15,7 +15,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from .runner import RunSpec
+from bench.engine.plan import RunSpec
 
 
 def format_seconds(s: float) -> str:

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from bench import Budget, register_task
-from bench.tasklib import SymmetricTask, log_uniform
+from bench.kit.tasks import SymmetricTask, log_uniform
 
 HALF_WIDTH = 100.0
 FREQ_RANGE = (1.0, 100.0)

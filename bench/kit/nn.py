@@ -19,7 +19,7 @@ handling, output heads, optimiser, stop rule, logging and device placement for a
 - **Logging and stopping**: ``log(step, loss)`` every ``log_every`` steps with the mean
   training loss since the last call, in the task's units (MSE of the targets as given; summed
   cross-entropy for classification). At the first plateau of the harness's declared stop rule
-  (``log.settled()``, see ``bench.lib.plateau``) the learning rate drops tenfold; at the next,
+  (``log.settled()``, see ``bench.core.stop``) the learning rate drops tenfold; at the next,
   or at the loss floor, training stops.
 - **Seeds in one model**: :func:`train_seeds` trains the networks of several seeds as one
   batched model (``torch.func.stack_module_state``; the forward pass one ``baddbmm`` per
@@ -49,10 +49,10 @@ import torch
 from torch import nn
 from torch.func import functional_call, stack_module_state
 
-from ..core.contracts import Budget, Logger, OutputSpec, TaskView
-from .batches import Epochs, fresh_for_run
-from .graphs import GraphWindow
-from .plateau import LR_DROP, LR_DROPS
+from bench.core.contracts import Budget, Logger, OutputSpec, TaskView
+from bench.core.stop import LR_DROP, LR_DROPS
+from bench.kit.batches import Epochs, fresh_for_run
+from bench.kit.graphs import GraphWindow
 
 #: Steps of data drawn from a sampler at a time (bounded memory, few calls to the task).
 CHUNK_STEPS = 1000
@@ -828,7 +828,7 @@ def train_seeds(
     ends when every seed has stopped or the step budget is spent.
 
     On CUDA (or where ``graphs`` says so) each window of ``log_every`` steps is captured once
-    as a CUDA graph and replayed (:class:`bench.lib.graphs.GraphWindow`); the capture is timed
+    as a CUDA graph and replayed (:class:`bench.kit.graphs.GraphWindow`); the capture is timed
     as the ``compile`` phase.
     """
     n_seeds = len(models)

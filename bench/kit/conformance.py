@@ -4,7 +4,7 @@ Each ``check_*`` function raises ``AssertionError`` with a message a plugin auth
 The test-suite runs them over every registered method and task with tiny budgets; a plugin
 author runs them on their own plugin with::
 
-    from bench.conformance import check_method, check_task
+    from bench.kit.conformance import check_method, check_task
     check_method("my-method")        # every method check on a few small tasks
     check_task("my-task[k=1]")       # every task check
 
@@ -21,8 +21,17 @@ from typing import Any
 
 import numpy as np
 
-from .core import registry
-from .core.contracts import PROFILES, Budget, Logger, Method, OutputSpec, Task, TaskView, as_numpy
+from bench.core import registry
+from bench.core.contracts import (
+    PROFILES,
+    Budget,
+    Logger,
+    Method,
+    OutputSpec,
+    Task,
+    TaskView,
+    as_numpy,
+)
 
 #: (plugin id, check name) -> why it is expected to fail.
 KNOWN_FAILURES: dict[tuple[str, str], str] = {}
@@ -137,7 +146,7 @@ def check_params_verbatim(method_id: str) -> None:
 def check_search_space(method_id: str) -> None:
     """A declared tuning grid (``search_space``) names hyper-parameters of ``__init__``, holds
     each one's default (the paper's setting is always a trial), and comes with a ``settings``
-    hyper-parameter, so that ``[settings=paper]`` runs the defaults (``bench.core.tuning``)."""
+    hyper-parameter, so that ``[settings=paper]`` runs the defaults (``bench.engine.tuning``)."""
     entry = registry.METHODS.get(method_id)
     space = getattr(entry.cls, "search_space", {}) or {}
     if not space:
@@ -194,7 +203,7 @@ def check_fit_returns_self(method_id: str) -> None:
         for one in many:
             assert type(one) is type(fresh), (
                 f"{method_id}: fit_seeds returned a {type(one).__name__}; return fitted copies "
-                "of the method (bench.methodlib.spawn)"
+                "of the method (bench.kit.methods.spawn)"
             )
             _check_fitted(method_id, one, params, task)
 
@@ -302,7 +311,7 @@ def check_budget_enforced(method_id: str) -> None:
     try:
         method.fit(view, Budget(steps=40, batch_size=16, samples=8), 0, "cpu", Logger())
     except Exception as exc:  # the exact type is the contract below
-        from .core.contracts import BudgetExceeded
+        from bench.core.contracts import BudgetExceeded
 
         assert isinstance(exc, BudgetExceeded) or "budget" in str(exc).lower(), (
             f"{method_id}: exceeding the sample budget raised {type(exc).__name__}: {exc}"

@@ -1,0 +1,108 @@
+"""The plan of a sweep: units of work (:class:`RunSpec`), their seeds and their run keys.
+
+Each unit is a small picklable description (ids, parameters, seeds, profile, device), so the
+same unit runs in-process, in a sandbox child or on a dask worker. A vectorised method gets all
+seeds of a task in one unit; every other method gets one seed per unit.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from bench.core import registry
+from bench.engine.keys import code_fingerprint, run_key
+from bench.engine.tuning import settings_for
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One unit of work (picklable): a method on a task for one or more seeds."""
+
+    method: str
+    task: str
+    seeds: tuple[int, ...]
+    profile: str = "quick"
+    device: str = "cpu"
+    base_seed: int = 0
+    threads: int = 1
+    keys: tuple[str, ...] = field(default=(), compare=False)
+    #: ``eval`` (a benchmark run) or ``tune`` (a tuning trial, see ``bench.engine.tuning``).
+    purpose: str = "eval"
+
+    @property
+    def label(self) -> str:
+        s = (
+            f"seed {self.seeds[0]}"
+            if len(self.seeds) == 1
+            else f"seeds {self.seeds[0]}-{self.seeds[-1]}"
+        )
+        return f"{self.method} on {self.task} ({s})"
+
+
+def derive_seed(base: int, task_id: str, index: int, stream: int) -> int:
+    """Deterministic 32-bit seed for a run. Stream 0 draws the task's truth, 1 its samples,
+    2 the method's initialisation: every method sees the same truth and samples for a seed."""
+    ss = np.random.SeedSequence([base, zlib.crc32(task_id.encode()), index, stream])
+    return int(ss.generate_state(1)[0])
+
+
+def plan(
+    methods: Sequence[registry.Entry],
+    tasks: Sequence[registry.Entry],
+    n_seeds: int,
+    profile: str,
+    device: str,
+    base_seed: int = 0,
+    threads: int = 1,
+    purpose: str = "eval",
+) -> list[RunSpec]:
+    """Every (method, task) pair; vectorised methods get all seeds in one unit."""
+    specs = []
+    for t in tasks:
+        for m in methods:
+            keys = tuple(run_key_of(m, t, s, profile, base_seed, purpose) for s in range(n_seeds))
+            common = {"profile": profile, "device": device, "base_seed": base_seed,
+                      "threads": threads, "purpose": purpose}  # fmt: skip
+            if getattr(m.cls, "vectorised", False):
+                specs.append(RunSpec(m.id, t.id, tuple(range(n_seeds)), keys=keys, **common))
+            else:
+                for s in range(n_seeds):
+                    specs.append(RunSpec(m.id, t.id, (s,), keys=(keys[s],), **common))
+    return specs
+
+
+def run_key_of(
+    m: registry.Entry, t: registry.Entry, seed: int, profile: str, base: int, purpose: str
+) -> str:
+    params = dict(m.params)
+    if purpose == "tune":
+        params["purpose"] = "tune"
+    else:
+        tuned = settings_for(m, t.family, profile).get("params")
+        if tuned:  # new tuned settings are new runs
+            params["tuned"] = tuned
+    return run_key(
+        m.id,
+        code_fingerprint(m.cls),
+        params,
+        t.id,
+        code_fingerprint(t.cls),
+        dict(t.params),
+        seed if base == 0 else [base, seed],
+        profile,
+    )
+
+
+def drop_done(specs: Iterable[RunSpec], done: set[str]) -> list[RunSpec]:
+    """Keep only the seeds whose run key is not recorded yet (for ``--resume``)."""
+    out = []
+    for sp in specs:
+        keep = [(s, k) for s, k in zip(sp.seeds, sp.keys, strict=True) if k not in done]
+        if keep:
+            seeds, keys = zip(*keep, strict=True)
+            out.append(replace(sp, seeds=seeds, keys=keys))
+    return out

@@ -1,1 +1,0 @@
-"""The built-in tasks, one module per family (installed as ``bench.builtin.datasets``)."""

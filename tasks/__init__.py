@@ -1,0 +1,1 @@
+"""The built-in tasks, one module per family (installed as ``bench.builtin.tasks``)."""
