@@ -69,8 +69,8 @@ def time_sgd_sin(device: str, steps: int, n_seeds: int) -> dict[str, float]:
 
 def time_network(device: str, method_id: str, n_seeds: int, steps: int) -> float:
     """Milliseconds per step of ``method_id``'s networks for ``n_seeds`` seeds trained as one
-    batched model (``bench.kit.nn.train_seeds``, graphs on CUDA, capture excluded)."""
-    from bench.kit.nn import train_seeds
+    batched model (``bench.kit.train.train_seeds``, graphs on CUDA, capture excluded)."""
+    from bench.kit.train import train_seeds
 
     task = get_task("tone[cycles=1]")
     method = get_method(method_id)

@@ -25,7 +25,7 @@ from bench.core import registry
 from bench.core.contracts import TaskView
 from bench.engine.execute import execute
 from bench.engine.plan import RunSpec
-from bench.kit.nn import train, train_seeds
+from bench.kit.train import train, train_seeds
 from bench.lib import estimators
 from bench.lib.original import original_loop
 

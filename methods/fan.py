@@ -18,13 +18,11 @@ far more per step on a CPU than the suite's other networks.
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import nn
 
 from bench import register_method
-from bench.kit.methods import NetMethod
+from bench.kit.netmethod import NetMethod
 
 
 class FANLayer(nn.Module):
@@ -58,6 +56,8 @@ class FAN(NetMethod):
     #: The declared tuning grid: the learning rate from the paper's up, and the width.
     search_space = {"lr": [1e-5, 1e-4, 3e-4, 1e-3], "width": [256, 2048]}
 
+    paper_settings = "FAN with the reference settings (d 2048, AdamW 1e-5)"
+
     def __init__(
         self,
         width: int = 2048,
@@ -73,12 +73,6 @@ class FAN(NetMethod):
         self.lr = lr
         self.weight_decay = weight_decay
         self.settings = settings
-
-    @classmethod
-    def describe(cls, params: dict[str, Any]) -> str:
-        if params.get("settings") == "paper":
-            return "Variant: FAN with the reference settings (d 2048, AdamW 1e-5), untuned"
-        return cls.description
 
     def build(self, n_in: int, n_out: int) -> nn.Module:
         d = int(self.width)

@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from bench import register_method
-from bench.kit.methods import NetMethod
+from bench.kit.netmethod import NetMethod
 from bench.kit.nn import mlp
 
 
@@ -55,6 +55,8 @@ class FourierFeatureMLP(NetMethod):
     #: The declared tuning grid: the paper's decades of sigma, and the learning rate.
     search_space = {"sigma": [1.0, 10.0, 100.0], "lr": [1e-4, 3e-4, 1e-3, 3e-3]}
 
+    paper_settings = "Fourier features, sigma 10, 4 x 256 ReLU, Adam 1e-4"
+
     def __init__(
         self,
         sigma: float = 10.0,
@@ -72,9 +74,7 @@ class FourierFeatureMLP(NetMethod):
         self.settings = settings
 
     @classmethod
-    def describe(cls, params: dict[str, Any]) -> str:
-        if params.get("settings") == "paper":
-            return "Variant: Fourier features, sigma 10, 4 x 256 ReLU, Adam 1e-4, untuned"
+    def describe_variant(cls, params: dict[str, Any]) -> str:
         if "sigma" in params:
             return f"Variant: Fourier features with sigma {params['sigma']}"
         return cls.description

@@ -9,12 +9,10 @@ best and does not extrapolate).
 
 from __future__ import annotations
 
-from typing import Any
-
 from torch import nn
 
 from bench import register_method
-from bench.kit.methods import NetMethod
+from bench.kit.netmethod import NetMethod
 from bench.kit.nn import mlp
 
 
@@ -30,6 +28,8 @@ class GeluMLP(NetMethod):
     #: The declared tuning grid (``bench.engine.tuning``): learning rate and width.
     search_space = {"lr": [1e-4, 3e-4, 1e-3, 3e-3], "width": [64, 256]}
 
+    paper_settings = "GELU MLP 3 x 256, Adam 1e-3 (the common defaults)"
+
     def __init__(
         self, width: int = 256, depth: int = 3, lr: float = 1e-3, settings: str = "tuned"
     ) -> None:
@@ -37,12 +37,6 @@ class GeluMLP(NetMethod):
         self.depth = depth
         self.lr = lr
         self.settings = settings
-
-    @classmethod
-    def describe(cls, params: dict[str, Any]) -> str:
-        if params.get("settings") == "paper":
-            return "Variant: GELU MLP 3 x 256, Adam 1e-3 (the common defaults), untuned"
-        return cls.description
 
     def build(self, n_in: int, n_out: int) -> nn.Module:
         return mlp(n_in, n_out, int(self.width), int(self.depth), lambda _: nn.GELU())

@@ -17,7 +17,7 @@ finds the periods first and only then lets gradients do what they are good at:
   sampler, more only while a period is not pinned to one integer); then where within its period the
   output changes (its arcs: a lattice at any phase, or the gaps' midpoints); then train a small
   GELU network with softmax heads, by Adam with a cosine schedule, on cos/sin features of the
-  arc each input falls in: the shared loop and predictor of ``bench.kit.nn``, fed these
+  arc each input falls in: the shared loop and predictor of ``bench.kit.train``, fed these
   features. The longest period searched goes into the record as ``max_period_searched``.
 
 Only the network's training logs a trace: the spectral and folding searches, the least-squares
@@ -42,7 +42,8 @@ from torch import nn
 
 from bench import Budget, Logger, Method, TaskView, register_method
 from bench.kit.methods import draw_samples, forget
-from bench.kit.nn import head_size, mlp, train, warm_up
+from bench.kit.nn import head_size, mlp
+from bench.kit.train import train, warm_up
 from bench.lib.estimators import ToneSearch, choose_trend, estimate_tones
 from bench.lib.periods import (
     ArcMap,
@@ -80,7 +81,7 @@ REFINE_SAMPLES = 16384
 
 class PeriodicFeatures:
     """cos/sin of ``harmonics`` multiples of the arc each discovered period puts an input in,
-    for int inputs: the network's input rows (float32), an encoder for ``bench.kit.nn.train``.
+    for int inputs: the network's input rows (float32), an encoder for ``bench.kit.train.train``.
 
     Each output with a period comes with its arcs (``bench.lib.periods.ArcMap``): where, within
     the period, its label changes. An input is placed on the arc it falls in, ``k`` of ``n``,
@@ -230,44 +231,53 @@ class PeriodicHybrid(Method):
     def _fit_classifier(
         self, task: TaskView, budget: Budget, seed: int, device: str, log: Logger
     ) -> None:
-        out = task.output
-        classes = tuple(out.classes or ())
-        # Samples the budget allows for the search and the training pool; a sampler's are
-        # drawn SEARCH_SAMPLES first, and more only while a period is not pinned exactly.
-        allowed = min(task.samples_left, max(VERIFY_SAMPLES, budget.steps * budget.batch_size))
-        x, y = task.data(min(allowed, SEARCH_SAMPLES))
-        y = y.reshape(len(y), -1)
-        lo, hi = (int(v) for v in task.domain)
-        while True:
-            t = integer_lattice(np.asarray(x))
-            if t is None:
-                raise ValueError("classification inputs must be whole numbers for period folding")
-            with log.phase("estimate"):
-                # Each label on the circle of the labels seen (the declared class count may be
-                # larger than the labels a task uses).
-                zs = [circular(y[:, j], int(y[:, j].max()) + 1) for j in range(y.shape[1])]
-                found = find_periods(t, zs, threshold=self.threshold, labels=list(y.T))
-            more = min(len(x), allowed - len(x)) if task.infinite else 0
-            if more <= 0 or all(f.exact for f in found if f.period):
-                break
-            log.check()
-            x_more, y_more = task.data(more)
-            x, y = np.concatenate([x, x_more]), np.concatenate([y, y_more.reshape(more, -1)])
+        x, y, t, zs, found = _search_periods(task, budget, log, self.threshold)
+        periods = [f.period for f in found]
         with log.phase("estimate"):
-            periods = [f.period for f in found]
-            arcs = [phase_arcs(t, y[:, j], p) for j, p in enumerate(periods) if p]
-            known = [p for p in periods if p]
-            raw = 0
-            for j, p in enumerate(periods):
-                if not p:  # no period: the input itself, at the coarsest step all such allow
-                    q = resolution(t[:VERIFY_SAMPLES], zs[j][:VERIFY_SAMPLES], None, known)
-                    raw = q if raw == 0 else min(raw, q)
-        features = PeriodicFeatures(arcs, self.harmonics, lo, hi, raw=raw)
+            features = self._features(t, y, zs, periods, task.domain)
         self.searched_ = {
             "max_period_searched": max((f.searched for f in found), default=0),
             "periods_exact": float(all(f.exact for f in found if f.period)),
         }
+        self.net_ = self._train_classifier(features, x, y, task, budget, seed, device, log)
+        self.periods_ = np.array([p or 0 for p in periods])
+        self.n_params_ = self.net_.n_params_
 
+    def _features(
+        self,
+        t: np.ndarray,
+        y: np.ndarray,
+        zs: list[np.ndarray],
+        periods: list[int | None],
+        domain: tuple[float, float],
+    ) -> PeriodicFeatures:
+        """The classifier's input features: the arcs of every period found, and the input
+        itself for outputs with none, at the coarsest step all of them allow."""
+        arcs = [phase_arcs(t, y[:, j], p) for j, p in enumerate(periods) if p]
+        known = [p for p in periods if p]
+        raw = 0
+        for j, p in enumerate(periods):
+            if not p:  # no period: the input itself, at the coarsest step all such allow
+                q = resolution(t[:VERIFY_SAMPLES], zs[j][:VERIFY_SAMPLES], None, known)
+                raw = q if raw == 0 else min(raw, q)
+        lo, hi = (int(v) for v in domain)
+        return PeriodicFeatures(arcs, self.harmonics, lo, hi, raw=raw)
+
+    def _train_classifier(
+        self,
+        features: PeriodicFeatures,
+        x: np.ndarray,
+        y: np.ndarray,
+        task: TaskView,
+        budget: Budget,
+        seed: int,
+        device: str,
+        log: Logger,
+    ) -> Any:
+        """A small GELU network on the features, by Adam with a cosine schedule, stopped once
+        a held batch of its training pairs is classified right with a clear margin."""
+        out = task.output
+        classes = tuple(out.classes or ())
         torch.manual_seed(seed)
         net = mlp(
             features.dim, head_size(out), int(self.width), int(self.depth), lambda _: nn.GELU()
@@ -280,23 +290,38 @@ class PeriodicHybrid(Method):
             """Stop once a held batch is classified perfectly with a clear margin."""
             return step % STOP_EVERY == 0 and _all_right(net, held_x, held_y, classes)
 
-        self.net_ = train(
-            net,
-            task,
-            budget,
-            seed,
-            device,
-            log,
-            lr=float(self.lr),
-            log_every=50,
-            encoder=features,
-            data=(x, y),
-            schedule=_cosine,
-            stop=settled,
+        return train(
+            net, task, budget, seed, device, log, lr=float(self.lr), log_every=50,
+            encoder=features, data=(x, y), schedule=_cosine, stop=settled,
             plateau_stop=False,  # its own stop rule (a held batch all right) and the cosine decay
-        )
-        self.periods_ = np.array([p or 0 for p in periods])
-        self.n_params_ = self.net_.n_params_
+        )  # fmt: skip
+
+
+def _search_periods(
+    task: TaskView, budget: Budget, log: Logger, threshold: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[np.ndarray], list[Any]]:
+    """Each output's smallest integer period, by folding the samples the budget allows:
+    ``SEARCH_SAMPLES`` first from a sampler, more only while a period is not pinned exactly.
+    Returns the samples ``x`` and ``y``, the inputs as whole numbers ``t``, each output's
+    labels on the circle ``zs``, and the periods found."""
+    allowed = min(task.samples_left, max(VERIFY_SAMPLES, budget.steps * budget.batch_size))
+    x, y = task.data(min(allowed, SEARCH_SAMPLES))
+    y = y.reshape(len(y), -1)
+    while True:
+        t = integer_lattice(np.asarray(x))
+        if t is None:
+            raise ValueError("classification inputs must be whole numbers for period folding")
+        with log.phase("estimate"):
+            # Each label on the circle of the labels seen (the declared class count may be
+            # larger than the labels a task uses).
+            zs = [circular(y[:, j], int(y[:, j].max()) + 1) for j in range(y.shape[1])]
+            found = find_periods(t, zs, threshold=threshold, labels=list(y.T))
+        more = min(len(x), allowed - len(x)) if task.infinite else 0
+        if more <= 0 or all(f.exact for f in found if f.period):
+            return x, y, t, zs, found
+        log.check()
+        x_more, y_more = task.data(more)
+        x, y = np.concatenate([x, x_more]), np.concatenate([y, y_more.reshape(more, -1)])
 
 
 def _cosine(opt: torch.optim.Optimizer, steps: int) -> Any:

@@ -37,9 +37,10 @@ import torch
 from torch import nn
 
 from bench import Budget, Logger, TaskView, register_method
-from bench.core.contracts import Method
 from bench.kit.methods import forget
-from bench.kit.nn import InputScaler, float64_front, head_size, train
+from bench.kit.netmethod import Tunable
+from bench.kit.nn import InputScaler, float64_front, head_size
+from bench.kit.train import train
 
 #: Inputs the spline grids are placed on before training, at most: pykan's ``fit`` uses its
 #: whole training set; here a fixed set's training inputs (thinned to this many) or, for a
@@ -74,7 +75,7 @@ class _KANModule(nn.Module):
 
 
 @register_method("kan", base=False, on_demand=[{}, {"settings": "paper"}])
-class KANMethod(Method):
+class KANMethod(Tunable):
     """KAN (Liu et al. 2024, pykan): [1, 5, outputs], cubic B-splines on 5 intervals, Adam."""
 
     description = (
@@ -88,6 +89,7 @@ class KANMethod(Method):
     input_dtypes = ("float32", "float64", "int64")
     #: The declared tuning grid: the learning rate and the spline grid's size.
     search_space = {"lr": [1e-3, 3e-3, 1e-2, 3e-2], "grid": [5, 20, 100]}
+    paper_settings = "KAN with pykan's example settings ([1, 5, out], grid 5)"
 
     def __init__(
         self,
@@ -103,19 +105,12 @@ class KANMethod(Method):
         self.lr = lr
         self.settings = settings
 
-    @classmethod
-    def describe(cls, params: dict[str, Any]) -> str:
-        if params.get("settings") == "paper":
-            return "Variant: KAN with pykan's example settings ([1, 5, out], grid 5), untuned"
-        return super().describe(params)
-
     def network(self, n_out: int, seed: int) -> nn.Module:
         """The KAN as trained: wholly float64 (its input included), float32 out."""
         return float64_front(nn.Sequential(_KANModule(n_out, self.hidden, self.grid, self.k, seed)))
 
     def fit(self, task: TaskView, budget: Budget, seed: int, device: str, log: Logger) -> Any:
-        if self.settings not in ("tuned", "paper", "trial"):
-            raise ValueError(f"settings must be tuned, paper or trial, not {self.settings!r}")
+        self.check_settings()
         forget(self)
         torch.manual_seed(seed)
         net = self.network(head_size(task.output), seed).to(device)

@@ -18,13 +18,12 @@ network). It runs on demand (``--methods nerf-pe``), not in ``--all``.
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import torch
 from torch import nn
 
 from bench import register_method
-from bench.kit.methods import NetMethod
+from bench.kit.netmethod import NetMethod
 
 
 class PositionalEncoding(nn.Module):
@@ -75,6 +74,8 @@ class NerfPE(NetMethod):
     #: The declared tuning grid: the number of octaves and the learning rate.
     search_space = {"levels": [4, 10, 16], "lr": [1e-4, 5e-4, 1e-3, 3e-3]}
 
+    paper_settings = "NeRF encoding L = 10, 8 x 256 ReLU MLP, Adam 5e-4"
+
     def __init__(
         self,
         levels: int = 10,
@@ -88,12 +89,6 @@ class NerfPE(NetMethod):
         self.depth = depth
         self.lr = lr
         self.settings = settings
-
-    @classmethod
-    def describe(cls, params: dict[str, Any]) -> str:
-        if params.get("settings") == "paper":
-            return "Variant: NeRF encoding L = 10, 8 x 256 ReLU MLP, Adam 5e-4, untuned"
-        return cls.description
 
     def build(self, n_in: int, n_out: int) -> nn.Module:
         levels = int(self.levels)

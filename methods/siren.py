@@ -28,7 +28,7 @@ import torch
 from torch import nn
 
 from bench import register_method
-from bench.kit.methods import NetMethod
+from bench.kit.netmethod import NetMethod
 
 
 class SineLayer(nn.Module):
@@ -75,6 +75,8 @@ class Siren(NetMethod):
     #: The declared tuning grid (``bench.engine.tuning``): learning rate and first-layer w0.
     search_space = {"lr": [3e-5, 1e-4, 3e-4, 1e-3], "w0": [10.0, 30.0, 300.0]}
 
+    paper_settings = "SIREN with the paper's settings (w0 = 30, Adam 1e-4)"
+
     def __init__(
         self,
         w0: float = 30.0,
@@ -92,9 +94,7 @@ class Siren(NetMethod):
         self.settings = settings
 
     @classmethod
-    def describe(cls, params: dict[str, Any]) -> str:
-        if params.get("settings") == "paper":
-            return "Variant: SIREN with the paper's settings (w0 = 30, Adam 1e-4), untuned"
+    def describe_variant(cls, params: dict[str, Any]) -> str:
         if "w0" in params:
             return (
                 f"Variant: SIREN with first-layer w0 = {params['w0']} (hidden w0 = 30), reaching "

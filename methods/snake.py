@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from bench import register_method
-from bench.kit.methods import NetMethod
+from bench.kit.netmethod import NetMethod
 from bench.kit.nn import mlp
 
 
@@ -59,6 +59,8 @@ class SnakeMLP(NetMethod):
     #: The declared tuning grid (``bench.engine.tuning``): learning rate and the initial a.
     search_space = {"lr": [1e-4, 3e-4, 1e-3, 3e-3], "a_init": ["periodic", 1.0, 30.0]}
 
+    paper_settings = "Snake MLP with the reference settings (periodic a, Adam 1e-3)"
+
     def __init__(
         self,
         a_init: float | str = "periodic",
@@ -74,9 +76,7 @@ class SnakeMLP(NetMethod):
         self.settings = settings
 
     @classmethod
-    def describe(cls, params: dict[str, Any]) -> str:
-        if params.get("settings") == "paper":
-            return "Variant: Snake MLP with the reference settings (periodic a, Adam 1e-3), untuned"
+    def describe_variant(cls, params: dict[str, Any]) -> str:
         if "a_init" in params:
             return f"Variant: Snake MLP with every a initialised to {params['a_init']}"
         return cls.description

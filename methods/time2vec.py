@@ -12,13 +12,11 @@ declared knob, 64 by default. It runs on demand (``--methods time2vec``), not in
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import nn
 
 from bench import register_method
-from bench.kit.methods import NetMethod
+from bench.kit.netmethod import NetMethod
 from bench.kit.nn import mlp
 
 
@@ -47,6 +45,8 @@ class Time2VecMLP(NetMethod):
     #: The declared tuning grid: the number of sine channels and the learning rate.
     search_space = {"sines": [16, 64, 256], "lr": [1e-4, 3e-4, 1e-3, 3e-3]}
 
+    paper_settings = "Time2Vec k = 64 + GELU MLP 3 x 256, Adam 1e-3"
+
     def __init__(
         self,
         sines: int = 64,
@@ -60,12 +60,6 @@ class Time2VecMLP(NetMethod):
         self.depth = depth
         self.lr = lr
         self.settings = settings
-
-    @classmethod
-    def describe(cls, params: dict[str, Any]) -> str:
-        if params.get("settings") == "paper":
-            return "Variant: Time2Vec k = 64 + GELU MLP 3 x 256, Adam 1e-3, untuned"
-        return cls.description
 
     def build(self, n_in: int, n_out: int) -> nn.Module:
         k = int(self.sines)

@@ -14,13 +14,11 @@ It runs on demand (``--methods xsin2``), not in ``--all``, to keep the default s
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import nn
 
 from bench import register_method
-from bench.kit.methods import NetMethod
+from bench.kit.netmethod import NetMethod
 from bench.kit.nn import mlp
 
 
@@ -46,6 +44,8 @@ class XSin2MLP(NetMethod):
     #: The declared tuning grid (``bench.engine.tuning``): learning rate and width.
     search_space = {"lr": [1e-4, 3e-4, 1e-3, 3e-3], "width": [64, 256]}
 
+    paper_settings = "x + sin(x)^2 MLP 3 x 256, Adam 1e-3"
+
     def __init__(
         self, width: int = 256, depth: int = 3, lr: float = 1e-3, settings: str = "tuned"
     ) -> None:
@@ -53,12 +53,6 @@ class XSin2MLP(NetMethod):
         self.depth = depth
         self.lr = lr
         self.settings = settings
-
-    @classmethod
-    def describe(cls, params: dict[str, Any]) -> str:
-        if params.get("settings") == "paper":
-            return "Variant: x + sin(x)^2 MLP 3 x 256, Adam 1e-3, untuned"
-        return cls.description
 
     def build(self, n_in: int, n_out: int) -> nn.Module:
         return mlp(n_in, n_out, int(self.width), int(self.depth), lambda _: XSin2())

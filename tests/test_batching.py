@@ -16,7 +16,10 @@ from bench.core.registry import get_method, get_task
 from bench.engine.execute import execute
 from bench.engine.plan import RunSpec
 from bench.kit import closed_form
-from bench.kit.nn import SeedStack, StackedAdam, float64_front, train_seeds
+from bench.kit.adam import StackedAdam
+from bench.kit.nn import float64_front
+from bench.kit.stack import SeedStack
+from bench.kit.train import train_seeds
 from bench.lib.original import original_loop
 
 BUDGET = Budget(steps=900, batch_size=16, samples=900 * 16 * 4)

@@ -51,7 +51,7 @@ def test_network_graph_replay_matches_eager_training() -> None:
     import numpy as np
 
     from bench import Budget, Logger
-    from bench.kit.nn import train_seeds
+    from bench.kit.train import train_seeds
 
     budget = Budget(steps=300, batch_size=32, samples=10**6)
     preds = []
@@ -73,7 +73,7 @@ def test_network_graph_capture_warns_nothing() -> None:
     import warnings
 
     from bench import Budget, Logger
-    from bench.kit.nn import train_seeds
+    from bench.kit.train import train_seeds
 
     task, views = _tone_views(2)
     models = _sirens(2)

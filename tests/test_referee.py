@@ -4,6 +4,8 @@ protocol (validation split, choice, settings applied by ``run``)."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +14,8 @@ import pytest
 from bench import Budget, Logger, Method, Task, register_method, register_task
 from bench.core import registry
 from bench.core.ceiling import preimage_sizes
-from bench.core.stop import Plateau, floor_for
+from bench.core.contracts import TaskView
+from bench.core.stop import STOP_POLICY, Plateau, StopPolicy, describe_rule, floor_for
 from bench.engine import tuning
 from bench.engine.execute import execute
 from bench.engine.plan import RunSpec, plan
@@ -217,6 +220,27 @@ def test_tune_chooses_on_validation_and_run_applies_it(knob: Path) -> None:
     assert paper["tuning"]["settings"] == "paper" and paper["method_params"]["c"] == 0.0
 
 
+def test_settings_are_looked_up_once_per_unit_and_the_key_hashes_them(knob, monkeypatch) -> None:
+    """``plan`` looks a pair's settings up once and ships them on the unit; ``execute`` applies
+    exactly those (no second look-up that could disagree with the key), and looks them up
+    itself, once, only for a unit built by hand."""
+    from bench.engine import purpose
+
+    calls = []
+    real = purpose.settings_for
+    monkeypatch.setattr(purpose, "settings_for", lambda *a: calls.append(a) or real(*a))
+    entry, task = registry.METHODS.get("test-knob"), registry.TASKS.get("test-const")
+    (spec,) = plan([entry], [task], 1, "quick", "cpu")
+    assert len(calls) == 1 and spec.tuning == real(entry, "test-const", "quick")
+    (rec,) = execute(spec)
+    assert len(calls) == 1
+    assert rec["tuning"] == spec.tuning and rec["run_key"] == spec.keys[0]
+    (by_hand,) = execute(RunSpec("test-knob", "test-const", (0,)))
+    assert len(calls) == 2 and by_hand["run_key"] == rec["run_key"]
+    (trial,) = plan([entry], [task], 1, "quick", "cpu", purpose="tune")
+    assert len(calls) == 2 and trial.tuning == {}  # a trial runs its own grid point
+
+
 def test_tuning_one_family_keeps_the_others(tmp_path: Path) -> None:
     """``bench tune --tasks 'real*'`` once rewrote a method's entry with its real-data family
     alone, dropping every other family's settings."""
@@ -253,6 +277,73 @@ def test_a_restarted_rule_records_the_plateau_that_ends_the_run() -> None:
     for step in range(700, 1300, 100):
         log(step, 0.5)
     assert log.settled() and log.converged_step[0] == 1200 and not log.at_floor()
+
+
+def test_the_stop_policy_is_one_value_that_names_its_constants() -> None:
+    assert (
+        STOP_POLICY.describe()
+        == describe_rule(100)
+        == {
+            "window_steps": 100,
+            "patience_windows": 5,
+            "rel_tol": 0.01,
+            "min_windows": 5,
+            "floor_share_of_loss_target": 0.01,
+            "network_lr_drop": 0.1,
+            "network_lr_drops": 1,
+        }
+    )
+    assert StopPolicy(**STOP_POLICY.to_dict()) == STOP_POLICY
+    log = Logger()
+    assert log.policy is STOP_POLICY and log.window == 100
+    # At a plateau a seed with a drop left drops, unless it is at the floor; the rest stop.
+    drop, end = STOP_POLICY.on_plateau(
+        np.array([True, True, True, False]),
+        np.array([False, True, False, False]),
+        np.array([1, 1, 0, 1]),
+    )
+    assert drop.tolist() == [True, False, False, False]
+    assert end.tolist() == [False, True, True, False]
+
+
+def test_a_logger_adopts_a_policy_only_before_its_first_step() -> None:
+    short = StopPolicy(window=50, patience=2, min_windows=2, lr_drops=0)
+    log = Logger(floor=0.5)
+    assert log.adopt(None) is STOP_POLICY and log.adopt(short) is short
+    assert log.window == 50 and log.plateau.patience == 2 and log.plateau.floor[0] == 0.5
+    for step in (50, 100, 150):
+        log(step, 1.0)
+    assert log.settled() and log.converged_step[0] == 150
+    drop, end = log.on_plateau(150)  # no drop to spend: the seed stops
+    assert not drop.any() and end.all() and log.steps(0) == 150
+    with pytest.raises(RuntimeError):
+        log.adopt(STOP_POLICY)
+
+
+def test_a_networks_declared_policy_is_the_one_it_trains_and_is_judged_by() -> None:
+    """Set on the method, the policy reaches the logger's rule and the loop's schedule."""
+    registry.load_plugins()
+    base = type(registry.get_method("gelu-mlp"))
+    short = StopPolicy(patience=2, min_windows=2, lr_drops=0)
+    quick = type("QuickStop", (base,), {"stop_policy": short})(width=8, settings="paper")
+    task = registry.get_task("tone[cycles=10000]")
+    budget = Budget(steps=3000, batch_size=16, samples=3000 * 16)
+    log = Logger()
+    quick.fit(TaskView(task, np.random.default_rng(0)), budget, 0, "cpu", log)
+    assert log.policy is short
+    # No drop to spend: the run ends at the first plateau, which the record would report.
+    assert 0 < log.converged_step[0] == log.steps(0) < budget.steps
+
+
+def test_spectral_helpers_leave_the_network_trainer_unimported() -> None:
+    code = (
+        "import sys, bench.kit.methods as m\n"
+        "assert not {'bench.kit.netmethod', 'bench.kit.train'} & set(sys.modules)\n"
+        "from bench.kit.methods import NetMethod\n"
+        "from bench.kit.netmethod import NetMethod as Net\n"
+        "assert NetMethod is Net\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
 
 
 def test_a_corrupt_settings_file_is_one_line_and_exit_2(tmp_path, monkeypatch) -> None:

@@ -6,12 +6,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import ClassVar
 
 import numpy as np
 
 from bench.core.defaults import TRACE_POINTS
-from bench.core.stop import Plateau
+from bench.core.stop import STOP_POLICY, StopPolicy
 
 
 class RunTimeout(RuntimeError):
@@ -26,20 +25,20 @@ class Logger:
     to that phase; time not inside a named phase is counted as ``train``. ``log.check()`` lets
     a method without a loss still honour the time budget.
 
-    The logger also applies the suite's declared stop rule (``bench.core.stop``) to what is
-    logged: the losses are averaged over windows of ``window`` steps, however often a method
-    logs, and ``log.settled()`` tells a method that every seed has reached a plateau (or the
-    loss floor), so that it can stop. ``converged_step`` keeps, per seed, the step at which the
-    rule first fired (``-1``: not yet).
+    The logger also applies the suite's declared stop rule (``policy``, a
+    :class:`bench.core.stop.StopPolicy`) to what is logged: the losses are averaged over
+    windows of ``policy.window`` steps, however often a method logs, and ``log.settled()``
+    tells a method that every seed has reached a plateau (or the loss floor), so that it can
+    stop. ``converged_step`` keeps, per seed, the step at which the rule first fired (``-1``:
+    not yet). A method that drops its learning rate on a plateau asks :meth:`on_plateau`
+    which seeds drop and which stop, so that the policy's schedule is applied where its
+    rule is.
 
     A method that fits several seeds at once and ends some of them early (each seed stopping
     at its own plateau, as it would alone) calls ``log.stop_seeds(mask, step)``: from then on
     those seeds' losses are frozen, their trace ends at ``step``, and ``steps(i)`` reports the
     steps that seed actually trained.
     """
-
-    #: Steps per window of the stop rule.
-    window: ClassVar[int] = 100
 
     def __init__(
         self,
@@ -48,6 +47,7 @@ class Logger:
         deadline: float | None = None,
         sync: Callable[[], None] | None = None,
         floor: float | Sequence[float] = 0.0,
+        policy: StopPolicy = STOP_POLICY,
     ) -> None:
         self.n_seeds = n_seeds
         self.max_points = max_points
@@ -62,7 +62,12 @@ class Logger:
         self.nonfinite = np.zeros(n_seeds, dtype=bool)
         self.final_loss = np.full(n_seeds, np.nan)
         self.last_step = 0
-        self.plateau = Plateau(n_seeds, np.broadcast_to(np.asarray(floor, float), (n_seeds,)))
+        #: Each seed's loss floor: what the harness computed from the task's loss target.
+        self.floor = np.broadcast_to(np.asarray(floor, float), (n_seeds,))
+        self.policy = policy
+        self.plateau = policy.plateau(n_seeds, self.floor)
+        #: Learning-rate drops each seed has left under the policy's reduce-on-plateau.
+        self.drops_left = np.full(n_seeds, policy.lr_drops)
         self.converged_step = np.full(n_seeds, -1, dtype=np.int64)
         self._win_sum = np.zeros(n_seeds)
         self._win_calls = 0
@@ -99,6 +104,39 @@ class Logger:
             settled & (self.converged_step < 0), step, self.converged_step
         )
         self._win_sum, self._win_calls, self._win_start = np.zeros(self.n_seeds), 0, step
+
+    @property
+    def window(self) -> int:
+        """Steps per window of the stop rule."""
+        return self.policy.window
+
+    def adopt(self, policy: StopPolicy | None) -> StopPolicy:
+        """Judge by ``policy`` (a method's own, see ``NetMethod.stop_policy``) from now on;
+        returns the policy in force (this logger's when ``policy`` is ``None``).
+
+        Only before the first logged step: a rule changed half-way would judge the windows
+        before and after the change by different constants. The floors stay as the harness
+        gave them; it computes them from the tasks' loss targets (``StopPolicy.floor_for``).
+        """
+        if policy is None or policy == self.policy:
+            return self.policy
+        if self._calls:
+            raise RuntimeError("the stop policy can change only before the first logged step")
+        self.policy = policy
+        self.plateau = policy.plateau(self.n_seeds, self.floor)
+        self.drops_left = np.full(self.n_seeds, policy.lr_drops)
+        return policy
+
+    def on_plateau(self, step: int) -> tuple[np.ndarray, np.ndarray]:
+        """Apply the policy's reduce-on-plateau to the seeds that have settled and not yet
+        stopped; returns ``(drop, end)``: the seeds whose learning rate drops now (their rule
+        starts afresh) and the seeds that stop now (their log freezes at ``step``)."""
+        settled = self.plateau.settled & (self.stop_step < 0)
+        drop, end = self.policy.on_plateau(settled, self.plateau.at_floor, self.drops_left)
+        self.drops_left = self.drops_left - drop
+        self.restart_plateau(drop)
+        self.stop_seeds(end, step)
+        return drop, end
 
     def settled(self) -> bool:
         """Whether every seed has met the stop rule: a method may stop training now."""

@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from bench.core.logger import Logger
+from bench.core.stop import STOP_POLICY, StopPolicy
 from bench.core.task import Budget, TaskView
 
 
@@ -33,6 +34,9 @@ class Method:
     #: empty for a method with nothing to tune. A method with a grid also takes a ``settings``
     #: hyper-parameter (``tuned``, ``paper`` or ``trial``).
     search_space: ClassVar[dict[str, list[Any]]] = {}
+    #: The stop rule and learning-rate drops the harness judges (and a network trains) this
+    #: method by (``bench.core.stop``); a method may declare its own.
+    stop_policy: ClassVar[StopPolicy] = STOP_POLICY
 
     @classmethod
     def describe(cls, params: dict[str, Any]) -> str:

@@ -18,47 +18,107 @@ The harness applies the rule, not the method: the run's :class:`bench.Logger` fe
 ``log(step, loss)`` and a method asks ``log.settled()`` whether to stop. So the rule is the same
 for every learner, plugins included, and a method cannot declare itself converged. It is per
 seed (a vector of losses), so vectorised methods stop when every seed has settled and the
-records still say which seeds had. The networks (``bench.kit.nn.train``) meet a plateau once
-with the common reduce-on-plateau schedule: the learning rate drops tenfold (``LR_DROP``,
-``LR_DROPS`` times) and the rule starts afresh; the run stops at the plateau after the last
+records still say which seeds had. The networks (``bench.kit.train``) meet a plateau once
+with the common reduce-on-plateau schedule: the learning rate drops tenfold (``lr_drop``,
+``lr_drops`` times) and the rule starts afresh; the run stops at the plateau after the last
 drop, or at once at the floor. Records carry ``converged`` (``True`` once the rule fired,
 ``False`` when the budget ran out first, ``None`` for methods that log no steps) and
 ``converged_step``.
+
+All of it, the constants and the decision what a plateau does to a seed, is one value, a
+:class:`StopPolicy`: a method declares the one it trains under, the logger judges by it and
+the training loop drops learning rates by it, so a change of the rule is made here and
+nowhere else, and a record can say exactly which rule its ``converged`` meant.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
-#: The rule's constants, recorded with every result so that a reader knows what "converged"
-#: meant for it.
-PATIENCE = 5
-REL_TOL = 0.01
-MIN_WINDOWS = 5
-FLOOR_SHARE = 0.01
-#: Reduce-on-plateau for the networks: the factor and how many times.
-LR_DROP = 0.1
-LR_DROPS = 1
+
+@dataclass(frozen=True)
+class StopPolicy:
+    """The stop rule's constants and the reduce-on-plateau schedule, as one value.
+
+    Frozen so that a policy can be a class attribute shared by every run of a method and
+    compared for equality; a variant is ``dataclasses.replace(STOP_POLICY, patience=10)``.
+    """
+
+    #: Optimiser steps per window of the rule.
+    window: int = 100
+    #: Windows in a row without a ``rel_tol`` gain that make a plateau.
+    patience: int = 5
+    rel_tol: float = 0.01
+    #: Windows that must have run before a plateau counts.
+    min_windows: int = 5
+    #: The floor as a share of the task's loss target.
+    floor_share: float = 0.01
+    #: Reduce-on-plateau for the networks: the factor and how many times.
+    lr_drop: float = 0.1
+    lr_drops: int = 1
+
+    def describe(self) -> dict[str, float | int]:
+        """The constants under the names records and the report have always used."""
+        return {
+            "window_steps": self.window,
+            "patience_windows": self.patience,
+            "rel_tol": self.rel_tol,
+            "min_windows": self.min_windows,
+            "floor_share_of_loss_target": self.floor_share,
+            "network_lr_drop": self.lr_drop,
+            "network_lr_drops": self.lr_drops,
+        }
+
+    def to_dict(self) -> dict[str, float | int]:
+        """The fields under their own names (``StopPolicy(**d)`` rebuilds the policy)."""
+        return asdict(self)
+
+    def floor_for(self, loss_target: float | None) -> float:
+        """The loss at which a run counts as converged outright: a share of the task's target,
+        or 0 for a task without one."""
+        return self.floor_share * float(loss_target) if loss_target else 0.0
+
+    def plateau(self, n: int = 1, floor: float | np.ndarray = 0.0) -> Plateau:
+        """A fresh tracker of this rule for ``n`` seeds."""
+        return Plateau(n, floor, self.patience, self.rel_tol, self.min_windows)
+
+    def on_plateau(
+        self, settled: np.ndarray, at_floor: np.ndarray, drops_left: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """What the seeds that have just ``settled`` do: ``(drop, end)`` masks.
+
+        A seed with a drop left, which settled on a plateau rather than at the floor, trains
+        on at ``lr_drop`` times its learning rate (the rule restarts for it); every other one
+        stops. A seed at the floor stops at once: no smaller step can improve a verdict the
+        floor already decided.
+        """
+        settled = np.asarray(settled, dtype=bool)
+        drop = settled & (np.asarray(drops_left) > 0) & ~np.asarray(at_floor, dtype=bool)
+        return drop, settled & ~drop
+
+
+#: The rule every method trains under unless it declares another.
+STOP_POLICY = StopPolicy()
+
+# The constants by their old names, for code written before the policy existed.
+PATIENCE = STOP_POLICY.patience
+REL_TOL = STOP_POLICY.rel_tol
+MIN_WINDOWS = STOP_POLICY.min_windows
+FLOOR_SHARE = STOP_POLICY.floor_share
+LR_DROP = STOP_POLICY.lr_drop
+LR_DROPS = STOP_POLICY.lr_drops
 
 
 def describe_rule(window: int) -> dict[str, float | int]:
-    """The rule as a small dict, for records and the report."""
-    return {
-        "window_steps": window,
-        "patience_windows": PATIENCE,
-        "rel_tol": REL_TOL,
-        "min_windows": MIN_WINDOWS,
-        "floor_share_of_loss_target": FLOOR_SHARE,
-        "network_lr_drop": LR_DROP,
-        "network_lr_drops": LR_DROPS,
-    }
+    """The default policy's constants with another window (use ``StopPolicy.describe``)."""
+    return StopPolicy(window=window).describe()
 
 
 def floor_for(loss_target: float | None) -> float:
-    """The loss at which a run counts as converged outright: 1% of the task's target, or 0."""
-    return FLOOR_SHARE * float(loss_target) if loss_target else 0.0
+    """The default policy's floor for a task (use ``StopPolicy.floor_for``)."""
+    return STOP_POLICY.floor_for(loss_target)
 
 
 @dataclass

@@ -2,7 +2,7 @@
 
 A training step on a GPU at the suite's batch sizes costs kernel launches, not arithmetic; a
 window of steps captured once as a CUDA graph and replayed launches them all from the device.
-:class:`GraphWindow` is used by the networks' loop (``bench.kit.nn.train_seeds``) and by the
+:class:`GraphWindow` is used by the networks' loop (``bench.kit.train.train_seeds``) and by the
 lean original loop (``bench.kit.closed_form``); elsewhere, or with graphs off, it runs the same
 steps eagerly.
 """

@@ -11,27 +11,27 @@ learned state in attributes ending in ``_``, and ``predict`` lives on the method
 - :class:`SinusoidMethod` and :class:`SteppedSinusoidMethod` are methods whose fitted model is
   a sum of tones (``bench.lib.sinusoid.SinusoidModel``);
 - :class:`NetMethod` is a method that is one network per seed, all seeds trained as one batched
-  model by ``bench.kit.nn.train_seeds``.
+  model by ``bench.kit.train.train_seeds``. It lives in ``bench.kit.netmethod`` and is imported
+  from there only when asked for by this module's name: the spectral methods use this module
+  and have no business importing torch's network machinery (nor, through the run keys, being
+  invalidated by edits to the trainer).
 """
 
 from __future__ import annotations
 
 import copy
+import importlib
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
-import torch
-from torch import nn
 
 from bench.core.contracts import Budget, Logger, Method, TaskView
-from bench.kit.nn import float64_front, head_size, train_seeds, warm_up_stacked
 from bench.lib.estimators import choose_trend
 from bench.lib.sinusoid import FloatArray, SinusoidModel
 
 __all__ = [
-    "NetMethod",
     "SinusoidMethod",
     "SteppedSinusoidMethod",
     "draw_samples",
@@ -41,6 +41,13 @@ __all__ = [
 ]
 
 M = TypeVar("M", bound=Method)
+
+
+def __getattr__(name: str) -> Any:
+    """``NetMethod`` on first use, for plugins that import it from here (see the module doc)."""
+    if name == "NetMethod":
+        return importlib.import_module("bench.kit.netmethod").NetMethod
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # -- the estimator contract ---------------------------------------------------------------------
@@ -186,83 +193,3 @@ class SteppedSinusoidMethod(SinusoidMethod):
         if self.steps_:
             log(self.steps_, model.mse(x, y))
         return self._set(model)
-
-
-# -- methods that are one network ---------------------------------------------------------------
-
-
-class NetMethod(SeedBatchMethod):
-    """A method that is one network per seed, trained by ``bench.kit.nn.train_seeds``:
-    subclasses build the net.
-
-    Handles every task kind: multi-output regression (one linear output per target) and
-    classification (a softmax head per output, summed cross-entropy). The input, scaled to
-    [-1, 1] in float64, stays float64 through the first layer (``bench.kit.nn.Float64Front``).
-    All seeds of a task train as one batched model (``vectorised``), each with its own
-    initialisation (``torch.manual_seed(seed)`` before ``build``), data, learning rate and
-    stop; one seed alone runs the same code. ``fit`` returns the method with ``net_`` (the
-    ``bench.kit.nn.NetPredictor``) and ``n_params_`` set. Its ``warm_up`` takes one throwaway
-    batched step.
-    """
-
-    handles_multi_output = True
-    handles_classification = True
-    handles_fixed_data = True
-    input_dtypes = ("float32", "float64", "int64")
-
-    #: Adam's learning rate; subclasses store theirs as the ``lr`` hyper-parameter. A subclass
-    #: with a ``weight_decay`` hyper-parameter trains by AdamW instead.
-    lr: float
-    #: Which settings the harness applies (``bench.engine.tuning``): ``tuned`` (the settings
-    #: chosen for the task's family under the declared protocol), ``paper`` (the defaults of
-    #: the subclass's signature) or ``trial`` (a tuning trial's own). Subclasses take it as a
-    #: hyper-parameter and declare ``search_space``.
-    settings: str = "tuned"
-
-    def build(self, n_in: int, n_out: int) -> nn.Module:
-        raise NotImplementedError
-
-    def network(self, n_out: int) -> nn.Module:
-        """The architecture as trained: ``build``'s network with its first layer in float64."""
-        return float64_front(self.build(1, n_out))
-
-    def warm_up(self, task: TaskView, budget: Budget, device: str) -> None:
-        n_out = head_size(task.output)
-        warm_up_stacked(lambda: self.network(n_out), task.output, budget.batch_size, device)
-
-    def _descend(
-        self,
-        tasks: Sequence[TaskView],
-        budget: Budget,
-        seeds: Sequence[int],
-        device: str,
-        log: Logger,
-    ) -> list[Any]:
-        if self.settings not in ("tuned", "paper", "trial"):
-            raise ValueError(f"settings must be tuned, paper or trial, not {self.settings!r}")
-        n_out = head_size(tasks[0].output)
-        models = []
-        for seed in seeds:
-            torch.manual_seed(seed)
-            models.append(self.network(n_out))
-        return train_seeds(
-            models,
-            tasks,
-            budget,
-            seeds,
-            device,
-            log,
-            lr=float(self.lr),
-            weight_decay=float(getattr(self, "weight_decay", 0.0)),
-        )
-
-    def _set(self, net: Any) -> Any:
-        self.net_ = net
-        self.n_params_ = net.n_params_
-        return self
-
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        return self.net_.predict(x)
-
-    def representation(self, x: np.ndarray) -> np.ndarray:
-        return self.net_.encoder(x)
