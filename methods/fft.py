@@ -28,7 +28,9 @@ force it. Estimated angular frequencies are exposed as ``freqs_`` (dominant firs
 ``amplitudes_``. Nothing here is an optimiser step, so the trace stays empty (the runner still
 records the time, and ``search_`` the passes and residuals). The highest frequency searched,
 derived from the samples (``bench.lib.dsp.search_limit``), goes into the record as
-``max_freq_searched``.
+``max_freq_searched``. The fit around the estimator is the one ``nls`` and ``lomb-scargle``
+share (``methods/_spectral.py``); this method's own part is its configuration, built from its
+``interpolation`` hyper-parameter.
 All arithmetic is float64 on the CPU whatever ``device`` is (numpy, and torch's CPU kernels for
 the trigonometry): the work is a few FFTs of at most 2^20 points and a small least-squares fit.
 """
@@ -37,17 +39,14 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
+from bench import register_method
+from bench.lib.estimators import ToneConfig
 
-from bench import Budget, Logger, TaskView, register_method
-from bench.kit.methods import SinusoidMethod, draw_samples, forget
-from bench.lib.dsp import INTERPOLATORS
-from bench.lib.estimators import ToneSearch, choose_trend, estimate_tones
-from bench.lib.sinusoid import SinusoidModel
+from ._spectral import ToneEstimate
 
 
 @register_method("fft")
-class FFTEstimate(SinusoidMethod):
+class FFTEstimate(ToneEstimate):
     """FFT of gridded samples + Jacobsen interpolation + NLS refinement (Jacobsen 2007, Quinn
     1997, Rife and Boorstyn 1974); several peaks for multi-tone data."""
 
@@ -81,30 +80,6 @@ class FFTEstimate(SinusoidMethod):
             return f"Variant: FFT + interpolation + NLS with {inner}"
         return cls.description
 
-    def fit(self, task: TaskView, budget: Budget, seed: int, device: str, log: Logger) -> Any:
-        if self.interpolation not in INTERPOLATORS:
-            raise ValueError(
-                f"interpolation must be one of {', '.join(INTERPOLATORS)}, "
-                f"not {self.interpolation!r}"
-            )
-        forget(self)
-        x, y = draw_samples(task, self.n_samples)
-
-        def fit(xs: np.ndarray, ys: np.ndarray, trend: bool, **kw: Any) -> SinusoidModel:
-            return estimate_tones(
-                xs,
-                ys,
-                max_tones=int(self.max_tones),
-                trend=trend,
-                interpolation=self.interpolation,
-                false_alarm=float(self.false_alarm),
-                **kw,
-            )
-
-        trend = choose_trend(self.trend, task.infinite, x, y, fit)
-        self.search_ = ToneSearch()
-        # Passes of the search are not optimiser steps: nothing to log, but the time budget holds.
-        model = fit(x, y, trend, info=self.search_, on_pass=lambda *_: log.check(), timer=log.phase)
-        self._set(model)
-        self.searched_ = {"max_freq_searched": self.search_.max_freq}
-        return self
+    def tone_config(self) -> ToneConfig:
+        """Unpadded bins, interpolated by the chosen estimator, then refined (the defaults)."""
+        return ToneConfig(interpolation=self.interpolation)

@@ -36,7 +36,7 @@ Float64 on the CPU whatever ``device`` is (numpy; torch's CPU kernels for the tr
 from __future__ import annotations
 
 import math
-from contextlib import nullcontext
+from collections.abc import Callable
 
 import numpy as np
 
@@ -53,7 +53,9 @@ from bench.lib.dsp import (
     search_limit,
     spectrum,
 )
-from bench.lib.sinusoid import SinusoidModel, fit_linear, refine_gd
+from bench.lib.sinusoid import SinusoidModel, fit_linear
+
+from ._spectral import descend, phase
 
 #: Zero-padding of the FFT: grid spacing 2 pi / (PAD * span) <= 2 pi / (5 L).
 PAD = 5
@@ -105,52 +107,54 @@ class GridWarmStart(SteppedSinusoidMethod):
         bin_w = 2.0 * np.pi / float(np.ptp(x))
         stop_at = self.steps_ + steps
 
-        def descend(
-            m: SinusoidModel, xs: np.ndarray, ys: np.ndarray, screen: bool = False
-        ) -> SinusoidModel:
+        def run(m: SinusoidModel, ys: np.ndarray, screen: bool = False) -> SinusoidModel:
+            """Descend from ``m`` on ``(x, ys)`` with the steps this fit has left."""
             left = stop_at - self.steps_
             if left <= 0:
                 return m
-            base = self.steps_
-
-            def report(step: int, loss: float) -> None:
-                if log is not None:
-                    log(base + step, loss)
-
             # Screening a candidate against a residual that still holds other tones only has
             # to find its basin, so it stops at a looser plateau; the joint descent does not.
             tol = {"patience": 10, "rtol": 1e-6} if screen else {}
-            out, taken = refine_gd(xs, ys, m, steps=left, callback=report, **tol)
-            self.steps_ += taken
-            return out
+            return descend(self, x, ys, m, left, log, **tol)
 
         while model.n_tones < int(self.max_tones) and rss > 1e-16 * max(total, 1e-300):
             resid = y - model.predict(x)
-            with log.phase("estimate") if log is not None else nullcontext():
+            with phase(log, "estimate"):
                 cands = self._candidates(x, resid, cells, dt, limit)
             if not cands:
                 break
-            # Each candidate descends alone against what the model leaves; keep the best.
-            best, best_loss = None, math.inf
-            for w in cands:
-                single = descend(fit_linear(x, resid, [w], like=model), x, resid, screen=True)
-                loss = single.mse(x, resid)
-                if loss < best_loss:
-                    best, best_loss = single, loss
-            assert best is not None
-            w_new = float(best.freqs[0])
+            w_new = self._strongest(x, resid, cands, model, run)
             if w_new <= 0 or (model.n_tones and np.min(np.abs(model.freqs - w_new)) < bin_w):
                 break
             cand = fit_linear(x, y, [*model.freqs, w_new], trend=trend, like=model)
             if model.n_tones:
-                cand = descend(cand, x, y, screen=True)
+                cand = run(cand, y, screen=True)
             new_rss = cand.mse(x, y) * n
             if not n * math.log(max(rss, 1e-300) / max(new_rss, 1e-300)) > 5.0 * math.log(n):
                 break  # the tone does not pay for its parameters (Schwarz's criterion)
             model, rss = cand, new_rss
         if model.n_tones:
-            model = descend(model, x, y)  # every tone together, to the descent's own limit
+            model = run(model, y)  # every tone together, to the descent's own limit
         return model
+
+    @staticmethod
+    def _strongest(
+        x: np.ndarray,
+        resid: np.ndarray,
+        cands: list[float],
+        model: SinusoidModel,
+        run: Callable[..., SinusoidModel],
+    ) -> float:
+        """The frequency of the candidate that, descending alone against what ``model`` leaves
+        (``resid``), explains most of it."""
+        best, best_loss = None, math.inf
+        for w in cands:
+            single = run(fit_linear(x, resid, [w], like=model), resid, screen=True)
+            loss = single.mse(x, resid)
+            if loss < best_loss:
+                best, best_loss = single, loss
+        assert best is not None
+        return float(best.freqs[0])
 
     def _candidates(
         self, x: np.ndarray, resid: np.ndarray, cells: int, dt: float | None, limit: float

@@ -17,14 +17,13 @@ tones are found by prewhitening (the next pass on the residual). One term per fr
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
-from bench import Budget, Logger, TaskView, register_method
-from bench.kit.methods import SinusoidMethod, draw_samples, forget
+from bench import register_method
 from bench.lib.dsp import lomb_scargle
-from bench.lib.estimators import ToneSearch, estimate_tones
+from bench.lib.estimators import ToneConfig
+
+from ._spectral import ToneEstimate
 
 #: Zero-padding of the scanning periodogram (grid spacing 2 pi / (PAD L)).
 PAD = 5
@@ -50,7 +49,7 @@ def exact_peak(x: np.ndarray, r: np.ndarray, w: float, bin_w: float) -> float:
 
 
 @register_method("lomb-scargle")
-class LombScargle(SinusoidMethod):
+class LombScargle(ToneEstimate):
     """Generalised Lomb-Scargle periodogram peaks + least-squares amplitudes (VanderPlas 2018)."""
 
     description = (
@@ -63,30 +62,13 @@ class LombScargle(SinusoidMethod):
         "Lomb-Scargle Periodogram, ApJS 2018"
     )
 
+    #: A finer periodogram's bin, moved to the exact periodogram's peak; no refinement (and,
+    #: with no ``trend`` hyper-parameter, no trend term).
+    config = ToneConfig(interpolation="none", pad=PAD, refine=False, place=exact_peak)
+
     def __init__(
         self, n_samples: int = 65536, max_tones: int = 16, false_alarm: float = 1e-6
     ) -> None:
         self.n_samples = n_samples
         self.max_tones = max_tones
         self.false_alarm = false_alarm
-
-    def fit(self, task: TaskView, budget: Budget, seed: int, device: str, log: Logger) -> Any:
-        forget(self)
-        x, y = draw_samples(task, self.n_samples)
-        info = ToneSearch()
-        model = estimate_tones(
-            x,
-            y,
-            max_tones=int(self.max_tones),
-            interpolation="none",
-            pad=PAD,
-            refine=False,
-            place=exact_peak,
-            false_alarm=float(self.false_alarm),
-            info=info,
-            on_pass=lambda *_: log.check(),
-            timer=log.phase,
-        )
-        self._set(model)
-        self.searched_ = {"max_freq_searched": info.max_freq}
-        return self

@@ -15,18 +15,17 @@ criterion); random samples are also searched above the grid's band
 
 from __future__ import annotations
 
-from typing import Any
+from bench import register_method
+from bench.lib.estimators import ToneConfig
 
-from bench import Budget, Logger, TaskView, register_method
-from bench.kit.methods import SinusoidMethod, draw_samples, forget
-from bench.lib.estimators import ToneSearch, choose_trend, estimate_tones
+from ._spectral import ToneEstimate
 
 #: Zero-padding of the periodogram: its peak bin is within pi / (PAD L) of the tone.
 PAD = 4
 
 
 @register_method("nls")
-class NLS(SinusoidMethod):
+class NLS(ToneEstimate):
     """Coarse periodogram peak, then non-linear least squares (Rife and Boorstyn 1974)."""
 
     description = (
@@ -34,6 +33,9 @@ class NLS(SinusoidMethod):
         "least squares (Levenberg-Marquardt); more tones pass by pass"
     )
     reference = "Rife and Boorstyn 1974 (coarse periodogram search, then maximum likelihood)"
+
+    #: The best bin of a finer periodogram, as it is, then refined.
+    config = ToneConfig(interpolation="none", pad=PAD)
 
     def __init__(
         self,
@@ -46,26 +48,3 @@ class NLS(SinusoidMethod):
         self.max_tones = max_tones
         self.trend = trend
         self.false_alarm = false_alarm
-
-    def fit(self, task: TaskView, budget: Budget, seed: int, device: str, log: Logger) -> Any:
-        forget(self)
-        x, y = draw_samples(task, self.n_samples)
-
-        def fit(xs: Any, ys: Any, trend: bool, **kw: Any) -> Any:
-            return estimate_tones(
-                xs,
-                ys,
-                max_tones=int(self.max_tones),
-                trend=trend,
-                interpolation="none",
-                pad=PAD,
-                false_alarm=float(self.false_alarm),
-                **kw,
-            )
-
-        trend = choose_trend(self.trend, task.infinite, x, y, fit)
-        info = ToneSearch()
-        model = fit(x, y, trend, info=info, on_pass=lambda *_: log.check(), timer=log.phase)
-        self._set(model)
-        self.searched_ = {"max_freq_searched": info.max_freq}
-        return self

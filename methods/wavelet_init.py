@@ -34,7 +34,9 @@ import pywt
 from bench import Logger, register_method
 from bench.kit.methods import SteppedSinusoidMethod
 from bench.lib.dsp import bin_samples, find_peaks, mean_grid, parabolic, sampling_interval
-from bench.lib.sinusoid import SinusoidModel, fit_linear, refine_gd
+from bench.lib.sinusoid import SinusoidModel, fit_linear
+
+from ._spectral import descend, phase
 
 #: Largest grid the transform runs on (cost grows with cells x scales).
 MAX_CELLS = 2**15
@@ -130,23 +132,12 @@ class WaveletInit(SteppedSinusoidMethod):
         if x.size < 8 or float(np.ptp(x)) <= 0:
             return model
         resid = y - model.predict(x)
-        if log is not None:
-            with log.phase("estimate"):
-                freqs = self.dominant_freqs(x, resid)
-        else:
+        with phase(log, "estimate"):
             freqs = self.dominant_freqs(x, resid)
         if not freqs:
             return model
         model = fit_linear(x, y, freqs, trend=trend, like=model)
-        base = self.steps_
-
-        def report(step: int, loss: float) -> None:
-            if log is not None:
-                log(base + step, loss)
-
-        model, taken = refine_gd(x, y, model, steps=max(steps, 0), callback=report)
-        self.steps_ += taken
-        return model
+        return descend(self, x, y, model, max(steps, 0), log)
 
     def dominant_freqs(self, x: np.ndarray, y: np.ndarray) -> list[float]:
         """Angular frequencies of the peaks of the rectified global wavelet spectrum."""

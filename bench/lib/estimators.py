@@ -2,7 +2,9 @@
 
 - :func:`estimate_tones` finds, interpolates and refines the tones in a set of samples, pass
   after pass on the residual: the estimator of the ``fft`` method and of the hybrid's
-  regression.
+  regression. :class:`ToneConfig` names the choices in it that tell the spectral methods
+  (``fft``, ``nls``, ``lomb-scargle``) apart, so that each declares one instead of repeating
+  the call.
 - :func:`choose_trend` decides whether a model gets a linear trend term, by asking the question
   the real-data tasks ask (does it forecast the end of the span better?).
 """
@@ -20,6 +22,7 @@ import numpy.typing as npt
 
 from bench.lib.dsp import (
     INTERPOLATORS,
+    ComplexArray,
     bin_samples,
     choose_cells,
     detection_threshold,
@@ -32,7 +35,13 @@ from bench.lib.dsp import (
 )
 from bench.lib.sinusoid import FloatArray, SinusoidModel, fit_linear, fit_refine
 
-__all__ = ["ToneSearch", "choose_trend", "estimate_tones"]
+__all__ = ["ToneConfig", "ToneSearch", "choose_trend", "estimate_tones"]
+
+#: ``place(x, residual, w, bin_width)``: a candidate frequency moved before the fit.
+Placer = Callable[[FloatArray, FloatArray, float, float], float]
+#: A candidate tone of one pass: (angular frequency, amplitude, whether its exact fit must
+#: pass the small-sample test before it is taken).
+Candidate = tuple[float, float, bool]
 
 
 # -- the complete estimator ---------------------------------------------------------------------
@@ -50,6 +59,46 @@ class ToneSearch:
     rss: list[float] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class ToneConfig:
+    """How :func:`estimate_tones` turns the peaks of a periodogram into tones: the choices that
+    tell the spectral methods apart. ``fft`` interpolates between bins and refines by
+    non-linear least squares; ``nls`` refines from the best bin of a finer (zero-padded)
+    periodogram; ``lomb-scargle`` places each peak on the exact periodogram (``place``) and
+    does not refine. A method declares one of these rather than repeating the call; what is
+    left (the samples, how many tones, the trend, the false-alarm rate) is its own.
+
+    A name not in ``INTERPOLATORS`` is refused when the configuration is made, with the list
+    of those that are.
+    """
+
+    interpolation: str = "jacobsen"
+    #: Zero-padding of the FFT: a periodogram ``pad`` times finer (interpolate with "none").
+    pad: int = 1
+    #: Non-linear least squares on every tone after each pass; else amplitudes and phases only.
+    refine: bool = True
+    place: Placer | None = None
+
+    def __post_init__(self) -> None:
+        if self.interpolation not in INTERPOLATORS:
+            raise ValueError(
+                f"interpolation must be one of {', '.join(INTERPOLATORS)}, "
+                f"not {self.interpolation!r}"
+            )
+
+    def estimate(self, x: npt.ArrayLike, y: npt.ArrayLike, **kw: Any) -> SinusoidModel:
+        """:func:`estimate_tones` on ``(x, y)`` with this configuration and the keywords ``kw``."""
+        return estimate_tones(
+            x,
+            y,
+            interpolation=self.interpolation,
+            pad=self.pad,
+            refine=self.refine,
+            place=self.place,
+            **kw,
+        )
+
+
 def estimate_tones(
     x: npt.ArrayLike,
     y: npt.ArrayLike,
@@ -65,7 +114,7 @@ def estimate_tones(
     on_pass: Callable[[int, float], None] | None = None,
     timer: Callable[[str], AbstractContextManager[Any]] | None = None,
     pad: int = 1,
-    place: Callable[[FloatArray, FloatArray, float, float], float] | None = None,
+    place: Placer | None = None,
 ) -> SinusoidModel:
     """Find, interpolate and refine the tones in ``(x, y)``: the ``fft`` method's estimator.
 
@@ -92,92 +141,173 @@ def estimate_tones(
         raise ValueError("x and y must have the same length")
     info = info if info is not None else ToneSearch()
     model = fit_linear(xv, yv, [], trend=trend)
-    n = xv.size
-    if n < 4 or float(xv.max() - xv.min()) <= 0:
+    if xv.size < 4 or float(xv.max() - xv.min()) <= 0:
         return model
-    interp = INTERPOLATORS[interpolation]
-    x_sorted = np.sort(xv)  # one sort of x for the band, its limit and the high-band window
-    w_limit, info.limit_rule, dt = search_band(x_sorted, presorted=True)
-    cells = n_cells or choose_cells(n, float(np.ptp(xv)), dt)
-    info.n_cells = cells
-    resid = yv - model.predict(xv)  # kept up to date: each accepted fit brings its residual
-    rss = float(resid @ resid)
-    info.rss.append(rss)
-    total = float(np.sum((yv - yv.mean()) ** 2))
-    y_range = float(np.ptp(yv))
-    while model.n_tones < max_tones and rss > 1e-16 * max(total, 1e-300):
-        with timer("estimate") if timer is not None else nullcontext():
-            grid = bin_samples(xv, resid, cells, counts=False)
-            freqs, spec = spectrum(grid, pad=pad, single=dt is None)  # random samples: float32
-            k_hi = spec.size - 2
-            if dt is not None:
-                k_hi = min(k_hi, int(math.floor(pad * grid.span / (2.0 * dt))) - 1)
-            band_top = float(freqs[max(k_hi, 0)])
-            power = np.abs(spec) ** 2
-            band = power[1 : k_hi + 1]
-            thr = detection_threshold(band, false_alarm)
-            # Few samples: peaks down to the small-sample threshold, each below ``thr`` then
-            # kept only if its exact fit passes the small-sample test (``verify``).
-            low = thr * small_sample_ratio(band.size, false_alarm, n)
-            room = max_tones - model.n_tones
-            peaks = find_peaks(power, 1, k_hi, threshold=low, max_peaks=room)
-            bin_w = 2.0 * np.pi / grid.span
-            # (frequency, amplitude, verify) of every candidate; a grid bin holds about n A / 2.
-            found = [
-                (
-                    float(freqs[k] + interp(spec, int(k)) * bin_w / pad),
-                    2.0 * abs(spec[k]) / n,
-                    bool(power[k] <= thr),
-                )
-                for k in peaks
-            ]
-            if dt is None and w_limit > band_top:
-                above = high_band_peaks(
-                    xv,
-                    resid,
-                    band_top,
-                    w_limit,
-                    false_alarm=false_alarm,
-                    max_peaks=room,
-                    x_sorted=x_sorted,
-                )
-                found += [(p.freq, p.amplitude, False) for p in above]
-            info.max_freq = max(band_top, w_limit if dt is None else band_top)
-            independent = max(info.max_freq / bin_w, 1.0)  # frequencies searched, bins apart
-            dof = n - 3 * model.n_tones - 1 - int(trend)  # samples less the model's parameters
-            found.sort(key=lambda f: -f[1])
-            new: list[float] = []
-            for w, amp, verify in found[:room]:
-                if w <= 0 or amp < pick_ratio * found[0][1]:
-                    continue
-                if model.n_tones and np.min(np.abs(model.freqs - w)) < bin_w:
-                    continue  # left-overs of a tone already in the model
-                w = w if place is None else place(xv, resid, w, bin_w)
-                if verify:
-                    one = fit_linear(xv, resid, [w])
-                    left = resid - one.predict(xv)
-                    share = 1.0 - float(left @ left) / rss
-                    if tone_false_alarm(share, dof, independent) >= false_alarm:
-                        continue
-                new.append(w)
-        if not new:
-            break
-        cand, cand_resid = _extend(xv, yv, model, new, trend, refine)
-        if len(new) > 1 and not _well_posed(cand, bin_w, y_range):
-            new = new[:1]  # several at once went wrong: take the strongest alone
-            cand, cand_resid = _extend(xv, yv, model, new, trend, refine)
-        if not _well_posed(cand, bin_w, y_range):
-            break
-        new_rss = float(cand_resid @ cand_resid)
-        info.passes += 1
-        gain = n * math.log(max(rss, 1e-300) / max(new_rss, 1e-300))
-        if not gain > 5.0 * len(new) * math.log(n):
-            break  # the new tones do not pay for their parameters (Schwarz's criterion)
-        model, rss, resid = cand, new_rss, cand_resid
+    passes = _Passes(
+        xv,
+        yv,
+        info,
+        trend=trend,
+        n_cells=n_cells,
+        interp=INTERPOLATORS[interpolation],
+        pad=pad,
+        false_alarm=false_alarm,
+        pick_ratio=pick_ratio,
+        refine=refine,
+        place=place,
+    )
+    return passes.run(model, max_tones, on_pass, timer)
+
+
+class _Passes:
+    """One :func:`estimate_tones` call: what its passes share (the samples, the band and grid
+    the inputs set, the settings) and the three steps of a pass, as methods: find the peaks of
+    the residual (:meth:`candidates`), pick the tones among them (:meth:`pick`), and fit the
+    model with them added (:meth:`extend`)."""
+
+    def __init__(
+        self,
+        x: FloatArray,
+        y: FloatArray,
+        info: ToneSearch,
+        *,
+        trend: bool,
+        n_cells: int | None,
+        interp: Callable[[ComplexArray, int], float],
+        pad: int,
+        false_alarm: float,
+        pick_ratio: float,
+        refine: bool,
+        place: Placer | None,
+    ) -> None:
+        self.x, self.y, self.n, self.info, self.trend = x, y, x.size, info, trend
+        self.interp, self.pad, self.false_alarm = interp, pad, false_alarm
+        self.pick_ratio, self.refine, self.place = pick_ratio, refine, place
+        self.x_sorted = np.sort(x)  # one sort of x for the band, its limit and the high-band window
+        self.w_limit, info.limit_rule, self.dt = search_band(self.x_sorted, presorted=True)
+        self.cells = n_cells or choose_cells(self.n, float(np.ptp(x)), self.dt)
+        info.n_cells = self.cells
+        self.y_range = float(np.ptp(y))
+
+    def run(
+        self,
+        model: SinusoidModel,
+        max_tones: int,
+        on_pass: Callable[[int, float], None] | None,
+        timer: Callable[[str], AbstractContextManager[Any]] | None,
+    ) -> SinusoidModel:
+        """Passes from ``model`` (the constant and trend alone) until one finds nothing, or
+        adds nothing worth its parameters, or the model holds ``max_tones`` tones."""
+        n, info = self.n, self.info
+        resid = self.y - model.predict(self.x)  # kept up to date: each accepted fit brings its own
+        rss = float(resid @ resid)
         info.rss.append(rss)
-        if on_pass is not None:
-            on_pass(info.passes, rss / n)
-    return model.sorted()
+        total = float(np.sum((self.y - self.y.mean()) ** 2))
+        while model.n_tones < max_tones and rss > 1e-16 * max(total, 1e-300):
+            room = max_tones - model.n_tones
+            with timer("estimate") if timer is not None else nullcontext():
+                found, bin_w = self.candidates(resid, room)
+                new = self.pick(found, room, model, resid, rss, bin_w)
+            fitted = self.extend(model, new, bin_w) if new else None
+            if fitted is None:
+                break
+            cand, cand_resid, n_new = fitted
+            new_rss = float(cand_resid @ cand_resid)
+            info.passes += 1
+            gain = n * math.log(max(rss, 1e-300) / max(new_rss, 1e-300))
+            if not gain > 5.0 * n_new * math.log(n):
+                break  # the new tones do not pay for their parameters (Schwarz's criterion)
+            model, rss, resid = cand, new_rss, cand_resid
+            info.rss.append(rss)
+            if on_pass is not None:
+                on_pass(info.passes, rss / n)
+        return model.sorted()
+
+    def candidates(self, resid: FloatArray, room: int) -> tuple[list[Candidate], float]:
+        """The peaks of ``resid``'s spectrum that may be tones, strongest first, and the width of
+        a bin (``2 pi / L``). Peaks down to the small-sample threshold are kept (few samples);
+        those below the ordinary threshold must pass their exact fit (``verify``). Random
+        samples are also searched above the grid's band; the highest frequency searched goes to
+        ``info.max_freq``."""
+        n, pad, dt, false_alarm = self.n, self.pad, self.dt, self.false_alarm
+        grid = bin_samples(self.x, resid, self.cells, counts=False)
+        freqs, spec = spectrum(grid, pad=pad, single=dt is None)  # random samples: float32
+        k_hi = spec.size - 2
+        if dt is not None:
+            k_hi = min(k_hi, int(math.floor(pad * grid.span / (2.0 * dt))) - 1)
+        band_top = float(freqs[max(k_hi, 0)])
+        power = np.abs(spec) ** 2
+        band = power[1 : k_hi + 1]
+        thr = detection_threshold(band, false_alarm)
+        low = thr * small_sample_ratio(band.size, false_alarm, n)
+        peaks = find_peaks(power, 1, k_hi, threshold=low, max_peaks=room)
+        bin_w = 2.0 * np.pi / grid.span
+        # A grid bin holds about n A / 2.
+        found = [
+            (
+                float(freqs[k] + self.interp(spec, int(k)) * bin_w / pad),
+                2.0 * abs(spec[k]) / n,
+                bool(power[k] <= thr),
+            )
+            for k in peaks
+        ]
+        if dt is None and self.w_limit > band_top:
+            above = high_band_peaks(
+                self.x,
+                resid,
+                band_top,
+                self.w_limit,
+                false_alarm=false_alarm,
+                max_peaks=room,
+                x_sorted=self.x_sorted,
+            )
+            found += [(p.freq, p.amplitude, False) for p in above]
+        self.info.max_freq = max(band_top, self.w_limit if dt is None else band_top)
+        found.sort(key=lambda f: -f[1])
+        return found, bin_w
+
+    def pick(
+        self,
+        found: list[Candidate],
+        room: int,
+        model: SinusoidModel,
+        resid: FloatArray,
+        rss: float,
+        bin_w: float,
+    ) -> list[float]:
+        """The frequencies to add from the ``room`` strongest candidates: those within
+        ``pick_ratio`` of the strongest in amplitude and not within a bin of a tone the model
+        has, moved by ``place``, and significant on their exact fit where they must be."""
+        independent = max(self.info.max_freq / bin_w, 1.0)  # frequencies searched, bins apart
+        dof = self.n - 3 * model.n_tones - 1 - int(self.trend)  # samples less the parameters
+        new: list[float] = []
+        for w, amp, verify in found[:room]:
+            if w <= 0 or amp < self.pick_ratio * found[0][1]:
+                continue
+            if model.n_tones and np.min(np.abs(model.freqs - w)) < bin_w:
+                continue  # left-overs of a tone already in the model
+            w = w if self.place is None else self.place(self.x, resid, w, bin_w)
+            if verify:
+                one = fit_linear(self.x, resid, [w])
+                left = resid - one.predict(self.x)
+                share = 1.0 - float(left @ left) / rss
+                if tone_false_alarm(share, dof, independent) >= self.false_alarm:
+                    continue
+            new.append(w)
+        return new
+
+    def extend(
+        self, model: SinusoidModel, new: list[float], bin_w: float
+    ) -> tuple[SinusoidModel, FloatArray, int] | None:
+        """``model`` with tones at ``new`` added, its residual and how many were added; if the
+        fit is not well posed, the strongest alone, and ``None`` if that is not either."""
+        cand, cand_resid = _extend(self.x, self.y, model, new, self.trend, self.refine)
+        if len(new) > 1 and not _well_posed(cand, bin_w, self.y_range):
+            new = new[:1]  # several at once went wrong: take the strongest alone
+            cand, cand_resid = _extend(self.x, self.y, model, new, self.trend, self.refine)
+        if not _well_posed(cand, bin_w, self.y_range):
+            return None
+        return cand, cand_resid, len(new)
 
 
 def _extend(

@@ -185,8 +185,7 @@ def find_periods(
     lowest = [np.inf] * len(zs)
     if n < 4 * bins or span < 4:
         return [PeriodSearch(None, 1.0, 0) for _ in zs]
-    # The shortest segment that holds 2 B samples on average.
-    s_min = max(2.0 * bins * span / n, 1.0)
+    s_min = max(2.0 * bins * span / n, 1.0)  # the shortest segment with 2 B samples on average
     cache: dict[float, tuple[np.ndarray, np.ndarray]] = {}
     tries = [0] * len(zs)
     p = 2
@@ -196,18 +195,11 @@ def find_periods(
         if seg_span not in cache:
             cache[seg_span] = _segments(t, seg_span, SCAN_SAMPLES)
         idx, groups = cache[seg_span]
-        tt = t[idx]
-        cands: list[int] = []
-        end = min(top, max(p, int(seg_span // CYCLES)) if seg_span < span + 1 else top)
-        q = p
-        while q <= end and len(cands) < chunk:
-            cands.append(q)
-            q += max(1, int(q * q / (2.0 * seg_span * bins)))
-        periods = np.asarray(cands, dtype=np.int64)
+        periods, p = _scan_chunk(p, seg_span, span, top, chunk, bins)  # p: the next chunk's
         for j, z in enumerate(zs):
             if best[j] is not None:
                 continue
-            d = dispersion(tt, z[idx], periods, bins, groups)
+            d = dispersion(t[idx], z[idx], periods, bins, groups)
             lowest[j] = min(lowest[j], float(d.min()))
             past = 0  # candidates up to here belong to a dip already rejected
             for h in np.flatnonzero(d < threshold):
@@ -217,24 +209,59 @@ def find_periods(
                 if tries[j] >= MAX_DIPS:
                     break
                 tries[j] += 1
-                # The first candidate under the threshold sits on the dip's near flank, which
-                # reaches about one cycle of drift (P^2 / s) before the true period: the
-                # dip's minimum is looked for over that much further.
-                step = max(1, int(first * first / (2.0 * seg_span * bins)))
-                reach = int(2 * first * first / seg_span) + 2 * step
-                near = np.arange(max(2, first - step), min(top, first + reach) + 1, step)
-                dn = dispersion(tt, z[idx], near, bins, groups)
-                k = int(np.argmin(dn))
-                lo, hi = max(2, int(near[k]) - 2 * step), min(top, int(near[k]) + 2 * step)
-                found = _narrow(t, z, labs[j], lo, hi, seg_span, bins, top)
+                found, past = _follow_dip(t, z, labs[j], idx, groups, first, seg_span, bins, top)
                 # A segment in which the target hardly varies can dip by chance: the period
                 # must also fold every sample at once.
                 if found.score < threshold:
                     best[j] = found
                     break
-                past = int(near[-1])
-        p = q
     return [b if b is not None else PeriodSearch(None, lowest[j], top) for j, b in enumerate(best)]
+
+
+def _scan_chunk(
+    p: int, seg_span: float, span: int, top: int, chunk: int, bins: int
+) -> tuple[np.ndarray, int]:
+    """The next ``chunk`` candidates of the coarse scan from ``p``, and the period after them.
+
+    Candidates are a fraction of a dip's width apart (``P^2 / (2 s B)`` on segments ``s`` long,
+    at least 1), up to the longest period those segments suit (``s / CYCLES``; past it the
+    next octave's longer segments take over) or ``top``.
+    """
+    cands: list[int] = []
+    end = min(top, max(p, int(seg_span // CYCLES)) if seg_span < span + 1 else top)
+    q = p
+    while q <= end and len(cands) < chunk:
+        cands.append(q)
+        q += max(1, int(q * q / (2.0 * seg_span * bins)))
+    return np.asarray(cands, dtype=np.int64), q
+
+
+def _follow_dip(
+    t: np.ndarray,
+    z: np.ndarray,
+    labels: np.ndarray,
+    idx: np.ndarray,
+    groups: np.ndarray,
+    first: int,
+    seg_span: float,
+    bins: int,
+    top: int,
+) -> tuple[PeriodSearch, int]:
+    """The period a dip of the coarse scan (on the samples ``idx`` in their segments
+    ``groups``) leads to, narrowed to one integer on all samples, and the last candidate it
+    covered (a later dip must start past it).
+
+    ``first``, the first candidate under the threshold, sits on the dip's near flank, which
+    reaches about one cycle of drift (``P^2 / s``) before the true period: the dip's minimum is
+    looked for over that much further, then narrowed (:func:`_narrow`) around it.
+    """
+    step = max(1, int(first * first / (2.0 * seg_span * bins)))
+    reach = int(2 * first * first / seg_span) + 2 * step
+    near = np.arange(max(2, first - step), min(top, first + reach) + 1, step)
+    dn = dispersion(t[idx], z[idx], near, bins, groups)
+    k = int(np.argmin(dn))
+    lo, hi = max(2, int(near[k]) - 2 * step), min(top, int(near[k]) + 2 * step)
+    return _narrow(t, z, labels, lo, hi, seg_span, bins, top), int(near[-1])
 
 
 def _narrow(
