@@ -1,5 +1,5 @@
-"""Shared pieces of the forecasting baselines (``seasonal-naive``, ``mstl``, ``ucm``): what a
-forecaster needs from a series and how it answers ``predict``.
+"""Shared pieces of the forecasting baselines (``seasonal-naive``, ``mstl``, ``ucm``,
+``prophet``): what a forecaster needs from a series and how it answers ``predict``.
 
 Statistical forecasters work on a regular series: one value per sampling interval. The tasks
 give ``(x, y)`` pairs, possibly with gaps (weeks missing from ``co2``); :func:`regular_series`
@@ -8,16 +8,21 @@ given to any method: :func:`periods_from_data` reads them off the training serie
 (``bench.lib.estimators.estimate_tones`` on the grid index), strongest first, keeping those
 with at least two whole cycles in the training span. :class:`GridForecast` is the fitted
 predictor: a forecast on the grid after the training data, read at the inputs asked for.
+:class:`ForecastMethod` is their common base: the four differ only in the model they fit, so
+what they must agree on (which tasks they attempt, what a fit starts from, what it leaves
+behind) is written once here, and a change to it reaches all of them alike.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
-from bench import TaskView
+from bench import Logger, Method, TaskView
+from bench.kit.methods import forget
 from bench.lib.dsp import sampling_interval
 from bench.lib.estimators import estimate_tones
 
@@ -104,3 +109,53 @@ def regular_fixed(task: TaskView) -> str | None:
     if sampling_interval(np.asarray(task.train_set()[0], dtype=np.float64)) is None:
         return "irregular samples: a seasonal forecaster needs a regular grid"
     return None
+
+
+class Training(NamedTuple):
+    """What a forecaster's ``fit`` starts from. Prophet reads the pairs as given (gaps stay gaps
+    for it); the grid models read the regular series; all take the same periods."""
+
+    x: np.ndarray  #: training inputs, float64, in the task's order
+    y: np.ndarray  #: training targets, float64
+    series: Regular  #: the same pairs on their regular grid
+    periods: list[float]  #: the periodogram's seasonal periods, in samples, strongest first
+
+
+class ForecastMethod(Method):
+    """Base of the forecasters. They all take one regularly sampled fixed series, find their
+    seasonal periods the same way, and (Prophet aside) answer through a :class:`GridForecast`;
+    keeping that here means a forecaster's file holds only its own model, and the forecasters
+    cannot drift apart on which tasks they attempt or where their periods come from."""
+
+    handles_fixed_data = True
+    input_dtypes = ("float32", "float64", "int64")
+
+    def supports(self, task: TaskView) -> str | None:
+        return regular_fixed(task) or super().supports(task)
+
+    def start_fit(self, task: TaskView, log: Logger, max_periods: int = MAX_PERIODS) -> Training:
+        """The first steps of every ``fit``: forget the last fit, put the training series on its
+        grid and read its periods off the periodogram (timed as the ``estimate`` phase)."""
+        forget(self)
+        x, y = (np.asarray(a, dtype=np.float64) for a in task.train_set())
+        series = regular_series(x, y)
+        with log.phase("estimate"):
+            periods = periods_from_data(series, max_periods=max_periods)
+        return Training(x, y, series, periods)
+
+    def finish_fit(
+        self,
+        series: Regular,
+        periods: list[float],
+        make: Callable[[int], np.ndarray],
+        n_params: int,
+    ) -> ForecastMethod:
+        """The last step of a grid forecaster's ``fit``: record the periods it modelled (in
+        samples) and its parameter count, and keep ``make`` as its forecast of the grid."""
+        self.periods_ = np.array(periods, dtype=np.float64)
+        self.forecast_ = GridForecast(series, make)
+        self.n_params_ = int(n_params)
+        return self
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        return self.forecast_.predict(x)

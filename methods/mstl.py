@@ -18,14 +18,13 @@ from typing import Any
 
 import numpy as np
 
-from bench import Budget, Logger, Method, TaskView, register_method
-from bench.kit.methods import forget
+from bench import Budget, Logger, TaskView, register_method
 
-from ._forecast import GridForecast, periods_from_data, regular_fixed, regular_series
+from ._forecast import ForecastMethod
 
 
 @register_method("mstl")
-class MSTLForecast(Method):
+class MSTLForecast(ForecastMethod):
     """MSTL decomposition with periodogram periods + Holt's linear trend (Bandara et al. 2021)."""
 
     description = (
@@ -36,22 +35,14 @@ class MSTLForecast(Method):
         "Bandara, Hyndman and Bergmeir, MSTL, 2021 (statsmodels.tsa.seasonal.MSTL); Holt's "
         "linear trend (statsmodels ExponentialSmoothing)"
     )
-    handles_fixed_data = True
-    input_dtypes = ("float32", "float64", "int64")
-
-    def supports(self, task: TaskView) -> str | None:
-        return regular_fixed(task) or super().supports(task)
 
     def fit(self, task: TaskView, budget: Budget, seed: int, device: str, log: Logger) -> Any:
         from statsmodels.tsa.holtwinters import ExponentialSmoothing
         from statsmodels.tsa.seasonal import MSTL
 
-        forget(self)
-        series = regular_series(*task.train_set())
-        y = series.values
-        with log.phase("estimate"):
-            found = periods_from_data(series)
-        periods = sorted({int(round(p)) for p in found if round(p) >= 2})
+        data = self.start_fit(task, log)
+        series, y = data.series, data.series.values
+        periods = sorted({int(round(p)) for p in data.periods if round(p) >= 2})
         seasonal = np.zeros((y.size, 0))
         if periods:
             res = MSTL(y, periods=periods).fit()
@@ -69,10 +60,4 @@ class MSTLForecast(Method):
                 out = out + np.resize(cyc, h)
             return out
 
-        self.periods_ = np.array(periods, dtype=np.float64)
-        self.forecast_ = GridForecast(series, make)
-        self.n_params_ = int(4 + sum(periods))
-        return self
-
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        return self.forecast_.predict(x)
+        return self.finish_fit(series, periods, make, n_params=4 + sum(periods))

@@ -34,10 +34,9 @@ from typing import Any
 
 import numpy as np
 
-from bench import Budget, Logger, Method, TaskView, register_method
-from bench.kit.methods import forget
+from bench import Budget, Logger, TaskView, register_method
 
-from ._forecast import periods_from_data, regular_fixed, regular_series
+from ._forecast import ForecastMethod
 
 #: Prophet's default Fourier order for yearly seasonality, the largest of its defaults.
 FOURIER_ORDER = 10
@@ -54,7 +53,7 @@ def _dates(x: np.ndarray) -> Any:
 
 
 @register_method("prophet")
-class ProphetForecast(Method):
+class ProphetForecast(ForecastMethod):
     """Prophet (Taylor and Letham 2018), default trend and priors, periodogram seasonalities."""
 
     description = (
@@ -62,11 +61,6 @@ class ProphetForecast(Method):
         "the periodogram's periods, Fourier order 10 (regular fixed series)"
     )
     reference = "Taylor and Letham, Forecasting at scale, The American Statistician, 2018"
-    handles_fixed_data = True
-    input_dtypes = ("float32", "float64", "int64")
-
-    def supports(self, task: TaskView) -> str | None:
-        return regular_fixed(task) or super().supports(task)
 
     def fit(self, task: TaskView, budget: Budget, seed: int, device: str, log: Logger) -> Any:
         import pandas as pd
@@ -77,11 +71,7 @@ class ProphetForecast(Method):
             logging.getLogger(name).disabled = True
         from prophet import Prophet
 
-        forget(self)
-        x, y = (np.asarray(a, dtype=np.float64) for a in task.train_set())
-        series = regular_series(x, y)
-        with log.phase("estimate"):
-            found = periods_from_data(series)
+        x, y, series, found = self.start_fit(task, log)
         model = Prophet(
             yearly_seasonality=False,
             weekly_seasonality=False,

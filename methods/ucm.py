@@ -17,14 +17,13 @@ from typing import Any
 
 import numpy as np
 
-from bench import Budget, Logger, Method, TaskView, register_method
-from bench.kit.methods import forget
+from bench import Budget, Logger, TaskView, register_method
 
-from ._forecast import GridForecast, periods_from_data, regular_fixed, regular_series
+from ._forecast import ForecastMethod
 
 
 @register_method("ucm")
-class UCMForecast(Method):
+class UCMForecast(ForecastMethod):
     """Local linear trend + trigonometric seasonals by Kalman filter and MLE (Harvey 1989)."""
 
     description = (
@@ -35,22 +34,15 @@ class UCMForecast(Method):
         "Harvey, Forecasting, Structural Time Series Models and the Kalman Filter, 1989 "
         "(statsmodels UnobservedComponents)"
     )
-    handles_fixed_data = True
-    input_dtypes = ("float32", "float64", "int64")
 
     def __init__(self, max_harmonics: int = 6) -> None:
         self.max_harmonics = max_harmonics
 
-    def supports(self, task: TaskView) -> str | None:
-        return regular_fixed(task) or super().supports(task)
-
     def fit(self, task: TaskView, budget: Budget, seed: int, device: str, log: Logger) -> Any:
         from statsmodels.tsa.statespace.structural import UnobservedComponents
 
-        forget(self)
-        series = regular_series(*task.train_set())
-        with log.phase("estimate"):
-            periods = periods_from_data(series)
+        data = self.start_fit(task, log)
+        series, periods = data.series, data.periods
         seasonals = [
             {"period": p, "harmonics": max(1, min(int(p // 2), int(self.max_harmonics)))}
             for p in periods
@@ -68,10 +60,4 @@ class UCMForecast(Method):
         def make(h: int) -> np.ndarray:
             return np.asarray(res.forecast(h), dtype=np.float64)
 
-        self.periods_ = np.array(periods, dtype=np.float64)
-        self.forecast_ = GridForecast(series, make)
-        self.n_params_ = int(len(res.params))
-        return self
-
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        return self.forecast_.predict(x)
+        return self.finish_fit(series, periods, make, n_params=len(res.params))

@@ -19,15 +19,14 @@ from typing import Any
 
 import numpy as np
 
-from bench import Budget, OutputSpec, Task, register_task
+from bench import OutputSpec, register_task
 from bench.core.ceiling import preimage_sizes
-from bench.lib.metrics import exact_match, labels
+
+from ._clock import TRAIN_SHARE, ClockTask, check_choice
 
 DAY = 86_400
 SPANS = {"120y": int(round(120 * 365.25 * DAY)), "1d": DAY}
 ENCODINGS = ("float32", "float64", "int64")
-TRAIN_SHARE = (110, 120)  # train on the first 110/120 of the span, extrapolate on the rest
-MATCH_TARGET = 0.999
 
 _UINT = {np.dtype(np.float32): np.uint32, np.dtype(np.float64): np.uint64}
 
@@ -97,7 +96,7 @@ def spacing_at(t: int, encoding: str) -> float:
 
 
 @register_task("clock", variants={"encoding": list(ENCODINGS), "span": list(SPANS)}, base=False)
-class Clock(Task):
+class Clock(ClockTask):
     """The Clock Problem: HH:MM:SS (24-hour, floor-mod) from integer seconds since an epoch."""
 
     family = "clock"
@@ -112,13 +111,6 @@ class Clock(Task):
     output = OutputSpec(
         kind="classification", n_outputs=3, classes=(24, 60, 60), names=("hour", "minute", "second")
     )
-    headline = "exact_match"
-    loss_target = None
-    budgets = {
-        "quick": Budget(steps=2000, batch_size=128, samples=2**17, seconds=300),
-        "full": Budget(steps=100_000, batch_size=256, seconds=7200),
-    }
-    n_eval = {"quick": 4096, "full": 100_000}
 
     @classmethod
     def describe(cls, params: dict[str, Any]) -> str:
@@ -145,86 +137,19 @@ class Clock(Task):
         self, seed: int = 0, profile: str = "quick", encoding: str = "int64", span: str = "120y"
     ) -> None:
         super().__init__(seed=seed, profile=profile, encoding=encoding, span=span)
-        if encoding not in ENCODINGS:
-            raise ValueError(f"unknown encoding {encoding!r}; choose from {', '.join(ENCODINGS)}")
-        if span not in SPANS:
-            raise ValueError(f"unknown span {span!r}; choose from {', '.join(SPANS)}")
+        check_choice("encoding", encoding, ENCODINGS)
+        check_choice("span", span, SPANS)
         self.input_dtype = encoding
-        length = SPANS[span]
-        # The span is centred on the epoch: t in [lo, hi], both ends included.
-        self._lo = -(length // 2)
-        self._hi = self._lo + length
-        self._train_hi = self._lo + length * TRAIN_SHARE[0] // TRAIN_SHARE[1]
-        self._held_out: np.ndarray | None = None
+        self._set_span(SPANS[span])
 
-    # -- data ------------------------------------------------------------------------------
-    def _encode(self, t: np.ndarray) -> np.ndarray:
-        return t.astype(self.input_dtype)
+    def _labels(self, t: np.ndarray) -> np.ndarray:
+        return clock_labels(t)
 
-    def _test_instants(self) -> np.ndarray:
-        """Sorted held-out instants inside the training range; the sampler never draws them."""
-        if self._held_out is None:
-            rng = np.random.default_rng([self.seed, 7])
-            size = self._train_hi - self._lo + 1
-            # Hold out at most a tenth of the training range, so that on the 1d span a method
-            # still sees most seconds.
-            n = min(self.n_eval[self.profile], size // 10)
-            idx = rng.choice(size, size=n, replace=False)
-            self._held_out = np.sort(self._lo + idx.astype(np.int64))
-        return self._held_out
+    def _judges_extrapolation(self) -> bool:
+        return extrapolation_judged(self.params["span"])
 
-    def _is_held_out(self, t: np.ndarray) -> np.ndarray:
-        held = self._test_instants()
-        pos = np.minimum(np.searchsorted(held, t), held.size - 1)
-        return held[pos] == t
-
-    @property
-    def domain(self) -> tuple[float, float]:
-        return (float(self._lo), float(self._train_hi))
-
-    def sample(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        t = rng.integers(self._lo, self._train_hi, size=n, endpoint=True, dtype=np.int64)
-        bad = self._is_held_out(t)
-        while np.any(bad):  # redraw the rare held-out hits (all of them, for the 1d span)
-            t[bad] = rng.integers(
-                self._lo, self._train_hi, size=int(bad.sum()), endpoint=True, dtype=np.int64
-            )
-            bad = self._is_held_out(t)
-        return self._encode(t), clock_labels(t)
-
-    def _extrap(self) -> np.ndarray:
-        rng = np.random.default_rng([self.seed, 8])
-        return rng.integers(
-            self._train_hi + 1, self._hi, size=self.n_eval[self.profile], endpoint=True
-        ).astype(np.int64)
-
-    def eval_sets(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-        t_test, t_ext = self._test_instants(), self._extrap()
-        return {
-            "test": (self._encode(t_test), clock_labels(t_test)),
-            "extrapolation": (self._encode(t_ext), clock_labels(t_ext)),
-        }
-
-    # -- judge -----------------------------------------------------------------------------
     def truth(self) -> dict[str, Any]:
         return {"periods": [60, 3600, DAY], "span_seconds": [self._lo, self._hi]}
-
-    def score(self, predictor: Any) -> dict[str, float]:
-        sets = self.eval_sets()
-        x, y = sets["test"]
-        p = labels(predictor.predict(x), y)
-        xe, ye = sets["extrapolation"]
-        pe = labels(predictor.predict(xe), ye)
-        out = {"exact_match": exact_match(p, y), "extrap_exact_match": exact_match(pe, ye)}
-        for i, name in enumerate(self.output.names or ()):
-            out[f"acc_{name}"] = float(np.mean(p[:, i] == y[:, i]))
-        return out
-
-    def success(self, metrics: dict[str, float]) -> bool:
-        inside = metrics.get("exact_match", 0.0) >= MATCH_TARGET
-        if not extrapolation_judged(self.params["span"]):
-            return bool(inside)
-        return bool(inside and metrics.get("extrap_exact_match", 0.0) >= MATCH_TARGET)
 
     def ceiling(self, represent: Any) -> dict[str, Any]:
         """Best exact match for a method that receives ``represent(input)``: an instant whose
@@ -253,5 +178,5 @@ class Clock(Task):
             # per distinct input (a group of colliding seconds never spans a day).
             "exact_match_ceiling": distinct / seconds,
             "input_spacing_s": spacing_at(self._hi, self.input_dtype),
-            "extrap_judged": extrapolation_judged(self.params["span"]),
+            "extrap_judged": self._judges_extrapolation(),
         }
