@@ -15,6 +15,7 @@ from bench import Budget, BudgetExceeded, Logger, Method, RunTimeout, Task
 from bench.cli import main
 from bench.core import registry
 from bench.core.contracts import TaskView
+from bench.core.record import SCHEMA
 from bench.engine.execute import execute
 from bench.engine.plan import RunSpec, plan
 from bench.engine.store import REQUIRED_KEYS, clean, iter_records
@@ -195,6 +196,7 @@ def test_every_failure_becomes_a_record(plugins, mode, status, reason) -> None:
     assert rec["status"] == status
     assert reason in rec["reason"]
     assert set(REQUIRED_KEYS) <= set(rec)
+    assert rec["schema"] == SCHEMA  # every new record names its layout
     json.dumps(clean(rec), allow_nan=False)  # what the writer stores is strict JSON
     if status == "ok":
         assert rec["success"] is True and rec["metrics"]["test_mse"] < 1e-12

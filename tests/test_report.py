@@ -14,9 +14,10 @@ import pytest
 
 from bench import report
 from bench.cli import build_parser, main
+from bench.core.naming import natural_key
 from bench.engine.store import load_records
 from bench.report import landscape
-from bench.report.records import headline_of, latest_per_run, natural_key, seconds_per_1k_steps
+from bench.report.records import headline_of, latest_per_run, seconds_per_1k_steps
 from bench.report.render import latex_escape
 from bench.report.summaries import snr_points
 
@@ -437,6 +438,25 @@ def test_natural_order():
     assert sorted(tasks, key=natural_key) == [tasks[2], tasks[1], tasks[0]]
 
 
+def test_one_natural_sort_orders_registry_and_tables_alike():
+    from bench.core import naming, registry
+    from bench.engine import tuning
+
+    assert registry.natural_key is naming.natural_key is natural_key is tuning.natural_key
+    # The rule the published tables were sorted by: a minus sign only starts a number after
+    # = [ or , and exponents are not read (1e-05 sorts as 1, then e-05).
+    ids = ["x[lr=1e-05]", "x[lr=0.001]", "x[lr=0.0001]"]
+    assert sorted(ids, key=natural_key) == [ids[2], ids[1], ids[0]]
+    snr = ["n[snr_db=10]", "n[snr_db=0]", "n[snr_db=-10]"]
+    assert sorted(snr, key=natural_key) == [snr[2], snr[1], snr[0]]
+    assert sorted(["x-2", "x-10", "x1"], key=natural_key) == ["x1", "x-2", "x-10"]
+    # A published table whose rows the two old rules ordered differently.
+    path = Path(__file__).resolve().parents[1] / "results" / "tuning-quick-cpu" / "summary.csv"
+    with open(path, newline="") as f:
+        rows = [(r["task"], r["method"]) for r in csv.DictReader(f)]
+    assert rows == sorted(rows, key=lambda p: (natural_key(p[0]), natural_key(p[1])))
+
+
 def test_no_records_still_writes(tmp_path):
     (tmp_path / "empty").mkdir()
     written = report.write_reports([tmp_path / "empty"], tmp_path / "o", ["md", "html"])
@@ -607,6 +627,22 @@ def test_a_rerun_seed_counts_once(tmp_path):
     kept, dropped = latest_per_run([old, new, rec("m", "t", 1)])
     assert dropped == 1 and len(kept) == 2
     assert next(r for r in kept if r["seed"] == 0)["success"] is True
+
+
+def test_one_newest_record_rule():
+    """The record that finished last counts, whatever order the folders were named in; equal
+    or unreadable times fall back to the one read last. The failure map keeps the same one."""
+    from bench.report import failure_map
+
+    assert failure_map.latest_per_run is latest_per_run
+    new = rec("m", "t", 0, success=True, finished="2026-01-01T10:30:00+0000")
+    old = rec("m", "t", 0, success=False, finished="2026-01-01T11:00:00+0200")  # 09:00 UTC
+    other = rec("m", "t", 1, finished="2026-01-01T08:00:00+0000")
+    assert latest_per_run([new, other, old]) == ([new, other], 1)
+    assert latest_per_run([other, old, new]) == ([other, new], 1)
+    same = dict(new, success=False)
+    assert latest_per_run([new, same])[0] == [same]
+    assert latest_per_run([dict(new, finished=""), old])[0] == [old]
 
 
 def test_published_readme_shows_script_outputs_and_what_did_not_run(tmp_path) -> None:

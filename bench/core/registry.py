@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bench.core.contracts import Method, Task
+from bench.core.naming import natural_key as natural_key
 
 
 class RegistryError(ValueError):
@@ -36,19 +37,6 @@ class Entry:
     in_all: bool = True
     #: ``True`` for a variant built on the fly from a name such as ``siren[w0=300]``.
     adhoc: bool = False
-
-
-def natural_key(text: str) -> list[Any]:
-    """Sort key that orders the numbers inside a string by value."""
-    return [
-        (0, float(t), "") if _NUMBER.fullmatch(t) else (1, 0.0, t)
-        for t in _NUMBER_SPLIT.split(text)
-        if t
-    ]
-
-
-_NUMBER = re.compile(r"-?[0-9]+(?:\.[0-9]+)?(?:e[+-]?[0-9]+)?")
-_NUMBER_SPLIT = re.compile(r"(-?[0-9]+(?:\.[0-9]+)?(?:e[+-]?[0-9]+)?)")
 
 
 def format_value(v: Any) -> str:

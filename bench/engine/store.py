@@ -7,6 +7,9 @@ number, and skipped. No pickle: records are plain JSON that any tool can read.
 The environment block (versions, commit, machine, command), identical for every record of a
 sweep, is written once into ``manifest.json`` beside the records, and each record names it by
 ``env_id``. Records of the older layout, with the block inline under ``env``, read the same.
+
+A record's keys are those of :class:`bench.core.record.Record`; every record read carries its
+``schema`` (1 for lines written before the field), and a line of a newer layout is skipped.
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ from typing import Any
 
 import numpy as np
 
+from bench.core import record
+
 RECORDS = "records.jsonl"
 #: A published folder may keep its records gzipped; they are read before ``records.jsonl``
 #: (which new runs append to), as the older part of the same file.
@@ -33,22 +38,10 @@ ARCHIVE = RECORDS + ".gz"
 
 MANIFEST = "manifest.json"
 
-#: Keys every record carries (documented in the README), besides ``env`` or ``env_id``.
-REQUIRED_KEYS = (
-    "run_key",
-    "method",
-    "params",
-    "task",
-    "task_params",
-    "seed",
-    "profile",
-    "status",
-    "reason",
-    "success",
-    "metrics",
-    "time",
-    "trace",
-)
+#: Keys every record carries, derived from the record type (``bench.core.record``).
+REQUIRED_KEYS = record.REQUIRED_KEYS
+#: The key a stored record names its environment block by (the block is in the manifest).
+ENV_ID = "env_id"
 
 
 def clean(obj: Any) -> Any:
@@ -146,12 +139,13 @@ class RecordWriter:
         )
         os.replace(tmp, self.folder / MANIFEST)  # atomic: never half a manifest
 
-    def write(self, record: dict[str, Any]) -> None:
-        record = dict(record)
-        env = record.pop("env", None)
+    def write(self, rec: record.Record | dict[str, Any]) -> None:
+        """Append one record (a :class:`~bench.core.record.Record` or its flat dict)."""
+        rec = rec.to_json() if isinstance(rec, record.Record) else dict(rec)
+        env = rec.pop("env", None)
         if env:
-            record["env_id"] = self._remember(env)
-        line = json.dumps(clean(record), sort_keys=False, allow_nan=False) + "\n"
+            rec[ENV_ID] = self._remember(env)
+        line = json.dumps(clean(rec), sort_keys=False, allow_nan=False) + "\n"
         with open(self.path, "a", encoding="utf-8") as f:
             f.write(line)
             f.flush()
@@ -189,9 +183,10 @@ def _read_file(path: Path, problems: list[BadLine] | None) -> Iterator[dict[str,
     for rec in raw_records(path, problems):
         if "env" not in rec:
             # The shared block from the manifest, with this record's own finishing time.
-            env = dict(envs.get(rec["env_id"]) or {"missing": f"env {rec['env_id']}"})
+            env = dict(envs.get(rec[ENV_ID]) or {"missing": f"env {rec[ENV_ID]}"})
             env["timestamp"] = rec.get("finished", "")
             rec["env"] = env
+        rec["schema"] = record.schema_of(rec)  # a record written before the field: schema 1
         yield rec
 
 
@@ -213,14 +208,19 @@ def raw_records(path: Path, problems: list[BadLine] | None = None) -> Iterator[d
                 if problems is not None:
                     problems.append(BadLine(path, lineno, "not a JSON object"))
                 continue
-            missing = [k for k in REQUIRED_KEYS if k not in rec]
-            if "env" not in rec and "env_id" not in rec:
-                missing.append("env_id")
-            if missing:
+            why = _not_a_record(rec)
+            if why:
                 if problems is not None:
-                    problems.append(BadLine(path, lineno, f"missing {', '.join(missing)}"))
+                    problems.append(BadLine(path, lineno, why))
                 continue
             yield rec
+
+
+def _not_a_record(rec: dict[str, Any]) -> str | None:
+    """Why a stored JSON object cannot be read as a record, or ``None``."""
+    missing = [k for k in REQUIRED_KEYS if k not in rec]
+    missing += [] if "env" in rec or ENV_ID in rec else [ENV_ID]
+    return f"missing {', '.join(missing)}" if missing else record.schema_problem(rec)
 
 
 def load_records(
@@ -327,7 +327,7 @@ def environment(device: str) -> dict[str, Any]:
         import scipy
         import torch
 
-        from bench import __version__
+        from bench.core import __version__
 
         _ENV_CACHE = {
             "bench_version": __version__,

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bench.report.records import natural_key
+from bench.core.naming import natural_key
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

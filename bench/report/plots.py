@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from bench.core.naming import natural_key
 from bench.report import stats
 from bench.report.failure_map import failure_map_figures
 from bench.report.landscape import landscape_figures
@@ -31,7 +32,6 @@ from bench.report.plotkit import (
     save,
     slug,
 )
-from bench.report.records import natural_key
 from bench.report.summaries import Summary, cost_matrix, snr_points
 
 if TYPE_CHECKING:

@@ -1,5 +1,8 @@
 """Records as the report sees them: reading and vetting them, and the small helpers every table
-uses (natural order, number formatting, headline metric, environment signature).
+uses (number formatting, headline metric, environment signature). The natural order and the
+newest-record rule are not defined here: the report uses the ones every other part of bench
+uses (``bench.core.naming.natural_key``, ``bench.core.record.latest_per_run``), so a table, a
+``bench list`` and a ``bench merge`` never disagree.
 
 The report reads records only; nothing here reruns or changes one. A record that cannot be
 summarised is set aside with the reason, never allowed to stop a report.
@@ -8,13 +11,12 @@ summarised is set aside with the reason, never allowed to stop a report.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.core.record import STATUSES
+from bench.core.record import STATUSES, latest_per_run
 from bench.engine.store import BadLine, load_records
 from bench.report import stats
 
@@ -31,13 +33,6 @@ HEADLINE_ORDER = (
 )
 #: Environment fields whose disagreement makes records not directly comparable.
 ENV_FIELDS = ("python", "numpy", "scipy", "torch", "device_name")
-
-
-def natural_key(text: str) -> list[Any]:
-    """Sort ``tone[cycles=10]`` after ``tone[cycles=3]`` and ``snr_db=-10`` before ``snr_db=0``:
-    numbers compare as numbers (a minus sign counts right after ``=``, ``[`` or ``,``)."""
-    parts = re.split(r"((?<=[=\[,])-?\d+(?:\.\d+)?|\d+(?:\.\d+)?)", text)
-    return [(0, float(p), "") if i % 2 else (1, 0.0, p) for i, p in enumerate(parts)]
 
 
 def num(v: Any) -> float | None:
@@ -91,22 +86,6 @@ def headline_of(recs: Sequence[dict[str, Any]]) -> str | None:
 
 def loss_target_of(recs: Sequence[dict[str, Any]]) -> float | None:
     return next((v for r in recs if (v := num(r.get("loss_target"))) is not None), None)
-
-
-def latest_per_run(records: Sequence[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
-    """One record per (method, task, seed, profile, base seed): the last one read.
-
-    A plugin edited between a run and its ``--resume`` gets new run keys, so the same seed can
-    be recorded twice; counting both would double its weight. Returns the records kept and how
-    many older ones were set aside.
-    """
-    latest: dict[tuple[Any, ...], dict[str, Any]] = {}
-    for r in records:
-        ident = (r["method"], r["task"], r["seed"], r["profile"], r.get("base_seed", 0))
-        latest.pop(ident, None)  # re-insert so that order follows the newest record
-        latest[ident] = r
-    kept = list(latest.values())
-    return kept, len(records) - len(kept)
 
 
 def env_signature(rec: dict[str, Any]) -> tuple[str, ...]:

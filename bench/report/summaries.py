@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from bench.core.naming import natural_key
 from bench.core.record import STATUSES
 from bench.report import stats
 from bench.report.records import (
@@ -23,7 +24,6 @@ from bench.report.records import (
     headline_of,
     loss_target_of,
     median_of,
-    natural_key,
     num,
     seconds_per_1k_steps,
 )
