@@ -1,10 +1,11 @@
 """Shared test set-up: one torch thread (small machines crawl otherwise), plugins loaded once,
 strictly, and no silent skips.
 
-A skip is allowed only for a reason listed in ``ALLOWED_SKIPS`` (today: no CUDA device). Any
-other skip, such as a ``skipif`` on a built-in plugin being absent, is reported as an error:
-a built-in that fails to load must fail the run, and known failures are listed as expected
-failures with a reason (``bench.kit.conformance.KNOWN_FAILURES``), never skipped.
+A skip is allowed only for a reason listed in ``ALLOWED_SKIPS`` (today: no CUDA device, or a
+conformance check that does not apply). Any other skip, such as a ``skipif`` on a built-in
+plugin being absent, is reported as an error: a built-in that fails to load must fail the run,
+and known failures are listed as expected failures with a reason
+(``bench.kit.conformance.KNOWN_FAILURES``), never skipped.
 """
 
 import os
@@ -22,9 +23,14 @@ registry.load_plugins()  # strict: the first broken plugin raises, and collectio
 assert not plugins.load_errors, plugins.load_errors
 
 GPU_SKIP = "needs a CUDA device"
+#: A conformance check that does not apply to the plugin it is given (``NotApplicable`` in
+#: ``bench.kit.conformance``): the method declines the probe task, with its own ``supports()``
+#: answer as the reason, or declares no ``search_space`` to check. Shown as SKIPPED rather than
+#: a PASSED that ran nothing; test_conformance.py fails a method fitted on no probe task.
+NOT_APPLICABLE_SKIP = "does not apply: "
 #: Substrings of the only skip reasons the suite accepts. Add one here, with a comment saying
 #: why, rather than skipping quietly in a test file.
-ALLOWED_SKIPS = (GPU_SKIP,)
+ALLOWED_SKIPS = (GPU_SKIP, NOT_APPLICABLE_SKIP)
 
 
 def pytest_collection_modifyitems(config, items):  # pytest hook

@@ -1,8 +1,10 @@
 """Every registered method and task passes the conformance checks (bench.kit.conformance).
 
-Nothing here is skipped: the probe tasks are used as listed (``c.probe_tasks()`` would quietly
-drop one that failed to register), and every built-in plugin module must have registered
-something, so a built-in that fails to load or to register fails the run.
+The probe tasks are used as listed (a missing one fails the run), and every built-in plugin
+module must have registered something, so a built-in that fails to load or to register fails
+the run. The only skips are checks that do not apply (``c.NotApplicable``: a task the method
+declines, with its ``supports()`` answer as the reason; no ``search_space`` to check), shown as
+SKIPPED with that reason; and every method must be fitted on at least one probe task.
 """
 
 import importlib
@@ -38,6 +40,14 @@ def _maybe_known(plugin: str, check: str) -> None:
         pytest.xfail(reason)
 
 
+def _run(check, *args) -> None:
+    """Run a check; one that does not apply is skipped with its reason, not passed."""
+    try:
+        check(*args)
+    except c.NotApplicable as exc:
+        pytest.skip(str(exc))
+
+
 def test_builtins_loaded_without_errors() -> None:
     assert plugins.load_errors == []
     missing = [m for m in README_METHODS if m not in registry.METHODS]
@@ -66,7 +76,7 @@ def test_every_builtin_module_registers_a_plugin(package: str, kind: str) -> Non
 @pytest.mark.parametrize("method_id", METHODS)
 def test_method(method_id: str, check) -> None:
     _maybe_known(method_id, check.__name__)
-    check(method_id)
+    _run(check, method_id)
 
 
 @pytest.mark.parametrize("task_id", PROBES)
@@ -74,14 +84,45 @@ def test_method(method_id: str, check) -> None:
 @pytest.mark.parametrize("method_id", METHODS)
 def test_method_on_task(method_id: str, check, task_id: str) -> None:
     _maybe_known(method_id, check.__name__)
-    check(method_id, task_id)
+    _run(check, method_id, task_id)
 
 
 @pytest.mark.parametrize("check", c.TASK_CHECKS, ids=lambda f: f.__name__)
 @pytest.mark.parametrize("task_id", TASKS)
 def test_task(task_id: str, check) -> None:
     _maybe_known(task_id, check.__name__)
-    check(task_id)
+    _run(check, task_id)
+
+
+def test_every_method_is_fitted_on_a_probe_task() -> None:
+    """The checks that fit skip the probe tasks a method declines; a method that declines them
+    all would be reported as passing (or skipping) without ever being fitted. The skips above
+    and this test read the same answer (``supports()``), so what passes here is fitted there."""
+    never = {}
+    for method_id in METHODS:
+        answers = c.task_support(method_id, PROBES)
+        if all(reason is not None for reason in answers.values()):
+            never[method_id] = answers
+    assert not never, f"methods fitted on none of the probe tasks {PROBES}: {never}"
+
+
+def test_check_method_reports_what_did_not_apply() -> None:
+    """A plugin author's ``check_method`` counts the checks that do not apply, with the reason,
+    rather than failing them; and fails a method that no task it is given is fitted on."""
+    report = c.check_method("seasonal-naive")  # a forecaster: it takes only a regular series
+    declined = [t for t in PROBES if t != "real[dataset=sunspots]"]
+    for task_id in declined:
+        for check in ("check_fit_predict", "check_deterministic"):
+            assert f"{check}[{task_id}]" in report.skipped, report
+        assert f"check_supports[{task_id}]" in report.passed, report
+    assert "check_fit_predict[real[dataset=sunspots]]" in report.passed, report
+    assert "check_fit_returns_self" in report.passed, report
+    assert "declines sin31" in report.skipped["check_fit_predict[sin31]"]
+    assert "does not apply: " in str(report) and "skipped" in str(report)
+    with pytest.raises(AssertionError, match="declines every task"):
+        c.check_method("seasonal-naive", tasks=declined)
+    with pytest.raises(c.NotApplicable, match="does not apply: seasonal-naive declines sin31"):
+        c.check_fit_predict("seasonal-naive", "sin31")
 
 
 def test_a_method_reaching_into_the_views_task_is_flagged() -> None:

@@ -1,12 +1,18 @@
 """Conformance checks every plugin must pass, in the spirit of scikit-learn's ``check_estimator``.
 
-Each ``check_*`` function raises ``AssertionError`` with a message a plugin author can act on.
-The test-suite runs them over every registered method and task with tiny budgets; a plugin
-author runs them on their own plugin with::
+Each ``check_*`` function raises ``AssertionError`` with a message a plugin author can act on,
+or :class:`NotApplicable` with a reason where it does not apply: a check that fits a method on
+a task the method declines (its ``supports()`` answer is the reason), or one that tests a
+declaration the plugin does not make. The test-suite runs them over every registered method
+and task with tiny budgets, and shows a check that does not apply as skipped with its reason;
+a plugin author runs them on their own plugin with::
 
     from bench.kit.conformance import check_method, check_task
-    check_method("my-method")        # every method check on a few small tasks
-    check_task("my-task[k=1]")       # every task check
+    print(check_method("my-method"))  # every method check on a few small tasks
+    check_task("my-task[k=1]")        # every task check
+
+Both return a :class:`CheckReport` of the checks that passed and those that did not apply;
+``check_method`` fails if the method supports none of the tasks, so it is fitted at least once.
 
 A plugin that cannot pass a check for a good reason is listed in ``KNOWN_FAILURES`` with that
 reason (the tests mark it as an expected failure), never skipped silently.
@@ -15,99 +21,69 @@ reason (the tests mark it as an expected failure), never skipped silently.
 from __future__ import annotations
 
 import inspect
-import sys
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from bench.core import registry
-from bench.core.contracts import (
-    PROFILES,
-    Budget,
-    Logger,
-    Method,
-    OutputSpec,
-    Task,
-    TaskView,
-    as_numpy,
+from bench.core.contracts import Budget, Logger, Method, Task, as_numpy
+from bench.kit.conformance_base import (
+    PROBE_TASKS,
+    TINY,
+    NotApplicable,
+    WatchedView,
+    _check_output,
+    _eval_x,
+    _fit,
+    _learned,
+    _method,
+    _same,
+    _view,
+    probe_tasks,
+    require_support,
+    task_support,
 )
+from bench.kit.conformance_tasks import (
+    TASK_CHECKS,
+    check_task_data,
+    check_task_deterministic,
+    check_task_metadata,
+    check_task_scores,
+)
+
+__all__ = [
+    "KNOWN_FAILURES",
+    "METHOD_CHECKS",
+    "METHOD_TASK_CHECKS",
+    "PROBE_TASKS",
+    "TASK_CHECKS",
+    "TINY",
+    "CheckReport",
+    "NotApplicable",
+    "WatchedView",
+    "check_budget_enforced",
+    "check_deterministic",
+    "check_fit_predict",
+    "check_fit_returns_self",
+    "check_fits_a_task",
+    "check_method",
+    "check_method_metadata",
+    "check_params_verbatim",
+    "check_search_space",
+    "check_supports",
+    "check_task",
+    "check_task_data",
+    "check_task_deterministic",
+    "check_task_metadata",
+    "check_task_scores",
+    "probe_tasks",
+    "task_support",
+]
 
 #: (plugin id, check name) -> why it is expected to fail.
 KNOWN_FAILURES: dict[tuple[str, str], str] = {}
-
-#: A budget small enough for every method to finish in about a second.
-TINY = Budget(steps=40, batch_size=16, samples=4096, seconds=60)
-
-#: Task ids the method checks use when they are registered: an infinite regression task, a
-#: fixed-data task on random inputs, a multi-output classification task, and a short regular
-#: series (the only kind the forecasters take, which would otherwise never be fitted here).
-PROBE_TASKS = (
-    "sin31",
-    "noisy-tone[snr_db=20]",
-    "clock[encoding=int64,span=1d]",
-    "real[dataset=sunspots]",
-)
-
-
-def _method(method_id: str) -> Method:
-    """A fresh instance for the checks, with the method's ``conformance_params`` (smaller
-    hyper-parameters that keep a costly default, such as a very wide network, within the
-    checks' second or so: they test the contract, which does not depend on size)."""
-    cls = registry.METHODS.get(method_id).cls
-    return registry.get_method(method_id, **dict(getattr(cls, "conformance_params", {})))
-
-
-class WatchedView(TaskView):
-    """A :class:`TaskView` that notes when code other than ``TaskView``'s own reads one of its
-    private fields (the task behind it, its generator, its counters): a plugin that reaches
-    past the view could read the truth, or draw samples the budget does not count."""
-
-    __slots__ = ("_reached",)
-    _PRIVATE = frozenset(TaskView.__slots__)
-    _HOME = inspect.getsourcefile(TaskView)
-
-    def __init__(self, *args: Any, **kw: Any) -> None:
-        super().__init__(*args, **kw)
-        object.__setattr__(self, "_reached", None)
-
-    def __getattribute__(self, name: str) -> Any:
-        if name in WatchedView._PRIVATE:
-            caller = sys._getframe(1).f_code.co_filename
-            if caller != WatchedView._HOME:
-                object.__setattr__(self, "_reached", name)
-        return super().__getattribute__(name)
-
-
-def _view(task: Task, seed: int = 0, limit: int | None = None) -> WatchedView:
-    return WatchedView(task, np.random.default_rng(seed), limit=limit)
-
-
-def _fit(
-    method: Method, task: Task, seed: int = 0, budget: Budget = TINY, warm: bool = False
-) -> Any:
-    view = _view(task, seed, budget.max_samples)
-    log = Logger(deadline=None)
-    if warm:
-        method.warm_up(view, budget, "cpu")
-        assert view.samples_drawn == 0, "warm_up must not draw samples (they are fit's budget)"
-    model = method.fit(view, budget, seed, "cpu", log)
-    assert view._reached is None, (
-        f"the method read the view's private {view._reached}: use TaskView's public API "
-        "(sample, train_set, data, domain, output, input_dtype, infinite, samples_left)"
-    )
-    assert model is not None, "fit must return the fitted method (self)"
-    assert hasattr(model, "predict"), "the object fit returns needs a predict(x) method"
-    return model, view, log
-
-
-def _learned(obj: Any) -> dict[str, Any]:
-    return {k: v for k, v in vars(obj).items() if k.endswith("_") and not k.startswith("_")}
-
-
-def _eval_x(task: Task) -> np.ndarray:
-    x, _ = next(iter(task.eval_sets().values()))
-    return x[:256]
 
 
 # -- method checks ------------------------------------------------------------------------------
@@ -150,7 +126,7 @@ def check_search_space(method_id: str) -> None:
     entry = registry.METHODS.get(method_id)
     space = getattr(entry.cls, "search_space", {}) or {}
     if not space:
-        return
+        raise NotApplicable(f"{method_id} declares no search_space (nothing to tune)")
     sig = inspect.signature(entry.cls.__init__)
     assert "settings" in sig.parameters, (
         f"{method_id}: a method with a search_space takes a `settings` hyper-parameter "
@@ -168,24 +144,14 @@ def check_search_space(method_id: str) -> None:
         assert len(lrs) >= 4, f"{method_id}: search the learning rate over at least four values"
 
 
-def _same(a: Any, b: Any) -> bool:
-    try:
-        return bool(a == b) or (a is b)
-    except Exception:  # arrays and the like
-        return a is b
-
-
-def check_fit_returns_self(method_id: str) -> None:
+def check_fit_returns_self(method_id: str, tasks: Iterable[str] | None = None) -> None:
     """``fit`` returns the method itself, ``predict`` works on it, hyper-parameters are left as
     given and every public attribute ``fit`` sets ends in ``_``. A vectorised method's
     ``fit_seeds`` returns one fitted instance of the method per seed, in the same shape.
 
-    Runs on the first probe task the method supports."""
+    Runs on the first of ``tasks`` (the probe tasks by default) the method supports."""
     method = _method(method_id)
-    tasks = [registry.get_task(t, seed=1) for t in probe_tasks()]
-    task = next((t for t in tasks if not method.supports(_view(t))), None)
-    if task is None:
-        return
+    task = _first_supported(method_id, tasks)
     params = method.get_params()
     fitted, _, _ = _fit(method, task)
     assert fitted is method, (
@@ -206,6 +172,17 @@ def check_fit_returns_self(method_id: str) -> None:
                 "of the method (bench.kit.methods.spawn)"
             )
             _check_fitted(method_id, one, params, task)
+
+
+def _first_supported(method_id: str, tasks: Iterable[str] | None, what: str = "task") -> Task:
+    """The first of ``tasks`` (the probe tasks by default) the method supports, or
+    :class:`NotApplicable` listing each one's reason for declining."""
+    answers = task_support(method_id, tasks)
+    for task_id, reason in answers.items():
+        if reason is None:
+            return registry.get_task(task_id, seed=1)
+    why = "; ".join(f"{t}: {r}" for t, r in answers.items()) or "none given"
+    raise NotApplicable(f"{method_id} declines every probe {what} ({why})")
 
 
 def _check_fitted(method_id: str, fitted: Method, params: dict[str, Any], task: Task) -> None:
@@ -235,8 +212,7 @@ def check_fit_predict(method_id: str, task_id: str) -> None:
     """Fits within a tiny budget and predicts the right shape and kind of output."""
     method = _method(method_id)
     task = registry.get_task(task_id, seed=1)
-    if method.supports(_view(task)):
-        return
+    require_support(method, method_id, task, task_id)
     model, view, _ = _fit(method, task)
     if task.infinite:  # a fixed training set is handed over whole, whatever the budget
         assert view.samples_drawn <= TINY.max_samples, f"{method_id}: drew more than its budget"
@@ -256,31 +232,12 @@ def check_fit_predict(method_id: str, task_id: str) -> None:
     )
 
 
-def _check_output(method_id: str, out: OutputSpec, x: np.ndarray, y: np.ndarray) -> None:
-    n = len(x)
-    want = (n,) if out.n_outputs == 1 else (n, out.n_outputs)
-    assert y.shape == want or (out.n_outputs == 1 and y.shape == (n, 1)), (
-        f"{method_id}: predict returned shape {y.shape}, expected {want}"
-    )
-    if out.kind == "classification":
-        assert y.dtype.kind in "iu", f"{method_id}: class predictions must be integers"
-        y2 = y.reshape(n, -1)
-        for j, k in enumerate(out.classes or ()):
-            assert y2[:, j].min() >= 0 and y2[:, j].max() < k, (
-                f"{method_id}: output {j} has labels outside 0..{k - 1}"
-            )
-    else:
-        assert y.dtype.kind == "f", f"{method_id}: regression predictions must be floats"
-        assert np.all(np.isfinite(y)), f"{method_id}: non-finite predictions after a tiny fit"
-
-
 def check_deterministic(method_id: str, task_id: str) -> None:
     """The same seed gives the same predictions; refitting forgets the previous fit; the
     ``warm_up`` hook changes nothing that ``fit`` learns (the last fit runs after it)."""
     method = _method(method_id)
     task = registry.get_task(task_id, seed=2)
-    if method.supports(_view(task)):
-        return
+    require_support(method, method_id, task, task_id)
     import torch
 
     x = _eval_x(task)
@@ -301,13 +258,16 @@ def check_deterministic(method_id: str, task_id: str) -> None:
     )
 
 
-def check_budget_enforced(method_id: str) -> None:
-    """A method that asks for more samples than the budget gets a clear error, not more data."""
+def check_budget_enforced(method_id: str, tasks: Iterable[str] | None = None) -> None:
+    """A method that asks for more samples than the budget gets a clear error, not more data.
+
+    Runs on the first task that samples (an infinite one) among ``tasks`` (the probe tasks by
+    default) the method supports: a fixed training set is handed over whole, whatever the
+    budget, so a method that takes only fixed data has no sample budget to exceed."""
     method = _method(method_id)
-    task = registry.get_task(PROBE_TASKS[0])
+    sampled = [t for t in tasks or probe_tasks() if registry.get_task(t).infinite]
+    task = _first_supported(method_id, sampled, what="task that samples")
     view = _view(task, limit=8)
-    if method.supports(view):
-        return
     try:
         method.fit(view, Budget(steps=40, batch_size=16, samples=8), 0, "cpu", Logger())
     except Exception as exc:  # the exact type is the contract below
@@ -317,6 +277,18 @@ def check_budget_enforced(method_id: str) -> None:
             f"{method_id}: exceeding the sample budget raised {type(exc).__name__}: {exc}"
         )
     assert view.samples_drawn <= 8, f"{method_id}: drew {view.samples_drawn} samples of 8"
+
+
+def check_fits_a_task(method_id: str, tasks: Iterable[str] | None = None) -> None:
+    """The method supports at least one of ``tasks`` (the probe tasks by default): the checks
+    that fit skip the tasks it declines, so a method that declines them all would pass every
+    check without ever being fitted."""
+    answers = task_support(method_id, tasks)
+    assert any(reason is None for reason in answers.values()), (
+        f"{method_id}: declines every task it is checked on, so no check ever fits it ("
+        + "; ".join(f"{t}: {r}" for t, r in answers.items())
+        + "); add a probe task it supports to PROBE_TASKS, or pass check_method tasks it takes"
+    )
 
 
 METHOD_CHECKS: tuple[Callable[..., Any], ...] = (
@@ -333,124 +305,51 @@ METHOD_TASK_CHECKS: tuple[Callable[..., Any], ...] = (
 )
 
 
-def probe_tasks() -> list[str]:
-    """The built-in tasks every method is probed on (an error if one is missing)."""
-    registry.load_plugins()
-    for t in PROBE_TASKS:
-        registry.TASKS.get(t)
-    return list(PROBE_TASKS)
+@dataclass
+class CheckReport:
+    """What ``check_method`` or ``check_task`` ran: the checks that passed, and those that did
+    not apply with the reason (a failing check raises instead, so a report means no failure).
+    Labels are the check's name, with the task in brackets for a check run per task."""
+
+    plugin: str
+    passed: list[str] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)
+
+    def run(self, check: Callable[..., Any], *args: Any, **kw: Any) -> None:
+        label = check.__name__ + "".join(f"[{a}]" for a in args[1:])
+        try:
+            check(*args, **kw)
+        except NotApplicable as exc:
+            self.skipped[label] = exc.reason
+        else:
+            self.passed.append(label)
+
+    def __str__(self) -> str:
+        lines = [f"{self.plugin}: {len(self.passed)} checks passed, {len(self.skipped)} skipped"]
+        lines += [f"  skipped {label}: {NotApplicable(why)}" for label, why in self.skipped.items()]
+        return "\n".join(lines)
 
 
-def check_method(method_id: str, tasks: Iterable[str] | None = None) -> None:
-    """Every method check; ``tasks`` defaults to the probe tasks that are registered."""
+def check_method(method_id: str, tasks: Iterable[str] | None = None) -> CheckReport:
+    """Every method check; ``tasks`` defaults to the probe tasks. Checks that do not apply
+    (tasks the method declines) are counted in the report, not failed; a method that declines
+    every task fails (``check_fits_a_task``)."""
     registry.load_plugins()
+    task_ids = list(tasks or probe_tasks())
+    report = CheckReport(method_id)
+    report.run(check_fits_a_task, method_id, tasks=task_ids)
     for check in METHOD_CHECKS:
-        check(method_id)
-    for task_id in tasks or probe_tasks():
+        kw = {"tasks": task_ids} if "tasks" in inspect.signature(check).parameters else {}
+        report.run(check, method_id, **kw)
+    for task_id in task_ids:
         for check in METHOD_TASK_CHECKS:
-            check(method_id, task_id)
+            report.run(check, method_id, task_id)
+    return report
 
 
-# -- task checks --------------------------------------------------------------------------------
-
-
-def check_task_metadata(task_id: str) -> None:
-    """Described, with a stated success criterion and budgets for every profile."""
-    entry = registry.TASKS.get(task_id)
-    cls = entry.cls
-    assert entry.description, f"{task_id}: give the task a one-line description"
-    assert cls.success_criterion, f"{task_id}: state the success criterion"
-    for profile in PROFILES:
-        assert profile in cls.budgets, f"{task_id}: no budget for profile {profile!r}"
-        assert isinstance(cls.budgets[profile], Budget)
-    assert cls.input_dtype in ("float32", "float64", "int64"), f"{task_id}: bad input_dtype"
-
-
-def check_task_data(task_id: str) -> None:
-    """Training data has the declared dtype and output shape."""
-    task = registry.get_task(task_id, seed=0)
-    view = _view(task)
-    x, y = view.sample(64) if task.infinite else view.train_set()
-    assert isinstance(x, np.ndarray) and isinstance(y, np.ndarray), f"{task_id}: numpy arrays"
-    assert x.dtype == np.dtype(task.input_dtype), (
-        f"{task_id}: inputs are {x.dtype}, task declares {task.input_dtype}"
-    )
-    assert x.ndim == 1 and len(y) == len(x), f"{task_id}: x must be 1-D, y one row per x"
-    out = task.output
-    if out.n_outputs > 1:
-        assert y.shape == (len(x), out.n_outputs), f"{task_id}: y shape {y.shape}"
-    if out.kind == "classification":
-        assert y.dtype.kind in "iu", f"{task_id}: class targets must be integers"
-    lo, hi = task.domain
-    xf = x.astype(np.float64)
-    assert lo <= xf.min() and xf.max() <= hi, f"{task_id}: training inputs outside the domain"
-
-
-def check_task_deterministic(task_id: str) -> None:
-    """The same seed gives the same truth, samples and evaluation sets; another seed differs."""
-    a, b = registry.get_task(task_id, seed=5), registry.get_task(task_id, seed=5)
-    assert _equal(a.truth(), b.truth()), f"{task_id}: truth differs for the same seed"
-    ea, eb = a.eval_sets(), b.eval_sets()
-    assert ea.keys() == eb.keys()
-    for k in ea:
-        np.testing.assert_array_equal(ea[k][0], eb[k][0], err_msg=f"{task_id}: eval set {k}")
-    if a.infinite:
-        xa, _ = _view(a, 1).sample(32)
-        xb, _ = _view(b, 1).sample(32)
-        np.testing.assert_array_equal(xa, xb, err_msg=f"{task_id}: samples differ for a seed")
-
-
-def _equal(a: Any, b: Any) -> bool:
-    try:
-        return (
-            bool(np.all(np.asarray(a == b)))
-            if not isinstance(a, dict)
-            else (a.keys() == b.keys() and all(_equal(a[k], b[k]) for k in a))
-        )
-    except Exception:
-        return repr(a) == repr(b)
-
-
-class _Constant:
-    """A predictor that always answers zero (or class 0) and claims a frequency of 1 rad per
-    unit: every task must score it, frequency metrics included, and none may call it a success.
-    """
-
-    def __init__(self, out: OutputSpec) -> None:
-        self.out = out
-        self.freqs_ = np.array([1.0])
-
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        n = len(x)
-        if self.out.kind == "classification":
-            return np.zeros((n, self.out.n_outputs), dtype=np.int64)
-        return np.zeros(n if self.out.n_outputs == 1 else (n, self.out.n_outputs))
-
-
-def check_task_scores(task_id: str) -> None:
-    """A trivial predictor gets numeric metrics, the headline among them, and no success."""
-    task = registry.get_task(task_id, seed=0)
-    metrics = task.score(_Constant(task.output))
-    assert isinstance(metrics, dict) and metrics, f"{task_id}: score must return a dict"
-    for k, v in metrics.items():
-        assert isinstance(v, int | float) and not isinstance(v, bool), (
-            f"{task_id}: metric {k} is {type(v).__name__}, not a number"
-        )
-    assert task.headline in metrics, f"{task_id}: headline metric {task.headline!r} not scored"
-    ok = task.success(metrics)
-    assert ok in (None, False, True), f"{task_id}: success must be True, False or None"
-    assert not ok, f"{task_id}: a constant predictor must not count as a success"
-
-
-TASK_CHECKS: tuple[Callable[[str], Any], ...] = (
-    check_task_metadata,
-    check_task_data,
-    check_task_deterministic,
-    check_task_scores,
-)
-
-
-def check_task(task_id: str) -> None:
+def check_task(task_id: str) -> CheckReport:
     """Every task check."""
+    report = CheckReport(task_id)
     for check in TASK_CHECKS:
-        check(task_id)
+        report.run(check, task_id)
+    return report
