@@ -198,6 +198,23 @@ def test_run_help_describes_every_option() -> None:
         assert not bare, f"{name}: options without help: {bare}"
 
 
+def test_the_app_layer_plans_and_refuses_without_the_command_line(tmp_path: Path) -> None:
+    """``bench.app`` is what the command line calls: plain arguments in, a plan out, a
+    UsageError (the CLI's exit 2) for a bad request, nothing written before ``run``."""
+    from bench.app.errors import UsageError
+    from bench.app.run import plan_run
+
+    with pytest.raises(UsageError, match="run: --seeds must be at least 1"):
+        plan_run(["fft"], ["sin31"], seeds=0)
+    with pytest.raises(UsageError, match="run: say what to run"):
+        plan_run()
+    out = tmp_path / "out"
+    p = plan_run(["fft"], ["sin31"], seeds=2, out=out, dry_run=True)
+    assert p.labels == ["fft on sin31 (seed 0)", "fft on sin31 (seed 1)"]
+    assert "2 run(s) to do" in p.summary and p.notes == []
+    assert not out.exists()
+
+
 def test_unregistered_variant_is_announced() -> None:
     r = _done("run", "--methods", "siren[w0=300]", "--tasks", "sin31", "--dry-run")
     assert r.returncode == 0

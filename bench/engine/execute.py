@@ -18,11 +18,11 @@ from bench.core import registry
 from bench.core.ceiling import representation_ceiling
 from bench.core.contracts import BudgetExceeded, Logger, Method, RunTimeout, TaskView, as_numpy
 from bench.core.record import Record, RunContext
-from bench.core.stop import floor_for
+from bench.core.stop import STOP_POLICY
 from bench.engine import device
 from bench.engine.plan import RunSpec, derive_seed, run_key_of
+from bench.engine.purpose import Evaluation, purpose_of
 from bench.engine.store import environment
-from bench.engine.tuning import HoldoutView, settings_for, validation_score
 
 
 class _TimedPredictor:
@@ -95,25 +95,43 @@ class _Unit:
         return [self.record(i, status, reason, **fields) for i in range(len(self.seeds))]
 
 
-def _context(spec: RunSpec) -> tuple[registry.Entry, registry.Entry, RunContext]:
+@dataclass(frozen=True)
+class _Resolved:
+    """A spec's registry entries, its shared record fields, settings and run keys, looked up
+    once: the keys hash the very settings the run applies."""
+
+    method: registry.Entry
+    task: registry.Entry
+    context: RunContext
+    tuning: dict[str, Any]
+    keys: tuple[str, ...]
+
+
+def _resolve(spec: RunSpec) -> _Resolved:
     m = registry.METHODS.get(spec.method)
     t = registry.TASKS.get(spec.task)
     ctx = RunContext(
         m.id, m.family, dict(m.params), t.id, t.family, dict(t.params),
         spec.profile, spec.device, spec.base_seed, purpose=spec.purpose,
     )  # fmt: skip
-    return m, t, ctx
+    tuning = spec.tuning
+    if tuning is None:  # a unit built by hand, not by ``plan``
+        tuning = purpose_of(spec.purpose).settings(m, t.family, spec.profile)
+    keys = spec.keys or tuple(
+        run_key_of(m, t, s, spec.profile, spec.base_seed, spec.purpose, tuning) for s in spec.seeds
+    )
+    return _Resolved(m, t, ctx, dict(tuning), keys)
 
 
-def _build(unit: _Unit, spec: RunSpec, m: registry.Entry, t: registry.Entry) -> str | None:
+def _build(unit: _Unit, spec: RunSpec, found: _Resolved) -> str | None:
     """Build tasks, views and the method; returns why the method cannot attempt the task."""
+    t = found.task
     unit.tasks = [
         registry.build(t, seed=derive_seed(spec.base_seed, t.id, s, 0), profile=spec.profile)
         for s in spec.seeds
     ]
-    tuning = {} if spec.purpose == "tune" else settings_for(m, t.family, spec.profile)
-    unit.method = registry.build(m, tuning.get("params"))
-    view = HoldoutView if spec.purpose == "tune" else TaskView
+    unit.method = registry.build(found.method, found.tuning.get("params"))
+    view = purpose_of(spec.purpose).view
     unit.views = [
         view(task, np.random.default_rng(derive_seed(spec.base_seed, t.id, s, 1)))
         for task, s in zip(unit.tasks, spec.seeds, strict=True)
@@ -123,7 +141,7 @@ def _build(unit: _Unit, spec: RunSpec, m: registry.Entry, t: registry.Entry) -> 
         unit.context,
         budget=budget.to_dict(),
         method_params=_safe_params(unit.method),
-        tuning=tuning,
+        tuning=found.tuning,
     )
     # Per seed: a task may set its headline or loss target from its own drawn truth.
     unit.judge = [
@@ -156,19 +174,15 @@ def _fit(unit: _Unit, spec: RunSpec, t_id: str, log: Logger) -> list[Any]:
     return fitted
 
 
-def _score(task: Any, model: Any, view: TaskView, log: Logger, i: int, sync: Any) -> dict:
-    """Metrics, status and success of one fitted seed."""
+def _score(
+    why: Evaluation, task: Any, model: Any, view: TaskView, log: Logger, i: int, sync: Any
+) -> dict[str, Any]:
+    """Metrics, status and success of one fitted seed, judged as its purpose says."""
     pred = _TimedPredictor(model, sync)
     status, reason = "ok", ""
     metrics: dict[str, Any] = {}
-    tune = isinstance(view, HoldoutView)
     try:
-        # A tuning trial is judged on its validation split only, never on evaluation sets.
-        metrics = (
-            {"val_score": validation_score(task, pred, view.validation)}
-            if tune
-            else dict(task.score(pred))
-        )
+        metrics = why.metrics(task, pred, view)
     except Exception as exc:  # any plugin failure becomes a record
         status, reason = _classify_exception(exc)
         reason = f"scoring failed: {reason}"
@@ -176,6 +190,28 @@ def _score(task: Any, model: Any, view: TaskView, log: Logger, i: int, sync: Any
         status, reason = "diverged", "non-finite training loss"
     elif pred.nonfinite and status == "ok":
         status, reason = "diverged", "non-finite predictions"
+    _add_run_metrics(metrics, model, view, log, i)
+    ceiling = None
+    if status == "ok" and why.ceiling:
+        try:
+            ceiling = representation_ceiling(task, model)
+        except Exception as exc:  # a ceiling that cannot be computed is left out, said why
+            ceiling = {"error": _classify_exception(exc)[1]}
+    return {
+        "status": status,
+        "reason": reason,
+        "success": why.success(task, metrics, status),
+        "metrics": metrics,
+        "predict": pred.seconds,
+        "ceiling": ceiling,
+    }
+
+
+def _add_run_metrics(
+    metrics: dict[str, Any], model: Any, view: TaskView, log: Logger, i: int
+) -> None:
+    """What the run itself measured, beside the judge's metrics (which win on a clash): final
+    loss, samples, steps, parameters and the limits a method derived from the data."""
     if math.isfinite(log.final_loss[i]):
         metrics.setdefault("final_loss", float(log.final_loss[i]))
     metrics.setdefault("samples", view.samples_drawn)
@@ -191,82 +227,51 @@ def _score(task: Any, model: Any, view: TaskView, log: Logger, i: int, sync: Any
         for key, value in searched.items():
             if isinstance(value, (int, float)) and not isinstance(value, bool):
                 metrics.setdefault(str(key), float(value))
-    # A run that failed counts as a failure wherever the task has a criterion at all.
-    if tune:  # a trial has a validation score, not a verdict
-        success = None
-    else:
-        success = task.success(metrics) if status == "ok" else False
-    ceiling = None
-    if status == "ok" and not tune:
-        try:
-            ceiling = representation_ceiling(task, model)
-        except Exception as exc:  # a ceiling that cannot be computed is left out, said why
-            ceiling = {"error": _classify_exception(exc)[1]}
-    return {
-        "status": status,
-        "reason": reason,
-        "success": success,
-        "metrics": metrics,
-        "predict": pred.seconds,
-        "ceiling": ceiling,
-    }
 
 
 def execute(spec: RunSpec) -> list[dict[str, Any]]:
     """Run one unit of work; always returns one record per seed, whatever happens."""
     device.set_threads(spec.threads)
     registry.load_plugins()
-    m_entry, t_entry, ctx = _context(spec)
-    keys = spec.keys or tuple(
-        run_key_of(m_entry, t_entry, s, spec.profile, spec.base_seed, spec.purpose)
-        for s in spec.seeds
-    )
-    unit = _Unit(ctx, keys, spec.seeds, environment(spec.device))
-    n = len(spec.seeds)
-
+    found = _resolve(spec)
+    unit = _Unit(found.context, found.keys, spec.seeds, environment(spec.device))
     try:  # a plugin that fails while being built still yields records
-        why_not = _build(unit, spec, m_entry, t_entry)
+        why_not = _build(unit, spec, found)
     except Exception as exc:
         status, reason = _classify_exception(exc)
         return unit.records(status, f"setup failed: {reason}")
     if why_not:
         return unit.records("skipped", why_not)
+    return _run(unit, spec)
 
+
+def _run(unit: _Unit, spec: RunSpec) -> list[dict[str, Any]]:
+    """Fit and score a built unit: one record per seed, also when the fit fails."""
+    n = len(spec.seeds)
     sync = device.sync_for(spec.device)
     budget = unit.tasks[0].budget
     # Every seed gets the time budget, also when a vectorised method fits them together.
-    floors = [floor_for(j["loss_target"]) for j in unit.judge]
+    # The method's stop policy judges its run from the first step, floors included.
+    policy = getattr(unit.method, "stop_policy", STOP_POLICY)
+    floors = [policy.floor_for(j["loss_target"]) for j in unit.judge]
     log = Logger(
-        n_seeds=n, deadline=time.perf_counter() + budget.seconds * n, sync=sync, floor=floors
-    )
+        n_seeds=n, deadline=time.perf_counter() + budget.seconds * n, sync=sync, floor=floors,
+        policy=policy,
+    )  # fmt: skip
     device.reset_peak_memory(spec.device)
     sync()
     t0 = time.perf_counter()  # fit time includes the warm-up, which is then taken apart
     try:
-        fitted = _fit(unit, spec, t_entry.id, log)
+        fitted = _fit(unit, spec, unit.context.task, log)
         sync()
         fit_seconds = time.perf_counter() - t0
     except Exception as exc:
-        status, reason = _classify_exception(exc)
-        times = _phase_times(log, time.perf_counter() - t0, 0.0, n)
-        memory = device.peak_memory(spec.device)
-        return [
-            unit.record(
-                i,
-                status,
-                reason,
-                trace=log.trace(i),
-                time=times,
-                memory=memory,
-                **_stop_fields(log, i),
-            )  # fmt: skip
-            for i in range(n)
-        ]
+        return _fit_failed(unit, spec, log, exc, time.perf_counter() - t0)
     finally:
         device.release(spec.device)
-
+    why = purpose_of(spec.purpose)
     scored = [
-        _score(task, model, view, log, i, sync)
+        _score(why, task, model, view, log, i, sync)
         for i, (task, model, view) in enumerate(zip(unit.tasks, fitted, unit.views, strict=True))
     ]
     memory = device.peak_memory(spec.device)
@@ -287,23 +292,39 @@ def execute(spec: RunSpec) -> list[dict[str, Any]]:
     ]
 
 
+def _fit_failed(
+    unit: _Unit, spec: RunSpec, log: Logger, exc: Exception, seconds: float
+) -> list[dict[str, Any]]:
+    """The records of a unit whose fit raised: what was logged up to then, and why."""
+    status, reason = _classify_exception(exc)
+    n = len(spec.seeds)
+    times = _phase_times(log, seconds, 0.0, n)
+    memory = device.peak_memory(spec.device)
+    return [
+        unit.record(
+            i, status, reason, trace=log.trace(i), time=times, memory=memory, **_stop_fields(log, i)
+        )
+        for i in range(n)
+    ]
+
+
 def _stop_fields(log: Logger, i: int) -> dict[str, Any]:
-    """``converged`` and ``converged_step`` of seed ``i`` under the declared stop rule."""
+    """``converged`` and ``converged_step`` of seed ``i`` under the declared stop rule, and
+    the rule's constants."""
+    rule = log.policy.describe()
     if log.last_step <= 0:
-        return {"converged": None, "converged_step": None}
+        return {"converged": None, "converged_step": None, "stop_rule": rule}
     at = int(log.converged_step[i])
-    return {"converged": at >= 0, "converged_step": at if at >= 0 else None}
+    return {"converged": at >= 0, "converged_step": at if at >= 0 else None, "stop_rule": rule}
 
 
 def unit_records(spec: RunSpec, status: str, reason: str) -> list[dict[str, Any]]:
     """Records for a unit that could not report for itself (its worker process died, or it
     was stopped at its timeout), built from the spec alone."""
     registry.load_plugins()
-    m, t, ctx = _context(spec)
-    keys = spec.keys or tuple(
-        run_key_of(m, t, s, spec.profile, spec.base_seed, spec.purpose) for s in spec.seeds
-    )
-    unit = _Unit(ctx, keys, spec.seeds, environment(spec.device))
+    found = _resolve(spec)
+    unit = _Unit(found.context, found.keys, spec.seeds, environment(spec.device))
+    t = found.task
     unit.judge = [
         {
             "headline": getattr(t.cls, "headline", None),

@@ -3,19 +3,24 @@
 Each unit is a small picklable description (ids, parameters, seeds, profile, device), so the
 same unit runs in-process, in a sandbox child or on a dask worker. A vectorised method gets all
 seeds of a task in one unit; every other method gets one seed per unit.
+
+The settings a tunable method runs with are looked up here, once per (method, task) pair, and
+travel on the unit (``RunSpec.tuning``): the run key hashes exactly the settings the run then
+applies, even if the settings file changes while a sweep is under way.
 """
 
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 
 from bench.core import registry
 from bench.engine.keys import code_fingerprint, run_key
-from bench.engine.tuning import settings_for
+from bench.engine.purpose import purpose_of
 
 
 @dataclass(frozen=True)
@@ -30,8 +35,12 @@ class RunSpec:
     base_seed: int = 0
     threads: int = 1
     keys: tuple[str, ...] = field(default=(), compare=False)
-    #: ``eval`` (a benchmark run) or ``tune`` (a tuning trial, see ``bench.engine.tuning``).
+    #: ``eval`` (a benchmark run) or ``tune`` (a tuning trial): see ``bench.engine.purpose``.
     purpose: str = "eval"
+    #: The settings the method runs with (``bench.engine.tuning.settings_for``), as ``plan``
+    #: resolved them for the run keys; ``None`` on a unit built by hand: ``execute`` then
+    #: resolves them itself, once.
+    tuning: dict[str, Any] | None = field(default=None, compare=False)
 
     @property
     def label(self) -> str:
@@ -60,13 +69,18 @@ def plan(
     threads: int = 1,
     purpose: str = "eval",
 ) -> list[RunSpec]:
-    """Every (method, task) pair; vectorised methods get all seeds in one unit."""
+    """Every (method, task) pair; vectorised methods get all seeds in one unit. A settings
+    file that cannot be read is a ``ValueError`` here, before anything runs."""
+    why = purpose_of(purpose)
     specs = []
     for t in tasks:
         for m in methods:
-            keys = tuple(run_key_of(m, t, s, profile, base_seed, purpose) for s in range(n_seeds))
+            tuning = why.settings(m, t.family, profile)
+            keys = tuple(
+                run_key_of(m, t, s, profile, base_seed, purpose, tuning) for s in range(n_seeds)
+            )
             common = {"profile": profile, "device": device, "base_seed": base_seed,
-                      "threads": threads, "purpose": purpose}  # fmt: skip
+                      "threads": threads, "purpose": purpose, "tuning": tuning}  # fmt: skip
             if getattr(m.cls, "vectorised", False):
                 specs.append(RunSpec(m.id, t.id, tuple(range(n_seeds)), keys=keys, **common))
             else:
@@ -76,15 +90,20 @@ def plan(
 
 
 def run_key_of(
-    m: registry.Entry, t: registry.Entry, seed: int, profile: str, base: int, purpose: str
+    m: registry.Entry,
+    t: registry.Entry,
+    seed: int,
+    profile: str,
+    base: int,
+    purpose: str = "eval",
+    tuning: Mapping[str, Any] | None = None,
 ) -> str:
-    params = dict(m.params)
-    if purpose == "tune":
-        params["purpose"] = "tune"
-    else:
-        tuned = settings_for(m, t.family, profile).get("params")
-        if tuned:  # new tuned settings are new runs
-            params["tuned"] = tuned
+    """The run key of seed ``seed`` of ``m`` on ``t``. ``tuning`` is the settings the run
+    applies (looked up when not given): new tuned settings make new runs."""
+    why = purpose_of(purpose)
+    if tuning is None:
+        tuning = why.settings(m, t.family, profile)
+    params = why.key_params(dict(m.params), tuning)
     return run_key(
         m.id,
         code_fingerprint(m.cls),

@@ -84,6 +84,16 @@ def run_sweep(
     return results
 
 
+def local_gpus(device: str, jobs: int, scheduler: str | None) -> list[str]:
+    """The GPUs a local cluster pins its workers to, one each: every visible one when a CUDA
+    sweep runs more than one worker here; none otherwise (one worker, or another's cluster)."""
+    if device != "cuda" or jobs <= 1 or scheduler:
+        return []
+    import torch
+
+    return [str(i) for i in range(torch.cuda.device_count())]
+
+
 def _timed_execute(spec: RunSpec) -> tuple[list[dict[str, Any]], float]:
     """``execute`` plus its own wall time, measured where it ran (not in the queue)."""
     t0 = time.perf_counter()

@@ -1,5 +1,8 @@
 """Reports from records: summaries, tables, renderers, plots and publishing; nothing is rerun.
 
+Reports read records only: what needs the plugins (a method's start, its tuning grid) comes in
+as :class:`Lookups` from the caller that loads them (``bench.app.report``).
+
 Layers, each importing only those above it::
 
     stats                      numbers with a hand-checkable definition (no records)
@@ -13,7 +16,7 @@ Layers, each importing only those above it::
     landscape                  the loss landscape of sin(w x) (from a formula; uses plotkit)
 """
 
-from bench.report.document import Report, build_report
+from bench.report.document import Lookups, Report, build_report
 from bench.report.plotkit import Figure
 from bench.report.publish import (
     FORMATS,
@@ -38,6 +41,7 @@ __all__ = [
     "README_START",
     "Figure",
     "Loaded",
+    "Lookups",
     "Outcome",
     "Report",
     "Summary",

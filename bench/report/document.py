@@ -12,14 +12,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.core.naming import natural_key
 from bench.engine.store import BadLine
-from bench.report.failure_map import failure_map_table
+from bench.report.failure_map import StartInBasin, failure_map_table
 from bench.report.plotkit import Figure
-from bench.report.records import ENV_FIELDS, env_signature, environment_labels, natural_key
+from bench.report.records import ENV_FIELDS, env_signature, environment_labels
 from bench.report.summaries import Summary, summarise
 from bench.report.tables import (
     MIXED,
     Table,
+    TuningChoice,
     accuracy_table,
     aggregate_table,
     convergence_table,
@@ -31,6 +33,18 @@ from bench.report.tables import (
     tuning_table,
     tuning_trials_table,
 )
+
+
+@dataclass(frozen=True)
+class Lookups:
+    """What a report shows but cannot read off its records: answers that need the plugins (a
+    method's own draw of its start, a method's search grid). A report reads records only, so
+    the caller that loads the plugins supplies these (``bench.app.report.lookups``); without
+    them the failure map's started-in-basin columns read ``-`` and the tuning-trials table is
+    left out."""
+
+    start_in_basin: StartInBasin | None = None
+    tuning_choice: TuningChoice | None = None
 
 
 @dataclass
@@ -51,8 +65,10 @@ def build_report(
     records: Sequence[dict[str, Any]],
     sources: Sequence[Path],
     problems: Sequence[BadLine | str] = (),
+    lookups: Lookups | None = None,
 ) -> Report:
-    """Tables and notes for a set of records (figures are added by the caller)."""
+    """Tables and notes for a set of records (figures are added by the caller); ``lookups``
+    supply what the records alone cannot (see :class:`Lookups`)."""
     labels = environment_labels(records)
     summaries = summarise(records, labels)
     show_env = len(labels) > 1
@@ -68,14 +84,15 @@ def build_report(
     agg = aggregate_table(summaries)
     if agg is not None:
         tables.append(agg)
-    trials = tuning_trials_table(records)
+    lookups = lookups or Lookups()
+    trials = tuning_trials_table(records, lookups.tuning_choice)
     for extra in (tuning_table(summaries), trials):
         if extra is not None:
             tables.append(extra)
     headline = headline_matrix(summaries) if summaries else None
     if trials is not None and all(r.get("purpose") == "tune" for r in records):
         headline = trials  # a folder of tuning trials leads with what was chosen
-    fmap = failure_map_table(records)
+    fmap = failure_map_table(records, lookups.start_in_basin)
     if fmap is not None:
         tables.append(fmap)
     return Report(

@@ -19,12 +19,13 @@ from __future__ import annotations
 import functools
 import math
 import statistics
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from bench.core.record import latest_per_run
 from bench.lib.landscape import INITS, TARGET, basin, basin_probability
 from bench.report.plotkit import Figure, pyplot, save
 from bench.report.stats import wilson_interval
@@ -54,42 +55,17 @@ def _basin(cycles: float) -> tuple[float, float]:
     return basin(TARGET, float(cycles) * math.pi / TARGET)
 
 
-@functools.cache
-def _method(method_id: str) -> Any:
-    from bench.core import registry
-
-    registry.load_plugins()
-    try:
-        return registry.get_method(method_id)
-    except Exception:  # not a method of this install: no start to recompute
-        return None
+#: Whether a run's start ``w0`` lay in the basin of ``w*`` (or of ``-w*``); ``None`` where it
+#: cannot be known. Records keep no ``w0``: answering needs the method's own draw, hence the
+#: plugins, so the caller that has them supplies this (``bench.app.report.start_in_basin``).
+StartInBasin = Callable[[dict[str, Any]], bool | None]
 
 
-def start_in_basin(record: dict[str, Any]) -> bool | None:
-    """Whether the run's start ``w0`` lay in the basin of ``w*`` or of ``-w*``.
-
-    Records keep no ``w0``; it is recomputed from the record's seed the way the runner derives
-    the method's seed (``bench.engine.execute.derive_seed``, stream 2) and the method draws from it
-    (``initial_freqs``). ``None`` where the method cannot be built here."""
-    from bench.engine.plan import derive_seed
-
-    method = _method(record["method"])
-    if method is None or not hasattr(method, "initial_freqs"):
-        return None
-    seed = derive_seed(record.get("base_seed", 0), record["task"], record["seed"], 2)
-    w0 = abs(float(method.initial_freqs([seed])[0]))
-    lo, hi = _basin(float(record["task_params"]["cycles"]))
-    return lo < w0 < hi
-
-
-def _latest(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The last record read of each run (method, task, seed, profile, base seed)."""
-    latest: dict[tuple[Any, ...], dict[str, Any]] = {}
-    for r in records:
-        ident = (r["method"], r["task"], r["seed"], r.get("profile"), r.get("base_seed", 0))
-        latest.pop(ident, None)
-        latest[ident] = r
-    return list(latest.values())
+def lies_in_basin(w0: float, cycles: float) -> bool:
+    """Whether a start ``w0`` lies in the basin of ``w*`` or of ``-w*`` with ``cycles``
+    cycles in the domain (the basin of the expected profile loss, ``bench.lib.landscape``)."""
+    lo, hi = _basin(float(cycles))
+    return lo < abs(float(w0)) < hi
 
 
 def _cell(r: dict[str, Any]) -> tuple[str, str, float, str] | None:
@@ -109,7 +85,9 @@ def _opt_rank(opt: str) -> tuple[int, str]:
     return (OPT_ORDER.index(opt) if opt in OPT_ORDER else len(OPT_ORDER), opt)
 
 
-def failure_map_rows(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+def failure_map_rows(
+    records: Sequence[dict[str, Any]], start_in_basin: StartInBasin | None = None
+) -> list[dict[str, Any]]:
     """One row per (optimiser, start, cycles, profile) of ``sgd-sinusoid`` on ``sin31[cycles=C]``.
 
     Keys: ``optimiser``, ``init``, ``cycles``, ``profile``, ``method``, ``successes``, ``n``
@@ -117,12 +95,12 @@ def failure_map_rows(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     ``not_ok`` (of those, runs whose status was not ``ok``), ``rate``, ``ci_low``, ``ci_high``
     (95% Wilson), ``theory`` (probability of starting in the basin), ``theory_inside`` (the
     theory within the interval), ``median_freq_error`` (over the judged seeds), and, from each
-    run's start recomputed by :func:`start_in_basin`, ``in_basin`` (seeds that started in the
-    basin), ``successes_in_basin`` and ``successes_outside`` (``None`` where a start cannot be
-    recomputed).
+    run's start as ``start_in_basin`` tells it, ``in_basin`` (seeds that started in the basin),
+    ``successes_in_basin`` and ``successes_outside`` (``None`` where a start is not known, and
+    for every row without ``start_in_basin``).
     """
     cells: dict[tuple[str, str, float, str], list[dict[str, Any]]] = {}
-    for r in _latest(records):
+    for r in latest_per_run(records)[0]:
         key = _cell(r)
         if key is not None and r.get("success") is not None:
             cells.setdefault(key, []).append(r)
@@ -132,7 +110,7 @@ def failure_map_rows(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         k = sum(1 for r in recs if r["success"] is True)
         lo, hi = wilson_interval(k, n)
         p = theory(cycles, init) if init in INITS else math.nan
-        starts = [start_in_basin(r) for r in recs]
+        starts = [start_in_basin(r) if start_in_basin else None for r in recs]
         known = all(v is not None for v in starts)
         inside = [r for r, v in zip(recs, starts, strict=True) if v]
         outside = [r for r, v in zip(recs, starts, strict=True) if v is False]
@@ -182,10 +160,13 @@ def _given(k: int | None, n: int | None) -> str:
     return "-" if k is None or n is None or n == 0 else f"{k} / {n}"
 
 
-def failure_map_table(records: Sequence[dict[str, Any]]) -> Table | None:
+def failure_map_table(
+    records: Sequence[dict[str, Any]], start_in_basin: StartInBasin | None = None
+) -> Table | None:
     """The failure map as a report table (rates and theory in percent); ``None`` when the
-    records hold no ``sgd-sinusoid`` run on ``sin31[cycles=C]``."""
-    rows = failure_map_rows(records)
+    records hold no ``sgd-sinusoid`` run on ``sin31[cycles=C]``. The started-in-basin columns
+    need ``start_in_basin`` (see :data:`StartInBasin`); without it they read ``-``."""
+    rows = failure_map_rows(records, start_in_basin)
     if not rows:
         return None
     cells = []

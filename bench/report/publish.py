@@ -17,7 +17,7 @@ from typing import Any, TextIO
 
 from bench.engine.store import ARCHIVE, RECORDS
 from bench.report.csvout import runs_rows, write_csv
-from bench.report.document import Report, build_report, machines, provenance
+from bench.report.document import Lookups, Report, build_report, machines, provenance
 from bench.report.plots import draw_all
 from bench.report.records import Loaded, read
 from bench.report.render import markdown_table, render_html, render_latex, render_markdown
@@ -68,15 +68,17 @@ def write_run_readme(
     dirs: Sequence[Path],
     written: Sequence[Path],
     records: Sequence[dict[str, Any]] | None = None,
+    lookups: Lookups | None = None,
 ) -> Path:
     """``README.md`` of a published run folder: how, where and on what it was produced, what
     the files are, how to build the formats not kept there, and the headline table, all read
-    off the records."""
+    off the records (and ``lookups``, as for :func:`build_report`)."""
     records = read(dirs).records if records is None else list(records)
     intro = provenance(records, dirs) if records else ["No records found."]
     table = headline_matrix(summarise(records))
     if records and all(r.get("purpose") == "tune" for r in records):
-        table = tuning_trials_table(records) or table  # tuning trials: what was chosen
+        choose = (lookups or Lookups()).tuning_choice  # tuning trials: what was chosen
+        table = tuning_trials_table(records, choose) or table
     lines = [
         f"# Published run: {out.name}",
         "",
@@ -291,12 +293,14 @@ def write_report(
     plots: bool = False,
     svg: bool | None = None,
     markdown_to: TextIO | None = None,
+    lookups: Lookups | None = None,
 ) -> Outcome:
     """Write the report of ``loaded`` in each of ``formats`` into ``out`` (``report.md``,
     ``report.html``, ``report.tex``, ``summary.csv`` + ``runs.csv``; figures in ``out/plots``,
     SVG as :func:`svg_wanted` decides). Problems met while reading are printed on stderr and
     listed in the report. ``markdown_to`` also receives the Markdown (even if ``md`` is not
-    among the formats)."""
+    among the formats). ``lookups`` supply what records alone cannot (see
+    :class:`~bench.report.document.Lookups`)."""
     unknown = [f for f in formats if f not in FORMATS]
     if unknown:
         raise ValueError(f"unknown report format(s) {', '.join(unknown)}; use {', '.join(FORMATS)}")
@@ -305,7 +309,7 @@ def write_report(
         print(f"warning: {p}", file=sys.stderr)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    rep = build_report(records, sources, problems)
+    rep = build_report(records, sources, problems, lookups)
     done = Outcome(out, rep, len(problems))
     if plots and records:
         print(f"drawing figures into {out / 'plots'} ...", file=sys.stderr)
@@ -343,10 +347,11 @@ def write_reports(
     formats: Sequence[str] = ("md",),
     plots: bool = False,
     svg: bool | None = None,
+    lookups: Lookups | None = None,
 ) -> list[Path]:
     """Read the records under ``dirs`` and write their report into ``out`` (see
     :func:`write_report`); unreadable lines are reported and skipped. Returns the paths written."""
-    return write_report(read(dirs), dirs, out, formats, plots, svg).written
+    return write_report(read(dirs), dirs, out, formats, plots, svg, lookups=lookups).written
 
 
 def publish_folder(
@@ -356,19 +361,21 @@ def publish_folder(
     plots: bool = False,
     svg: bool | None = None,
     markdown_to: TextIO | None = None,
+    lookups: Lookups | None = None,
 ) -> Outcome:
     """Make ``out`` a lean published results folder: beside the records it keeps only
     ``report.md``, ``summary.csv``, the figures (when drawn) and ``README.md``. HTML, LaTeX and
     ``runs.csv`` are built on demand elsewhere; copies an earlier publication left in ``out``
     are removed so that they never disagree with the records."""
-    done = write_report(loaded, sources, out, ("md",), plots, svg, markdown_to)
+    done = write_report(loaded, sources, out, ("md",), plots, svg, markdown_to, lookups)
     done.written.append(write_summary(Path(out), done.report))
     for name in ON_DEMAND:
         stale = Path(out) / name
         if stale.is_file():
             stale.unlink()
             done.removed.append(stale)
-    done.written.append(write_run_readme(Path(out), sources, done.written, loaded.records))
+    readme = write_run_readme(Path(out), sources, done.written, loaded.records, lookups)
+    done.written.append(readme)
     return done
 
 

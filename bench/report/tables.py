@@ -6,13 +6,14 @@ pages print the same cells.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bench.core.naming import natural_key
 from bench.core.record import STATUSES
 from bench.report import stats
-from bench.report.records import fmt, natural_key, num, pct
+from bench.report.records import fmt, num, pct
 from bench.report.summaries import PHASE_ORDER, Summary, cost_matrix, snr_points
 
 #: Marks a row whose seeds ran in more than one environment.
@@ -358,24 +359,22 @@ def _rate(s: Summary) -> str:
     return f"{s['successes']}/{s['judged']}" if s["judged"] else "-"
 
 
-def tuning_trials_table(records: Sequence[dict[str, Any]]) -> Table | None:
-    """What ``bench tune`` chose, from its trial records: per (method, task family) the winning
-    settings against the paper's, with their mean rank and validation scores."""
-    trials = [r for r in records if r.get("purpose") == "tune"]
-    if not trials:
-        return None
-    from bench.core import registry
-    from bench.engine import tuning
+#: The tuning protocol's choice from trial records: it needs the methods' grids, hence the
+#: plugins, so the report's caller supplies it (``bench.app.report.tuning_choice``).
+TuningChoice = Callable[[Sequence[dict[str, Any]]], Mapping[str, dict[str, Any]]]
 
-    registry.load_plugins()
-    entries = []
-    for fam in sorted({str(r["method_family"]) for r in trials}):
-        try:
-            entries.append(registry.METHODS.get(fam))
-        except registry.RegistryError:
-            continue  # a method this install does not have: its trials stay unsummarised
+
+def tuning_trials_table(
+    records: Sequence[dict[str, Any]], choose: TuningChoice | None = None
+) -> Table | None:
+    """What ``bench tune`` chose, from its trial records: per (method, task family) the winning
+    settings against the paper's, with their mean rank and validation scores. ``None`` without
+    trial records, or without ``choose`` to work the choice out."""
+    trials = [r for r in records if r.get("purpose") == "tune"]
+    if not trials or choose is None:
+        return None
     rows = []
-    for fam, info in tuning.summarise(trials, entries).items():
+    for fam, info in choose(trials).items():
         paper = ", ".join(f"{k}={v}" for k, v in info["paper"].items())
         for tfam, c in sorted(info["families"].items()):
             chosen = ", ".join(f"{k}={v}" for k, v in c["params"].items())

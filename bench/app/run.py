@@ -1,0 +1,165 @@
+"""``run``: methods on tasks for several seeds, one record per run appended to a folder.
+
+Two steps, so that a caller can show the plan before committing to it: :func:`plan_run` checks
+the request, selects the methods and tasks and plans the units (nothing is written), and
+:func:`run` executes a plan. :func:`ready` sits between them for a caller that wants to warn
+before a long sweep starts; :func:`run` calls it itself otherwise.
+
+    from bench.app.run import plan_run, run
+    result = run(plan_run(["fft"], ["sin31"], seeds=2))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.app.errors import UsageError
+from bench.app.execution import Execution, Resolved, resolve
+from bench.app.folders import writable
+from bench.core import defaults, registry
+from bench.engine.plan import RunSpec, drop_done, plan
+from bench.engine.store import done_keys, environment, mixed_with
+
+
+@dataclass
+class RunPlan:
+    """What :func:`run` will do: the units (``specs``) and where their records go."""
+
+    specs: list[RunSpec]
+    methods: list[registry.Entry]
+    tasks: list[registry.Entry]
+    seeds: int
+    profile: str
+    out: Path
+    resolved: Resolved
+    #: Runs planned before ``resume`` left out those already recorded.
+    n_planned: int
+    resume: bool = False
+    #: One line per selected name that is not registered and runs as an ad-hoc variant.
+    notes: list[str] = field(default_factory=list)
+    #: What joining the records already in ``out`` would mix (set by :func:`ready`).
+    warnings: list[str] | None = None
+
+    @property
+    def n_runs(self) -> int:
+        return sum(len(s.seeds) for s in self.specs)
+
+    @property
+    def summary(self) -> str:
+        """The plan in one line: how many runs, how, and where their records go."""
+        done = self.n_planned - self.n_runs
+        done_note = f" ({done} of {self.n_planned} already recorded)" if self.resume else ""
+        r = self.resolved
+        return (
+            f"{len(self.methods)} method(s) x {len(self.tasks)} task(s) x {self.seeds} seed(s): "
+            f"{self.n_runs} run(s) to do{done_note}, profile {self.profile}, device {r.device}, "
+            f"{r.where} -> {self.out}/records.jsonl"
+        )
+
+    @property
+    def labels(self) -> list[str]:
+        """One line per unit, as a dry run lists them."""
+        return [spec.label for spec in self.specs]
+
+
+@dataclass
+class RunResult:
+    """What a run recorded: the new records, counted by status, in ``out``."""
+
+    out: Path
+    records: list[dict[str, Any]]
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def records_file(self) -> Path:
+        return self.out / "records.jsonl"
+
+    @property
+    def counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for r in self.records:
+            counts[r["status"]] = counts.get(r["status"], 0) + 1
+        return counts
+
+    @property
+    def summary(self) -> str:
+        """``12 ok, 1 error``, or that there was nothing new to run."""
+        return ", ".join(f"{v} {k}" for k, v in sorted(self.counts.items())) or (
+            "nothing new to run"
+        )
+
+
+def plan_run(
+    methods: Sequence[str] | None = None,
+    tasks: Sequence[str] | None = None,
+    *,
+    every: bool = False,
+    exclude_methods: Sequence[str] | None = None,
+    exclude_tasks: Sequence[str] | None = None,
+    seeds: int | None = None,
+    base_seed: int = 0,
+    profile: str = "quick",
+    execution: Execution | None = None,
+    out: Path | None = None,
+    resume: bool = False,
+    dry_run: bool = False,
+) -> RunPlan:
+    """Check a run request and plan it; nothing is written.
+
+    ``methods`` and ``tasks`` are fnmatch patterns over the registered ids (``None``: all of
+    them, which ``every`` must then ask for); ``seeds`` defaults per profile and ``out`` to
+    ``runs/<profile>-<device>``. With ``resume``, runs already recorded in ``out`` are left
+    out. A bad request raises :class:`UsageError` naming the command."""
+    if not every and not methods and not tasks:
+        raise UsageError("run: say what to run: --all, or --methods and/or --tasks")
+    if seeds is not None and seeds < 1:
+        raise UsageError("run: --seeds must be at least 1")
+    if base_seed < 0:
+        raise UsageError("run: --base-seed must be a non-negative integer")
+    execution = execution or Execution()
+    resolved = resolve(execution, "run", dry_run)
+    registry.load_plugins()
+    chosen_methods = registry.METHODS.select(methods or None, exclude_methods or None)
+    chosen_tasks = registry.TASKS.select(tasks or None, exclude_tasks or None)
+    if not chosen_methods or not chosen_tasks:
+        raise UsageError("run: the selection is empty after exclusions")
+    notes = [
+        f"note: {e.id} is not registered; running it as an ad-hoc variant"
+        for e in [*chosen_methods, *chosen_tasks]
+        if e.adhoc
+    ]
+    n_seeds = seeds or defaults.SEEDS[profile]
+    out = out or Path(defaults.default_out(profile, resolved.device))
+    try:  # a corrupt tuned-settings file surfaces here, before anything runs
+        specs = plan(chosen_methods, chosen_tasks, n_seeds, profile, resolved.device, base_seed,
+                     execution.threads)  # fmt: skip
+    except ValueError as exc:
+        raise UsageError(f"run: {exc}") from exc
+    n_planned = sum(len(s.seeds) for s in specs)
+    if resume:
+        specs = drop_done(specs, done_keys(out))
+    return RunPlan(
+        specs, chosen_methods, chosen_tasks, n_seeds, profile, out, resolved, n_planned, resume,
+        notes,
+    )  # fmt: skip
+
+
+def ready(run_plan: RunPlan) -> list[str]:
+    """Make sure the plan's folder takes records, and say (one line each) what joining the
+    records already there would mix: another code commit, machine or profile."""
+    writable(run_plan.out)
+    env = environment(run_plan.resolved.device)
+    run_plan.warnings = mixed_with(run_plan.out, env, run_plan.profile)
+    return run_plan.warnings
+
+
+def run(run_plan: RunPlan, *, quiet: bool = False) -> RunResult:
+    """Execute the plan, appending each unit's records to ``out/records.jsonl`` as it ends
+    (a stopped run keeps every finished unit). ``quiet`` leaves out the progress output."""
+    if run_plan.warnings is None:
+        ready(run_plan)
+    recs = run_plan.resolved.sweep(run_plan.specs, run_plan.out, quiet)
+    return RunResult(run_plan.out, recs, list(run_plan.warnings or []))
