@@ -71,16 +71,24 @@ def new_name(old: str) -> tuple[str, ...] | None:
     return None
 
 
+def _internal(frame: Any) -> bool:
+    """A frame ``warnings`` itself steps over when it counts ``stacklevel``."""
+    name = frame.f_code.co_filename
+    return "importlib" in name and "_bootstrap" in name
+
+
 def _caller_stacklevel() -> int:
-    """How far up ``warnings.warn`` must look to name the line that ran the import, past the
-    import machinery and this module."""
-    frame, level = sys._getframe(2), 2
-    while frame is not None and (
-        frame.f_code.co_filename.startswith("<frozen importlib")
-        or frame.f_code.co_filename == __file__
-        or "importlib" in frame.f_code.co_filename.replace("\\", "/").split("/")[-2:-1]
-    ):
-        frame, level = frame.f_back, level + 1
+    """The ``stacklevel`` that names the line which ran the import: past this module and
+    ``importlib.import_module``, counting frames the way ``warnings`` does (it skips the import
+    machinery's own)."""
+    frame, level = sys._getframe(2), 1  # the caller of create_module
+    while frame is not None:
+        if not _internal(frame):
+            level += 1
+            name = frame.f_code.co_filename.replace("\\", "/")
+            if name != __file__ and not name.endswith("importlib/__init__.py"):
+                break
+        frame = frame.f_back
     return level
 
 

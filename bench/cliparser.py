@@ -156,7 +156,7 @@ TUNE = Command(
     "validation data carved from the method's own training samples, and write the winning "
     "settings per (method, task family), with their provenance, to the settings file that "
     "`run` reads. Trial records go to --out; an interrupted tune resumes where it stopped. The "
-    "protocol: bench/core/tuning.py and the README.",
+    "protocol: bench/engine/tuning.py and the README.",
     (
         _o("--methods", nargs="+", metavar="PATTERN", help="default: every tunable one"),
         _o("--tasks", nargs="+", metavar="PATTERN",

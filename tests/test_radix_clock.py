@@ -1,4 +1,4 @@
-"""The radix clock (datasets/radix_clock.py): a clock whose radices and epoch offset are drawn
+"""The radix clock (tasks/radix_clock.py): a clock whose radices and epoch offset are drawn
 per seed. Its labels must follow its stated truth, its sampler must keep the held-out instants
 out, a perfect reader must pass and a blank one fail, and it must run only when named.
 """

@@ -1,5 +1,5 @@
 """The built-in plugins. In the repository they live in the top-level ``methods/`` and
-``datasets/`` folders; the wheel ships them here, as ``bench.builtin.methods`` and
+``tasks/`` folders; the wheel ships them here, as ``bench.builtin.methods`` and
 ``bench.builtin.tasks``, so that nothing is installed under a generic top-level name.
 
 When ``bench`` is imported from a source checkout rather than from an installed copy (for

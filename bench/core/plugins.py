@@ -16,6 +16,7 @@ so is an install that registers no method or no task at all.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib
 import importlib.metadata
@@ -24,6 +25,8 @@ import pkgutil
 import re
 import sys
 import types
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 from bench.core import registry
@@ -32,6 +35,8 @@ from bench.core.registry import METHODS, TASKS, RegistryError
 ENTRY_POINT_GROUPS = ("bench.methods", "bench.tasks")
 PLUGIN_PATH_VAR = "BENCH_PLUGIN_PATH"
 _ROOT_PACKAGE = "bench_plugins"
+#: What the warning of an old import path says (``bench/_moved.py``).
+MOVED_MARK = "moved in periodic-bench"
 
 load_errors: list[str] = []
 _loaded = False
@@ -99,6 +104,21 @@ def _entry_points() -> list[importlib.metadata.EntryPoint]:
     return eps
 
 
+@contextlib.contextmanager
+def _moved_paths_reported(label: str) -> Iterator[None]:
+    """Tell the user, once per plugin, which old import paths it uses: Python shows a
+    ``DeprecationWarning`` raised inside a plugin module to nobody by default, and a plugin's
+    author would otherwise learn of a removal only when it lands."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DeprecationWarning)
+        yield
+    for w in caught:
+        if issubclass(w.category, DeprecationWarning) and MOVED_MARK in str(w.message):
+            print(f"warning: {label}: {w.message}", file=sys.stderr)
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+
+
 def load_plugins(strict: bool = True) -> None:
     """Load every plugin once. ``strict`` raises on the first broken plugin; otherwise broken
     plugins are listed in ``load_errors`` (and warned about) and the rest still load."""
@@ -111,10 +131,11 @@ def load_plugins(strict: bool = True) -> None:
     sources += [(f"plugin file {f}", f) for d in plugin_dirs() for f in folder_files(d)]
     for label, source in sources:
         try:
-            if isinstance(source, Path):
-                load_file(source)
-            else:
-                import_package(source.value.split(":")[0])  # type: ignore[attr-defined]
+            with _moved_paths_reported(label):
+                if isinstance(source, Path):
+                    load_file(source)
+                else:
+                    import_package(source.value.split(":")[0])  # type: ignore[attr-defined]
         except Exception as exc:
             msg = f"{label} failed to load: {type(exc).__name__}: {exc}"
             if strict:

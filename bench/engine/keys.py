@@ -78,8 +78,23 @@ def _reexports(package: str) -> dict[str, str]:
     return out
 
 
+def _defined_in(module: str, name: str) -> str | None:
+    """The module that defines ``name`` as ``module`` hands it out: read from the object itself
+    (a class or function knows its module, also behind a lazy ``__getattr__``), else from the
+    package's re-exports."""
+    try:
+        obj = getattr(importlib.import_module(module), name)
+    except Exception:
+        obj = None
+    defining = getattr(obj, "__module__", None)
+    if isinstance(defining, str) and defining != module and _locate(defining)[0]:
+        return defining
+    return _reexports(module).get(name)
+
+
 def _targets(node: ast.AST, here: str, is_pkg: bool) -> list[str]:
-    """The modules one import statement executes code from."""
+    """The modules one import statement executes code from. A package's ``__init__`` that only
+    passes a name on is not counted; a plain module is, since importing a name from it runs it."""
     if isinstance(node, ast.Import):
         return [n for a in node.names for n in _real(a.name)]
     if not isinstance(node, ast.ImportFrom):
@@ -91,9 +106,12 @@ def _targets(node: ast.AST, here: str, is_pkg: bool) -> list[str]:
             sub = f"{mod}.{alias.name}"
             if _locate(sub)[0] is not None:  # ``from package import module``
                 out.extend(_real(sub))
-            elif alias.name in _reexports(mod):  # a package passing a name on
-                out.extend(_real(_reexports(mod)[alias.name]))
-            else:
+                continue
+            defining = _defined_in(mod, alias.name)
+            package = _locate(mod)[1]
+            if defining:
+                out.extend(_real(defining))
+            if not package or not defining:
                 out.append(mod)
     return out
 

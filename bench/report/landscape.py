@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -110,55 +111,71 @@ def draw_landscape(
         ax_l.plot(w, expected_loss(w, t, r), color="k", ls="--", lw=0.9, label="closed form")
         ax_l.set_ylabel("loss L(w)")
         noise = std / math.sqrt(sgd_batch)
-        ax_g.fill_between(
-            w,
-            grad - noise,
-            grad + noise,
-            color="C1",
-            alpha=0.25,
-            lw=0,
-            label=f"+-1 std of one batch-{sgd_batch} SGD gradient",
-        )
-        style = {"lw": 1} if zoomed else {"lw": 0, "marker": ".", "ms": 1.5, "rasterized": True}
-        ax_g.plot(w, grad, color="C0", label=f"mean over a batch of {batch:,}", **style)
-        if zoomed:
-            ax_g.plot(w, expected_grad(w, t, r), color="k", ls="--", lw=0.9, label="closed form")
-        else:
-            # The expected gradient flips sign every 2 pi / R: draw it on a grid fine enough to
-            # resolve that (it shows as a band), rasterised so the SVG stays small.
-            n_fine = min(max(20 * int(2 * t * r / (2 * math.pi)), 1000), 400_000)
-            fine = np.linspace(0, 2 * t, n_fine)
-            ax_g.plot(
-                fine,
-                expected_grad(fine, t, r),
-                color="k",
-                lw=0.3,
-                alpha=0.6,
-                rasterized=True,
-                label="closed form (sign flips every 2 pi/R)",
-            )
-        ax_g.set_ylabel("gradient dL/dw")
-        ax_g.set_xlabel("w")
-        if zoomed:
-            for ax in (ax_l, ax_g):
-                for edge in (t - basin, t + basin):
-                    ax.axvline(edge, color="0.5", ls=":", lw=1)
-            ax_l.text(t, 0.05, "  basin: t +- pi/R", fontsize=8, color="0.3")
-        else:
-            ax_g.set_yscale("symlog", linthresh=1e-1)
-        for ax in (ax_l, ax_g):
-            ax.grid(True, alpha=0.3)
-            legend_outside(ax)
-        span = "zoomed to t +- 5 pi/R" if zoomed else f"w from 0 to {2 * t:g}"
-        fig.suptitle(
-            f"Loss of sin(w x) against sin({t:g} x), x ~ U[-{r:g}, {r:g}], {span}\n"
-            f"{FORMULA};  L'' at t ~ R^2/3 = {r * r / 3:.3g}, stable GD step < 6/R^2 = "
-            f"{6 / (r * r):.2g}",
-            fontsize=9,
-        )
-        fig.tight_layout()
+        _gradient_panel(ax_g, w, grad, noise, (t, r), zoomed, (batch, sgd_batch))
+        _finish(fig, (ax_l, ax_g), (t, r), zoomed)
         written += save(fig, Path(out), name)
     return written
+
+
+def _gradient_panel(
+    ax: Any, w: np.ndarray, grad: np.ndarray, noise: np.ndarray, tr: tuple[float, float],
+    zoomed: bool, batches: tuple[int, int],
+) -> None:  # fmt: skip
+    """The sampled gradient with one SGD batch's spread, and the closed form beside it."""
+    (t, r), (batch, sgd_batch) = tr, batches
+    ax.fill_between(
+        w,
+        grad - noise,
+        grad + noise,
+        color="C1",
+        alpha=0.25,
+        lw=0,
+        label=f"+-1 std of one batch-{sgd_batch} SGD gradient",
+    )
+    style = {"lw": 1} if zoomed else {"lw": 0, "marker": ".", "ms": 1.5, "rasterized": True}
+    ax.plot(w, grad, color="C0", label=f"mean over a batch of {batch:,}", **style)
+    if zoomed:
+        ax.plot(w, expected_grad(w, t, r), color="k", ls="--", lw=0.9, label="closed form")
+    else:
+        # The expected gradient flips sign every 2 pi / R: draw it on a grid fine enough to
+        # resolve that (it shows as a band), rasterised so the SVG stays small.
+        n_fine = min(max(20 * int(2 * t * r / (2 * math.pi)), 1000), 400_000)
+        fine = np.linspace(0, 2 * t, n_fine)
+        ax.plot(
+            fine,
+            expected_grad(fine, t, r),
+            color="k",
+            lw=0.3,
+            alpha=0.6,
+            rasterized=True,
+            label="closed form (sign flips every 2 pi/R)",
+        )
+    ax.set_ylabel("gradient dL/dw")
+    ax.set_xlabel("w")
+
+
+def _finish(fig: Any, axes: tuple[Any, Any], tr: tuple[float, float], zoomed: bool) -> None:
+    """Basin marks or the log scale, grids, legends and the title."""
+    (ax_l, ax_g), (t, r) = axes, tr
+    basin = math.pi / r
+    if zoomed:
+        for ax in axes:
+            for edge in (t - basin, t + basin):
+                ax.axvline(edge, color="0.5", ls=":", lw=1)
+        ax_l.text(t, 0.05, "  basin: t +- pi/R", fontsize=8, color="0.3")
+    else:
+        ax_g.set_yscale("symlog", linthresh=1e-1)
+    for ax in axes:
+        ax.grid(True, alpha=0.3)
+        legend_outside(ax)
+    span = "zoomed to t +- 5 pi/R" if zoomed else f"w from 0 to {2 * t:g}"
+    fig.suptitle(
+        f"Loss of sin(w x) against sin({t:g} x), x ~ U[-{r:g}, {r:g}], {span}\n"
+        f"{FORMULA};  L'' at t ~ R^2/3 = {r * r / 3:.3g}, stable GD step < 6/R^2 = "
+        f"{6 / (r * r):.2g}",
+        fontsize=9,
+    )
+    fig.tight_layout()
 
 
 def landscape_figures(out: Path) -> list[Figure]:
