@@ -31,10 +31,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from bench import Budget, Logger, TaskView, register_method
+from bench import Budget, TaskView, register_method
 from bench.kit import closed_form
 from bench.kit.batches import TrainingPairs
-from bench.kit.methods import SeedBatchMethod
+from bench.kit.methods import SeedBatchMethod, SeedFit
 
 
 @register_method("sgd-sin", variants=[{"lr": "stable"}, {"dtype": "float64"}])
@@ -84,14 +84,7 @@ class SGDSin(SeedBatchMethod):
     def predict(self, x: np.ndarray) -> np.ndarray:
         return np.sin(self.freqs_[0] * np.asarray(x, dtype=np.float64))
 
-    def _descend(
-        self,
-        tasks: Sequence[TaskView],
-        budget: Budget,
-        seeds: Sequence[int],
-        device: str,
-        log: Logger,
-    ) -> list[float]:
+    def _descend(self, job: SeedFit) -> list[float]:
         """SGD on every seed's ``w`` at once; the final ``w`` per seed.
 
         The gradient is written out, ``dL/dw = mean(2 (sin(w x) - y) cos(w x) x)``, the
@@ -99,6 +92,7 @@ class SGDSin(SeedBatchMethod):
         ``w <- w - lr dL/dw``: the same algorithm without a graph per step. On CPU it runs in
         numpy; on a GPU each window of ``LOG_EVERY`` steps is one captured CUDA graph.
         """
+        tasks, budget, seeds, device, log = job
         if isinstance(self.init, str):
             if self.init != "randn":
                 raise ValueError(f"init must be 'randn' or a number, not {self.init!r}")

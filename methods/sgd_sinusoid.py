@@ -49,9 +49,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from bench import Budget, Logger, TaskView, register_method
+from bench import Budget, TaskView, register_method
 from bench.kit.batches import TrainingPairs
-from bench.kit.methods import SeedBatchMethod
+from bench.kit.methods import SeedBatchMethod, SeedFit
 from bench.lib.landscape import init_distribution, sinusoid_stable_step
 
 OPTIMISERS = ("sgd", "sgd-stable", "adam")
@@ -148,16 +148,10 @@ class SGDSinusoid(SeedBatchMethod):
         x = np.asarray(x).astype(np.float64)
         return self.a_ * np.sin(self.w_ * x + self.phi_) + self.c_
 
-    def _descend(
-        self,
-        tasks: Sequence[TaskView],
-        budget: Budget,
-        seeds: Sequence[int],
-        device: str,
-        log: Logger,
-    ) -> np.ndarray:
+    def _descend(self, job: SeedFit) -> np.ndarray:
         """Train every seed at once; returns the final ``(w, a, phi, c)`` of each seed, one
         row per seed."""
+        tasks, budget, seeds, device, log = job
         lr = self.step_size(tasks[0].domain)
         n_seeds, bs, steps = len(seeds), budget.batch_size, budget.steps
         f64 = torch.float64

@@ -100,3 +100,27 @@ def test_the_warning_names_the_line_that_imported_the_old_path(tmp_path: Path) -
     )  # fmt: skip
     assert r.returncode == 0, r.stderr
     assert "user_script.py:1: DeprecationWarning: bench.tasklib moved" in r.stderr, r.stderr
+
+
+def test_a_seed_batch_method_written_for_0_1_0_still_fits() -> None:
+    """``_descend`` took five arguments in 0.1.0; such a subclass keeps working, warned."""
+    import numpy as np
+
+    from bench import Budget, Logger, TaskView, get_task
+    from bench.kit import SeedBatchMethod
+
+    class OldStyle(SeedBatchMethod):
+        def _descend(self, tasks, budget, seeds, device, log):
+            return [float(s) for s in seeds]
+
+        def _set(self, state):
+            self.state_ = state
+            return self
+
+        def predict(self, x):
+            return np.full(len(x), self.state_)
+
+    views = [TaskView(get_task("sin31"), np.random.default_rng(s)) for s in range(2)]
+    with pytest.warns(DeprecationWarning, match="SeedFit"):
+        fitted = OldStyle().fit_seeds(views, Budget(steps=1), [3, 4], "cpu", Logger(n_seeds=2))
+    assert [m.state_ for m in fitted] == [3.0, 4.0]

@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import copy
 import importlib
+import inspect
+import warnings
 from collections.abc import Sequence
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -77,10 +79,22 @@ def spawn(method: M) -> M:
     return twin
 
 
+class SeedFit(NamedTuple):
+    """What one vectorised fit works on: a task view and a seed per member, and the budget,
+    device and logger they share. One value instead of five arguments passed down a chain of
+    calls; it unpacks in the order ``fit_seeds`` takes them (``train_seeds(models, *job)``)."""
+
+    tasks: Sequence[TaskView]
+    budget: Budget
+    seeds: Sequence[int]
+    device: str
+    log: Logger
+
+
 class SeedBatchMethod(Method):
     """A method that fits all seeds of a task as one computation (``vectorised``).
 
-    Subclasses implement ``_descend(tasks, budget, seeds, device, log)``, which returns one
+    Subclasses implement ``_descend(job)``, which gets a :class:`SeedFit` and returns one
     learned state per seed, and ``_set(state)``, which puts one state on the method and returns
     it. ``fit`` is then the one-seed case of ``fit_seeds``, so a seed alone and the same seed
     inside a batch follow the same code.
@@ -90,7 +104,7 @@ class SeedBatchMethod(Method):
 
     def fit(self, task: TaskView, budget: Budget, seed: int, device: str, log: Logger) -> Any:
         forget(self)
-        (state,) = self._descend([task], budget, [seed], device, log)
+        (state,) = self._descend_compat(SeedFit([task], budget, [seed], device, log))
         return self._set(state)
 
     def fit_seeds(
@@ -101,17 +115,23 @@ class SeedBatchMethod(Method):
         device: str,
         log: Logger,
     ) -> list[Any]:
-        return [spawn(self)._set(s) for s in self._descend(tasks, budget, seeds, device, log)]
+        job = SeedFit(tasks, budget, seeds, device, log)
+        return [spawn(self)._set(s) for s in self._descend_compat(job)]
 
-    def _descend(
-        self,
-        tasks: Sequence[TaskView],
-        budget: Budget,
-        seeds: Sequence[int],
-        device: str,
-        log: Logger,
-    ) -> Sequence[Any]:
+    def _descend(self, job: SeedFit) -> Sequence[Any]:
         raise NotImplementedError
+
+    def _descend_compat(self, job: SeedFit) -> Sequence[Any]:
+        """Call ``_descend``; a subclass written for 0.1.0 takes the five values apart."""
+        if len(inspect.signature(self._descend).parameters) == len(SeedFit._fields):
+            warnings.warn(
+                f"{type(self).__name__}._descend(tasks, budget, seeds, device, log) is the "
+                "0.1.0 form; since 0.2.0 it takes one SeedFit (bench.kit.methods.SeedFit)",
+                DeprecationWarning,
+                stacklevel=3,
+            )
+            return self._descend(*job)  # type: ignore[call-arg]
+        return self._descend(job)
 
     def _set(self, state: Any) -> Any:
         raise NotImplementedError

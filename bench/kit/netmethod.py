@@ -6,16 +6,15 @@ import torch's network machinery; ``bench.kit.methods.NetMethod`` still finds th
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import numpy as np
 import torch
 from torch import nn
 
-from bench.core.contracts import Budget, Logger, Method, TaskView
+from bench.core.contracts import Budget, Method, TaskView
 from bench.core.stop import STOP_POLICY, StopPolicy
-from bench.kit.methods import SeedBatchMethod
+from bench.kit.methods import SeedBatchMethod, SeedFit
 from bench.kit.nn import float64_front, head_size
 from bench.kit.train import train_seeds, warm_up_stacked
 
@@ -94,27 +93,16 @@ class NetMethod(Tunable, SeedBatchMethod):
         n_out = head_size(task.output)
         warm_up_stacked(lambda: self.network(n_out), task.output, budget.batch_size, device)
 
-    def _descend(
-        self,
-        tasks: Sequence[TaskView],
-        budget: Budget,
-        seeds: Sequence[int],
-        device: str,
-        log: Logger,
-    ) -> list[Any]:
+    def _descend(self, job: SeedFit) -> list[Any]:
         self.check_settings()
-        n_out = head_size(tasks[0].output)
+        n_out = head_size(job.tasks[0].output)
         models = []
-        for seed in seeds:
+        for seed in job.seeds:
             torch.manual_seed(seed)
             models.append(self.network(n_out))
         return train_seeds(
             models,
-            tasks,
-            budget,
-            seeds,
-            device,
-            log,
+            *job,
             lr=float(self.lr),
             weight_decay=float(getattr(self, "weight_decay", 0.0)),
             policy=self.stop_policy,
