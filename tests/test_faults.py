@@ -58,7 +58,7 @@ def _fault_sweep(tmp_path: Path, jobs: int, extra_modes: tuple[str, ...] = (), e
         "--timeout", "3", "--memory-limit", "256", "--out", str(tmp_path), "--no-report",
         env=env,
     )  # fmt: skip
-    assert r.returncode == 0, r.stderr
+    assert r.returncode == 1, r.stderr  # runs ended in error: --fail-on error (the default)
     recs = _records(tmp_path)
     assert len(recs) == len(modes) == len({r["run_key"] for r in recs})
     return {r["params"]["mode"]: r for r in recs}, r.stderr
@@ -73,6 +73,15 @@ def test_injected_faults_are_recorded_and_the_serial_sweep_goes_on(tmp_path: Pat
     assert "exited with code 3" in by_mode["exit"]["reason"]
     assert "--timeout 3" in by_mode["sleep"]["reason"]
     assert "retrying once" in err
+    _assert_timed(by_mode)
+
+
+def _assert_timed(by_mode: dict[str, dict]) -> None:
+    """Every run carries the time it used, the stopped and the crashed ones too (as the
+    wall time the parent saw: both tries of a crash, the --timeout of a hang)."""
+    for mode, rec in by_mode.items():
+        assert rec["time"]["batch_seeds"] == 1 and rec["time"]["total"] > 0, mode
+    assert 3 <= by_mode["sleep"]["time"]["total"] < 10
 
 
 @pytest.mark.slow
@@ -80,6 +89,7 @@ def test_injected_faults_on_a_local_dask_cluster(tmp_path: Path) -> None:
     """The same faults on a 2-worker local cluster (worker threads, a sandbox each)."""
     by_mode, _ = _fault_sweep(tmp_path, jobs=2)
     assert {m: r["status"] for m, r in by_mode.items()} == FAULTS
+    _assert_timed(by_mode)
 
 
 def test_dask_records_equal_a_serial_runs(tmp_path: Path) -> None:

@@ -33,6 +33,7 @@ import contextlib
 import itertools
 import logging
 import os
+import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -201,6 +202,14 @@ class ShipPlugins(WorkerPlugin):
         os.environ["BENCH_PLUGIN_PATH"] = os.pathsep.join(paths)
 
 
+def _lost(spec: RunSpec, exc: Exception, seconds: float) -> tuple[list[dict[str, Any]], float]:
+    """The records of a unit whose worker was lost twice. Its time is what the client saw
+    from submitting it to hearing of the loss: the unit's tries on two workers, and at most
+    the units ahead of it in its worker's queue (``WINDOW``) besides."""
+    reason = f"worker lost twice ({type(exc).__name__}): {exc}"
+    return unit_records(spec, "error", reason, seconds=seconds), seconds
+
+
 def run_on_dask(
     specs: Sequence[RunSpec],
     finish: Finish,
@@ -243,7 +252,7 @@ def _run_on_dask(
                 client.register_plugin(ShipPlugins(plugin_dirs()))
             pin = () if scheduler else tuple(gpus)
             todo = iter(specs)
-            futures: dict[Any, RunSpec] = {}
+            futures: dict[Any, tuple[RunSpec, float]] = {}
             done = as_completed()
 
             def submit(n: int) -> None:
@@ -252,19 +261,17 @@ def _run_on_dask(
                         run_unit, spec, timeout, memory_mb, pin, env,
                         key=f"bench-run-{uuid.uuid4().hex}", pure=False,
                     )  # fmt: skip
-                    futures[fut] = spec
+                    futures[fut] = (spec, time.monotonic())
                     done.add(fut)
 
             threads = max(_threads(client), 1)
             submit(WINDOW * threads)
             for finished, fut in enumerate(done, 1):
-                spec = futures.pop(fut)
+                spec, submitted = futures.pop(fut)
                 try:
                     recs, secs = as_records(spec, fut.result())
                 except Exception as exc:  # the unit's worker was lost twice
-                    name = type(exc).__name__
-                    recs = unit_records(spec, "error", f"worker lost twice ({name}): {exc}")
-                    secs = float("nan")
+                    recs, secs = _lost(spec, exc, time.monotonic() - submitted)
                 fut.release()
                 finish(spec, recs, secs)
                 if finished % 64 == 0:  # workers may join (or leave) a remote cluster

@@ -3,6 +3,7 @@ seeding, and peak memory."""
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
 
 import numpy as np
@@ -45,11 +46,13 @@ def sync_for(device: str) -> Callable[[], None]:
 
 
 def seed_everything(seed: int) -> None:
-    """Seed torch's and numpy's global generators for methods that use them."""
+    """Seed torch's, numpy's and Python's global generators for methods that use them (each
+    run then draws the same numbers, whatever ran before it in the same interpreter)."""
     import torch
 
     torch.manual_seed(seed)
     np.random.seed(seed % 2**32)
+    random.seed(seed)
 
 
 def reset_peak_memory(device: str) -> None:

@@ -16,37 +16,14 @@ import numpy as np
 
 from bench.core import registry
 from bench.core.ceiling import representation_ceiling
-from bench.core.contracts import BudgetExceeded, Logger, Method, RunTimeout, TaskView, as_numpy
+from bench.core.contracts import BudgetExceeded, Logger, Method, RunTimeout, TaskView
 from bench.core.record import Record, RunContext
 from bench.core.stop import STOP_POLICY
-from bench.engine import device
+from bench.engine import device, state
 from bench.engine.plan import RunSpec, derive_seed, run_key_of
 from bench.engine.purpose import Evaluation, purpose_of
 from bench.engine.store import environment
-
-
-class _TimedPredictor:
-    """Wraps a fitted model: times ``predict`` (device-synchronised), flags non-finite output,
-    and forwards attributes such as ``freqs_`` to the scorer."""
-
-    def __init__(self, model: Any, sync: Callable[[], None]) -> None:
-        self._model = model
-        self._sync = sync
-        self.seconds = 0.0
-        self.nonfinite = False
-
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        self._sync()
-        t0 = time.perf_counter()
-        y = as_numpy(self._model.predict(x))
-        self._sync()
-        self.seconds += time.perf_counter() - t0
-        if y.dtype.kind == "f" and not np.all(np.isfinite(y)):
-            self.nonfinite = True
-        return y
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._model, name)
+from bench.engine.timing import Clock, TimedPredictor, phase_times
 
 
 def _classify_exception(exc: BaseException) -> tuple[str, str]:
@@ -175,10 +152,11 @@ def _fit(unit: _Unit, spec: RunSpec, t_id: str, log: Logger) -> list[Any]:
 
 
 def _score(
-    why: Evaluation, task: Any, model: Any, view: TaskView, log: Logger, i: int, sync: Any
+    why: Evaluation, task: Any, model: Any, view: TaskView, i: int, sync: Any, clock: Clock
 ) -> dict[str, Any]:
-    """Metrics, status and success of one fitted seed, judged as its purpose says."""
-    pred = _TimedPredictor(model, sync)
+    """Metrics, status, success and times of one fitted seed, judged as its purpose says."""
+    log = clock.log
+    pred = TimedPredictor(model, sync)
     status, reason = "ok", ""
     metrics: dict[str, Any] = {}
     try:
@@ -190,6 +168,10 @@ def _score(
         status, reason = "diverged", "non-finite training loss"
     elif pred.nonfinite and status == "ok":
         status, reason = "diverged", "non-finite predictions"
+    times = clock.times(pred.seconds)
+    over = clock.overrun(times) if status == "ok" else None
+    if over:
+        status, reason = "timeout", over
     _add_run_metrics(metrics, model, view, log, i)
     ceiling = None
     if status == "ok" and why.ceiling:
@@ -202,7 +184,7 @@ def _score(
         "reason": reason,
         "success": why.success(task, metrics, status),
         "metrics": metrics,
-        "predict": pred.seconds,
+        "time": times,
         "ceiling": ceiling,
     }
 
@@ -229,23 +211,34 @@ def _add_run_metrics(
                 metrics.setdefault(str(key), float(value))
 
 
-def execute(spec: RunSpec) -> list[dict[str, Any]]:
-    """Run one unit of work; always returns one record per seed, whatever happens."""
-    device.set_threads(spec.threads)
-    registry.load_plugins()
-    found = _resolve(spec)
-    unit = _Unit(found.context, found.keys, spec.seeds, environment(spec.device))
-    try:  # a plugin that fails while being built still yields records
-        why_not = _build(unit, spec, found)
-    except Exception as exc:
-        status, reason = _classify_exception(exc)
-        return unit.records(status, f"setup failed: {reason}")
-    if why_not:
-        return unit.records("skipped", why_not)
-    return _run(unit, spec)
+#: Called with a unit's whole time budget in seconds (per seed x seeds) as its fit begins.
+OnBudget = Callable[[float], None]
 
 
-def _run(unit: _Unit, spec: RunSpec) -> list[dict[str, Any]]:
+def execute(spec: RunSpec, on_budget: OnBudget | None = None) -> list[dict[str, Any]]:
+    """Run one unit of work; always returns one record per seed, whatever happens.
+
+    Every global setting the run changes (torch's default dtype, threads, random states,
+    warnings filters, environment variables, ...: ``bench.engine.state``) is put back when it
+    ends, so the next unit in this interpreter starts as this one did. ``on_budget`` hears the
+    unit's time budget before the fit starts (the sandbox tells its parent, which stops a
+    run that hangs far past it)."""
+    registry.load_plugins()  # first: what a plugin sets up as it is imported stays
+    with state.restored():
+        device.set_threads(spec.threads)
+        found = _resolve(spec)
+        unit = _Unit(found.context, found.keys, spec.seeds, environment(spec.device))
+        try:  # a plugin that fails while being built still yields records
+            why_not = _build(unit, spec, found)
+        except Exception as exc:
+            status, reason = _classify_exception(exc)
+            return unit.records(status, f"setup failed: {reason}")
+        if why_not:
+            return unit.records("skipped", why_not)
+        return _run(unit, spec, on_budget)
+
+
+def _run(unit: _Unit, spec: RunSpec, on_budget: OnBudget | None) -> list[dict[str, Any]]:
     """Fit and score a built unit: one record per seed, also when the fit fails."""
     n = len(spec.seeds)
     sync = device.sync_for(spec.device)
@@ -258,6 +251,8 @@ def _run(unit: _Unit, spec: RunSpec) -> list[dict[str, Any]]:
         n_seeds=n, deadline=time.perf_counter() + budget.seconds * n, sync=sync, floor=floors,
         policy=policy,
     )  # fmt: skip
+    if on_budget is not None:
+        on_budget(budget.seconds * n)
     device.reset_peak_memory(spec.device)
     sync()
     t0 = time.perf_counter()  # fit time includes the warm-up, which is then taken apart
@@ -270,8 +265,9 @@ def _run(unit: _Unit, spec: RunSpec) -> list[dict[str, Any]]:
     finally:
         device.release(spec.device)
     why = purpose_of(spec.purpose)
+    clock = Clock(log, fit_seconds, n, budget.seconds)
     scored = [
-        _score(why, task, model, view, log, i, sync)
+        _score(why, task, model, view, i, sync, clock)
         for i, (task, model, view) in enumerate(zip(unit.tasks, fitted, unit.views, strict=True))
     ]
     memory = device.peak_memory(spec.device)
@@ -282,7 +278,7 @@ def _run(unit: _Unit, spec: RunSpec) -> list[dict[str, Any]]:
             sc["reason"],
             success=sc["success"],
             metrics=sc["metrics"],
-            time=_phase_times(log, fit_seconds, sc["predict"], n),
+            time=sc["time"],
             trace=log.trace(i),
             ceiling=sc["ceiling"],
             memory=memory,
@@ -298,7 +294,7 @@ def _fit_failed(
     """The records of a unit whose fit raised: what was logged up to then, and why."""
     status, reason = _classify_exception(exc)
     n = len(spec.seeds)
-    times = _phase_times(log, seconds, 0.0, n)
+    times = phase_times(log, seconds, 0.0, n)
     memory = device.peak_memory(spec.device)
     return [
         unit.record(
@@ -318,9 +314,13 @@ def _stop_fields(log: Logger, i: int) -> dict[str, Any]:
     return {"converged": at >= 0, "converged_step": at if at >= 0 else None, "stop_rule": rule}
 
 
-def unit_records(spec: RunSpec, status: str, reason: str) -> list[dict[str, Any]]:
+def unit_records(
+    spec: RunSpec, status: str, reason: str, seconds: float | None = None
+) -> list[dict[str, Any]]:
     """Records for a unit that could not report for itself (its worker process died, or it
-    was stopped at its timeout), built from the spec alone."""
+    was stopped at its timeout), built from the spec alone. ``seconds``, the wall time the
+    unit used as its parent saw it, is shared among its seeds as a fit's is (``time.total``
+    and ``batch_seeds``; which phases it went to is not known)."""
     registry.load_plugins()
     found = _resolve(spec)
     unit = _Unit(found.context, found.keys, spec.seeds, environment(spec.device))
@@ -332,25 +332,36 @@ def unit_records(spec: RunSpec, status: str, reason: str) -> list[dict[str, Any]
             "success_criterion": getattr(t.cls, "success_criterion", ""),
         }
     ] * len(spec.seeds)
-    return unit.records(status, reason)
-
-
-def _phase_times(
-    log: Logger, fit_seconds: float, predict_seconds: float, n: int
-) -> dict[str, float]:
-    """Per-seed phase seconds. Time inside ``fit`` outside named phases counts as ``train``;
-    a vectorised fit's time is shared equally among its seeds (``batch_seeds`` says how many)."""
-    named = {k: v for k, v in log.phases.items() if k != "train"}
-    train = log.phases.get("train", max(fit_seconds - sum(named.values()), 0.0))
-    times = {**named, "train": train, "predict": predict_seconds}
-    times = {k: v / n if k != "predict" else v for k, v in times.items()}
-    times["total"] = sum(v for k, v in times.items())
-    times["batch_seeds"] = n
-    return times
+    n = len(spec.seeds)
+    times = {} if seconds is None else {"total": seconds / n, "batch_seeds": n}
+    return unit.records(status, reason, time=times)
 
 
 def _safe_params(method: Any) -> dict[str, Any]:
     try:
-        return dict(method.get_params())
+        return readable(dict(method.get_params()))
     except Exception:
         return {}
+
+
+def readable(value: Any) -> Any:
+    """``value`` as JSON can carry it and a reader can recognise it: containers item by item,
+    numpy numbers and arrays as Python ones, a function or class as ``module.qualname``
+    (``act=np.sin`` is recorded as ``"numpy.sin"``), anything else as its ``repr``. JSON
+    values come back as they are, so the records of plain hyper-parameters do not change."""
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    if isinstance(value, dict):
+        return {
+            k if isinstance(k, str) else str(readable(k)): readable(v) for k, v in value.items()
+        }
+    if isinstance(value, list | tuple):
+        items = [readable(v) for v in value]
+        return tuple(items) if type(value) is tuple else items
+    if isinstance(value, np.generic | np.ndarray):
+        return readable(value.tolist())
+    name = getattr(value, "__qualname__", None) or getattr(value, "__name__", None)
+    if callable(value) and isinstance(name, str):
+        module = getattr(value, "__module__", None)
+        return f"{module}.{name}" if isinstance(module, str) and module else name
+    return repr(value)

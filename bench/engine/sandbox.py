@@ -7,6 +7,11 @@ running, so that
 
 * a run past ``timeout`` seconds (per seed of the unit) is stopped with SIGKILL and recorded
   as ``timeout``, even when it is stuck in native code where no Python check can reach it;
+* so is a run still going at :data:`BUDGET_GRACE` times its unit's time budget plus
+  :data:`BUDGET_SLACK_S` seconds (the child tells the parent the budget as the fit begins):
+  a method that never logs cannot hang a sweep without ``--timeout`` either;
+* the child runs in a session (and process group) of its own, and is stopped by killing that
+  whole group: processes a method started (``prophet``'s cmdstan) end with it;
 * a run that kills its interpreter (a segmentation fault, ``os._exit``, the kernel's OOM
   killer) is retried once in a fresh child and, if it dies again, recorded as ``error`` with
   the signal or exit code;
@@ -14,10 +19,13 @@ running, so that
   address-space limit, set around each run): exceeding it raises ``MemoryError`` inside the
   run, which is recorded as ``oom``.
 
-The wire format is one JSON line each way (the unit's fields out, ``{"records", "seconds"}``
-back) on a pipe of its own: a plugin printing to stdout cannot corrupt it (the child's stdout
-goes to its stderr). The child ignores SIGINT (the parent decides when it stops) and exits when
-its stdin closes or its parent disappears, so a SIGKILLed sweep leaves no child behind.
+The wire format is JSON lines on a pipe of its own: the unit's fields out; back, the unit's
+time budget as its fit starts (``{"budget"}``), then ``{"records", "seconds"}``. A plugin
+printing to stdout cannot corrupt it (the child's stdout goes to its stderr), and a value JSON
+cannot carry (a function given as a hyper-parameter) is sent in a readable form
+(``bench.engine.execute.readable``), never a reason for the child to fail. The child ignores
+SIGINT (the parent decides when it stops) and exits, with its whole process group, when its
+stdin closes or its parent disappears, so a SIGKILLed sweep leaves nothing behind.
 
 One sandbox per thread is kept and reused (:func:`shared`) while the environment that shapes a
 run (``BENCH_*``, thread and device variables) stays the same; a changed environment starts a
@@ -38,7 +46,7 @@ import threading
 import time
 from dataclasses import asdict
 
-from bench.engine.execute import unit_records
+from bench.engine.execute import readable, unit_records
 from bench.engine.plan import RunSpec
 
 #: Environment variables a child reads once at start: a change means a fresh child.
@@ -54,6 +62,13 @@ _SIGNAL_NAMES = {
 }
 
 
+#: A run still going at this many times its unit's time budget (``budget.seconds`` x seeds),
+#: plus :data:`BUDGET_SLACK_S` for building and scoring, is stopped as ``timeout`` (or at
+#: ``--timeout``, if that comes first). The harness itself records a run over its budget as
+#: ``timeout`` when it ends (``bench.engine.execute``); this stops one that would never end.
+BUDGET_GRACE = 2.0
+BUDGET_SLACK_S = 5.0
+
 #: What a sandbox returns for one unit: its records, or why there are none; and its seconds.
 Outcome = tuple[list[dict] | None, tuple[str, str] | None, float]
 
@@ -64,12 +79,21 @@ def as_records(spec: RunSpec, outcome: Outcome) -> tuple[list[dict], float]:
     records, failed, secs = outcome
     if records is None:
         assert failed is not None
-        records = unit_records(spec, *failed)
+        records = unit_records(spec, *failed, seconds=secs)
     return records, secs
 
 
 class ChildDied(RuntimeError):
     """The child interpreter ended before it answered."""
+
+
+class Overdue(RuntimeError):
+    """The child ran past a limit: ``--timeout`` (``budget`` None) or its unit's time budget
+    by :data:`BUDGET_GRACE` (``budget``: the unit's budget in seconds)."""
+
+    def __init__(self, budget: float | None) -> None:
+        super().__init__("overdue")
+        self.budget = budget
 
 
 def _env_key(extra: dict[str, str | None] | None = None) -> tuple[tuple[str, str], ...]:
@@ -89,6 +113,7 @@ class Sandbox:
         self.key = (_env_key(self.extra_env), memory_mb)
         self._proc: subprocess.Popen[bytes] | None = None
         self._buf = b""
+        self._sent: float | None = None  # when the unit in flight was sent (monotonic)
 
     # -- the child's life -------------------------------------------------------------------
     def _start(self) -> subprocess.Popen[bytes]:
@@ -104,23 +129,30 @@ class Sandbox:
         root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
         if os.path.basename(root) not in ("site-packages", "dist-packages"):
             env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+        # A session of its own: the child leads a process group that holds whatever its runs
+        # start, and close() kills the group. (A terminal's Ctrl-C no longer reaches it
+        # directly, which is as before: it ignores SIGINT and the parent stops it.)
         self._proc = subprocess.Popen(
-            cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, close_fds=True
-        )
+            cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, close_fds=True,
+            start_new_session=True,
+        )  # fmt: skip
         self._buf = b""
         self._read_line(self._proc, None)  # "ready": imports are not charged to the first run
         return self._proc
 
     def close(self) -> None:
-        """Stop the child (at once: SIGKILL) if it is running."""
+        """Stop the child and every process of its group (at once: SIGKILL)."""
         proc, self._proc = self._proc, None
-        if proc is not None and proc.poll() is None:
-            proc.kill()
-        if proc is not None:
-            proc.wait()
-            for f in (proc.stdin, proc.stdout):
-                if f is not None:
-                    f.close()
+        if proc is None:
+            return
+        try:  # also when the child is gone: what its runs started may still be there
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        proc.wait()
+        for f in (proc.stdin, proc.stdout):
+            if f is not None:
+                f.close()
 
     # -- one unit ---------------------------------------------------------------------------
     def run(self, spec: RunSpec, timeout: float | None = None) -> tuple[list[dict], float]:
@@ -130,44 +162,62 @@ class Sandbox:
     def attempt(self, spec: RunSpec, timeout: float | None = None) -> Outcome:
         """``(records, None, seconds)`` from the child, or ``(None, (status, reason),
         seconds)`` when it could not answer: the records are then built by :func:`as_records`
-        where the registry is loaded (a dask worker's own process need not load it)."""
-        limit = None if timeout is None else timeout * max(1, len(spec.seeds))
-        why = ""
+        where the registry is loaded (a dask worker's own process need not load it). The
+        seconds are then the wall time the unit ran here, both tries of a crash included."""
+        n = len(spec.seeds)
+        limit = None if timeout is None else timeout * max(1, n)
+        why, used = "", 0.0
         for attempt in (1, 2):  # a child that dies gets one retry in a fresh child
             try:
                 records, secs = self._ask(spec, limit)
                 return records, None, secs
-            except TimeoutError:
+            except Overdue as exc:
+                used += self._elapsed()
                 self.close()
-                n = len(spec.seeds)
-                reason = f"stopped at --timeout {timeout:g} s per seed ({n} seed(s) in the unit)"
-                return None, ("timeout", reason), float(limit or 0.0)
+                return None, ("timeout", _overdue_reason(exc.budget, timeout, n, used)), used
             except ChildDied as exc:
+                used += self._elapsed()
                 self.close()
                 why = str(exc)
                 if _stopping.is_set():
-                    return None, ("error", f"{why}: the sweep was stopped"), float("nan")
+                    return None, ("error", f"{why}: the sweep was stopped"), used
                 if attempt == 1:
                     print(f"warning: {spec.label}: {why}; retrying once", file=sys.stderr)
-        return None, ("error", f"{why} (twice)"), float("nan")
+        return None, ("error", f"{why} (twice)"), used
+
+    def _elapsed(self) -> float:
+        """Seconds since the unit in flight was sent (0 if none was)."""
+        sent, self._sent = self._sent, None
+        return 0.0 if sent is None else time.monotonic() - sent
 
     def _ask(self, spec: RunSpec, limit: float | None) -> tuple[list[dict], float]:
         proc = self._proc if self._proc is not None and self._proc.poll() is None else None
         proc = proc or self._start()
         assert proc.stdin is not None and proc.stdout is not None
         line = json.dumps({**asdict(spec), "seeds": list(spec.seeds), "keys": list(spec.keys)})
+        self._sent = time.monotonic()
         try:
             proc.stdin.write(line.encode() + b"\n")
             proc.stdin.flush()
         except BrokenPipeError:
             raise ChildDied(self._death(proc)) from None
-        answer = json.loads(self._read_line(proc, limit))
-        return answer["records"], answer["seconds"]
+        stop = None if limit is None else self._sent + limit
+        budget: float | None = None
+        while True:
+            try:
+                answer = json.loads(self._read_line(proc, stop))
+            except TimeoutError:
+                raise Overdue(budget) from None
+            if "budget" not in answer:
+                self._sent = None
+                return answer["records"], answer["seconds"]
+            backstop = time.monotonic() + answer["budget"] * BUDGET_GRACE + BUDGET_SLACK_S
+            if stop is None or backstop < stop:
+                stop, budget = backstop, float(answer["budget"])
 
-    def _read_line(self, proc: subprocess.Popen[bytes], limit: float | None) -> bytes:
-        """The child's next answer line, waiting at most ``limit`` seconds."""
+    def _read_line(self, proc: subprocess.Popen[bytes], deadline: float | None) -> bytes:
+        """The child's next answer line, waiting at most until ``deadline`` (monotonic)."""
         assert proc.stdout is not None
-        deadline = None if limit is None else time.monotonic() + limit
         fd = proc.stdout.fileno()
         while b"\n" not in self._buf:
             wait = None if deadline is None else deadline - time.monotonic()
@@ -191,6 +241,17 @@ class Sandbox:
             name = _SIGNAL_NAMES.get(sig) or signal.Signals(sig).name
             return f"worker process killed by {name}"
         return f"worker process exited with code {code}"
+
+
+def _overdue_reason(budget: float | None, timeout: float | None, n: int, used: float) -> str:
+    """Why a unit was stopped: at ``--timeout``, or far past its time budget."""
+    if budget is None:
+        return f"stopped at --timeout {timeout:g} s per seed ({n} seed(s) in the unit)"
+    return (
+        f"time budget exceeded: stopped after {used:.1f} s, still running at "
+        f"{BUDGET_GRACE:g} x the unit's {budget:g} s budget + {BUDGET_SLACK_S:g} s "
+        f"({n} seed(s))"
+    )
 
 
 #: One sandbox per thread that runs units (the serial sweep's, each worker thread of a local
@@ -241,10 +302,13 @@ atexit.register(close_shared)
 
 # -- the child's side ---------------------------------------------------------------------------
 def _watch_parent(parent: int) -> None:
-    """Exit when the parent is gone (it was SIGKILLed: nobody will read the answer)."""
+    """Exit when the parent is gone (it was SIGKILLed: nobody will read the answer), with
+    every process of this child's group (what its runs started)."""
     while True:
         time.sleep(1.0)
         if os.getppid() != parent:
+            if os.getpgrp() == os.getpid():  # the leader of a group of its own
+                os.killpg(0, signal.SIGKILL)
             os._exit(0)
 
 
@@ -286,18 +350,20 @@ def serve(memory_mb: float | None = None) -> None:
     answer.write(b"ready\n")
     answer.flush()
 
+    def send(message: dict) -> None:
+        answer.write(json.dumps(message, default=readable).encode() + b"\n")
+        answer.flush()
+
     for line in sys.stdin.buffer:
         fields = json.loads(line)
         spec = RunSpec(**{**fields, "seeds": tuple(fields["seeds"]), "keys": tuple(fields["keys"])})
         t0 = time.perf_counter()
         try:
             _limit_memory(memory_mb)
-            records = execute(spec)
+            records = execute(spec, on_budget=lambda seconds: send({"budget": seconds}))
         finally:
             _unlimit_memory()
-        out = json.dumps({"records": records, "seconds": time.perf_counter() - t0})
-        answer.write(out.encode() + b"\n")
-        answer.flush()
+        send({"records": records, "seconds": time.perf_counter() - t0})
 
 
 if __name__ == "__main__":
