@@ -8,9 +8,10 @@ Layers, each importing only those above it::
     stats                      numbers with a hand-checkable definition (no records)
     records                    reading and vetting records; formatting helpers
     summaries                  one Summary per (method, task)
-    tables                     summaries as rows of text
+    tables, cost_tables        summaries as rows of text (cost_tables: cost, ERT, profile)
     document                   the Report every renderer prints
     plotkit                    matplotlib set-up, method styles, panel splitting
+    profile_plot               the performance profile's drawing
     render, csvout, plots      Markdown/HTML/LaTeX, CSV, figures
     publish                    writing report folders, run READMEs, README tables
     landscape                  the loss landscape of sin(w x) (from a formula; uses plotkit)

@@ -14,6 +14,7 @@ from typing import Any
 
 from bench.core.naming import natural_key
 from bench.engine.store import BadLine
+from bench.report.cost_tables import aggregate_table, cost_table
 from bench.report.failure_map import StartInBasin, failure_map_table
 from bench.report.plotkit import Figure
 from bench.report.records import ENV_FIELDS, env_signature, environment_labels
@@ -23,9 +24,7 @@ from bench.report.tables import (
     Table,
     TuningChoice,
     accuracy_table,
-    aggregate_table,
     convergence_table,
-    cost_table,
     crlb_table,
     headline_matrix,
     representation_evidence,

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from bench.core.naming import natural_key
-from bench.report import stats
 from bench.report.failure_map import failure_map_figures
 from bench.report.landscape import landscape_figures
 from bench.report.plotkit import (
@@ -32,7 +31,8 @@ from bench.report.plotkit import (
     save,
     slug,
 )
-from bench.report.summaries import Summary, cost_matrix, snr_points
+from bench.report.profile_plot import NUDGE, caveat, performance_profile_plot
+from bench.report.summaries import Summary, snr_points
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure as MplFigure
@@ -340,11 +340,7 @@ def snr_plot(group: str, data: dict[str, Any], styles: Styles) -> tuple[MplFigur
     return fig, len(groups) > 1
 
 
-# -- performance profile --------------------------------------------------------------------------
-
-#: Percentage points between the lines of methods with equal profiles (all solving nothing, say),
-#: so that none hides another.
-NUDGE = 0.8
+# -- performance profile (drawn by profile_plot) -----------------------------------------------
 
 
 def performance_profile_figure(
@@ -361,41 +357,5 @@ def performance_profile_figure(
         f"right edge is the share of tasks solved at all. Lines are nudged up to "
         f"{NUDGE * (MAX_LINES - 1) / 2:g} points apart so that equal profiles stay visible."
     ) + (SPLIT_NOTE if split else "")
+    caption += caveat(summaries)  # whose costs are lower bounds (runs of unknown time)
     return Figure("performance_profile", "Performance profile", caption, png, svg_path)
-
-
-def performance_profile_plot(
-    summaries: Sequence[Summary], styles: Styles
-) -> tuple[MplFigure, bool] | None:
-    cost = cost_matrix(summaries)
-    prof = stats.performance_profile(cost)
-    finite = [v for r in prof.ratios.values() for v in r if math.isfinite(v)]
-    if not prof.tasks or not finite:
-        return None
-    plt = pyplot()
-    top = max(10.0, max(finite) * 2)
-    groups = panels(list(prof.ratios), styles)
-    fig, axes = plt.subplots(
-        len(groups), 1, figsize=(7.5, 0.5 + 3.4 * len(groups)), sharex=True, squeeze=False
-    )
-    for (title, members), ax in zip(groups, axes[:, 0], strict=True):
-        for i, m in enumerate(members):
-            r = sorted(v for v in prof.ratios[m] if math.isfinite(v))
-            xs = [1.0, *r, top]
-            ys = [prof.rho(m, 1.0), *[prof.rho(m, v) for v in r], prof.rho(m, top)]
-            nudge = NUDGE * (i - (len(members) - 1) / 2)
-            ax.step(
-                xs,
-                [100 * y + nudge for y in ys],
-                where="post",
-                label=m,
-                **styles[m].line(True, layer=i),
-            )
-        ax.set_xscale("log")
-        ax.set_xlim(1, top)
-        ax.set_ylim(-4, 104)
-        finish_panel(ax, "tasks solved (%)", title, minor_grid=True)
-    axes[-1, 0].set_xlabel("tau: within this factor of the best expected running time")
-    fig.suptitle(f"Performance profile over {len(prof.tasks)} task(s)", fontsize=11)
-    fig.tight_layout()
-    return fig, len(groups) > 1

@@ -98,6 +98,13 @@ def batch_seeds(rec: dict[str, Any]) -> int:
     return int(b) if isinstance(b, int | float) and b >= 1 else 1
 
 
+def run_seconds(rec: dict[str, Any]) -> float | None:
+    """The seconds a run used, per seed (``time.total``), whatever its status: a run stopped
+    at its timeout or crashed used time too. ``None`` when the record does not say (failed
+    runs recorded before they were timed carry an empty ``time``); never a silent 0."""
+    return num((rec.get("time") or {}).get("total"))
+
+
 def record_problem(rec: dict[str, Any]) -> str | None:
     """Why a record that has every required key still cannot be summarised (a foreign or
     hand-edited line), or ``None``. Checked here so that one odd record never stops a report."""

@@ -10,6 +10,7 @@ import base64
 import html
 import re
 
+from bench.report.cost_tables import LOWER_BOUND
 from bench.report.document import Report
 from bench.report.tables import MIXED, Table
 
@@ -134,6 +135,7 @@ _LATEX_SPECIAL = {
     "<": r"\textless{}",
     ">": r"\textgreater{}",
     MIXED: r"\textsuperscript{\dag}",
+    LOWER_BOUND: r"$\geq$",
 }
 
 

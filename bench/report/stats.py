@@ -99,11 +99,14 @@ def still_improving(
 
 
 def expected_running_time(seconds: Sequence[float], successes: int) -> float:
-    """Seconds spent over all runs divided by the number of successful runs.
+    """Seconds spent over all runs, successful or not, divided by the number of successful runs.
 
     This is the "expected running time" of the COCO/BBOB benchmarks: the cost of one success
-    when failed seeds are restarted. It folds reliability and speed into one number, so a fast
-    method that succeeds on one seed in ten is not ranked above a slower, reliable one.
+    when failed seeds are restarted, so ``seconds`` must hold the time of every attempted run
+    (timed out, diverged and crashed ones included), as COCO counts the evaluations of
+    unsuccessful runs; a failed run counted as 0 s makes failing look cheap. It folds
+    reliability and speed into one number, so a fast method that succeeds on one seed in ten
+    is not ranked above a slower, reliable one.
     ``inf`` when nothing succeeded.
     """
     if successes <= 0:

@@ -4,6 +4,13 @@ Counting rules, stated once here and again in the pages:
 - A *judged* run is any run that was not skipped and whose task has a success criterion. Runs
   that timed out, diverged, ran out of memory or crashed are judged and count as failures;
   skipped runs are shown with their reason and left out of the denominator.
+- Cost counts every attempted run, whatever its status: a run stopped at its timeout, out of
+  memory, diverged or crashed used time, and that time is in the phase medians, the total and
+  the ERT (COCO counts the evaluations of unsuccessful runs alike). Skipped runs were not
+  attempted and cost nothing. A run whose record carries no time (failed runs recorded before
+  failures were timed) is counted in ``time_unknown``, never as 0 s.
+- A failed seed *ran out of budget* only when it finished (status ``ok``) before the stop rule
+  fired; a seed that diverged, timed out, ran out of memory or crashed failed for that reason.
 - Times are per seed: a vectorised method that fits S seeds at once records each seed's share
   (``time.batch_seeds`` says S), and trace seconds are divided by S the same way.
 """
@@ -25,6 +32,7 @@ from bench.report.records import (
     loss_target_of,
     median_of,
     num,
+    run_seconds,
     seconds_per_1k_steps,
 )
 
@@ -108,8 +116,13 @@ def _outcome(recs: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "distinct_seconds": (rep or {}).get("distinct_seconds"),
         **_ceiling(recs),
         **_tuning(recs),
-        # Failed seeds whose budget ran out before the stop rule fired: not a verdict.
-        "out_of_budget": sum(1 for r in judged if not r["success"] and r.get("converged") is False),
+        # Failed seeds that finished but whose budget ran out before the stop rule fired: not a
+        # verdict. A diverged, timed-out or crashed seed did not run out of budget.
+        "out_of_budget": sum(
+            1
+            for r in judged
+            if r["status"] == "ok" and not r["success"] and r.get("converged") is False
+        ),
     }
 
 
@@ -168,7 +181,9 @@ def _convergence(recs: Sequence[dict[str, Any]]) -> dict[str, Any]:
             final.append(v)
     improving = [stats.still_improving(r["trace"]) for r in traced]
     known = [v for v in improving if v is not None]
-    stepped = [r for r in recs if r.get("converged") is not None]
+    # Seeds that finished and took steps; the stop rule's verdict on a diverged or crashed
+    # seed (it never fired) says nothing about its budget.
+    stepped = [r for r in recs if r["status"] == "ok" and r.get("converged") is not None]
     return {
         "converged": sum(1 for r in stepped if r["converged"]),
         "stepped": len(stepped),
@@ -184,6 +199,8 @@ def _convergence(recs: Sequence[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _cost(recs: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Phase medians, total, ERT and resources over the attempted runs, failed ones included
+    (see the module's counting rules); ``time_unknown`` only where some run's time is."""
     ran = [r for r in recs if r["status"] != "skipped"]
     phases = sorted(
         {k for r in ran for k in (r.get("time") or {}) if k not in NOT_PHASES},
@@ -192,8 +209,8 @@ def _cost(recs: Sequence[dict[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {
         f"sec_{p}": median_of((r.get("time") or {}).get(p) for r in ran) for p in phases
     }
-    totals = [num((r.get("time") or {}).get("total")) or 0.0 for r in ran]
-    out["sec_total"] = median_of(totals)
+    known = [t for t in (run_seconds(r) for r in ran) if t is not None]
+    out["sec_total"] = median_of(known)
     devices = sorted({str((r.get("env") or {}).get("device_name", "?")) for r in ran})
     out["device"] = "; ".join(devices)
     out["samples"] = median_of((r.get("metrics") or {}).get("samples") for r in ran)
@@ -204,8 +221,10 @@ def _cost(recs: Sequence[dict[str, Any]]) -> dict[str, Any]:
     out["steps1k_seconds"] = median_of(seconds_per_1k_steps(r) for r in ran)
     judged = [r for r in ran if r["success"] is not None]
     wins = sum(1 for r in judged if r["success"])
-    seconds = [num((r.get("time") or {}).get("total")) or 0.0 for r in judged]
-    out["ert_seconds"] = stats.expected_running_time(seconds, wins) if judged else None
+    # ERT: the time of every attempted run, successful or not, over the successes.
+    out["ert_seconds"] = stats.expected_running_time(known, wins) if judged else None
+    if len(known) < len(ran):  # a column only where it says something, like the phases
+        out["time_unknown"] = len(ran) - len(known)
     return out
 
 
@@ -230,8 +249,7 @@ def _other_metrics(recs: Sequence[dict[str, Any]]) -> dict[str, Any]:
 def cost_matrix(summaries: Sequence[Summary]) -> dict[str, dict[str, float | None]]:
     """ERT per method and task, over tasks that have a success criterion and can be solved at
     all (a task impossible by representation would only lower every method alike)."""
-    impossible = {s.task for s in summaries if s["representable"] is False}
-    judged_tasks = {s.task for s in summaries if s["judged"]} - impossible
+    judged_tasks = _profile_tasks(summaries)
     cost: dict[str, dict[str, float | None]] = {}
     for s in summaries:
         cost.setdefault(s.method, {})
@@ -243,6 +261,24 @@ def cost_matrix(summaries: Sequence[Summary]) -> dict[str, dict[str, float | Non
         for t in judged_tasks:
             per.setdefault(t, None)
     return cost
+
+
+def _profile_tasks(summaries: Sequence[Summary]) -> set[str]:
+    impossible = {s.task for s in summaries if s["representable"] is False}
+    return {s.task for s in summaries if s["judged"]} - impossible
+
+
+def cost_unknown(summaries: Sequence[Summary]) -> dict[str, int]:
+    """Per method, the runs of unknown time (``time_unknown``) behind the finite costs of
+    :func:`cost_matrix`: there the ERT counts the other runs' time only, a lower bound. Methods
+    with none are left out."""
+    tasks = _profile_tasks(summaries)
+    out: dict[str, int] = {}
+    for s in summaries:
+        ert = s["ert_seconds"]
+        if s.task in tasks and s["time_unknown"] and ert is not None and math.isfinite(ert):
+            out[s.method] = out.get(s.method, 0) + int(s["time_unknown"])
+    return out
 
 
 def snr_points(

@@ -14,13 +14,22 @@ from bench.core.naming import natural_key
 from bench.core.record import STATUSES
 from bench.report import stats
 from bench.report.records import fmt, num, pct
-from bench.report.summaries import PHASE_ORDER, Summary, cost_matrix, snr_points
+from bench.report.summaries import Summary, snr_points
 
 #: Marks a row whose seeds ran in more than one environment.
 MIXED = "†"
 #: Marks a ceiling-limited cell, and one with failed seeds that ran out of budget.
 CEILING = "‡"
 BUDGET = "*"
+#: How a failed seed is described, by its status: only a seed that finished (``ok``) before
+#: the stop rule fired ran out of budget; the others failed for the reason their status names.
+FAILED_AS = {
+    "ok": "ran out of budget before converging",
+    "diverged": "diverged",
+    "timeout": "timed out",
+    "oom": "ran out of memory",
+    "error": "crashed",
+}
 
 
 @dataclass
@@ -34,7 +43,7 @@ class Table:
     rows: list[list[str]]
 
 
-def _row_marker(s: Summary) -> str:
+def row_marker(s: Summary) -> str:
     return f" {MIXED}" if s["env_mixed"] else ""
 
 
@@ -57,7 +66,7 @@ def success_table(summaries: Sequence[Summary], show_env: bool) -> Table:
     if show_env:
         cols.append("env")
         for row, s in zip(rows, summaries, strict=True):
-            row.append(s["env"] + _row_marker(s))
+            row.append(s["env"] + row_marker(s))
     about = (
         "Successes over judged seeds, with a 95% Wilson score interval. Timeouts, divergences, "
         "out-of-memory and errors count as failures; skipped runs are listed with their reason "
@@ -77,13 +86,25 @@ def _note(s: Summary) -> str:
             "inputs the method receives"
         )
     if s["out_of_budget"]:
-        parts.append(f"{s['out_of_budget']} failed seed(s) ran out of budget before converging")
+        parts.append(f"{s['out_of_budget']} failed seed(s) {FAILED_AS['ok']}")
     if s["skip_reason"]:
         parts.append(f"skipped: {s['skip_reason']}")
-    if s["fail_reasons"]:
-        parts.append(s["fail_reasons"])
+    parts += failure_words(s)
     text = "; ".join(parts)
     return text if len(text) <= 160 else text[:157] + "..."
+
+
+def failure_words(s: Summary) -> list[str]:
+    """Per status of the seeds that did not finish, how many and why, worded by the status
+    (``2 diverged: non-finite loss``), never as running out of budget."""
+    out = []
+    for st in STATUSES:
+        recs = [r for r in s.records if r["status"] == st]
+        if st in ("ok", "skipped") or not recs:
+            continue
+        why = "; ".join(sorted({str(r["reason"]) for r in recs if r.get("reason")}))
+        out.append(f"{len(recs)} {FAILED_AS.get(st, st)}" + (f": {why}" if why else ""))
+    return out
 
 
 def representation_evidence(s: Summary, short: bool = False) -> str:
@@ -147,6 +168,8 @@ def convergence_table(summaries: Sequence[Summary]) -> Table:
         reached = "-" if s["reached"] is None else f"{s['reached']}/{s['traced']}"
         improving = "-" if s["improving"] is None else f"{s['improving']}/{s['improving_known']}"
         converged = f"{s['converged']}/{s['stepped']}" if s["stepped"] else "-"
+        if failed_steps(s):
+            converged += f" ({failed_steps(s)})"
         rows.append(
             [
                 s.task,
@@ -170,52 +193,22 @@ def convergence_table(summaries: Sequence[Summary]) -> Table:
         "of 100 steps, or a loss at 1% of the target) out of the seeds that took steps; the rest "
         "ran out of budget, and their failures are not a verdict."
     )
+    if any(failed_steps(s) for s in summaries):
+        about += (
+            " Seeds that took steps but diverged, timed out, ran out of memory or crashed are "
+            "not among them (the stop rule never judged them): they are named in brackets."
+        )
     return Table("convergence", "Convergence", about, cols, rows)
 
 
-def cost_table(summaries: Sequence[Summary], show_env: bool) -> Table:
-    phases = []
-    for s in summaries:
-        phases += [k[4:] for k in s.values if k.startswith("sec_") and k != "sec_total"]
-    phases = sorted(
-        set(phases), key=lambda p: (PHASE_ORDER.index(p) if p in PHASE_ORDER else 99, p)
-    )
-    cols = [
-        "task",
-        "method",
-        *[f"{p} s" for p in phases],
-        "total s",
-        "s/1k steps",
-        "ERT s",
-        "samples",
-        "params",
-    ]
-    memory = any(s["peak_device_mb"] is not None for s in summaries)
-    if memory:
-        cols.append("peak device MiB")
-    cols.append("device")
-    rows = []
-    for s in summaries:
-        row = [s.task, s.method, *[fmt(s[f"sec_{p}"]) for p in phases], fmt(s["sec_total"])]
-        row.append(fmt(s["steps1k_seconds"]))
-        row += [fmt(s["ert_seconds"]), fmt(_int(s["samples"])), fmt(_int(s["n_params"]))]
-        if memory:
-            row.append(fmt(s["peak_device_mb"]))
-        row.append(s["device"] + (f" ({s['env']}{_row_marker(s)})" if show_env else ""))
-        rows.append(row)
-    about = (
-        "Median seconds per phase and per seed (a vectorised fit's time is shared among the "
-        "seeds it trained together; warm-up or compile time is kept apart from training). ERT is "
-        "the expected running time to one success: all judged seconds divided by the number of "
-        "successes (COCO's measure; inf when none succeeded). Samples are input/target pairs "
-        "drawn, params the learned parameter count (medians). Peak device MiB (GPU runs) is the "
-        "largest peak allocation of any seed's fit; seeds trained together share one peak."
-    )
-    return Table("cost", "Cost", about, cols, rows)
-
-
-def _int(v: float | None) -> int | None:
-    return None if v is None else int(round(v))
+def failed_steps(s: Summary) -> str:
+    """Seeds that took steps but did not finish, by status (``1 diverged``); '' if none."""
+    recs = [r for r in s.records if r["status"] not in ("ok", "skipped")]
+    counts = {FAILED_AS.get(st, st): 0 for st in STATUSES}
+    for r in recs:
+        if r.get("converged") is not None:
+            counts[FAILED_AS.get(r["status"], r["status"])] += 1
+    return ", ".join(f"{n} {word}" for word, n in counts.items() if n)
 
 
 def crlb_table(records: Sequence[dict[str, Any]]) -> Table | None:
@@ -249,36 +242,6 @@ def crlb_table(records: Sequence[dict[str, Any]]) -> Table | None:
     cols = ["tasks", "SNR dB", "method", "RMSE", "bound", "RMSE / bound", "seeds",
             "error / bound (RMS)", "95% range at the bound", "consistent"]  # fmt: skip
     return Table("crlb", "Frequency error against the Cramer-Rao bound", about, cols, rows)
-
-
-def aggregate_table(summaries: Sequence[Summary]) -> Table | None:
-    cost = cost_matrix(summaries)
-    if not cost or not any(cost.values()):
-        return None
-    prof = stats.performance_profile(cost)
-    ranks = stats.average_rank(cost)
-    cols = ["method", "solved", *[f"rho({t:g})" for t in stats.TAUS], "mean rank"]
-    order = sorted(cost, key=lambda m: (-prof.solved(m), ranks[m], natural_key(m)))
-    rows = [
-        [
-            m,
-            f"{prof.solved(m)}/{len(prof.tasks)}",
-            *[pct(prof.rho(m, t)) for t in stats.TAUS],
-            f"{ranks[m]:.2f}",
-        ]
-        for m in order
-    ]
-    about = (
-        f"Performance profile (Dolan and More, 2002) over the {len(prof.tasks)} task(s) that "
-        "have a success criterion. The cost of a method on a task is its expected running "
-        "time to one success (ERT, see Cost); 'solved' means at least one seed succeeded. "
-        "rho(tau) is the fraction of all these tasks a method solves within tau times the best "
-        "ERT any method achieved there; rho(1) counts the tasks where it was fastest. A method "
-        "not run or skipped on a task counts as not solving it; tasks impossible by "
-        "representation are left out. Mean rank orders methods by ERT "
-        "per task (1 = cheapest, unsolved tie for last)."
-    )
-    return Table("aggregate", "Across tasks: performance profile", about, cols, rows)
 
 
 def headline_matrix(summaries: Sequence[Summary]) -> Table:

@@ -1,0 +1,66 @@
+"""The performance profile's drawing (its figure and caption are written by ``plots``): one
+step line per method, the fraction of tasks it solves within a factor tau of the best ERT.
+
+The ERT counts the time of every attempted run, failed ones included (``cost_tables``); where
+some runs' time is unknown the caption says whose costs are lower bounds (:func:`caveat`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from bench.report import stats
+from bench.report.cost_tables import unknown_note
+from bench.report.plotkit import Style, finish_panel, panels, pyplot
+from bench.report.summaries import Summary, cost_matrix, cost_unknown
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure as MplFigure
+
+#: Percentage points between the lines of methods with equal profiles (all solving nothing, say),
+#: so that none hides another.
+NUDGE = 0.8
+
+
+def caveat(summaries: Sequence[Summary]) -> str:
+    """The caption's note on lower-bound costs (runs of unknown time); '' when there are none."""
+    return unknown_note(cost_unknown(summaries))
+
+
+def performance_profile_plot(
+    summaries: Sequence[Summary], styles: dict[str, Style]
+) -> tuple[MplFigure, bool] | None:
+    cost = cost_matrix(summaries)
+    prof = stats.performance_profile(cost)
+    finite = [v for r in prof.ratios.values() for v in r if math.isfinite(v)]
+    if not prof.tasks or not finite:
+        return None
+    plt = pyplot()
+    top = max(10.0, max(finite) * 2)
+    groups = panels(list(prof.ratios), styles)
+    fig, axes = plt.subplots(
+        len(groups), 1, figsize=(7.5, 0.5 + 3.4 * len(groups)), sharex=True, squeeze=False
+    )
+    for (title, members), ax in zip(groups, axes[:, 0], strict=True):
+        for i, m in enumerate(members):
+            r = sorted(v for v in prof.ratios[m] if math.isfinite(v))
+            xs = [1.0, *r, top]
+            ys = [prof.rho(m, 1.0), *[prof.rho(m, v) for v in r], prof.rho(m, top)]
+            nudge = NUDGE * (i - (len(members) - 1) / 2)
+            ax.step(
+                xs,
+                [100 * y + nudge for y in ys],
+                where="post",
+                label=m,
+                **styles[m].line(True, layer=i),
+            )
+        ax.set_xscale("log")
+        ax.set_xlim(1, top)
+        ax.set_ylim(-4, 104)
+        finish_panel(ax, "tasks solved (%)", title, minor_grid=True)
+    axes[-1, 0].set_xlabel("tau: within this factor of the best expected running time")
+    fig.suptitle(f"Performance profile over {len(prof.tasks)} task(s)", fontsize=11)
+    fig.tight_layout()
+    return fig, len(groups) > 1
