@@ -3,7 +3,8 @@
 This module parses (``bench.cliparser``), calls the application layer (``bench.app``), prints
 what it returns and turns exceptions into exit codes; the work is done there. Every user error
 (unknown name, bad flag, unwritable folder, malformed value) is one line on stderr and exit
-code 2; Ctrl-C exits 130 and SIGTERM 143, both with the hint to ``--resume``.
+code 2; Ctrl-C exits 130 and SIGTERM 143, both with the hint to ``--resume``; a ``run`` whose
+new runs failed as ``--fail-on`` says (by default: any run recorded as ``error``) exits 1.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from bench.core import defaults
 
 __all__ = ["EXIT_USAGE", "UsageError", "build_parser", "main"]
 
+EXIT_FAILED_RUNS = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 EXIT_TERMINATED = 143
@@ -88,6 +90,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         execution=_execution(args),
         out=args.out,
         resume=args.resume,
+        retry=args.retry,
         dry_run=args.dry_run,
     )
     for note in plan.notes:
@@ -104,6 +107,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not args.no_report:
         for w in report_run(result.out):
             _err(f"report: {w}")
+    failed = result.failures(args.fail_on)
+    if failed:
+        counts = ", ".join(f"{n} {status}" for status, n in failed.items())
+        _err(
+            f"failed: {counts} (reasons in {result.records_file}; --resume --retry "
+            f"{' '.join(failed)} runs them again); exit code 1 under --fail-on {args.fail_on}"
+        )
+        return EXIT_FAILED_RUNS
     return 0
 
 
@@ -203,7 +214,8 @@ COMMANDS = {
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse ``argv`` (default: the process's arguments), run the command, return its exit
-    code: 0, 2 for a usage error, 130 on Ctrl-C, 143 on SIGTERM."""
+    code: 0, 1 for a ``run`` whose runs failed (``--fail-on``), 2 for a usage error, 130 on
+    Ctrl-C, 143 on SIGTERM."""
     defaults.limit_threads()  # for the console script; `python -m bench` did it already
     parser = build_parser()
     words = list(sys.argv[1:] if argv is None else argv)

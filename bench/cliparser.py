@@ -16,9 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.app.errors import UsageError
+from bench.app.errors import DEFAULT_FAIL_ON, FAIL_ON, UsageError
 from bench.core import defaults
 from bench.core.contracts import PROFILES
+from bench.core.record import STATUSES
 
 __all__ = ["COMMANDS", "UsageError", "build_parser", "prog_name", "split_patterns"]
 
@@ -143,6 +144,14 @@ RUN = Command("run", "run methods on tasks and append records", RUN_HELP, (
     _o("--out", type=Path, default=None,
        help=f"default: {defaults.RUNS_DIR}/<profile>-<device>/ (yours, ignored by git)"),
     _o("--resume", action="store_true", help="skip runs already in records.jsonl"),
+    _o("--retry", nargs="+", metavar="STATUS", choices=STATUSES, default=[],
+       help="with --resume, run again the runs whose newest record has one of these statuses "
+       "(e.g. error timeout, after raising --timeout); the older records stay in the file and "
+       "reports keep the newest"),
+    _o("--fail-on", choices=list(FAIL_ON), default=DEFAULT_FAIL_ON,
+       help="exit code 1 when a new run ended in error (the default: a crash or a failed "
+       "set-up), also in diverged, timeout or oom (any: a method's own limits too), or never; "
+       "skipped and unsuccessful runs never fail the command"),
     _o("--dry-run", action="store_true", help="print the plan and run nothing"),
     _QUIET,
     _o("--no-report", action="store_true", help="do not write the report afterwards"),

@@ -338,7 +338,7 @@ def test_a_dead_worker_costs_only_its_own_run(tmp_path) -> None:
     args = ["run", "--methods", "test-crash", "--tasks", *tasks, "--seeds", "1", "--jobs", "2"]
     proc = _cli(*args, "--out", str(tmp_path), "--no-report", env=env)
     _, err = proc.communicate(timeout=180)
-    assert proc.returncode == 0, err
+    assert proc.returncode == 1, err  # a crashed run: --fail-on error (the default)
     recs = [json.loads(line) for line in (tmp_path / "records.jsonl").read_text().splitlines()]
     status = {r["task"]: r["status"] for r in recs}
     assert len(recs) == 3 and sorted(status) == sorted(tasks)

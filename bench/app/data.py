@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.app.errors import UsageError
-from bench.app.folders import readable, writable
+from bench.app.folders import readable, takes_records, writable
+from bench.engine import lock
 from bench.engine.exchange import export_parquet, merge_folders
 
 
@@ -58,14 +59,16 @@ def export(paths: Sequence[Path], out: Path | None = None) -> ExportResult:
 
 def merge(dest: Path, sources: Sequence[Path]) -> MergeResult:
     """Append to ``dest`` every run of the ``sources`` folders that it lacks, each run once
-    (``bench.engine.exchange.merge_folders``); ``dest`` is created if needed."""
+    (``bench.engine.exchange.merge_folders``); ``dest`` is created if needed, and locked
+    while records go in (a sweep writing there is an error naming it)."""
     readable(sources, "merge")
     for src in sources:
         if not src.is_dir():
             raise UsageError(f"merge: {src} is not a result folder")
-    writable(dest)
+    takes_records(dest)
     try:
-        added, dupes, problems = merge_folders(dest, sources)
+        with lock.hold(dest):
+            added, dupes, problems = merge_folders(dest, sources)
     except (OSError, EOFError) as exc:
         raise UsageError(f"merge: cannot read the records: {exc}") from exc
     return MergeResult(dest, added, dupes, problems)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from bench.app.errors import UsageError
 from bench.core import defaults
-from bench.engine.store import records_path_problem
+from bench.engine.store import MANIFEST, RECORDS, records_path_problem
 
 
 def writable(folder: Path) -> None:
@@ -20,6 +20,23 @@ def writable(folder: Path) -> None:
             pass
     except OSError as exc:
         raise UsageError(f"output folder {folder} is not writable: {exc.strerror or exc}") from exc
+
+
+def takes_records(folder: Path) -> None:
+    """``folder`` is writable (:func:`writable`) and so are the records file and manifest
+    already in it: a ``records.jsonl`` that is read-only, or a folder of that name, is one
+    line now and not a traceback after the first run."""
+    writable(folder)
+    for name in (RECORDS, MANIFEST):
+        path = folder / name
+        if path.is_dir():
+            raise UsageError(f"{path} is a folder, not a file: records cannot be written there")
+        if path.exists():
+            try:
+                with open(path, "ab"):
+                    pass
+            except OSError as exc:
+                raise UsageError(f"{path} is not writable: {exc.strerror or exc}") from exc
 
 
 def readable(paths: Sequence[Path], command: str) -> None:

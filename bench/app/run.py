@@ -16,12 +16,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.app.errors import UsageError
+from bench.app.errors import DEFAULT_FAIL_ON, FAIL_ON, UsageError
 from bench.app.execution import Execution, Resolved, resolve
-from bench.app.folders import writable
+from bench.app.folders import takes_records
 from bench.core import defaults, registry
-from bench.engine.plan import RunSpec, drop_done, plan
-from bench.engine.store import done_keys, environment, mixed_with
+from bench.core.record import STATUSES
+from bench.engine import lock
+from bench.engine.plan import RunSpec, check_units, drop_done, plan
+from bench.engine.store import done_keys, environment, mixed_with, read_manifest
 
 
 @dataclass
@@ -42,6 +44,10 @@ class RunPlan:
     notes: list[str] = field(default_factory=list)
     #: What joining the records already in ``out`` would mix (set by :func:`ready`).
     warnings: list[str] | None = None
+    #: Statuses whose newest record ``resume`` does not count as done: those runs run again.
+    retry: tuple[str, ...] = ()
+    #: Whether this plan holds its folder's lock (from :func:`ready` to the end of :func:`run`).
+    locked: bool = False
 
     @property
     def n_runs(self) -> int:
@@ -51,7 +57,8 @@ class RunPlan:
     def summary(self) -> str:
         """The plan in one line: how many runs, how, and where their records go."""
         done = self.n_planned - self.n_runs
-        done_note = f" ({done} of {self.n_planned} already recorded)" if self.resume else ""
+        again = f"; newest {' or '.join(self.retry)} runs again" if self.retry else ""
+        done_note = f" ({done} of {self.n_planned} already recorded{again})" if self.resume else ""
         r = self.resolved
         return (
             f"{len(self.methods)} method(s) x {len(self.tasks)} task(s) x {self.seeds} seed(s): "
@@ -84,6 +91,11 @@ class RunResult:
             counts[r["status"]] = counts.get(r["status"], 0) + 1
         return counts
 
+    def failures(self, fail_on: str = DEFAULT_FAIL_ON) -> dict[str, int]:
+        """The new records whose status fails the run under ``fail_on`` (:data:`FAIL_ON`),
+        counted by status; empty when the run succeeded."""
+        return {k: v for k, v in self.counts.items() if k in FAIL_ON[fail_on]}
+
     @property
     def summary(self) -> str:
         """``12 ok, 1 error``, or that there was nothing new to run."""
@@ -105,6 +117,7 @@ def plan_run(
     execution: Execution | None = None,
     out: Path | None = None,
     resume: bool = False,
+    retry: Sequence[str] = (),
     dry_run: bool = False,
 ) -> RunPlan:
     """Check a run request and plan it; nothing is written.
@@ -112,13 +125,10 @@ def plan_run(
     ``methods`` and ``tasks`` are fnmatch patterns over the registered ids (``None``: all of
     them, which ``every`` must then ask for); ``seeds`` defaults per profile and ``out`` to
     ``runs/<profile>-<device>``. With ``resume``, runs already recorded in ``out`` are left
-    out. A bad request raises :class:`UsageError` naming the command."""
-    if not every and not methods and not tasks:
-        raise UsageError("run: say what to run: --all, or --methods and/or --tasks")
-    if seeds is not None and seeds < 1:
-        raise UsageError("run: --seeds must be at least 1")
-    if base_seed < 0:
-        raise UsageError("run: --base-seed must be a non-negative integer")
+    out, but for those whose newest record has a status in ``retry``. Every selected task and
+    method is built once here, so that a bad id or value is a :class:`UsageError` naming it
+    before anything runs, as is any other bad request."""
+    _check_request(bool(every or methods or tasks), seeds, base_seed, resume, retry)
     execution = execution or Execution()
     resolved = resolve(execution, "run", dry_run)
     registry.load_plugins()
@@ -133,26 +143,55 @@ def plan_run(
     ]
     n_seeds = seeds or defaults.SEEDS[profile]
     out = out or Path(defaults.default_out(profile, resolved.device))
-    try:  # a corrupt tuned-settings file surfaces here, before anything runs
+    try:  # a corrupt tuned-settings file, or a task or method that cannot be built
         specs = plan(chosen_methods, chosen_tasks, n_seeds, profile, resolved.device, base_seed,
                      execution.threads)  # fmt: skip
+        check_units(specs)
     except ValueError as exc:
         raise UsageError(f"run: {exc}") from exc
     n_planned = sum(len(s.seeds) for s in specs)
     if resume:
-        specs = drop_done(specs, done_keys(out))
+        specs = drop_done(specs, done_keys(out, retry=retry))
     return RunPlan(
         specs, chosen_methods, chosen_tasks, n_seeds, profile, out, resolved, n_planned, resume,
-        notes,
+        notes, retry=tuple(retry),
     )  # fmt: skip
 
 
+def _check_request(
+    said_what: bool, seeds: int | None, base_seed: int, resume: bool, retry: Sequence[str]
+) -> None:
+    """The checks of a run request that need no plugin: a :class:`UsageError` for each."""
+    if not said_what:
+        raise UsageError("run: say what to run: --all, or --methods and/or --tasks")
+    if seeds is not None and seeds < 1:
+        raise UsageError("run: --seeds must be at least 1")
+    if base_seed < 0:
+        raise UsageError("run: --base-seed must be a non-negative integer")
+    if retry and not resume:
+        raise UsageError("run: --retry reruns recorded runs: use it with --resume")
+    if set(retry) - set(STATUSES):
+        bad = ", ".join(sorted(set(retry) - set(STATUSES)))
+        raise UsageError(f"run: --retry {bad}: not a status; one of {', '.join(STATUSES)}")
+
+
 def ready(run_plan: RunPlan) -> list[str]:
-    """Make sure the plan's folder takes records, and say (one line each) what joining the
-    records already there would mix: another code commit, machine or profile."""
-    writable(run_plan.out)
-    env = environment(run_plan.resolved.device)
-    run_plan.warnings = mixed_with(run_plan.out, env, run_plan.profile)
+    """Make sure the plan's folder takes records (the folder, its records file and manifest
+    writable, the manifest readable), take the folder's lock (another process writing there is
+    an error naming it), and say (one line each) what joining the records already there would
+    mix: another code commit, machine or profile. The lock is held until :func:`run` ends."""
+    out = run_plan.out
+    takes_records(out)
+    read_manifest(out, strict=True)
+    if not run_plan.locked:
+        lock.acquire(out)
+        run_plan.locked = True
+    try:
+        env = environment(run_plan.resolved.device)
+        run_plan.warnings = mixed_with(out, env, run_plan.profile)
+    except BaseException:
+        _unlock(run_plan)
+        raise
     return run_plan.warnings
 
 
@@ -161,5 +200,14 @@ def run(run_plan: RunPlan, *, quiet: bool = False) -> RunResult:
     (a stopped run keeps every finished unit). ``quiet`` leaves out the progress output."""
     if run_plan.warnings is None:
         ready(run_plan)
-    recs = run_plan.resolved.sweep(run_plan.specs, run_plan.out, quiet)
+    try:
+        recs = run_plan.resolved.sweep(run_plan.specs, run_plan.out, quiet)
+    finally:
+        _unlock(run_plan)
     return RunResult(run_plan.out, recs, list(run_plan.warnings or []))
+
+
+def _unlock(run_plan: RunPlan) -> None:
+    if run_plan.locked:
+        lock.release(run_plan.out)
+        run_plan.locked = False

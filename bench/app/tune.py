@@ -17,10 +17,10 @@ from typing import Any
 
 from bench.app.errors import UsageError
 from bench.app.execution import Execution, Resolved, resolve
-from bench.app.folders import writable
+from bench.app.folders import takes_records
 from bench.core import defaults, registry
 from bench.engine import tuning
-from bench.engine.plan import RunSpec, plan
+from bench.engine.plan import RunSpec, check_units, plan
 from bench.engine.store import environment, git_commit, load_records
 
 
@@ -106,6 +106,10 @@ def plan_tune(
             trial = registry.METHODS.get(tuning.trial_id(m, point))
             specs += plan([trial], task_list, tuning.TUNE_SEEDS, profile, device,
                           tuning.TUNE_BASE_SEED, execution.threads, purpose="tune")  # fmt: skip
+    try:  # a trial's task or method that cannot be built fails now, not in a worker
+        check_units(specs)
+    except ValueError as exc:
+        raise UsageError(f"tune: {exc}") from exc
     path = settings or tuning.settings_file()
     return TunePlan(specs, chosen, families, profile, out, path, resolved)
 
@@ -115,7 +119,7 @@ def tune(tune_plan: TunePlan, *, quiet: bool = False, command: str | None = None
     family) and merge the choice into the settings file. ``command`` is recorded as the
     provenance's command (default: the one the command line set, ``$BENCH_COMMAND``)."""
     p = tune_plan
-    writable(p.out)
+    takes_records(p.out)
     t0 = time.time()
     p.resolved.sweep(p.specs, p.out, quiet, resume=True)
     wall = time.time() - t0

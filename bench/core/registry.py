@@ -12,6 +12,7 @@ import fnmatch
 import inspect
 import itertools
 import re
+import typing
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -117,20 +118,42 @@ class Registry:
         return sorted(self._entries, key=natural_key)
 
     def get(self, key: str) -> Entry:
-        """Entry by exact id; ``family[k=v]`` for unregistered values is built on the fly."""
+        """Entry by exact id; ``family[k=v]`` for unregistered values is built on the fly, its
+        values checked against the types the family's ``__init__`` declares."""
         if key in self._entries:
             return self._entries[key]
         m = re.fullmatch(r"([^\[\]]+)\[(.*)\]", key)
         if m and m.group(1) in self._families:
-            params = _parse_params(m.group(2), self.kind, key)
-            canonical = variant_id(m.group(1), params)
+            family, cls = m.group(1), self._families[m.group(1)]
+            raw = _split_params(m.group(2), self.kind, key, cls)
+            check_params(cls, raw, f"{self.kind} {key!r}")
+            params = {k: self._value(cls, family, key, k, v) for k, v in raw.items()}
+            canonical = variant_id(family, params)
             if canonical in self._entries:  # e.g. siren[w0=3e3] is siren[w0=3000]
                 return self._entries[canonical]
-            cls = self._families[m.group(1)]
-            check_params(cls, params, canonical)
-            desc = _describe(cls, params)
-            return Entry(canonical, m.group(1), cls, params, desc, adhoc=True)
+            try:
+                desc = _describe(cls, params)
+            except Exception as exc:
+                raise RegistryError(f"{self.kind} {key!r}: {type(exc).__name__}: {exc}") from exc
+            return Entry(canonical, family, cls, params, desc, adhoc=True)
         raise RegistryError(unknown_message(self.kind, key, self.ids()))
+
+    def _value(self, cls: type, family: str, key: str, name: str, raw: str) -> Any:
+        """``raw`` as the value parameter ``name`` of ``cls`` takes, or an error naming the
+        type it takes, its default and the values registered variants give it."""
+        param = inspect.signature(cls.__init__).parameters.get(name)
+        types = _declared_types(param) if param is not None else None
+        value = _coerce_value(raw, types) if raw else _BAD
+        if value is not _BAD:
+            return value
+        seen = {format_value(e.params[name]) for e in self._entries.values()
+                if e.family == family and name in e.params}  # fmt: skip
+        takes = f"; {name} takes {_type_words(types)}" if types else ""
+        if types and param is not None and param.default is not param.empty:
+            takes += f", default {param.default!r}"
+        shown = f"; registered: {', '.join(sorted(seen, key=natural_key))}" if seen else ""
+        got = f"{name}={raw!r} is not {_type_words(types)}" if raw else f"{name} has no value"
+        raise RegistryError(f"{self.kind} {key!r}: {got}{takes}{shown}")
 
     def select(
         self, include: Iterable[str] | None = None, exclude: Iterable[str] | None = None
@@ -199,21 +222,88 @@ def _parse_value(text: str) -> Any:
             return conv(text)
         except ValueError:
             pass
-    if text in ("true", "True"):
-        return True
-    if text in ("false", "False"):
-        return False
-    return text
+    return {"true": True, "True": True, "false": False, "False": False}.get(text, text)
 
 
-def _parse_params(text: str, kind: str, key: str) -> dict[str, Any]:
-    params: dict[str, Any] = {}
-    for part in filter(None, (p.strip() for p in text.split(","))):
-        if "=" not in part:
-            raise RegistryError(f"{kind} {key!r}: expected name[key=value,...], got {part!r}")
-        k, v = part.split("=", 1)
-        params[k.strip()] = _parse_value(v.strip())
+def _split_params(text: str, kind: str, key: str, cls: type) -> dict[str, str]:
+    """``k=v,...`` as raw strings; empty brackets, a missing ``=``, an empty name or value and
+    a repeated name are errors that name the family's parameters."""
+    hint = f"(parameters: {', '.join(_param_names(cls)) or 'none'})"
+    parts = [p.strip() for p in text.split(",")]
+    if not any(parts):
+        raise RegistryError(
+            f"{kind} {key!r}: empty brackets; give name[key=value,...] {hint} or a registered "
+            f"id (see `python -m bench list {kind}s`)"
+        )
+    params: dict[str, str] = {}
+    for part in filter(None, parts):
+        k, eq, v = (s.strip() for s in part.partition("="))
+        if not eq or not k:
+            raise RegistryError(f"{kind} {key!r}: expected key=value, got {part!r} {hint}")
+        if k in params:
+            raise RegistryError(f"{kind} {key!r}: {k} is given twice")
+        params[k] = v
     return params
+
+
+#: The annotations a parameter's value is checked against; anything else is not checked.
+_SIMPLE = frozenset({"int", "float", "str", "bool", "None"})
+#: What :func:`_coerce_value` returns for a value its parameter does not take.
+_BAD = object()
+
+
+def _declared_types(param: inspect.Parameter) -> frozenset[str] | None:
+    """The simple types (``int``, ``float``, ``str``, ``bool``, ``None``) a parameter takes,
+    from its annotation, else from its default's type; ``None`` when that cannot be told."""
+    ann = param.annotation
+    if ann is param.empty:
+        kind = type(param.default)  # a number default takes either kind, as Python allows
+        known = {int: {"int", "float"}, float: {"int", "float"}, str: {"str"}, bool: {"bool"}}
+        return frozenset(known[kind]) if kind in known else None
+    args = typing.get_args(ann) if not isinstance(ann, str | type) else ()
+    if isinstance(ann, str):
+        names = [a.strip() for a in ann.split("|")]
+    else:
+        names = [getattr(a, "__name__", repr(a)) for a in (args or (ann,))]
+    names = ["None" if n == "NoneType" else n for n in names]
+    return frozenset(names) if all(n in _SIMPLE for n in names) else None
+
+
+def _coerce_value(raw: str, types: frozenset[str] | None) -> Any:
+    """The value of ``raw`` for a parameter taking ``types`` (the plain reading of a number or
+    ``true``/``false`` where the parameter takes it, else the text), or ``_BAD``."""
+    value = _parse_value(raw)
+    if types is None:
+        return value
+    if isinstance(value, bool):
+        ok = "bool" in types
+    elif isinstance(value, int):
+        ok = bool({"int", "float"} & types)
+    elif isinstance(value, float):
+        ok = "float" in types or ("int" in types and value.is_integer())
+        if ok and "float" not in types:
+            value = int(value)  # siren[width=2e2] is siren[width=200]
+    else:
+        ok = "str" in types
+    if ok:
+        return value
+    if "None" in types and raw in ("None", "none"):
+        return None
+    return raw if "str" in types else _BAD
+
+
+def _type_words(types: frozenset[str]) -> str:
+    words = {"float": "a number", "int": "an integer", "bool": "true or false", "str": "text"}
+    said = [w for t, w in words.items() if t in types and not (t == "int" and "float" in types)]
+    return " or ".join(said + ["None"] * ("None" in types))
+
+
+def _param_names(cls: type) -> list[str]:
+    sig = inspect.signature(cls.__init__)
+    return [
+        n for n, p in sig.parameters.items()
+        if n not in ("self", "seed", "profile") and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)
+    ]  # fmt: skip
 
 
 def _match(name: str, pattern: str) -> bool:
@@ -293,10 +383,9 @@ def get_task(key: str, seed: int = 0, profile: str = "quick", **overrides: Any) 
 
 def check_params(cls: type, params: Mapping[str, Any], what: str) -> None:
     """Unknown parameter names are an error that lists the known ones."""
-    sig = inspect.signature(cls.__init__)
-    if any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values()):
+    if any(p.kind is p.VAR_KEYWORD for p in inspect.signature(cls.__init__).parameters.values()):
         return
-    known = [n for n in sig.parameters if n not in ("self", "seed", "profile")]
+    known = _param_names(cls)
     bad = [k for k in params if k not in known]
     if bad:
         raise RegistryError(

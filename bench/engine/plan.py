@@ -125,3 +125,43 @@ def drop_done(specs: Iterable[RunSpec], done: set[str]) -> list[RunSpec]:
             seeds, keys = zip(*keep, strict=True)
             out.append(replace(sp, seeds=seeds, keys=keys))
     return out
+
+
+class Unbuildable(ValueError):
+    """A selected method or task that cannot be built: one line naming it and why."""
+
+
+def check_units(specs: Sequence[RunSpec]) -> None:
+    """Build, as a run would, every task of ``specs`` (for the first seed of its first unit)
+    and every method with each set of settings its units carry, so that a bad id or value
+    fails here, before anything runs, and not in a worker midway through a sweep. A failure
+    is a ``RegistryError`` or :class:`Unbuildable`, naming the id."""
+    built: set[tuple[str, ...]] = set()
+    for sp in specs:
+        if ("task", sp.task, sp.profile) not in built:
+            built.add(("task", sp.task, sp.profile))
+            seed = derive_seed(sp.base_seed, sp.task, sp.seeds[0], 0)
+            _try_build(registry.TASKS, sp.task, None, seed=seed, profile=sp.profile)
+        params = (sp.tuning or {}).get("params")
+        if ("method", sp.method, repr(params)) not in built:
+            built.add(("method", sp.method, repr(params)))
+            _try_build(registry.METHODS, sp.method, params)
+
+
+def _try_build(
+    reg: registry.Registry, key: str, overrides: Mapping[str, Any] | None, **fixed: Any
+) -> None:
+    """Build the id ``key``, looked up as a worker will look it up."""
+    try:
+        registry.build(reg.get(key), overrides, **fixed)
+    except registry.RegistryError:
+        raise
+    except (Exception, SystemExit) as exc:  # sys.exit in a plugin's __init__ included
+        family = key.split("[")[0]
+        known = [i for i in reg.ids() if i == family or i.startswith(family + "[")]
+        shown = ", ".join(known[:8]) + (", ..." if len(known) > 8 else "")
+        text = str(exc).splitlines()[0] if str(exc) else ""
+        raise Unbuildable(
+            f"{reg.kind} {key!r} cannot be built: {type(exc).__name__}: {text}"
+            + (f" (registered: {shown})" if shown else "")
+        ) from exc

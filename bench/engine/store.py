@@ -67,16 +67,30 @@ def env_id(env: dict[str, Any]) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
-def read_manifest(folder: Path) -> dict[str, Any]:
-    """``{"environments": {env_id: env}}`` of a results folder (empty if it has none)."""
+class CorruptRecords(ValueError):
+    """A records file (or its manifest) that cannot be read at all (one line for the user)."""
+
+
+def read_manifest(folder: Path, strict: bool = False) -> dict[str, Any]:
+    """``{"environments": {env_id: env}}`` of a results folder (empty if it has none). A
+    manifest that cannot be read counts as empty, or with ``strict`` (what a writer reads,
+    lest it replace the file) raises :class:`CorruptRecords`."""
     path = Path(folder) / MANIFEST
+    why = "no environments object"
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        if isinstance(data, dict) and isinstance(data.get("environments"), dict):
+            return data
+    except FileNotFoundError:
         return {"environments": {}}
-    if not isinstance(data, dict) or not isinstance(data.get("environments"), dict):
-        return {"environments": {}}
-    return data
+    except (OSError, ValueError) as exc:
+        why = getattr(exc, "strerror", None) or str(exc)
+    if strict:
+        raise CorruptRecords(
+            f"{path} cannot be read ({why}): the records' environments are kept there; repair "
+            "it, or move it aside to start a new one"
+        )
+    return {"environments": {}}
 
 
 class RecordWriter:
@@ -88,7 +102,7 @@ class RecordWriter:
         self.path = self.folder / RECORDS
         self.folder.mkdir(parents=True, exist_ok=True)
         self._repair_tail()
-        self._envs: dict[str, Any] = read_manifest(self.folder)["environments"]
+        self._envs: dict[str, Any] = read_manifest(self.folder, strict=True)["environments"]
 
     def _repair_tail(self) -> None:
         """Drop a half-written last line (a process killed mid-write): the run it belonged to
@@ -132,12 +146,21 @@ class RecordWriter:
             self._save_manifest()
 
     def _save_manifest(self) -> None:
-        tmp = self.folder / f".{MANIFEST}.tmp"
-        tmp.write_text(
-            json.dumps({"format": 2, "environments": self._envs}, indent=1) + "\n",
-            encoding="utf-8",
-        )
-        os.replace(tmp, self.folder / MANIFEST)  # atomic: never half a manifest
+        """Merge this writer's environments into the manifest on disk and replace it at once
+        (a temporary file renamed over it): never half a manifest, never one writer's blocks
+        lost to another's."""
+        data = read_manifest(self.folder, strict=True)
+        self._envs = {**data["environments"], **self._envs}
+        data.update(format=2, environments=self._envs)
+        tmp = self.folder / f".{MANIFEST}.{os.getpid()}.tmp"
+        try:
+            with open(tmp, "w", encoding="utf-8") as f:
+                f.write(json.dumps(data, indent=1) + "\n")
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, self.folder / MANIFEST)
+        finally:
+            tmp.unlink(missing_ok=True)
 
     def write(self, rec: record.Record | dict[str, Any]) -> None:
         """Append one record (a :class:`~bench.core.record.Record` or its flat dict)."""
@@ -200,20 +223,13 @@ def raw_records(path: Path, problems: list[BadLine] | None = None) -> Iterator[d
                 continue
             try:
                 rec = json.loads(line)
+                why = _not_a_record(rec) if isinstance(rec, dict) else "not a JSON object"
             except json.JSONDecodeError as exc:
-                if problems is not None:
-                    problems.append(BadLine(path, lineno, f"not JSON: {exc.msg}"))
-                continue
-            if not isinstance(rec, dict):
-                if problems is not None:
-                    problems.append(BadLine(path, lineno, "not a JSON object"))
-                continue
-            why = _not_a_record(rec)
-            if why:
-                if problems is not None:
-                    problems.append(BadLine(path, lineno, why))
-                continue
-            yield rec
+                why = f"not JSON: {exc.msg}"
+            if not why:
+                yield rec
+            elif problems is not None:
+                problems.append(BadLine(path, lineno, why))
 
 
 def _not_a_record(rec: dict[str, Any]) -> str | None:
@@ -237,31 +253,33 @@ def load_records(
     return out
 
 
-class CorruptRecords(ValueError):
-    """A records file that cannot be read at all (one line for the user)."""
+#: What ``done_keys`` keeps of each record: enough for the newest-record rule and the status.
+_RESUME_KEYS = ("run_key", "finished", "status")
 
 
-def done_keys(out: Path, warn: bool = True) -> set[str]:
-    """The run keys recorded in ``out`` (for ``--resume``). Skipped lines are warned about,
-    naming the file and line; a file that cannot be read, or has lines but not one record,
-    raises :class:`CorruptRecords`."""
+def done_keys(out: Path, warn: bool = True, retry: Iterable[str] = ()) -> set[str]:
+    """The run keys recorded in ``out`` (for ``--resume``), less those whose newest record
+    (:func:`bench.core.record.latest_per_run`) has a status in ``retry``. Skipped lines are
+    warned about, naming the file and line; a file that cannot be read, or has lines but not
+    one record, raises :class:`CorruptRecords`."""
     problems: list[BadLine] = []
-    keys: set[str] = set()
+    found: list[dict[str, Any]] = []
     for f in record_files(Path(out)):
         before = len(problems)
         try:
-            found = {r["run_key"] for r in _read_file(f, problems)}
+            recs = [{k: r.get(k) for k in _RESUME_KEYS} for r in raw_records(f, problems)]
         except (OSError, EOFError, UnicodeError) as exc:  # not gzip, truncated archive, ...
             raise CorruptRecords(f"cannot read {f}: {exc}") from exc
-        if not found and len(problems) > before:
+        if not recs and len(problems) > before:
             raise CorruptRecords(
                 f"{f} holds no readable record ({problems[before].why} at line "
                 f"{problems[before].lineno}): not a records file, or corrupt"
             )
-        keys |= found
+        found += recs
     if warn:
         warn_skipped(problems)
-    return keys
+    newest, _ = record.latest_per_run(found, key=lambda r: r["run_key"])
+    return {r["run_key"] for r in newest if r["status"] not in set(retry)}
 
 
 def warn_skipped(problems: list[BadLine], limit: int = 10) -> None:
@@ -279,32 +297,15 @@ _ENV_CACHE: dict[str, Any] | None = None
 
 def git_commit() -> str | None:
     root = Path(__file__).resolve().parent.parent
+    git = ["git", "-C", str(root)]
     try:
-        out = subprocess.run(
-            ["git", "-C", str(root), "rev-parse", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-        )
+        out = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True,
+                             timeout=5)  # fmt: skip
         if out.returncode != 0:
             return None
-        dirty = subprocess.run(
-            # Published results are data, not code: rewriting them does not dirty the commit.
-            [
-                "git",
-                "-C",
-                str(root),
-                "status",
-                "--porcelain",
-                "--untracked-files=no",
-                "--",
-                ".",
-                ":!results",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=5,
-        ).stdout.strip()
+        # Published results are data, not code: rewriting them does not dirty the commit.
+        status = [*git, "status", "--porcelain", "--untracked-files=no", "--", ".", ":!results"]
+        dirty = subprocess.run(status, capture_output=True, text=True, timeout=5).stdout.strip()
         return out.stdout.strip() + ("-dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         return None

@@ -13,6 +13,9 @@ Where the units run:
   cluster of ``jobs`` one-thread workers or the cluster at ``scheduler``; each worker runs its
   units in its own sandbox, with the same timeouts and limits.
 
+A sweep holds its folder's lock (``bench.engine.lock``) from start to end: a second sweep into
+the same folder is refused, naming the process that writes there.
+
 Ctrl-C stops a sweep at once: sandbox children ignore SIGINT (a terminal sends it to the whole
 process group) and are killed by the parent, and a local cluster is shut down, so nothing is
 left running when the parent exits. Every unit that finished before is already recorded.
@@ -21,11 +24,12 @@ left running when the parent exits. Every unit that finished before is already r
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from bench.engine.execute import execute
+from bench.engine import lock
+from bench.engine.execute import execute, unit_records
 from bench.engine.plan import RunSpec, drop_done
 from bench.engine.progress import Progress
 from bench.engine.store import RecordWriter, done_keys
@@ -43,45 +47,64 @@ def run_sweep(
     memory_mb: float | None = None,
     scheduler: str | None = None,
     gpus: Sequence[str] = (),
+    retry: Sequence[str] = (),
 ) -> list[dict[str, Any]]:
     """Execute ``specs``, appending each unit's records to ``out/records.jsonl`` as it ends;
-    ``resume`` first drops the runs already recorded there. ``timeout`` (seconds per seed of a
-    unit) and ``memory_mb`` (per run) need a sandbox, so they imply ``isolate``; ``gpus`` pins
-    the workers of a local cluster one to each."""
-    writer = RecordWriter(out)
-    if resume:
-        specs = drop_done(specs, done_keys(out))
-    progress = Progress(specs, quiet=quiet)
-    results: list[dict[str, Any]] = []
+    ``resume`` first drops the runs already recorded there (but those whose newest record has
+    a status in ``retry``). ``timeout`` (seconds per seed of a unit) and ``memory_mb`` (per
+    run) need a sandbox, so they imply ``isolate``; ``gpus`` pins the workers of a local
+    cluster one to each. The folder's lock is held throughout: a sweep already writing there
+    is :class:`bench.engine.lock.FolderBusy`."""
+    Path(out).mkdir(parents=True, exist_ok=True)
+    with lock.hold(Path(out)):
+        writer = RecordWriter(out)
+        if resume:
+            specs = drop_done(specs, done_keys(out, retry=retry))
+        progress = Progress(specs, quiet=quiet)
+        results: list[dict[str, Any]] = []
 
-    def finish(spec: RunSpec, recs: list[dict[str, Any]], secs: float) -> None:
-        for r in recs:
-            writer.write(r)
-        results.extend(recs)
-        progress.finish(spec, recs, secs)
+        def finish(spec: RunSpec, recs: list[dict[str, Any]], secs: float) -> None:
+            for r in recs:
+                writer.write(r)
+            results.extend(recs)
+            progress.finish(spec, recs, secs)
 
-    try:
-        if specs and (scheduler or min(jobs, len(specs)) > 1):  # one unit needs no cluster
-            from bench.engine.cluster import run_on_dask
-
-            run_on_dask(specs, finish, jobs, scheduler, timeout, memory_mb, gpus)
-        elif isolate or timeout is not None or memory_mb is not None:
-            from bench.engine import sandbox
-
-            sandbox.reopen_shared()
-            box = sandbox.shared(memory_mb)
-            try:
-                for spec in specs:
-                    finish(spec, *box.run(spec, timeout))
-            except BaseException:
-                sandbox.close_shared()  # a run may be in flight: stop it with the sweep
-                raise
-        else:
-            for spec in specs:
-                finish(spec, *_timed_execute(spec))
-    finally:
-        progress.close()
+        try:
+            _dispatch(specs, finish, jobs, isolate, timeout, memory_mb, scheduler, gpus)
+        finally:
+            progress.close()
     return results
+
+
+def _dispatch(
+    specs: Sequence[RunSpec],
+    finish: Callable[[RunSpec, list[dict[str, Any]], float], None],
+    jobs: int,
+    isolate: bool,
+    timeout: float | None,
+    memory_mb: float | None,
+    scheduler: str | None,
+    gpus: Sequence[str],
+) -> None:
+    """Run every unit where the arguments say (module docstring), handing each to ``finish``."""
+    if specs and (scheduler or min(jobs, len(specs)) > 1):  # one unit needs no cluster
+        from bench.engine.cluster import run_on_dask
+
+        run_on_dask(specs, finish, jobs, scheduler, timeout, memory_mb, gpus)
+    elif isolate or timeout is not None or memory_mb is not None:
+        from bench.engine import sandbox
+
+        sandbox.reopen_shared()
+        box = sandbox.shared(memory_mb)
+        try:
+            for spec in specs:
+                finish(spec, *box.run(spec, timeout))
+        except BaseException:
+            sandbox.close_shared()  # a run may be in flight: stop it with the sweep
+            raise
+    else:
+        for spec in specs:
+            finish(spec, *_timed_execute(spec))
 
 
 def local_gpus(device: str, jobs: int, scheduler: str | None) -> list[str]:
@@ -95,7 +118,13 @@ def local_gpus(device: str, jobs: int, scheduler: str | None) -> list[str]:
 
 
 def _timed_execute(spec: RunSpec) -> tuple[list[dict[str, Any]], float]:
-    """``execute`` plus its own wall time, measured where it ran (not in the queue)."""
+    """``execute`` plus its own wall time, measured where it ran (not in the queue). A run
+    that calls ``sys.exit`` in this process is recorded as ``error`` and the sweep goes on,
+    as it would in a sandbox; Ctrl-C still stops it."""
     t0 = time.perf_counter()
-    recs = execute(spec)
+    try:
+        recs = execute(spec)
+    except SystemExit as exc:
+        reason = f"SystemExit({exc.code!r}) raised by the run (sys.exit in a plugin)"
+        recs = unit_records(spec, "error", reason, seconds=time.perf_counter() - t0)
     return recs, time.perf_counter() - t0
