@@ -21,6 +21,16 @@ import types
 import warnings
 from typing import Any
 
+#: Where the names of 0.1.0's network module (``bench/lib/nn.py``) went when it was split.
+NN_0_1 = (
+    "bench.kit.nn",
+    "bench.kit.train",
+    "bench.kit.stack",
+    "bench.kit.adam",
+    "bench.kit.graphs",
+    "bench.core.stop",
+)
+
 #: Since 0.2.0: old module path -> the module(s) that now hold its names, in lookup order.
 MOVED: dict[str, tuple[str, ...]] = {
     # top-level modules of 0.1.0 (before bench/core and bench/lib existed)
@@ -33,9 +43,9 @@ MOVED: dict[str, tuple[str, ...]] = {
     "bench.landscape": ("bench.lib.landscape", "bench.report.landscape"),
     "bench.stats": ("bench.report.stats",),
     "bench.plots": ("bench.report.plots",),
-    "bench.nn": ("bench.kit.nn", "bench.kit.train"),
+    "bench.nn": NN_0_1,
     "bench.tasklib": ("bench.kit.tasks",),
-    "bench.methodlib": ("bench.kit.methods",),
+    "bench.methodlib": ("bench.kit.methods", "bench.kit.netmethod"),
     "bench.conformance": ("bench.kit.conformance",),
     "bench.runner": ("bench.engine.execute", "bench.engine.plan", "bench.engine.device"),
     "bench.store": ("bench.engine.store", "bench.engine.keys"),
@@ -50,7 +60,7 @@ MOVED: dict[str, tuple[str, ...]] = {
     "bench.core.tuning": ("bench.engine.tuning",),
     "bench.lib.spectral": ("bench.lib.dsp", "bench.lib.sinusoid", "bench.lib.estimators"),
     "bench.lib.plateau": ("bench.core.stop",),
-    "bench.lib.nn": ("bench.kit.nn", "bench.kit.train"),
+    "bench.lib.nn": NN_0_1,
     "bench.lib.batches": ("bench.kit.batches",),
     "bench.lib.graphs": ("bench.kit.graphs",),
     "bench.lib.closed_form": ("bench.kit.closed_form",),

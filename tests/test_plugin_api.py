@@ -77,6 +77,8 @@ def test_every_old_path_imports_with_a_deprecation_warning(old: str) -> None:
 def test_old_names_resolve_to_the_same_objects() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
+        from bench.lib.nn import SeedStack, StackedAdam, train_seeds
+        from bench.methodlib import NetMethod
         from bench.metrics import exact_match
         from bench.spectral import SinusoidModel, bin_samples, estimate_tones
         from bench.tasklib import SymmetricTask
@@ -89,6 +91,13 @@ def test_old_names_resolve_to_the_same_objects() -> None:
     assert exact_match is new_exact and SymmetricTask is NewSymmetric
     assert bin_samples is dsp.bin_samples and estimate_tones is estimators.estimate_tones
     assert SinusoidModel is sinusoid.SinusoidModel
+    from bench.kit import NetMethod as NewNet
+    from bench.kit import train_seeds as new_train_seeds
+    from bench.kit.adam import StackedAdam as NewAdam
+    from bench.kit.stack import SeedStack as NewStack
+
+    assert (NetMethod, train_seeds) == (NewNet, new_train_seeds)
+    assert (SeedStack, StackedAdam) == (NewStack, NewAdam)
 
 
 def test_the_warning_names_the_line_that_imported_the_old_path(tmp_path: Path) -> None:

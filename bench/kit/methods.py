@@ -10,17 +10,14 @@ learned state in attributes ending in ``_``, and ``predict`` lives on the method
 - :func:`draw_samples` spends a spectral method's sample budget at once;
 - :class:`SinusoidMethod` and :class:`SteppedSinusoidMethod` are methods whose fitted model is
   a sum of tones (``bench.lib.sinusoid.SinusoidModel``);
-- :class:`NetMethod` is a method that is one network per seed, all seeds trained as one batched
-  model by ``bench.kit.train.train_seeds``. It lives in ``bench.kit.netmethod`` and is imported
-  from there only when asked for by this module's name: the spectral methods use this module
-  and have no business importing torch's network machinery (nor, through the run keys, being
-  invalidated by edits to the trainer).
+- networks are in ``bench.kit.netmethod`` (:class:`NetMethod`), not here: the spectral methods
+  use this module and have no business importing torch's network machinery (nor, through the
+  run keys, being invalidated by edits to the trainer).
 """
 
 from __future__ import annotations
 
 import copy
-import importlib
 import inspect
 import warnings
 from collections.abc import Sequence
@@ -43,13 +40,6 @@ __all__ = [
 ]
 
 M = TypeVar("M", bound=Method)
-
-
-def __getattr__(name: str) -> Any:
-    """``NetMethod`` on first use, for plugins that import it from here (see the module doc)."""
-    if name == "NetMethod":
-        return importlib.import_module("bench.kit.netmethod").NetMethod
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # -- the estimator contract ---------------------------------------------------------------------

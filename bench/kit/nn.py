@@ -23,7 +23,6 @@ loop that imports it.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -37,30 +36,6 @@ from bench.core.contracts import OutputSpec
 
 #: Rows per forward pass when predicting.
 PREDICT_BATCH = 65536
-
-#: Names that moved out of this module when it was split, and the module that holds each now.
-_MOVED = {
-    **dict.fromkeys(
-        ("CHUNK_STEPS", "train", "train_seeds", "warm_up", "warm_up_stacked", "_batches"),
-        "bench.kit.train",
-    ),
-    **dict.fromkeys(("LR_DROP", "LR_DROPS"), "bench.core.stop"),
-    **dict.fromkeys(
-        ("SeedStack", "stacked_loss", "_BatchedForward", "_StackedLinear", "copy",
-         "functional_call", "stack_module_state"),
-        "bench.kit.stack",
-    ),
-    "GraphWindow": "bench.kit.graphs",
-    "_plateau_schedule": "bench.kit.train",
-    "StackedAdam": "bench.kit.adam",
-}  # fmt: skip
-
-
-def __getattr__(name: str) -> Any:
-    if name in _MOVED:
-        return getattr(importlib.import_module(_MOVED[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
 
 # -- inputs and targets -------------------------------------------------------------------------
 

@@ -219,24 +219,6 @@ def _decide(
     return drop, end
 
 
-def _plateau_schedule(
-    log: Logger, lrs: np.ndarray, drops_left: np.ndarray, stopped: np.ndarray, step: int
-) -> bool:
-    """The loop's reduce-on-plateau as a helper of arrays updated in place, for code written
-    against it before the policy existed; it asks the same policy. Whether ``lrs`` changed."""
-    new = log.settled_seeds() & ~stopped
-    if not new.any():
-        return False
-    drop, end = log.policy.on_plateau(new, log.plateau.at_floor, drops_left)
-    lrs[drop] *= log.policy.lr_drop
-    drops_left[drop] -= 1
-    log.restart_plateau(drop)
-    lrs[end] = 0.0
-    stopped |= end
-    log.stop_seeds(end, step)
-    return True
-
-
 def train(
     model: nn.Module,
     task: TaskView,
