@@ -189,9 +189,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_landscape(args: argparse.Namespace) -> int:
     from bench.app.landscape import draw, plan_landscape
 
-    request = plan_landscape(
-        args.out, args.target, args.half_width, args.batch, args.sgd_batch, args.seed
-    )
+    numbers = ("target", "half_width", "batch", "sgd_batch", "seed")
+    request = plan_landscape(args.out, **{k: getattr(args, k) for k in numbers})
     _err(request.announce)
     result = draw(request)
     _err(f"closed form: {result.formula}")

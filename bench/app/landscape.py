@@ -41,21 +41,16 @@ class LandscapeResult:
     key_numbers: str
 
 
-def plan_landscape(
-    out: Path,
-    target: float = 31.0,
-    half_width: float = 1000.0,
-    batch: int = 100_000,
-    sgd_batch: int = 32,
-    seed: int = 0,
-) -> Landscape:
-    """Check the numbers and that ``out`` takes files; a bad one is a :class:`UsageError`."""
-    if target <= 0 or half_width <= 0:
+def plan_landscape(out: Path, **numbers: float) -> Landscape:
+    """Check the numbers (``Landscape``'s fields) and that ``out`` takes files; a bad one is a
+    :class:`UsageError`."""
+    request = Landscape(out, **numbers)  # type: ignore[arg-type]
+    if request.target <= 0 or request.half_width <= 0:
         raise UsageError("landscape: --target and --half-width must be positive")
-    if batch < 1 or sgd_batch < 1:
+    if request.batch < 1 or request.sgd_batch < 1:
         raise UsageError("landscape: --batch and --sgd-batch must be at least 1")
     writable(out)
-    return Landscape(out, target, half_width, batch, sgd_batch, seed)
+    return request
 
 
 def draw(request: Landscape) -> LandscapeResult:
