@@ -60,6 +60,12 @@ class ClockTask(Task):
         """The ``(n, 3)`` int64 labels of integer instants ``t``."""
         raise NotImplementedError
 
+    @property
+    def validation_rule(self) -> str:  # type: ignore[override]
+        """``forward`` (the latest instants held back) where the extrapolation beyond the
+        training range is judged, else ``random``."""
+        return "forward" if self._judges_extrapolation() else "random"
+
     def _judges_extrapolation(self) -> bool:
         """Whether the extrapolation set counts towards success (and the record says so)."""
         return True

@@ -136,6 +136,7 @@ class RealSeries(Task):
         "seasonal-naive forecast (the last observed season repeated) over the same horizon"
     )
     headline = "rel_mae"
+    validation_rule = "forward"
     loss_target = None
     infinite = False
     budgets = {

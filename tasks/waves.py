@@ -92,6 +92,7 @@ class Wave(SymmetricTask):
     )
     success_criterion = "extrapolation nMSE < 1e-2"
     headline = "extrap_nmse"
+    validation_rule = "outer"
     budgets = {
         "quick": Budget(steps=5000, batch_size=32, samples=2**18, seconds=300),
         "full": Budget(steps=1_000_000, batch_size=32, seconds=7200),

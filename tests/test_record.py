@@ -36,7 +36,8 @@ def _full_record(key: str = "key-1", **changes) -> Record:
         extras={"note": "x", "freqs": [1.0, 2.0]}, headline="test_mse", converged=True,
         converged_step=10, stop_rule={"window": 100, "patience": 5},
         ceiling={"metrics": {"test_mse": 0.0}, "success_possible": True},
-        loss_target=1e-4, success_criterion="test MSE < 1e-4",
+        loss_target=1e-4, success_criterion="test MSE < 1e-4", best_step=8, stop_step=10,
+        metrics_final={"test_mse": 2e-5}, validation={"source": "held-out", "pairs": 20},
     )  # fmt: skip
     return replace(rec, **changes)
 

@@ -291,6 +291,8 @@ def test_the_stop_policy_is_one_value_that_names_its_constants() -> None:
             "floor_share_of_loss_target": 0.01,
             "network_lr_drop": 0.1,
             "network_lr_drops": 1,
+            "patience_share_of_windows": 0.25,
+            "judged_at": "best",
         }
     )
     assert StopPolicy(**STOP_POLICY.to_dict()) == STOP_POLICY

@@ -269,6 +269,7 @@ PUBLIC_VIEW = {
     "sample",
     "samples_drawn",
     "samples_dropped",
+    "validation_rule",
     "samples_left",
     "train_set",
 }

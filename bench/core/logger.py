@@ -73,6 +73,22 @@ class Logger:
         self._win_calls = 0
         self._win_start = 0
         self.stop_step = np.full(n_seeds, -1, dtype=np.int64)
+        #: Per seed, the step of the state with the lowest validation loss so far and that
+        #: loss (``-1`` and ``inf``: no validation yet; see :meth:`note_validation`).
+        self.best_step = np.full(n_seeds, -1, dtype=np.int64)
+        self.best_val = np.full(n_seeds, np.inf)
+        #: How each seed was validated (``bench.kit.validation.Plan.describe``), set by the
+        #: training loop of a run judged at its best state; empty otherwise.
+        self.validation: list[dict[str, object]] = []
+
+    def note_validation(self, step: int, losses: Sequence[float] | np.ndarray) -> np.ndarray:
+        """Take each seed's validation loss at ``step`` (``nan``: not scored now); returns the
+        seeds whose loss is the lowest so far, whose state the caller keeps as their best."""
+        v = np.asarray(losses, dtype=float).reshape(-1)
+        better = np.isfinite(v) & (v < self.best_val)
+        self.best_val = np.where(better, v, self.best_val)
+        self.best_step = np.where(better, int(step), self.best_step)
+        return better
 
     def __call__(self, step: int, loss: float | Sequence[float] | np.ndarray) -> None:
         values = np.broadcast_to(np.asarray(loss, dtype=float).reshape(-1), (self.n_seeds,))

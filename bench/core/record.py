@@ -26,9 +26,11 @@ from typing import Any
 STATUSES = ("ok", "diverged", "timeout", "oom", "error", "skipped")
 
 #: Version of the record layout written by this code. 1: records without a ``schema`` field;
-#: 2: the same fields plus ``schema``. Raise it when a field changes meaning or shape, so that
-#: a reader can tell the layouts apart instead of guessing from which keys are present.
-SCHEMA = 2
+#: 2: the same fields plus ``schema``; 3: networks judged at their best state, ``metrics`` at
+#: that state, with ``best_step``, ``stop_step``, ``metrics_final`` and ``validation``. Raise
+#: it when a field changes meaning or shape, so that a reader can tell the layouts apart
+#: instead of guessing from which keys are present.
+SCHEMA = 3
 #: The version of a record that has no ``schema`` field.
 LEGACY_SCHEMA = 1
 #: How ``finished`` is written (local time with its UTC offset).
@@ -91,6 +93,17 @@ class Record:
     #: window, patience, tolerance, floor share, the networks' learning-rate drops); empty in
     #: records written before the field existed, which all ran under the default policy.
     stop_rule: dict[str, Any] = _key(default_factory=dict)
+    #: The step of the state the run was judged at, where it was judged at its best state
+    #: (lowest validation loss, ``StopPolicy.judge``); ``None`` otherwise.
+    best_step: int | None = _key(None)
+    #: The step the seed stopped training at (its last logged step); ``None`` for a method
+    #: that logs no steps.
+    stop_step: int | None = _key(None)
+    #: The judge's metrics at the last state, where ``metrics`` are those of the best one.
+    metrics_final: dict[str, Any] = _key(default_factory=dict)
+    #: How the best state was chosen: ``source`` (``held-out`` pairs or the ``window`` loss
+    #: on fresh batches), ``rule`` (``random``, ``forward``, ``outer``) and ``pairs`` held out.
+    validation: dict[str, Any] = _key(default_factory=dict)
     #: The best the method could score given the inputs it receives (``bench.core.ceiling``):
     #: ``{"metrics": ..., "success_possible": ...}``; ``None`` where not computed.
     ceiling: dict[str, Any] | None = _key(None)

@@ -8,8 +8,11 @@ suite therefore asks one rule, at every logged step, whether its training loss h
   100 for the networks), so batch noise is averaged before anything is compared;
 - a window *improves* when its loss is below ``(1 - rel_tol)`` times the best window so far
   (``rel_tol = 1%``);
-- the run has reached a **plateau** once ``patience`` windows in a row (5) have not improved,
-  and at least ``min_windows`` windows (5) have run;
+- the run has reached a **plateau** once the windows in a row that have not improved number
+  at least ``patience`` (5) and at least ``patience_share`` (a quarter) of all the windows the
+  seed has trained so far, and at least ``min_windows`` windows (5) have run: the patience
+  grows with progress, so a run that needed 4,000 steps to make its last gain waits 1,000
+  more for the next one, not the 500 a fixed patience would give it;
 - it has also **converged** once a window's loss is at or below ``floor``: 1% of the task's
   loss target where the task declares one (a fit a hundred times better than success needs
   cannot change its verdict), otherwise zero.
@@ -24,6 +27,13 @@ with the common reduce-on-plateau schedule: the learning rate drops tenfold (``l
 drop, or at once at the floor. Records carry ``converged`` (``True`` once the rule fired,
 ``False`` when the budget ran out first, ``None`` for methods that log no steps) and
 ``converged_step``.
+
+A run is **judged at its best state**, not its last (``judge = "best"``): the training loop
+scores each seed on validation data held back from its training pairs at every window and
+keeps the parameters with the lowest validation loss (early stopping with restore, the
+standard practice); the record carries the step of that state (``best_step``), the step the
+seed stopped at (``stop_step``) and the judge's metrics at both (``metrics`` at the best
+state, ``metrics_final`` at the last). See ``bench.kit.validation`` for what is held back.
 
 All of it, the constants and the decision what a plateau does to a seed, is one value, a
 :class:`StopPolicy`: a method declares the one it trains under, the logger judges by it and
@@ -48,8 +58,11 @@ class StopPolicy:
 
     #: Optimiser steps per window of the rule.
     window: int = 100
-    #: Windows in a row without a ``rel_tol`` gain that make a plateau.
+    #: Windows in a row without a ``rel_tol`` gain that make a plateau, at least.
     patience: int = 5
+    #: ... and at least this share of all the windows the seed has trained (patience grows
+    #: with progress; 0 gives the fixed patience of bench 0.2.0).
+    patience_share: float = 0.25
     rel_tol: float = 0.01
     #: Windows that must have run before a plateau counts.
     min_windows: int = 5
@@ -58,17 +71,28 @@ class StopPolicy:
     #: Reduce-on-plateau for the networks: the factor and how many times.
     lr_drop: float = 0.1
     lr_drops: int = 1
+    #: Which state of a trained network is judged: ``"best"`` (lowest validation loss over
+    #: the logged windows, restored at the end) or ``"final"`` (the last, as bench 0.2.0 did).
+    judge: str = "best"
+
+    def __post_init__(self) -> None:
+        if self.judge not in ("best", "final"):
+            raise ValueError(f"judge must be 'best' or 'final', not {self.judge!r}")
+        if not 0.0 <= self.patience_share < 1.0:
+            raise ValueError(f"patience_share must lie in [0, 1), not {self.patience_share!r}")
 
     def describe(self) -> dict[str, float | int]:
         """The constants under the names records and the report have always used."""
         return {
             "window_steps": self.window,
             "patience_windows": self.patience,
+            "patience_share_of_windows": self.patience_share,
             "rel_tol": self.rel_tol,
             "min_windows": self.min_windows,
             "floor_share_of_loss_target": self.floor_share,
             "network_lr_drop": self.lr_drop,
             "network_lr_drops": self.lr_drops,
+            "judged_at": self.judge,
         }
 
     def to_dict(self) -> dict[str, float | int]:
@@ -82,7 +106,7 @@ class StopPolicy:
 
     def plateau(self, n: int = 1, floor: float | np.ndarray = 0.0) -> Plateau:
         """A fresh tracker of this rule for ``n`` seeds."""
-        return Plateau(n, floor, self.patience, self.rel_tol, self.min_windows)
+        return Plateau(n, floor, self.patience, self.rel_tol, self.min_windows, self.patience_share)
 
     def on_plateau(
         self, settled: np.ndarray, at_floor: np.ndarray, drops_left: np.ndarray
@@ -130,9 +154,13 @@ class Plateau:
     patience: int = PATIENCE
     rel_tol: float = REL_TOL
     min_windows: int = MIN_WINDOWS
+    patience_share: float = 0.0
 
     def __post_init__(self) -> None:
         self.best = np.full(self.n, np.inf)
+        #: Windows each seed has trained in all, across restarts of the rule (the patience
+        #: grows with these).
+        self.total = np.zeros(self.n, dtype=np.int64)
         self.stale = np.zeros(self.n, dtype=np.int64)
         self.windows = np.zeros(self.n, dtype=np.int64)
         self.settled = np.zeros(self.n, dtype=bool)
@@ -155,15 +183,22 @@ class Plateau:
         """
         v = np.broadcast_to(np.asarray(losses, dtype=float).reshape(-1), (self.n,))
         self.windows += 1
+        self.total += 1
         bad = ~np.isfinite(v)
         better = v < self.best * (1.0 - self.rel_tol)
         self.best = np.where(better, v, self.best)
         self.stale = np.where(better, 0, self.stale + 1)
-        flat = (self.stale >= self.patience) & (self.windows >= self.min_windows)
+        flat = (self.stale >= self.patience_now()) & (self.windows >= self.min_windows)
         low = np.isfinite(v) & (v <= self.floor)
         self.at_floor |= low
         self.settled |= flat | low | bad
         return self.settled.copy()
+
+    def patience_now(self) -> np.ndarray:
+        """Each seed's patience now: ``patience`` windows, or ``patience_share`` of the windows
+        it has trained in all, whichever is more."""
+        grown = np.ceil(self.patience_share * self.total - 1e-9).astype(np.int64)
+        return np.maximum(self.patience, grown)
 
     @property
     def done(self) -> bool:

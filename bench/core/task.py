@@ -90,6 +90,10 @@ class Task:
     #: Training loss at which the task counts as learnt, for time-to-target from the trace
     #: (``None`` where the training loss says nothing about success).
     loss_target: ClassVar[float | None] = None
+    #: What a learner holds back to find its best state, matching what the task judges
+    #: (``bench.kit.validation``): ``random`` (judged inside the training range), ``forward``
+    #: (judged after it: a forecast) or ``outer`` (judged beyond both ends).
+    validation_rule: ClassVar[str] = "random"
     #: Budget per profile; every method on this task gets the same one.
     budgets: ClassVar[dict[str, Budget]] = {
         "quick": Budget(steps=20_000, batch_size=32),
@@ -197,6 +201,11 @@ class TaskView:
     @property
     def output(self) -> OutputSpec:
         return self._task.output
+
+    @property
+    def validation_rule(self) -> str:
+        """Where validation data lie for this task (``Task.validation_rule``)."""
+        return str(getattr(self._task, "validation_rule", "random"))
 
     @property
     def input_dtype(self) -> str:

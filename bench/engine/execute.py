@@ -168,6 +168,7 @@ def _score(
         status, reason = "diverged", "non-finite training loss"
     elif pred.nonfinite and status == "ok":
         status, reason = "diverged", "non-finite predictions"
+    final = _final_metrics(why, task, model, view) if status == "ok" else {}
     times = clock.times(pred.seconds)
     over = clock.overrun(times) if status == "ok" else None
     if over:
@@ -186,7 +187,22 @@ def _score(
         "metrics": metrics,
         "time": times,
         "ceiling": ceiling,
+        "metrics_final": final,
     }
+
+
+def _final_metrics(why: Evaluation, task: Any, model: Any, view: TaskView) -> dict[str, Any]:
+    """The judge's metrics at the last state of a method judged at its best one (its
+    ``final_state()``), outside the run's timed prediction; empty where there is none, or
+    where it cannot be scored (the record's own metrics stand)."""
+    last = getattr(model, "final_state", None)
+    if why.name != "eval" or not callable(last):
+        return {}
+    try:
+        twin = last()
+        return {} if twin is None else dict(why.metrics(task, twin, view))
+    except Exception:  # the best state's verdict stands; the last one's is extra
+        return {}
 
 
 def _add_run_metrics(
@@ -281,6 +297,7 @@ def _run(unit: _Unit, spec: RunSpec, on_budget: OnBudget | None) -> list[dict[st
             time=sc["time"],
             trace=log.trace(i),
             ceiling=sc["ceiling"],
+            metrics_final=sc["metrics_final"],
             memory=memory,
             **_stop_fields(log, i),
         )
@@ -310,8 +327,17 @@ def _stop_fields(log: Logger, i: int) -> dict[str, Any]:
     rule = log.policy.describe()
     if log.last_step <= 0:
         return {"converged": None, "converged_step": None, "stop_rule": rule}
-    at = int(log.converged_step[i])
-    return {"converged": at >= 0, "converged_step": at if at >= 0 else None, "stop_rule": rule}
+    at, best = int(log.converged_step[i]), int(log.best_step[i])
+    if best < 0:  # no state was kept: the method was judged as it ended
+        rule["judged_at"] = "final"
+    return {
+        "converged": at >= 0,
+        "converged_step": at if at >= 0 else None,
+        "stop_rule": rule,
+        "stop_step": log.steps(i),
+        "best_step": best if best >= 0 else None,
+        "validation": dict(log.validation[i]) if i < len(log.validation) else {},
+    }
 
 
 def unit_records(

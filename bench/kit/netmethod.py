@@ -6,6 +6,7 @@ import torch's network machinery; ``bench.kit.methods.NetMethod`` still finds th
 
 from __future__ import annotations
 
+import copy
 from typing import Any, ClassVar
 
 import numpy as np
@@ -112,6 +113,17 @@ class NetMethod(Tunable, SeedBatchMethod):
         self.net_ = net
         self.n_params_ = net.n_params_
         return self
+
+    def final_state(self) -> NetMethod | None:
+        """The fitted method as it was at its last step, where it is judged at its best state
+        (``StopPolicy.judge``): the harness scores it too, for the record's ``metrics_final``.
+        ``None`` where the best state is the last one kept."""
+        final = getattr(getattr(self, "net_", None), "final", None)
+        if final is None:
+            return None
+        twin = copy.copy(self)
+        twin.net_ = final
+        return twin
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         return self.net_.predict(x)

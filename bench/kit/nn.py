@@ -207,6 +207,9 @@ class NetPredictor:
         self.coder = coder
         self.device = device
         self.n_params_ = count_params(model)
+        #: The network as it was at the last step, where the run kept its best state instead
+        #: (``bench.kit.train``); ``None`` otherwise.
+        self.final: NetPredictor | None = None
 
     @torch.no_grad()
     def predict(self, x: npt.ArrayLike) -> np.ndarray:

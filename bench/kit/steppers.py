@@ -15,6 +15,7 @@ and the learning-rate drops cannot differ between a stacked and a single network
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
@@ -55,8 +56,63 @@ class Stepper(Protocol):
         ...
 
     def trained(self) -> list[nn.Module]:
-        """The seeds' networks, holding what they learned."""
+        """The seeds' networks, each holding its best state where one was kept
+        (:meth:`snapshot`), else its last."""
         ...
+
+    def validate(self, sets: Sequence[ValSet | None], coders: Sequence[TargetCoder]) -> np.ndarray:
+        """Each seed's mean loss on its validation set, in the task's units (``nan`` for a seed
+        without one, or no longer stepped)."""
+        ...
+
+    def snapshot(self, mask: np.ndarray) -> None:
+        """Keep the current parameters of the seeds in ``mask`` as their best state."""
+        ...
+
+    def final(self) -> list[nn.Module] | None:
+        """After :meth:`trained`: copies of the networks as they were at the last step, where
+        a best state replaced them (``None`` otherwise)."""
+        ...
+
+
+#: One seed's validation pairs, encoded as the network takes them: ``(x, y)`` arrays.
+ValSet = tuple[np.ndarray, np.ndarray]
+
+
+def sample_parts(spec: OutputSpec, out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """The loss of every sample, ``(S, n, outputs)`` (squared error per output) or ``(S, n)``
+    (cross-entropy summed over the outputs): what :func:`stacked_loss` averages."""
+    if spec.kind != "classification":
+        return (out - target) ** 2
+    n_seeds, n = out.shape[0], out.shape[1]
+    blocks = torch.split(out, list(spec.classes or ()), dim=2)
+    return sum(  # type: ignore[return-value]
+        nn.functional.cross_entropy(
+            blk.reshape(n_seeds * n, -1), target[..., j].reshape(-1), reduction="none"
+        ).view(n_seeds, n)
+        for j, blk in enumerate(blocks)
+    )
+
+
+class _Padded:
+    """Validation sets of unequal sizes as one padded batch, ``(seeds, n_max, ...)``, with
+    the mask of real rows."""
+
+    def __init__(self, sets: Sequence[ValSet | None], device: str) -> None:
+        real = [s for s in sets if s is not None]
+        self.has = np.array([s is not None for s in sets])
+        n_max = max(len(s[0]) for s in real)
+        x0, y0 = real[0]
+        xs = np.zeros((len(sets), n_max, *x0.shape[1:]), dtype=x0.dtype)
+        ys = np.zeros((len(sets), n_max, *y0.shape[1:]), dtype=y0.dtype)
+        mask = np.zeros((len(sets), n_max))
+        for i, s in enumerate(sets):
+            if s is not None:
+                k = len(s[0])
+                xs[i, :k], ys[i, :k], mask[i, :k] = s[0], s[1], 1.0
+        self.x = torch.from_numpy(xs).to(device)
+        self.y = torch.from_numpy(ys).to(device)
+        self.mask = torch.from_numpy(mask).to(device)
 
 
 class StackStepper:
@@ -91,6 +147,9 @@ class StackStepper:
         self.compact = not device.startswith("cuda")
         self.active = np.arange(self.n_seeds)  # the seeds in the stack, in its row order
         self.stopped = np.zeros(self.n_seeds, dtype=bool)
+        self._val: _Padded | None = None
+        self._best: dict[int, dict[str, torch.Tensor]] = {}
+        self._final: list[nn.Module] | None = None
         self._build()
 
     def _build(self) -> None:
@@ -144,7 +203,46 @@ class StackStepper:
         return keep
 
     def trained(self) -> list[nn.Module]:
-        return self.stack.unstack()
+        models = self.stack.unstack()
+        if self._best:
+            self._final = [copy.deepcopy(m) for m in models]
+            with torch.no_grad():
+                for i, state in self._best.items():
+                    for name, p in models[i].named_parameters():
+                        p.copy_(state[name])
+        return models
+
+    def final(self) -> list[nn.Module] | None:
+        return self._final
+
+    @torch.no_grad()
+    def validate(self, sets: Sequence[ValSet | None], coders: Sequence[TargetCoder]) -> np.ndarray:
+        out = np.full(self.n_seeds, np.nan)
+        if not any(s is not None for s in sets):
+            return out
+        if self._val is None:
+            self._val = _Padded(sets, self.device)
+        val, rows = self._val, self.active
+        parts = sample_parts(self.spec, self.stack(val.x[rows]), val.y[rows])
+        mask = val.mask[rows]
+        weights = mask / mask.sum(dim=1, keepdim=True).clamp(min=1.0)
+        if parts.dim() == 3:  # per output: the mean over the set, as a window's parts are
+            means = (parts * weights[..., None]).sum(dim=1)
+        else:
+            means = (parts * weights).sum(dim=1)
+        means_np = means.double().cpu().numpy()
+        for row, seed_i in enumerate(rows):
+            if val.has[seed_i] and not self.stopped[seed_i]:
+                out[seed_i] = coders[seed_i].in_task_units(means_np[row])
+        return out
+
+    @torch.no_grad()
+    def snapshot(self, mask: np.ndarray) -> None:
+        for row, seed_i in enumerate(self.active):
+            if mask[seed_i]:
+                self._best[int(seed_i)] = {
+                    name: self.stack.param(name)[row].detach().clone() for name in self.stack.params
+                }
 
 
 #: Builds a torch optimiser: ``(parameters, learning rate, device)``.
@@ -178,6 +276,9 @@ class ModuleStepper:
         self.sched = schedule(self.opt, steps) if schedule is not None else None
         self.running: torch.Tensor | float = 0.0
         self.model.train()
+        self._val: tuple[torch.Tensor, torch.Tensor] | None = None
+        self._best: dict[str, torch.Tensor] | None = None
+        self._final: list[nn.Module] | None = None
 
     def take(self, chunk: Chunk) -> tuple[torch.Tensor, torch.Tensor]:
         ((xc, yc),) = chunk
@@ -205,4 +306,31 @@ class ModuleStepper:
         return None
 
     def trained(self) -> list[nn.Module]:
+        if self._best is not None:
+            self._final = [copy.deepcopy(self.model)]
+            self.model.load_state_dict(self._best)
         return [self.model]
+
+    def final(self) -> list[nn.Module] | None:
+        return self._final
+
+    @torch.no_grad()
+    def validate(self, sets: Sequence[ValSet | None], coders: Sequence[TargetCoder]) -> np.ndarray:
+        ((pairs),) = sets
+        if pairs is None:
+            return np.array([np.nan])
+        if self._val is None:
+            self._val = (
+                torch.from_numpy(pairs[0]).to(self.device),
+                torch.from_numpy(pairs[1]).to(self.device),
+            )
+        was = self.model.training
+        self.model.eval()
+        _, parts = self.coder.loss(self.model(self._val[0]), self._val[1])
+        self.model.train(was)
+        return np.array([self.coder.in_task_units(parts)])
+
+    @torch.no_grad()
+    def snapshot(self, mask: np.ndarray) -> None:
+        if mask[0]:
+            self._best = {k: v.detach().clone() for k, v in self.model.state_dict().items()}

@@ -31,6 +31,7 @@ stay the same.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -40,7 +41,15 @@ from bench.core.contracts import Budget, Logger, OutputSpec, TaskView
 from bench.core.stop import StopPolicy
 from bench.kit.batches import Epochs, fresh_for_run
 from bench.kit.nn import Encoder, InputScaler, NetPredictor, TargetCoder, input_dtype, make_adam
-from bench.kit.steppers import ModuleStepper, Optimizer, Schedule, StackStepper, Stepper
+from bench.kit.steppers import (
+    ModuleStepper,
+    Optimizer,
+    Schedule,
+    StackStepper,
+    Stepper,
+    ValSet,
+)
+from bench.kit.validation import Plan, plan_validation
 
 #: Steps of data drawn from a sampler at a time (bounded memory, few calls to the task).
 CHUNK_STEPS = 1000
@@ -52,21 +61,57 @@ StepperFactory = Callable[[Sequence[nn.Module], Sequence[TargetCoder], float, st
 # -- data ---------------------------------------------------------------------------------------
 
 
+class Stream(NamedTuple):
+    """One seed's training data: the target coder, the chunks of (x, y) pairs, each
+    ``(n_steps, batch, ...)``, and the validation set (encoded; ``None``: the window's loss on
+    fresh batches stands in for it, or the run is judged at its last state) with its plan."""
+
+    coder: TargetCoder
+    chunks: Iterator[tuple[np.ndarray, np.ndarray]]
+    val: ValSet | None
+    plan: Plan | None
+
+
 def _batches(
     task: TaskView,
     budget: Budget,
     encoder: Encoder,
     rng: np.random.Generator,
     data: tuple[np.ndarray, np.ndarray] | None = None,
-) -> tuple[TargetCoder, Iterator[tuple[np.ndarray, np.ndarray]]]:
-    """The target coder and an iterator of (x, y) chunks, each ``(n_steps, batch, ...)``.
+    validate: bool = False,
+) -> Stream:
+    """One seed's :class:`Stream`.
 
     A sampler gives fresh samples for every step while the sample budget lasts; a fixed set,
     a sampler whose sample budget is smaller than ``steps * batch_size``, or the pairs a method
-    already drew (``data``) are encoded once and cycled through in shuffled epochs.
+    already drew (``data``) are encoded once and cycled through in shuffled epochs. Where the
+    run is judged at its best state (``validate``), the validation set is carved first
+    (``bench.kit.validation``), and a held-out pool replaces the fixed data.
     """
-    bs, steps, spec = budget.batch_size, budget.steps, task.output
+    bs, steps = budget.batch_size, budget.steps
     fresh = data is None and fresh_for_run(task, steps, bs)
+    plan = plan_validation(task, budget, rng, data, fresh) if validate else None
+    if plan is not None and plan.pool is not None:
+        data, fresh = plan.pool, False
+    coder, chunks = _chunks(task, budget, encoder, rng, data, fresh)
+    val = None
+    if plan is not None and plan.pairs is not None:
+        xv, yv = plan.pairs
+        val = (encoder(xv), coder.encode(yv))
+    return Stream(coder, chunks, val, plan)
+
+
+def _chunks(
+    task: TaskView,
+    budget: Budget,
+    encoder: Encoder,
+    rng: np.random.Generator,
+    data: tuple[np.ndarray, np.ndarray] | None,
+    fresh: bool,
+) -> tuple[TargetCoder, Iterator[tuple[np.ndarray, np.ndarray]]]:
+    """The target coder and the chunks: fresh from the sampler, or ``data`` (else the task's
+    whole training data) in shuffled epochs."""
+    bs, steps, spec = budget.batch_size, budget.steps, task.output
     if fresh:
         first = min(CHUNK_STEPS, steps)
         x0, y0 = task.sample(first * bs)
@@ -146,11 +191,14 @@ def train_seeds(
         dtype = "float64" if input_dtype(models[0]) == torch.float64 else "float32"
         encoders = [InputScaler.from_domain(t.domain, dtype) for t in tasks]
     pairs = [None] * len(models) if data is None else data
+    best = policy.judge == "best"
     streams = [
-        _batches(t, budget, enc, np.random.default_rng(seed), d)
+        _batches(t, budget, enc, np.random.default_rng(seed), d, validate=best)
         for t, enc, seed, d in zip(tasks, encoders, seeds, pairs, strict=True)
     ]
-    coders = [coder for coder, _ in streams]
+    coders = [s.coder for s in streams]
+    if best:
+        log.validation = [s.plan.describe() for s in streams if s.plan is not None]
     if stepper is None:
         steps: Stepper = StackStepper(
             models, tasks[0].output, device, lr, log,
@@ -158,12 +206,16 @@ def train_seeds(
         )  # fmt: skip
     else:
         steps = stepper(models, coders, lr, device)
-    chunks = zip(*(batches for _, batches in streams), strict=True)
-    _loop(steps, chunks, coders, budget, log, policy, log_every, stop, plateau_stop)
-    return [
+    chunks = zip(*(s.chunks for s in streams), strict=True)
+    vals = [s.val for s in streams] if best else None
+    _loop(steps, chunks, coders, budget, log, policy, log_every, stop, plateau_stop, vals)
+    fitted = [
         NetPredictor(model, enc, coder, device)
         for model, enc, coder in zip(steps.trained(), encoders, coders, strict=True)
     ]
+    for pred, last in zip(fitted, steps.final() or [], strict=False):
+        pred.final = NetPredictor(last, pred.encoder, pred.coder, device)
+    return fitted
 
 
 def _loop(
@@ -176,9 +228,12 @@ def _loop(
     log_every: int,
     stop: Callable[[int], bool] | None,
     plateau_stop: bool,
+    vals: Sequence[ValSet | None] | None = None,
 ) -> None:
-    """Step through ``chunks`` a log window at a time; after each logged window, let the
-    policy (and ``stop``) decide which seeds drop their learning rate and which stop."""
+    """Step through ``chunks`` a log window at a time; after each logged window, score the
+    seeds on their validation sets (``vals``; the window's loss where a seed has none) and
+    keep the best states, then let the policy (and ``stop``) decide which seeds drop their
+    learning rate and which stop."""
     step, since = 0, 0
     stopped = np.zeros(len(coders), dtype=bool)
     for chunk in chunks:
@@ -190,8 +245,11 @@ def _loop(
             pos, step, since = pos + k, step + k, since + k
             if not (step % log_every == 0 or step == budget.steps):
                 continue
-            log(step, steps.losses(coders, since))
+            window = steps.losses(coders, since)
+            log(step, window)
             since = 0
+            if vals is not None:
+                _keep_best(steps, log, step, vals, coders, np.where(stopped, np.nan, window))
             if step >= budget.steps:
                 continue
             drop, end = _decide(log, step, stop, plateau_stop)
@@ -202,6 +260,24 @@ def _loop(
                     x, y = x[:, keep], y[:, keep]
         if stopped.all():
             break
+
+
+def _keep_best(
+    steps: Stepper,
+    log: Logger,
+    step: int,
+    vals: Sequence[ValSet | None],
+    coders: Sequence[TargetCoder],
+    window: np.ndarray,
+) -> None:
+    """Score the running seeds on validation data and keep each one's state where it is the
+    best so far; a seed without a validation set is scored by its window's loss, which was
+    measured on fresh batches before the model stepped on them."""
+    scores = steps.validate(vals, coders)
+    scores = np.where([v is None for v in vals], window, scores)
+    improved = log.note_validation(step, scores)
+    if improved.any():
+        steps.snapshot(improved)
 
 
 def _decide(
