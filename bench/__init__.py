@@ -14,6 +14,7 @@ from bench.core.contracts import (
     Method,
     OutputSpec,
     RunTimeout,
+    ScaleKnob,
     Task,
     TaskView,
 )
@@ -38,6 +39,7 @@ __all__ = [
     "OutputSpec",
     "RegistryError",
     "RunTimeout",
+    "ScaleKnob",
     "Task",
     "TaskView",
     "__version__",

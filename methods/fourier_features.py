@@ -22,7 +22,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from bench import register_method
+from bench import ScaleKnob, register_method
 from bench.kit.netmethod import NetMethod
 from bench.kit.nn import mlp
 
@@ -54,6 +54,8 @@ class FourierFeatureMLP(NetMethod):
     )
     #: The declared tuning grid: the paper's decades of sigma, and the learning rate.
     search_space = {"sigma": [1.0, 10.0, 100.0], "lr": [1e-4, 3e-4, 1e-3, 3e-3]}
+    #: Features ``sin(2 pi b x)`` with ``b ~ N(0, sigma^2)`` reach about ``2 pi sigma``.
+    scale_knob = ScaleKnob("sigma", per_unit=2 * math.pi, factor=10.0)
 
     paper_settings = "Fourier features, sigma 10, 4 x 256 ReLU, Adam 1e-4"
 

@@ -22,7 +22,7 @@ import math
 import torch
 from torch import nn
 
-from bench import register_method
+from bench import ScaleKnob, register_method
 from bench.kit.netmethod import NetMethod
 
 
@@ -73,6 +73,8 @@ class NerfPE(NetMethod):
     )
     #: The declared tuning grid: the number of octaves and the learning rate.
     search_space = {"levels": [4, 10, 16], "lr": [1e-4, 5e-4, 1e-3, 3e-3]}
+    #: The top level ``L - 1`` reaches ``2^(L-1) pi`` rad per unit of the scaled input.
+    scale_knob = ScaleKnob("levels", per_unit=math.pi / 2, factor=6, octaves=True)
 
     paper_settings = "NeRF encoding L = 10, 8 x 256 ReLU MLP, Adam 5e-4"
 

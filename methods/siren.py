@@ -27,7 +27,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from bench import register_method
+from bench import ScaleKnob, register_method
 from bench.kit.netmethod import NetMethod
 
 
@@ -74,6 +74,8 @@ class Siren(NetMethod):
     )
     #: The declared tuning grid (``bench.engine.tuning``): learning rate and first-layer w0.
     search_space = {"lr": [3e-5, 1e-4, 3e-4, 1e-3], "w0": [10.0, 30.0, 300.0]}
+    #: ``w0`` reaches ``w0`` rad per unit of the scaled input (module doc).
+    scale_knob = ScaleKnob("w0", per_unit=1.0, factor=10.0)
 
     paper_settings = "SIREN with the paper's settings (w0 = 30, Adam 1e-4)"
 

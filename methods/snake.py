@@ -21,7 +21,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from bench import register_method
+from bench import ScaleKnob, register_method
 from bench.kit.netmethod import NetMethod
 from bench.kit.nn import mlp
 
@@ -58,6 +58,8 @@ class SnakeMLP(NetMethod):
     )
     #: The declared tuning grid (``bench.engine.tuning``): learning rate and the initial a.
     search_space = {"lr": [1e-4, 3e-4, 1e-3, 3e-3], "a_init": ["periodic", 1.0, 30.0]}
+    #: ``sin^2(a x)`` oscillates at ``2 a``; the periodic initialisation stays a grid point.
+    scale_knob = ScaleKnob("a_init", per_unit=2.0, factor=10.0)
 
     paper_settings = "Snake MLP with the reference settings (periodic a, Adam 1e-3)"
 

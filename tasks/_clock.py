@@ -41,6 +41,7 @@ class ClockTask(Task):
     """
 
     headline = "exact_match"
+    tune_per_task = True  # spans from a day to 120 years
     loss_target = None
     budgets = {
         "quick": Budget(steps=2000, batch_size=128, samples=2**17, seconds=300),

@@ -28,6 +28,7 @@ class Sin31(Task):
     """The original task: sin(31 x) from fresh random batches on [-1000, 1000]."""
 
     family = "sin31"
+    tune_per_task = True  # cycles span orders of magnitude
     description = (
         "The original: sin(31x), x ~ U[-1000, 1000], fresh batches of 32; success: test MSE < 1e-4"
     )

@@ -37,6 +37,7 @@ class Tone(SymmetricTask):
     C + 1 cycles (drawn per seed)."""
 
     family = "tone"
+    tune_per_task = True  # cycles span orders of magnitude
     description = (
         "One tone sin(w x + phi) over a domain holding between C and C+1 cycles (drawn per "
         "seed); success: test MSE < 1e-4"

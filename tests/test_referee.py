@@ -231,7 +231,7 @@ def test_settings_are_looked_up_once_per_unit_and_the_key_hashes_them(knob, monk
     monkeypatch.setattr(purpose, "settings_for", lambda *a: calls.append(a) or real(*a))
     entry, task = registry.METHODS.get("test-knob"), registry.TASKS.get("test-const")
     (spec,) = plan([entry], [task], 1, "quick", "cpu")
-    assert len(calls) == 1 and spec.tuning == real(entry, "test-const", "quick")
+    assert len(calls) == 1 and spec.tuning == real(entry, task, "quick")
     (rec,) = execute(spec)
     assert len(calls) == 1
     assert rec["tuning"] == spec.tuning and rec["run_key"] == spec.keys[0]

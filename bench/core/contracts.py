@@ -6,7 +6,7 @@ method reports to while it fits. Plugins import these names from ``bench`` itsel
 """
 
 from bench.core.logger import Logger, RunTimeout
-from bench.core.method import Method, as_numpy
+from bench.core.method import Method, ScaleKnob, as_numpy
 from bench.core.task import (
     PROFILES,
     Budget,
@@ -25,6 +25,7 @@ __all__ = [
     "Method",
     "OutputSpec",
     "RunTimeout",
+    "ScaleKnob",
     "Task",
     "TaskView",
     "as_numpy",

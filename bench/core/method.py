@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
@@ -10,6 +11,34 @@ import numpy as np
 from bench.core.logger import Logger
 from bench.core.stop import STOP_POLICY, StopPolicy
 from bench.core.task import Budget, TaskView
+
+
+@dataclass(frozen=True)
+class ScaleKnob:
+    """A hyper-parameter that sets the highest frequency a network starts able to fit, and
+    how: the tuning protocol searches it from the declared values up to the highest frequency
+    the task's samples resolve (``bench.engine.halving``).
+
+    ``reach(v)`` is the angular frequency, per unit of the input scaled to [-1, 1], that the
+    value ``v`` reaches: ``per_unit * v`` (SIREN's ``w0``: 1 rad per unit of ``w0``), or
+    ``per_unit * 2 ** v`` where the knob counts octaves (NeRF's levels). The grid steps by
+    ``factor`` (times, or plus for octaves). Values that are not numbers (an initialisation's
+    name) stay in the grid as they are.
+    """
+
+    name: str
+    per_unit: float = 1.0
+    factor: float = 10.0
+    octaves: bool = False
+
+    def reach(self, value: float) -> float:
+        return self.per_unit * (2.0 ** float(value) if self.octaves else float(value))
+
+    def step(self, value: float, up: bool = True) -> float:
+        """The next value of the grid above (``up``) or below ``value``."""
+        if self.octaves:
+            return type(value)(value + self.factor if up else value - self.factor)
+        return float(value) * self.factor if up else float(value) / self.factor
 
 
 class Method:
@@ -34,6 +63,9 @@ class Method:
     #: empty for a method with nothing to tune. A method with a grid also takes a ``settings``
     #: hyper-parameter (``tuned``, ``paper`` or ``trial``).
     search_space: ClassVar[dict[str, list[Any]]] = {}
+    #: The grid's knob that sets the network's frequency reach, searched up to what the
+    #: task's samples resolve (``None``: no such knob; see :class:`ScaleKnob`).
+    scale_knob: ClassVar[ScaleKnob | None] = None
     #: The stop rule and learning-rate drops the harness judges (and a network trains) this
     #: method by (``bench.core.stop``); a method may declare its own.
     stop_policy: ClassVar[StopPolicy] = STOP_POLICY

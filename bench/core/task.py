@@ -94,6 +94,10 @@ class Task:
     #: (``bench.kit.validation``): ``random`` (judged inside the training range), ``forward``
     #: (judged after it: a forecast) or ``outer`` (judged beyond both ends).
     validation_rule: ClassVar[str] = "random"
+    #: Whether the tuning protocol tunes each task of this family on its own: for a family
+    #: whose tasks span scales (cycles over orders of magnitude), where one setting for all
+    #: would be a compromise (``bench.engine.tuning``).
+    tune_per_task: ClassVar[bool] = False
     #: Budget per profile; every method on this task gets the same one.
     budgets: ClassVar[dict[str, Budget]] = {
         "quick": Budget(steps=20_000, batch_size=32),

@@ -58,6 +58,7 @@ class _Unit:
     views: list[TaskView] = field(default_factory=list)
     method: Any = None
     judge: list[dict[str, Any]] = field(default_factory=list)
+    budget: Any = None
 
     def record(self, i: int, status: str, reason: str, **fields: Any) -> dict[str, Any]:
         """The record of seed number ``i`` of this unit."""
@@ -93,7 +94,7 @@ def _resolve(spec: RunSpec) -> _Resolved:
     )  # fmt: skip
     tuning = spec.tuning
     if tuning is None:  # a unit built by hand, not by ``plan``
-        tuning = purpose_of(spec.purpose).settings(m, t.family, spec.profile)
+        tuning = purpose_of(spec.purpose).settings(m, t, spec.profile)
     keys = spec.keys or tuple(
         run_key_of(m, t, s, spec.profile, spec.base_seed, spec.purpose, tuning) for s in spec.seeds
     )
@@ -114,6 +115,10 @@ def _build(unit: _Unit, spec: RunSpec, found: _Resolved) -> str | None:
         for task, s in zip(unit.tasks, spec.seeds, strict=True)
     ]
     budget = unit.tasks[0].budget
+    steps = found.tuning.get("steps")  # a rung of successive halving runs fewer steps
+    if steps:
+        budget = replace(budget, steps=min(int(steps), budget.steps))
+    unit.budget = budget
     unit.context = replace(
         unit.context,
         budget=budget.to_dict(),
@@ -135,7 +140,7 @@ def _build(unit: _Unit, spec: RunSpec, found: _Resolved) -> str | None:
 
 def _fit(unit: _Unit, spec: RunSpec, t_id: str, log: Logger) -> list[Any]:
     """Warm up, then fit every seed (together where the method is vectorised)."""
-    budget = unit.tasks[0].budget
+    budget = unit.budget
     n = len(spec.seeds)
     method_seeds = [derive_seed(spec.base_seed, t_id, s, 2) for s in spec.seeds]
     device.seed_everything(method_seeds[0])
@@ -258,7 +263,7 @@ def _run(unit: _Unit, spec: RunSpec, on_budget: OnBudget | None) -> list[dict[st
     """Fit and score a built unit: one record per seed, also when the fit fails."""
     n = len(spec.seeds)
     sync = device.sync_for(spec.device)
-    budget = unit.tasks[0].budget
+    budget = unit.budget
     # Every seed gets the time budget, also when a vectorised method fits them together.
     # The method's stop policy judges its run from the first step, floors included.
     policy = getattr(unit.method, "stop_policy", STOP_POLICY)

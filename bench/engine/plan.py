@@ -75,7 +75,7 @@ def plan(
     specs = []
     for t in tasks:
         for m in methods:
-            tuning = why.settings(m, t.family, profile)
+            tuning = why.settings(m, t, profile)
             keys = tuple(
                 run_key_of(m, t, s, profile, base_seed, purpose, tuning) for s in range(n_seeds)
             )
@@ -102,7 +102,7 @@ def run_key_of(
     applies (looked up when not given): new tuned settings make new runs."""
     why = purpose_of(purpose)
     if tuning is None:
-        tuning = why.settings(m, t.family, profile)
+        tuning = why.settings(m, t, profile)
     params = why.key_params(dict(m.params), tuning)
     return run_key(
         m.id,

@@ -27,9 +27,9 @@ class Evaluation:
     #: Whether the best score the method's inputs allow is worked out for a run that ended ok.
     ceiling = True
 
-    def settings(self, entry: Entry, task_family: str, profile: str) -> dict[str, Any]:
+    def settings(self, entry: Entry, task: Entry, profile: str) -> dict[str, Any]:
         """The settings the method runs with (``bench.engine.tuning.settings_for``)."""
-        return settings_for(entry, task_family, profile)
+        return settings_for(entry, task, profile)
 
     def key_params(self, params: dict[str, Any], tuning: Mapping[str, Any]) -> dict[str, Any]:
         """The parameters the run key hashes: tuned overrides make new runs."""
@@ -53,11 +53,13 @@ class Trial(Evaluation):
     view = HoldoutView
     ceiling = False
 
-    def settings(self, entry: Entry, task_family: str, profile: str) -> dict[str, Any]:
+    def settings(self, entry: Entry, task: Entry, profile: str) -> dict[str, Any]:
         return {}  # the trial's settings are its parameters (``tuning.trial_id``)
 
     def key_params(self, params: dict[str, Any], tuning: Mapping[str, Any]) -> dict[str, Any]:
         params["purpose"] = "tune"  # a trial is never mistaken for an evaluation run
+        if tuning.get("steps"):  # a rung of successive halving: a shorter run
+            params["trial_steps"] = int(tuning["steps"])
         return params
 
     def metrics(self, task: Task, predictor: Any, view: TaskView) -> dict[str, Any]:

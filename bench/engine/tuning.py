@@ -45,28 +45,45 @@ import numpy as np
 
 from bench.core.contracts import Task, TaskView, as_numpy, finite_pairs
 from bench.core.registry import Entry, natural_key
+from bench.engine import halving
+from bench.kit.validation import holdout
 from bench.lib.metrics import exact_match, labels, nmse
 
 TUNE_BASE_SEED = 1_000_003
-TUNE_SEEDS = 1
+#: Seeds per trial: a choice between points should not rest on one draw.
+TUNE_SEEDS = 2
+#: Tuning tasks per family, where a family is tuned as a whole.
 TASKS_PER_FAMILY = 2
 VAL_MAX = 4096
 VAL_SHARE = 0.2
 #: Where ``bench tune`` writes by default and ``run`` reads: shipped with the package.
 SETTINGS_FILE = Path(__file__).resolve().parent.parent / "tuned.json"
+#: Profiles that run with another profile's settings where they have none of their own,
+#: declared transferable (the report says so on every record that did).
+TRANSFER = {"full": "quick"}
 
 PROTOCOL = {
-    "search": "declared grid per method (search_space), paper defaults included",
-    "tasks": f"per family: the first and the middle default-sweep task in natural order "
-    f"(at most {TASKS_PER_FAMILY})",
+    "search": "declared grid per method (search_space), paper defaults included; the scale "
+    "knob (Method.scale_knob) extended until it reaches the highest frequency the task's "
+    "samples resolve (pi n / 2 per unit of the [-1, 1]-scaled input, n training samples); "
+    "a choice on an edge of the scale knob or the learning rate is tried one step beyond",
+    "spend": f"successive halving: every point on 1/{halving.ETA ** (halving.MAX_RUNGS - 1)} "
+    f"(or 1/{halving.ETA}) of the steps, the best 1/{halving.ETA} on {halving.ETA}x the steps, "
+    "up to the full budget; only full-budget trials are candidates",
+    "tasks": "per task where the task family spans scales (Task.tune_per_task: tones, sin31, "
+    f"clocks); elsewhere per family on the first and the middle default-sweep task (at most "
+    f"{TASKS_PER_FAMILY})",
     "seeds": f"{TUNE_SEEDS} per trial, derived from base seed {TUNE_BASE_SEED} (evaluation "
     "uses base 0)",
     "validation": f"samplers: up to {VAL_MAX} fresh samples drawn first, counted against the "
-    f"sample budget; fixed sets: a random {VAL_SHARE:.0%} held out",
+    f"sample budget; fixed sets: {VAL_SHARE:.0%} held out by the task's validation rule "
+    "(random; forward: the end of the training span, for forecasts; outer: both ends, for "
+    "extrapolation)",
     "score": "validation nMSE (regression) or 1 - exact match (classification); failed = inf",
-    "choice": "lowest mean rank over the family's tuning tasks; ties: paper default, then mean "
+    "choice": "lowest mean rank over the tuning tasks; ties: paper default, then mean "
     "log-score, then grid order",
     "budget": "the task's own budget and the declared stop rule, as in any run",
+    "transfer": ", ".join(f"{a} runs with {b}'s settings" for a, b in TRANSFER.items()),
 }
 
 
@@ -74,25 +91,68 @@ PROTOCOL = {
 
 
 class HoldoutView(TaskView):
-    """A :class:`TaskView` that keeps a validation split back from the method's training data."""
+    """A :class:`TaskView` that keeps a validation split back from the method's training data,
+    where the task judges: inside the training range (``random``), after it (``forward``) or
+    beyond both ends (``outer``; ``Task.validation_rule``).
 
-    __slots__ = ("_val", "_kept")
+    A sampler judged beyond its range keeps the outer (or last) :data:`VAL_SHARE` of its
+    domain for validation: the method's samples from there are replaced by draws from the
+    rest, every draw counted against the sample budget, as a user who validates an
+    extrapolation on the end of the data would train."""
+
+    __slots__ = ("_val", "_kept", "_band")
 
     def __init__(self, task: Task, rng: np.random.Generator) -> None:
         super().__init__(task, rng)
         self._kept: tuple[np.ndarray, np.ndarray] | None = None
+        self._band: tuple[str, float, float] | None = None
         budget = task.budget
+        rule = str(getattr(task, "validation_rule", "random"))
         if task.infinite:
             spare = budget.max_samples - budget.steps * budget.batch_size
-            n = min(VAL_MAX, spare if spare >= VAL_MAX // 4 else budget.max_samples // 10)
-            self._val = self.sample(max(n, 1))
+            n = max(1, min(VAL_MAX, spare if spare >= VAL_MAX // 4 else budget.max_samples // 10))
+            if rule == "random":
+                self._val = self.sample(n)
+            else:
+                lo, hi = task.domain
+                self._band = (rule, float(lo), float(hi))
+                self._val = self._draw(n, held=True)
         else:
             x, y, self._dropped = finite_pairs(*task.train_set())
-            order = rng.permutation(len(x))
-            k = max(1, int(round(len(x) * VAL_SHARE)))
-            held, kept = np.sort(order[:k]), np.sort(order[k:])
+            kept, held = holdout(x, rule, rng, VAL_SHARE, cap=None)
             self._val = (x[held], y[held])
             self._kept = (x[kept], y[kept])
+
+    def _held(self, x: np.ndarray) -> np.ndarray:
+        assert self._band is not None
+        rule, lo, hi = self._band
+        pos = np.asarray(x, dtype=np.float64).reshape(len(x), -1)[:, 0]
+        if rule == "outer":
+            return np.abs(pos - 0.5 * (lo + hi)) > (1.0 - VAL_SHARE) * 0.5 * (hi - lo)
+        return pos > hi - VAL_SHARE * (hi - lo)
+
+    def _draw(self, n: int, held: bool) -> tuple[np.ndarray, np.ndarray]:
+        """``n`` pairs from inside (``held``: from) the validation band, drawn in rounds."""
+        xs, ys, got = [], [], 0
+        while got < n:
+            x, y = super().sample(min(TaskView.samples_left.fget(self), max(2 * (n - got), 64)))
+            keep = self._held(x) == held
+            xs.append(x[keep])
+            ys.append(y[keep])
+            got += int(keep.sum())
+        return np.concatenate(xs)[:n], np.concatenate(ys)[:n]
+
+    def sample(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        if self._band is None:
+            return super().sample(n)
+        return self._draw(n, held=False)
+
+    @property
+    def samples_left(self) -> int:
+        """What the method may still ask for: outside the band, only the kept share of the
+        draws is training data (with a margin for the draws' spread)."""
+        left = super().samples_left
+        return left if self._band is None else int(left * (1.0 - VAL_SHARE) * 0.95)
 
     @property
     def validation(self) -> tuple[np.ndarray, np.ndarray]:
@@ -146,15 +206,29 @@ def grid(entry: Entry) -> list[dict[str, Any]]:
 
 
 def tuning_tasks(tasks: Sequence[Entry]) -> dict[str, list[Entry]]:
-    """Per family: the first and the middle task of the given (default-sweep) tasks."""
+    """The tuning units of the given (default-sweep) tasks: one per task of a family that
+    spans scales (``Task.tune_per_task``), keyed by the task's id; one per other family,
+    keyed ``family:<name>``, holding its first and middle task."""
     by_family: dict[str, list[Entry]] = {}
     for t in sorted(tasks, key=lambda e: natural_key(e.id)):
         by_family.setdefault(t.family, []).append(t)
-    out = {}
+    out: dict[str, list[Entry]] = {}
     for fam, members in by_family.items():
+        if getattr(members[0].cls, "tune_per_task", False):
+            out.update({t.id: [t] for t in members})
+            continue
         picks = {e.id: e for e in (members[0], members[len(members) // 2])}
-        out[fam] = list(picks.values())[:TASKS_PER_FAMILY]
+        out[f"{FAMILY_UNIT}{fam}"] = list(picks.values())[:TASKS_PER_FAMILY]
     return out
+
+
+#: The prefix of a tuning unit that is a whole task family.
+FAMILY_UNIT = "family:"
+
+
+def unit_of(record: Mapping[str, Any]) -> str:
+    """The tuning unit of a trial record (records of the first protocol: their family)."""
+    return str((record.get("tuning") or {}).get("unit") or f"{FAMILY_UNIT}{record['task_family']}")
 
 
 def trial_id(entry: Entry, point: Mapping[str, Any]) -> str:
@@ -182,12 +256,13 @@ def _ranks(scores: Sequence[float]) -> list[float]:
     return ranks
 
 
-def choose(
+def _standing(
     points: Sequence[Mapping[str, Any]],
     scores: Mapping[str, Sequence[float]],
     paper: Mapping[str, Any],
-) -> dict[str, Any]:
-    """The winning point: ``scores[task][i]`` is point ``i``'s mean validation score."""
+) -> tuple[list[int], list[float], list[float], int | None]:
+    """The points best first (mean rank; ties: the paper's default, then the mean
+    log-score, then grid order), their mean ranks and log-scores, and the paper's index."""
     n = len(points)
     mean_rank = [0.0] * n
     mean_log = [0.0] * n
@@ -196,18 +271,26 @@ def choose(
             mean_rank[i] += r / len(scores)
         for i, s in enumerate(per_point):
             mean_log[i] += math.log10(max(s, 1e-12)) / len(scores) if math.isfinite(s) else 99.0
-    best = min(mean_rank)
-    tied = [i for i in range(n) if math.isclose(mean_rank[i], best, abs_tol=1e-9)]
-    paper_at = [i for i in tied if all(points[i].get(k) == v for k, v in paper.items())]
-    win = paper_at[0] if paper_at else min(tied, key=lambda i: (mean_log[i], i))
     paper_i = next(
         (i for i in range(n) if all(points[i].get(k) == v for k, v in paper.items())), None
     )
+    order = sorted(range(n), key=lambda i: (round(mean_rank[i], 9), i != paper_i, mean_log[i], i))
+    return order, mean_rank, mean_log, paper_i
+
+
+def choose(
+    points: Sequence[Mapping[str, Any]],
+    scores: Mapping[str, Sequence[float]],
+    paper: Mapping[str, Any],
+) -> dict[str, Any]:
+    """The winning point: ``scores[task][i]`` is point ``i``'s mean validation score."""
+    order, mean_rank, _, paper_i = _standing(points, scores, paper)
+    win = order[0]
     return {
         "params": dict(points[win]),
         "mean_rank": mean_rank[win],
         "paper_mean_rank": None if paper_i is None else mean_rank[paper_i],
-        "is_paper": bool(paper_at) or (paper_i == win),
+        "is_paper": paper_i == win,
         "scores": {t: per_point[win] for t, per_point in scores.items()},
         "paper_scores": {}
         if paper_i is None
@@ -215,51 +298,118 @@ def choose(
     }
 
 
+def ranking(
+    points: Sequence[Mapping[str, Any]],
+    records: Sequence[Mapping[str, Any]],
+    paper: Mapping[str, Any],
+) -> list[int]:
+    """The indices of ``points`` best first, from their trial ``records`` (one rung's): mean
+    validation score over seeds per task, then as :func:`choose` ranks."""
+    tasks = sorted({r["task"] for r in records}, key=natural_key)
+    scores = {
+        t: [
+            float(np.mean(v)) if (v := [_score_of(r) for r in records
+                                       if r["task"] == t and _point_of(r, p) == p]) else math.inf
+            for p in points
+        ]
+        for t in tasks
+    }  # fmt: skip
+    if not scores:
+        return list(range(len(points)))
+    return _standing(points, scores, paper)[0]
+
+
 def summarise(
     records: Iterable[Mapping[str, Any]], entries: Sequence[Entry]
 ) -> dict[str, dict[str, Any]]:
-    """Per method family and task family, the chosen settings from trial records."""
+    """Per method family and tuning unit, the chosen settings from trial records: per task
+    family (``families``) or per task (``tasks``), each with the grid tried, where the choice
+    lies in it, the rungs and the cost."""
     recs = [r for r in records if r.get("purpose") == "tune"]
     out: dict[str, dict[str, Any]] = {}
     for entry in entries:
-        points = grid(entry)
         paper = {k: v for k, v in paper_defaults(entry).items() if k not in entry.params}
         mine = [r for r in recs if r["method_family"] == entry.family]
-        families = sorted({r["task_family"] for r in mine})
-        fam_out = {}
-        for fam in families:
-            in_fam = [r for r in mine if r["task_family"] == fam]
-            tasks = sorted({r["task"] for r in in_fam}, key=natural_key)
-            scores: dict[str, list[float]] = {}
-            for t in tasks:
-                per_point = []
-                for p in points:
-                    vals = [
-                        _score_of(r)
-                        for r in in_fam
-                        if r["task"] == t and _point_of(r, p) == p and r["status"] != "skipped"
-                    ]
-                    per_point.append(float(np.mean(vals)) if vals else math.inf)
-                if any(math.isfinite(s) for s in per_point):
-                    scores[t] = per_point
-            if not scores:
+        units: dict[str, list[Mapping[str, Any]]] = {}
+        for r in mine:
+            units.setdefault(unit_of(r), []).append(r)
+        by_family, by_task = {}, {}
+        for unit, rs in sorted(units.items()):
+            chosen = _choose_unit(entry, rs, paper)
+            if chosen is None:
                 continue
-            chosen = choose(points, scores, paper)
-            chosen["tasks"] = list(scores)
-            # One record per (trial, task, seed): a rerun of the same trial counts once.
-            unique = {(r["method"], r["task"], r["seed"]): r for r in in_fam}
-            chosen["trials"] = sum(1 for r in unique.values() if r["status"] != "skipped")
-            chosen["seconds"] = round(
-                sum(float((r.get("time") or {}).get("total") or 0.0) for r in unique.values()), 3
-            )
-            fam_out[fam] = chosen
-        if fam_out:
+            if unit.startswith(FAMILY_UNIT):
+                by_family[unit[len(FAMILY_UNIT) :]] = chosen
+            else:
+                by_task[unit] = chosen
+        if by_family or by_task:
             out[entry.family] = {
                 "search_space": {k: list(v) for k, v in entry.cls.search_space.items()},
                 "paper": paper,
-                "families": fam_out,
+                "families": by_family,
+                "tasks": by_task,
             }
     return out
+
+
+def _choose_unit(
+    entry: Entry, rs: Sequence[Mapping[str, Any]], paper: Mapping[str, Any]
+) -> dict[str, Any] | None:
+    """The choice of one tuning unit among its full-budget trials, with its grid's edges."""
+    knobs = [k for k in entry.cls.search_space if k not in entry.params]
+    full = [r for r in rs if _full_budget(r) and r["status"] != "skipped"]
+    points: list[dict[str, Any]] = []
+    for r in full:
+        p = _point_of(r, dict.fromkeys(knobs))
+        if p not in points:
+            points.append(p)
+    tasks = sorted({r["task"] for r in full}, key=natural_key)
+    scores: dict[str, list[float]] = {}
+    for t in tasks:
+        per_point = []
+        for p in points:
+            vals = [_score_of(r) for r in full if r["task"] == t and _point_of(r, p) == p]
+            per_point.append(float(np.mean(vals)) if vals else math.inf)
+        if any(math.isfinite(v) for v in per_point):
+            scores[t] = per_point
+    if not scores:
+        return None
+    chosen = choose(points, scores, paper)
+    tried = {k: sorted({_point_of(r, {k: None})[k] for r in rs}, key=_order_key) for k in knobs}
+    w_max = max(float((r.get("tuning") or {}).get("w_max") or 0.0) for r in rs) or None
+    initial = halving.knob_values(entry, w_max) if w_max else {}
+    unique = {(r["method"], r["task"], r["seed"], _steps_of(r)): r for r in rs}
+    chosen.update(
+        tasks=list(scores),
+        grid=tried,
+        edges={k: halving.edge_of(chosen["params"][k], tried[k]) for k in knobs},
+        extended=[k for k in knobs if initial and set(tried[k]) - set(initial.get(k, []))],
+        seeds=max(len({r["seed"] for r in full if r["task"] == t}) for t in scores),
+        rungs=sorted({_steps_of(r) for r in rs if _steps_of(r)}),
+        w_max=w_max,
+        trials=sum(1 for r in unique.values() if r["status"] != "skipped"),
+        seconds=round(
+            sum(float((r.get("time") or {}).get("total") or 0.0) for r in unique.values()), 3
+        ),
+    )
+    return chosen
+
+
+def _steps_of(r: Mapping[str, Any]) -> int:
+    return int((r.get("tuning") or {}).get("steps") or 0)
+
+
+def _full_budget(r: Mapping[str, Any]) -> bool:
+    """A trial on the task's whole step budget (every trial of the first protocol was)."""
+    t = r.get("tuning") or {}
+    return not t.get("steps") or int(t["steps"]) >= int(t.get("of_steps") or 0)
+
+
+def _order_key(v: Any) -> tuple[int, float, str]:
+    """Grid values in order: named values first, then numbers ascending."""
+    if isinstance(v, int | float) and not isinstance(v, bool):
+        return (1, float(v), "")
+    return (0, 0.0, str(v))
 
 
 def _score_of(r: Mapping[str, Any]) -> float:
@@ -298,33 +448,38 @@ def settings_file() -> Path:
     return Path(os.environ.get("BENCH_TUNED", str(SETTINGS_FILE)))
 
 
-def settings_for(entry: Entry, task_family: str, profile: str) -> dict[str, Any]:
-    """What ``run`` applies to ``entry`` on a task of ``task_family``:
+def settings_for(entry: Entry, task: Entry, profile: str) -> dict[str, Any]:
+    """What ``run`` applies to ``entry`` on ``task``:
     ``{"settings": "tuned"|"paper"|"untuned", "params": {...}, ...}`` (``params`` are the
-    overrides, empty unless tuned)."""
+    overrides, empty unless tuned). The task's own choice comes first, then its family's; a
+    profile without settings of its own takes those of the profile :data:`TRANSFER` names,
+    and says so (``transferred_from``)."""
     if not tunable(entry):
         return {}
     if entry.params.get("settings") in ("paper", "trial"):
         return {"settings": entry.params["settings"], "params": {}}
     data = _load(str(settings_file()))
-    fam = (
-        data.get("profiles", {})
-        .get(profile, {})
-        .get(entry.family, {})
-        .get("families", {})
-        .get(task_family)
-    )
-    if not fam:
-        return {"settings": "untuned", "params": {}, "why": "no tuned settings for this family"}
-    params = {k: v for k, v in fam["params"].items() if k not in entry.params}
-    return {
+    found, source_profile = None, profile
+    for prof in (profile, TRANSFER.get(profile)):
+        method = data.get("profiles", {}).get(prof or "", {}).get(entry.family, {})
+        found = method.get("tasks", {}).get(task.id) or method.get("families", {}).get(task.family)
+        if found:
+            source_profile = prof or profile
+            break
+    if not found:
+        return {"settings": "untuned", "params": {}, "why": "no tuned settings for this task"}
+    params = {k: v for k, v in found["params"].items() if k not in entry.params}
+    out = {
         "settings": "tuned",
         "params": params,
         "source": f"{settings_file().name}@{data.get('_digest', '?')}",
-        "tuning_seconds": fam.get("seconds"),
-        "tuning_trials": fam.get("trials"),
-        "tuning_tasks": fam.get("tasks"),
+        "tuning_seconds": found.get("seconds"),
+        "tuning_trials": found.get("trials"),
+        "tuning_tasks": found.get("tasks"),
     }
+    if source_profile != profile:
+        out["transferred_from"] = source_profile
+    return out
 
 
 def write_settings(
@@ -345,9 +500,13 @@ def write_settings(
         if old_made_by is not None:  # a file from before per-family provenance
             for fam in families.values():
                 fam.setdefault("made_by", old_made_by)
-        entry.update({k: v for k, v in value.items() if k != "families"})
+        entry.update({k: v for k, v in value.items() if k not in ("families", "tasks")})
         for task_family, fam in value["families"].items():
             families[task_family] = {**fam, "made_by": provenance}
         entry["families"] = dict(sorted(families.items()))
+        tasks = entry.get("tasks", {})
+        for task_id, one in value.get("tasks", {}).items():
+            tasks[task_id] = {**one, "made_by": provenance}
+        entry["tasks"] = dict(sorted(tasks.items(), key=lambda kv: natural_key(kv[0])))
     path.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
     _load.cache_clear()
