@@ -143,7 +143,7 @@ def test_a_diverged_seed_did_not_run_out_of_budget():
     note = cells(success_table([s], show_env=False))["note"]
     assert "1 failed seed(s) ran out of budget before converging" in note
     assert "1 diverged: non-finite loss" in note
-    assert headline_matrix([s]).rows == [["sin31", "0/3*"]]
+    assert headline_matrix([s]).rows == [["sin31", "-", "0/3*"]]  # no headline metric: no bar
 
 
 def test_only_diverged_seeds_get_no_budget_mark():
@@ -152,7 +152,7 @@ def test_only_diverged_seeds_get_no_budget_mark():
     assert s["out_of_budget"] == 0
     note = cells(success_table([s], show_env=False))["note"]
     assert "budget" not in note and note == "2 diverged: nan"
-    assert headline_matrix([s]).rows == [["sin31", "0/2"]]
+    assert headline_matrix([s]).rows == [["sin31", "-", "0/2"]]
 
 
 @pytest.mark.parametrize(

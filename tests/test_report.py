@@ -235,13 +235,14 @@ def test_summary_numbers(full_report):
 
 def test_latex_uses_booktabs_and_escapes(full_report):
     tex = (full_report[0] / "report.tex").read_text()
-    assert tex.count("\\toprule") == tex.count("\\midrule") == tex.count("\\bottomrule") == 6
+    # the success matrix leads, then the six tables
+    assert tex.count("\\toprule") == tex.count("\\midrule") == tex.count("\\bottomrule") == 7
     body = "\n".join(line for line in tex.splitlines() if not line.startswith("%"))
     assert "95\\% CI" in body and "test\\_mse" in body
     assert not re.search(r"(?<!\\)[%_#&](?! )", body.replace(" & ", " "))
     assert "{[}23\\%, 88\\%]" in body
     tables = re.findall(r"\\begin\{tabular\}\{(.*?)\}\n(.*?)\\end\{tabular\}", body, re.S)
-    assert len(tables) == 6
+    assert len(tables) == 7
     for spec, rows in tables:  # every row has as many cells as the column spec
         n_cols = len(re.findall(r"p\{[^}]*\}|[lrc]", spec))
         lines = [ln for ln in rows.splitlines() if ln.endswith("\\\\")]
@@ -265,8 +266,11 @@ def test_html_is_self_contained_with_images(full_report):
 def test_html_leads_with_the_success_matrix(full_report):
     page = (full_report[0] / "report.html").read_text()
     first = page[page.index("<table>") : page.index("</table>")]
-    assert "<th>task</th><th>fast</th><th>slow</th></tr>" in first  # tasks down, methods across
-    assert "<td>sin31</td><td>3/5</td><td>0/6</td>" in first
+    # tasks down (with their headline metric), methods across
+    assert "<th>task</th><th>headline (bar)</th><th>fast</th><th>slow</th></tr>" in first
+    # successes, then the median headline and its range over the judged seeds that finished
+    cells = "<td>3/5 · 1.0e-08 [1.0e-08–0.9]</td><td>0/6 · 1</td>"
+    assert f"<td>sin31</td><td>test_mse</td>{cells}" in first
     assert "<td>n/a</td>" in first and "<td>skip</td>" in first
     assert page.index('id="headline"') < page.index('id="success"')
     # the long per-(task, method) table is folded right below, inside <details>

@@ -15,12 +15,14 @@ from typing import Any
 from bench.core.naming import natural_key
 from bench.engine.store import BadLine
 from bench.report.cost_tables import aggregate_table, cost_table
+from bench.report.ecdf import ecdf_runs, ecdf_table
 from bench.report.failure_map import StartInBasin, failure_map_table
 from bench.report.plotkit import Figure
 from bench.report.records import ENV_FIELDS, env_signature, environment_labels
 from bench.report.summaries import Summary, summarise
 from bench.report.tables import (
     MIXED,
+    UNTUNED,
     Table,
     TuningChoice,
     accuracy_table,
@@ -80,9 +82,9 @@ def build_report(
     crlb = crlb_table(records)
     if crlb is not None:
         tables.append(crlb)
-    agg = aggregate_table(summaries)
-    if agg is not None:
-        tables.append(agg)
+    for agg in (aggregate_table(summaries), ecdf_table(ecdf_runs(records))):
+        if agg is not None:
+            tables.append(agg)
     lookups = lookups or Lookups()
     trials = tuning_trials_table(records, lookups.tuning_choice)
     for extra in (tuning_table(summaries), trials):
@@ -120,7 +122,23 @@ def provenance(records: Sequence[dict[str, Any]], sources: Sequence[Path]) -> li
         f"Machine: {machines(records)}.",
         "Generated from the records alone (nothing was rerun) by `python -m bench report`.",
     ]
+    untuned = untuned_count(records)
+    if untuned:
+        lines.append(
+            f"{untuned} of {len(records)} records ran untuned: a tunable method found no tuned "
+            f"settings for this profile and ran with its defaults ({UNTUNED} in the success "
+            "matrix; see Tuning below)."
+        )
     return lines
+
+
+def untuned_count(records: Sequence[dict[str, Any]]) -> int:
+    """Attempted runs of a tunable method that had no tuned settings (``tuning.settings``)."""
+    return sum(
+        1
+        for r in records
+        if r.get("status") != "skipped" and (r.get("tuning") or {}).get("settings") == "untuned"
+    )
 
 
 def machines(records: Sequence[dict[str, Any]]) -> str:
@@ -218,5 +236,13 @@ def _tuning_notes(records: Sequence[dict[str, Any]]) -> list[str]:
             "Tunable methods ran with the settings the declared protocol chose per task family "
             "(python -m bench tune: validation data carved from the training samples, never the "
             "evaluation sets); their tuning time is on top of the run times in the tables.",
+        )
+    untuned = untuned_count(records)
+    if untuned:
+        items.insert(
+            1,
+            f"{untuned} record(s) ran untuned (marked {UNTUNED} in the success matrix): no "
+            "tuned settings existed for their profile, so they ran with the method's defaults "
+            "and their verdicts are not those of tuned methods.",
         )
     return items

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from bench.core.naming import natural_key
+from bench.report.ecdf import TARGET_FACTORS, ecdf_runs
 from bench.report.failure_map import failure_map_figures
 from bench.report.landscape import landscape_figures
 from bench.report.plotkit import (
@@ -31,7 +32,7 @@ from bench.report.plotkit import (
     save,
     slug,
 )
-from bench.report.profile_plot import NUDGE, caveat, performance_profile_plot
+from bench.report.profile_plot import NUDGE, caveat, ecdf_plot, performance_profile_plot
 from bench.report.summaries import Summary, snr_points
 
 if TYPE_CHECKING:
@@ -56,9 +57,12 @@ def draw_all(
     written as PNG, and also as SVG when ``svg``."""
     styles = method_styles(records)
     figures: list[Figure] = []
-    fig = performance_profile_figure(summaries, styles, out, svg)
-    if fig is not None:
-        figures.append(fig)
+    for fig in (
+        performance_profile_figure(summaries, styles, out, svg),
+        ecdf_figure(records, styles, out, svg),
+    ):
+        if fig is not None:
+            figures.append(fig)
     figures += cycles_figures(summaries, styles, out, svg)
     figures += snr_figures(records, styles, out, svg)
     figures += convergence_figures(records, styles, out, svg)
@@ -359,3 +363,29 @@ def performance_profile_figure(
     ) + (SPLIT_NOTE if split else "")
     caption += caveat(summaries)  # whose costs are lower bounds (runs of unknown time)
     return Figure("performance_profile", "Performance profile", caption, png, svg_path)
+
+
+def ecdf_figure(
+    records: Sequence[dict[str, Any]], styles: Styles, out: Path, svg: bool = True
+) -> Figure | None:
+    """The fixed-target ECDF beside the performance profile (``ecdf`` states its rules)."""
+    ecdf = ecdf_runs(records)
+    built = None if ecdf is None else ecdf_plot(ecdf, styles)
+    if ecdf is None or built is None:
+        return None
+    fig, split = built
+    png, svg_path = save(fig, out, "ecdf", svg)
+    targets = ", ".join(f"{f:g}" for f in TARGET_FACTORS)
+    caption = (
+        f"Share of (task, seed, target) triples each method reached, against seconds per seed, "
+        f"over the {len(ecdf.tasks)} task(s) whose success bar is a numeric error where lower "
+        f"is better; targets at the bar times {targets}. The records hold the judged metric "
+        "only at the end of a run, so a run reaches a target at its total time when its final "
+        "headline metric meets it, and never otherwise (not when its training loss first got "
+        "there). Runs that diverged, timed out, ran out of memory, crashed or were skipped, and "
+        "tasks a method did not run, reach nothing; the right end is the share reached in all. "
+        "Lines are nudged up to "
+        f"{NUDGE * (MAX_LINES - 1) / 2:g} points apart so that equal curves stay visible."
+    ) + (SPLIT_NOTE if split else "")
+    title = "Fixed-target ECDF"
+    return Figure("ecdf", title, caption, png, svg_path)

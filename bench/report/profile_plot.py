@@ -1,5 +1,7 @@
-"""The performance profile's drawing (its figure and caption are written by ``plots``): one
-step line per method, the fraction of tasks it solves within a factor tau of the best ERT.
+"""The drawings of the two across-task figures (their files and captions are written by
+``plots``): the performance profile, one step line per method, the fraction of tasks it solves
+within a factor tau of the best ERT; and the fixed-target ECDF (``ecdf``), one step line per
+method, the share of (task, seed, target) triples reached against seconds per seed.
 
 The ERT counts the time of every attempted run, failed ones included (``cost_tables``); where
 some runs' time is unknown the caption says whose costs are lower bounds (:func:`caveat`).
@@ -13,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from bench.report import stats
 from bench.report.cost_tables import unknown_note
+from bench.report.ecdf import Ecdf
 from bench.report.plotkit import Style, finish_panel, panels, pyplot
 from bench.report.summaries import Summary, cost_matrix, cost_unknown
 
@@ -62,5 +65,41 @@ def performance_profile_plot(
         finish_panel(ax, "tasks solved (%)", title, minor_grid=True)
     axes[-1, 0].set_xlabel("tau: within this factor of the best expected running time")
     fig.suptitle(f"Performance profile over {len(prof.tasks)} task(s)", fontsize=11)
+    fig.tight_layout()
+    return fig, len(groups) > 1
+
+
+def ecdf_plot(ecdf: Ecdf, styles: dict[str, Style]) -> tuple[MplFigure, bool] | None:
+    """Share of (task, seed, target) triples reached against seconds per seed (log axis), one
+    step line per method; ``None`` when no method reached any target (nothing to place)."""
+    finite = [t for times in ecdf.hits.values() for t in times if math.isfinite(t)]
+    if not finite:
+        return None
+    plt = pyplot()
+    low = max(min(finite), 1e-6) / 2
+    high = max(max(finite), low * 10) * 2
+    groups = panels(list(ecdf.hits), styles)
+    fig, axes = plt.subplots(
+        len(groups), 1, figsize=(7.5, 0.5 + 3.4 * len(groups)), sharex=True, squeeze=False
+    )
+    for (title, members), ax in zip(groups, axes[:, 0], strict=True):
+        for i, m in enumerate(members):
+            times = sorted(max(t, low) for t in ecdf.hits[m] if math.isfinite(t))
+            xs = [low, *times, high]
+            ys = [ecdf.share(m, low), *[ecdf.share(m, t) for t in times], ecdf.share(m)]
+            nudge = NUDGE * (i - (len(members) - 1) / 2)
+            ax.step(
+                xs,
+                [100 * y + nudge for y in ys],
+                where="post",
+                label=m,
+                **styles[m].line(len(xs) > 15, layer=i),
+            )
+        ax.set_xscale("log")
+        ax.set_xlim(low, high)
+        ax.set_ylim(-4, 104)
+        finish_panel(ax, "(task, seed, target) reached (%)", title, minor_grid=True)
+    axes[-1, 0].set_xlabel("seconds per seed (the run's total time)")
+    fig.suptitle(f"Fixed-target ECDF over {len(ecdf.tasks)} task(s)", fontsize=11)
     fig.tight_layout()
     return fig, len(groups) > 1

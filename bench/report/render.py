@@ -12,13 +12,20 @@ import re
 
 from bench.report.cost_tables import LOWER_BOUND
 from bench.report.document import Report
-from bench.report.tables import MIXED, Table
+from bench.report.tables import CEILING, MIXED, NEAR, UNTUNED, Table
+
+
+def _with_headline(rep: Report) -> list[Table]:
+    """The tables in print order: the success matrix first, unless it is already one of them."""
+    lead = rep.headline
+    return [lead, *rep.tables] if lead is not None and lead not in rep.tables else rep.tables
 
 
 def render_markdown(rep: Report, plots_rel: str = "plots") -> str:
-    """A README-ready summary: intro, each table with how to read it, notes, figure links."""
+    """A README-ready summary: intro, the success matrix, each table with how to read it,
+    notes, figure links."""
     out = ["# Results", "", *[line + "  " for line in rep.intro], ""]
-    for t in rep.tables:
+    for t in _with_headline(rep):
         out += [f"## {t.title}", "", t.about, "", markdown_table(t), ""]
     for title, items in rep.notes:
         out += [f"## {title}", "", *[f"- {i}" for i in items], ""]
@@ -136,6 +143,12 @@ _LATEX_SPECIAL = {
     ">": r"\textgreater{}",
     MIXED: r"\textsuperscript{\dag}",
     LOWER_BOUND: r"$\geq$",
+    CEILING: r"\ddag{}",
+    NEAR: r"$\approx$",
+    UNTUNED: r"\S{}",
+    "·": r"$\cdot$",
+    "–": "--",
+    "×": r"$\times$",
 }
 
 
@@ -170,7 +183,7 @@ def render_latex(rep: Report) -> str:
         *[f"% {line}" for line in rep.intro],
         "",
     ]
-    for t in rep.tables:
+    for t in _with_headline(rep):
         out += latex_table(t) + [""]
     for title, items in rep.notes:
         out += [f"% {title}:", *[f"%   {i}" for i in items]]

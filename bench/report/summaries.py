@@ -25,6 +25,7 @@ from typing import Any
 from bench.core.naming import natural_key
 from bench.core.record import STATUSES
 from bench.report import stats
+from bench.report.bars import headline_value, near_misses, success_bar
 from bench.report.records import (
     batch_seeds,
     env_signature,
@@ -67,6 +68,7 @@ def summarise(
         s.values = {"method": method, "task": task, "task_family": recs[0].get("task_family")}
         s.values.update(_outcome(recs))
         s.values.update(_accuracy(recs))
+        s.values.update(_verdict(recs))
         s.values.update(_convergence(recs))
         s.values.update(_cost(recs))
         s.values.update(_environment(recs, env_labels or {}))
@@ -160,6 +162,28 @@ def _accuracy(recs: Sequence[dict[str, Any]]) -> dict[str, Any]:
     none = q["n"] == 0
     return {"headline": name, "headline_n": q["n"]} | {
         f"headline_{k}": None if none else q[k] for k in ("median", "q25", "q75", "min", "max")
+    }
+
+
+def _verdict(recs: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The continuous side of the success count: the headline over the judged seeds that
+    finished (median and range), the numeric bar where the criterion states one, the failed
+    seeds within a factor of it (``bars``), and the seeds that ran untuned."""
+    bar = success_bar(recs)
+    name = headline_of(recs)
+    judged = [r for r in recs if r["status"] != "skipped" and r["success"] is not None]
+    vals = [v for v in (headline_value(r, name) for r in judged) if v is not None]
+    q = stats.quantiles(vals)
+    return {
+        "success_bar": None if bar is None else bar.text(),
+        "near_misses": near_misses(judged, bar),
+        "judged_headline_n": q["n"],
+        **{f"judged_headline_{k}": q[k] if vals else None for k in ("median", "min", "max")},
+        "untuned": sum(
+            1
+            for r in recs
+            if r["status"] != "skipped" and (r.get("tuning") or {}).get("settings") == "untuned"
+        ),
     }
 
 

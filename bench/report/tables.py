@@ -13,23 +13,23 @@ from typing import Any
 from bench.core.naming import natural_key
 from bench.core.record import STATUSES
 from bench.report import stats
-from bench.report.records import fmt, num, pct
+from bench.report.bars import NEAR_FACTOR
+from bench.report.cells import (  # marks and words: imported from here by other modules
+    BUDGET,
+    CEILING,
+    FAILED_AS,
+    MIXED,
+    NEAR,
+    UNTUNED,
+    bar_text,
+    failed_steps,
+    failure_words,
+    representation_evidence,
+    untuned_why,
+    verdict_cell,
+)
+from bench.report.records import fmt, pct
 from bench.report.summaries import Summary, snr_points
-
-#: Marks a row whose seeds ran in more than one environment.
-MIXED = "†"
-#: Marks a ceiling-limited cell, and one with failed seeds that ran out of budget.
-CEILING = "‡"
-BUDGET = "*"
-#: How a failed seed is described, by its status: only a seed that finished (``ok``) before
-#: the stop rule fired ran out of budget; the others failed for the reason their status names.
-FAILED_AS = {
-    "ok": "ran out of budget before converging",
-    "diverged": "diverged",
-    "timeout": "timed out",
-    "oom": "ran out of memory",
-    "error": "crashed",
-}
 
 
 @dataclass
@@ -87,37 +87,15 @@ def _note(s: Summary) -> str:
         )
     if s["out_of_budget"]:
         parts.append(f"{s['out_of_budget']} failed seed(s) {FAILED_AS['ok']}")
+    if s["near_misses"]:
+        parts.append(f"{s['near_misses']} near miss(es) within {NEAR_FACTOR:g}x of the bar")
+    if s["untuned"]:
+        parts.append(f"{s['untuned']} seed(s) ran untuned: {untuned_why(s)}")
     if s["skip_reason"]:
         parts.append(f"skipped: {s['skip_reason']}")
     parts += failure_words(s)
     text = "; ".join(parts)
     return text if len(text) <= 160 else text[:157] + "..."
-
-
-def failure_words(s: Summary) -> list[str]:
-    """Per status of the seeds that did not finish, how many and why, worded by the status
-    (``2 diverged: non-finite loss``), never as running out of budget."""
-    out = []
-    for st in STATUSES:
-        recs = [r for r in s.records if r["status"] == st]
-        if st in ("ok", "skipped") or not recs:
-            continue
-        why = "; ".join(sorted({str(r["reason"]) for r in recs if r.get("reason")}))
-        out.append(f"{len(recs)} {FAILED_AS.get(st, st)}" + (f": {why}" if why else ""))
-    return out
-
-
-def representation_evidence(s: Summary, short: bool = False) -> str:
-    """Why a task cannot be solved from its input encoding, in numbers from the record."""
-    di, ds = num(s["distinct_inputs"]), num(s["distinct_seconds"])
-    if di is None or ds is None or ds == 0:
-        return "the input encoding cannot tell some distinct instants apart"
-    if short:
-        return f"{int(di):,} distinct inputs for {int(ds):,} seconds ({di / ds:.1%})"
-    return (
-        f"the input takes {int(di):,} distinct values for {int(ds):,} distinct seconds "
-        f"({di / ds:.1%}), so the target is not a function of the input"
-    )
 
 
 def accuracy_table(summaries: Sequence[Summary]) -> Table:
@@ -201,16 +179,6 @@ def convergence_table(summaries: Sequence[Summary]) -> Table:
     return Table("convergence", "Convergence", about, cols, rows)
 
 
-def failed_steps(s: Summary) -> str:
-    """Seeds that took steps but did not finish, by status (``1 diverged``); '' if none."""
-    recs = [r for r in s.records if r["status"] not in ("ok", "skipped")]
-    counts = {FAILED_AS.get(st, st): 0 for st in STATUSES}
-    for r in recs:
-        if r.get("converged") is not None:
-            counts[FAILED_AS.get(r["status"], r["status"])] += 1
-    return ", ".join(f"{n} {word}" for word, n in counts.items() if n)
-
-
 def crlb_table(records: Sequence[dict[str, Any]]) -> Table | None:
     """Frequency RMSE over seeds against the Cramer-Rao bound, for tasks that compute one."""
     rows = []
@@ -245,15 +213,16 @@ def crlb_table(records: Sequence[dict[str, Any]]) -> Table | None:
 
 
 def headline_matrix(summaries: Sequence[Summary]) -> Table:
-    """Tasks down, methods across, successes over judged seeds in each cell: the one table a
-    reader of the README needs. ``skip`` marks pairs the method cannot attempt, ``n/a`` tasks
-    whose input encoding cannot represent the target."""
+    """Tasks down, methods across, successes over judged seeds in each cell with the median
+    headline and its range: the one table a reader of the README needs. ``skip`` marks pairs
+    the method cannot attempt, ``n/a`` tasks whose input encoding cannot represent the target."""
     methods = sorted({s.method for s in summaries}, key=natural_key)
     tasks = sorted({s.task for s in summaries}, key=natural_key)
     cell = {(s.task, s.method): s for s in summaries}
     rows = []
     for t in tasks:
-        row = [t]
+        pairs = [s for s in summaries if s.task == t]
+        row = [t, bar_text(pairs)]
         for m in methods:
             s = cell.get((t, m))
             if s is None:
@@ -263,20 +232,41 @@ def headline_matrix(summaries: Sequence[Summary]) -> Table:
             elif not s["judged"]:
                 row.append("skip" if s["n_skipped"] else "-")
             else:
-                mark = CEILING if s["ceiling_limited"] else ""
-                mark += BUDGET if s["out_of_budget"] else ""
-                row.append(f"{s['successes']}/{s['judged']}{mark}")
+                row.append(verdict_cell(s))
         rows.append(row)
+    cols = ["task", "headline (bar)", *methods]
+    return Table("headline", "Success by method and task", _headline_about(summaries), cols, rows)
+
+
+def _headline_about(summaries: Sequence[Summary]) -> str:
     about = (
-        "Seeds that met the task's success criterion, out of the seeds judged. skip: the "
-        "method cannot attempt the task (reason in the full report); n/a: impossible by "
+        "Seeds that met the task's success criterion, out of the seeds judged, then the median "
+        "of the task's headline metric over the judged seeds that finished and, in brackets, "
+        "its range (min-max over those seeds: with a handful of seeds every seed's extent is "
+        "shown; left out when all agree to 2 digits). The 'headline (bar)' column names the "
+        "metric and, where the criterion puts a number on it, the bar it must pass (a task "
+        "without one, such as the noisy tone's per-seed Cramer-Rao bound, has no near "
+        "misses). skip: the method "
+        "cannot attempt the task (reason in the full report); n/a: impossible by "
         "representation (the input encoding cannot tell the instants apart); -: not judged. "
         f"{CEILING}: ceiling-limited (given the inputs this method receives, not even the best "
         f"possible predictor meets the criterion); {BUDGET}: some failed seeds ran out of "
         "budget before the declared stop rule said they had converged, so their failure is "
-        "not a verdict."
+        f"not a verdict. {NEAR}n: n near misses, failed seeds whose headline came within "
+        f"{NEAR_FACTOR:g}x of the bar (lower is better: at most {NEAR_FACTOR:g} times the bar; "
+        f"a share such as exact match >= 0.999: a shortfall from 1 at most {NEAR_FACTOR:g} "
+        f"times the allowed one, so 0.99 and up; other higher-is-better bars: at least the "
+        f"bar / {NEAR_FACTOR:g}) or that met it but failed another clause of the criterion; "
+        "they stay failures in the count."
     )
-    return Table("headline", "Success by method and task", about, ["task", *methods], rows)
+    untuned = sum(s["untuned"] for s in summaries)
+    if untuned:
+        about += (
+            f" {UNTUNED}: ran untuned ({untuned} runs): a tunable method with no tuned settings "
+            "for this profile ran with its defaults, so its verdict is not that of a tuned "
+            "method."
+        )
+    return about
 
 
 def tuning_table(summaries: Sequence[Summary]) -> Table | None:
@@ -330,35 +320,66 @@ TuningChoice = Callable[[Sequence[dict[str, Any]]], Mapping[str, dict[str, Any]]
 def tuning_trials_table(
     records: Sequence[dict[str, Any]], choose: TuningChoice | None = None
 ) -> Table | None:
-    """What ``bench tune`` chose, from its trial records: per (method, task family) the winning
-    settings against the paper's, with their mean rank and validation scores. ``None`` without
-    trial records, or without ``choose`` to work the choice out."""
+    """What ``bench tune`` chose, from its trial records: per method and task family, and per
+    task where the protocol chose per task, the winning settings against the paper's, where
+    each knob sat in its grid, their mean rank and validation scores. ``None`` without trial
+    records, or without ``choose`` to work the choice out. A choice made before grids were
+    recorded (no ``edges``) shows ``-`` for the grid edge."""
     trials = [r for r in records if r.get("purpose") == "tune"]
     if not trials or choose is None:
         return None
     rows = []
     for fam, info in choose(trials).items():
-        paper = ", ".join(f"{k}={v}" for k, v in info["paper"].items())
-        for tfam, c in sorted(info["families"].items()):
-            chosen = ", ".join(f"{k}={v}" for k, v in c["params"].items())
-            scores = "; ".join(f"{fmt(v)}" for v in c["scores"].values())
-            paper_scores = "; ".join(f"{fmt(v)}" for v in c["paper_scores"].values())
-            rows.append(
-                [
-                    fam, tfam, chosen + (" (= paper)" if c["is_paper"] else ""), paper,
-                    fmt(c["mean_rank"]), fmt(c["paper_mean_rank"]), scores, paper_scores,
-                    str(c["trials"]), fmt(c["seconds"]),
-                ]
-            )  # fmt: skip
-    cols = ["method", "task family", "chosen", "paper", "mean rank", "paper's mean rank",
-            "validation score (per tuning task)", "paper's validation score", "trials",
-            "tuning s"]  # fmt: skip
+        paper = ", ".join(f"{k}={v}" for k, v in (info.get("paper") or {}).items())
+        for scope in ("families", "tasks"):
+            chosen = info.get(scope) or {}
+            for target in sorted(chosen, key=natural_key):
+                where = f"{'family' if scope == 'families' else 'task'} {target}"
+                rows.append(_trial_row(fam, where, chosen[target], paper))
+    cols = ["method", "tuned for", "chosen", "paper", "grid edge", "mean rank",
+            "paper's mean rank", "validation score (per tuning task)",
+            "paper's validation score", "trials", "tuning s"]  # fmt: skip
     about = (
         "The declared tuning protocol (bench tune): every point of the method's grid on the "
-        "family's tuning tasks, scored on a validation split carved from the method's own "
-        "training samples (nMSE, or 1 - exact match); the lowest mean rank wins, the paper's "
-        "default on a tie. Validation scores are listed per tuning task, in the order of the "
-        "family's tasks; tuning s is the run time of all the family's trials, summed, on the "
-        "device they ran on (the machine named above)."
+        "tuning tasks of a task family (or of one task, where it chose per task), scored on a "
+        "validation split carved from the method's own training samples (nMSE, or 1 - exact "
+        "match); the lowest mean rank wins, the paper's default on a tie. 'Grid edge' says "
+        "per knob whether the choice sat inside its grid or on its low or high edge (a choice "
+        "on an edge may lie beyond the grid), 'extended' where the grid was extended one step "
+        "past an edge first chosen, and 'single' for a knob with one value; '-' for choices "
+        "recorded without their grid. Validation scores are listed per tuning task, in the "
+        "order of the tasks; trials counts the trial runs (with the seeds per trial where "
+        "recorded); tuning s is their run time, summed, on the device they ran on (the "
+        "machine named above)."
     )
     return Table("tuning_trials", "Tuning: the chosen settings", about, cols, rows)
+
+
+def _trial_row(method: str, where: str, c: Mapping[str, Any], paper: str) -> list[str]:
+    """One chosen setting as a row; keys a choice recorded by older code lacks read ``-``."""
+    chosen = ", ".join(f"{k}={v}" for k, v in (c.get("params") or {}).items()) or "-"
+    scores = "; ".join(fmt(v) for v in (c.get("scores") or {}).values()) or "-"
+    paper_scores = "; ".join(fmt(v) for v in (c.get("paper_scores") or {}).values()) or "-"
+    trials = fmt(c.get("trials"))
+    if c.get("seeds") is not None:
+        trials += f" ({c['seeds']} seed{'s' * (c['seeds'] != 1)} each)"
+    return [
+        method, where, chosen + (" (= paper)" if c.get("is_paper") else ""), paper,
+        grid_edges(c), fmt(c.get("mean_rank")), fmt(c.get("paper_mean_rank")), scores,
+        paper_scores, trials, fmt(c.get("seconds")),
+    ]  # fmt: skip
+
+
+def grid_edges(c: Mapping[str, Any]) -> str:
+    """Per knob, where the chosen value sat in its grid (``lr: high edge, extended``); ``-``
+    for a choice recorded without ``edges``."""
+    edges = c.get("edges")
+    if not isinstance(edges, Mapping) or not edges:
+        return "-"
+    extended = set(c.get("extended") or ())
+    knobs = [*edges, *sorted(extended - set(edges))]
+    parts = []
+    for k in knobs:
+        where = ", ".join(w for w in (edges.get(k), "extended" if k in extended else None) if w)
+        parts.append(f"{k}: {where}")
+    return "; ".join(parts)
