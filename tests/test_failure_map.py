@@ -23,6 +23,13 @@ VARIANTS = [
     "sgd-sinusoid[init=uniform-2x]",
     "sgd-sinusoid[init=uniform-2x,opt=sgd-stable]",
     "sgd-sinusoid[init=uniform-2x,opt=adam]",
+    # Starts over the band the samples resolve, one and several (tests/test_multistart.py).
+    *(f"sgd-sinusoid[init=band{o}]" for o in ("", ",opt=sgd-stable", ",opt=adam")),
+    *(
+        f"sgd-sinusoid[{o}restarts={k}]"
+        for k in (10, 100)
+        for o in ("", "opt=sgd-stable,", "opt=adam,")
+    ),
 ]
 
 

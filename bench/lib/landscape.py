@@ -26,8 +26,9 @@ This is a prediction for the profile, not for the joint descent on ``(w, a, phi,
 runs; the failure map (``bench.report.failure_map``) puts the two side by side.
 
 Also here: the initial-frequency distributions of the failure map (drawn by the method
-``sgd-sinusoid``, integrated by the theory), and the stable step of plain gradient descent on
-the sinusoid model.
+``sgd-sinusoid``, integrated by the theory), the chance of a start spread over the band the
+samples resolve and of the best of several such starts, and the stable step of plain gradient
+descent on the sinusoid model.
 """
 
 from __future__ import annotations
@@ -165,6 +166,33 @@ def basin_probability(cycles: float, init: str, target: float = TARGET) -> float
     if lo <= 0:  # the two basins meet at 0: one interval
         return dist.mass(-hi, hi)
     return dist.mass(lo, hi) + dist.mass(-hi, -lo)
+
+
+def band_basin_probability(cycles: float, w_max: float, target: float = TARGET) -> float:
+    """Probability that a start uniform on ``[0, w_max]`` lies in the basin of ``target`` (the
+    interval :func:`basin` finds), for a domain ``[-R, R]`` holding ``cycles`` cycles of the
+    target. A start on ``[0, w_max]`` is never in the mirror basin around ``-target``.
+
+    The start of ``sgd-sinusoid[init=band]`` and of each of its ``restarts``: ``w_max`` is the
+    band the training samples resolve, known to the learner without the target. For random
+    samples (``w_max = pi n / 2 R``) and a few cycles or more this is about ``4 / n``."""
+    if not w_max > 0:
+        raise ValueError(f"w_max must be positive, not {w_max!r}")
+    lo, hi = basin(target, cycles * math.pi / target)
+    return InitDistribution("uniform", 0.0, float(w_max), "U[0, w_max]").mass(max(lo, 0.0), hi)
+
+
+def multistart_probability(p: float, starts: int) -> float:
+    """``1 - (1 - p)^K``: the chance that at least one of ``K = starts`` independent starts,
+    each in the basin with probability ``p``, lies in it; computed as ``-expm1(K log1p(-p))``
+    so that a small ``p`` keeps its digits."""
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"p must be a probability, not {p!r}")
+    if starts < 1:
+        raise ValueError(f"starts must be 1 or more, not {starts!r}")
+    if p == 1.0:
+        return 1.0
+    return float(-math.expm1(starts * math.log1p(-p)))
 
 
 # -- the step size of plain gradient descent ----------------------------------------------------
