@@ -91,6 +91,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         out=args.out,
         resume=args.resume,
         retry=args.retry,
+        steps=args.steps,
+        no_stop=args.no_stop,
         dry_run=args.dry_run,
     )
     for note in plan.notes:

@@ -143,6 +143,12 @@ RUN = Command("run", "run methods on tasks and append records", RUN_HELP, (
     *EXECUTION,
     _o("--out", type=Path, default=None,
        help=f"default: {defaults.RUNS_DIR}/<profile>-<device>/ (yours, ignored by git)"),
+    _o("--steps", type=int, default=None, metavar="N",
+       help="a control run: at most N optimiser steps of the task's budget (records and run "
+       "keys say so)"),
+    _o("--no-stop", action="store_true",
+       help="a control run without the stop rule: every seed trains its whole step budget "
+       "(the rule is still tracked; records say where it would have stopped)"),
     _o("--resume", action="store_true", help="skip runs already in records.jsonl"),
     _o("--retry", nargs="+", metavar="STATUS", choices=STATUSES, default=[],
        help="with --resume, run again the runs whose newest record has one of these statuses "

@@ -110,3 +110,27 @@ def test_a_sampler_without_spare_samples_is_validated_on_its_fresh_batches() -> 
     plan = plan_validation(roomy, tight, np.random.default_rng(0))
     assert plan.source == "held-out" and len(plan.pairs[0]) == 500
     assert roomy.samples_left == 3200  # the training batches are still all fresh
+
+
+def test_a_control_without_the_stop_rule_trains_on_and_says_where_it_would_have_stopped() -> None:
+    from dataclasses import replace
+
+    policy = replace(STOP_POLICY, stops=False, lr_drops=0)
+    log = Logger(policy=policy)
+    for step in range(100, 1100, 100):
+        log(step, 1.0)  # flat: five windows after the first, the rule fires
+    assert log.converged_step[0] == 600 and not log.settled()
+    drop, end = log.on_plateau(1000)
+    assert not drop.any() and not end.any() and log.stop_step[0] == -1
+    assert STOP_POLICY.on_plateau(np.array([True]), np.array([False]), np.array([0]))[1].all()
+
+
+def test_control_runs_have_their_own_run_keys() -> None:
+    from bench.engine.plan import plan
+
+    registry.load_plugins()
+    m, t = registry.METHODS.get("gelu-mlp"), registry.TASKS.get("tone[cycles=1]")
+    (plain,) = plan([m], [t], 2, "full", "cpu")
+    (long,) = plan([m], [t], 2, "full", "cpu", control={"steps": 100_000, "stop": "none"})
+    assert set(plain.keys).isdisjoint(long.keys)
+    assert long.tuning["steps"] == 100_000 and long.tuning["stop"] == "none"

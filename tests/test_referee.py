@@ -293,6 +293,7 @@ def test_the_stop_policy_is_one_value_that_names_its_constants() -> None:
             "network_lr_drops": 1,
             "patience_share_of_windows": 0.25,
             "judged_at": "best",
+            "stops": True,
         }
     )
     assert StopPolicy(**STOP_POLICY.to_dict()) == STOP_POLICY

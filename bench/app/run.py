@@ -119,6 +119,8 @@ def plan_run(
     resume: bool = False,
     retry: Sequence[str] = (),
     dry_run: bool = False,
+    steps: int | None = None,
+    no_stop: bool = False,
 ) -> RunPlan:
     """Check a run request and plan it; nothing is written.
 
@@ -127,8 +129,12 @@ def plan_run(
     ``runs/<profile>-<device>``. With ``resume``, runs already recorded in ``out`` are left
     out, but for those whose newest record has a status in ``retry``. Every selected task and
     method is built once here, so that a bad id or value is a :class:`UsageError` naming it
-    before anything runs, as is any other bad request."""
+    before anything runs, as is any other bad request. ``steps`` (at most the budget's) and
+    ``no_stop`` make control runs (``bench.engine.plan.CONTROLS``)."""
     _check_request(bool(every or methods or tasks), seeds, base_seed, resume, retry)
+    if steps is not None and steps < 1:
+        raise UsageError("run: --steps must be at least 1")
+    control = {k: v for k, v in (("steps", steps), ("stop", "none" if no_stop else None)) if v}
     execution = execution or Execution()
     resolved = resolve(execution, "run", dry_run)
     registry.load_plugins()
@@ -145,7 +151,7 @@ def plan_run(
     out = out or Path(defaults.default_out(profile, resolved.device))
     try:  # a corrupt tuned-settings file, or a task or method that cannot be built
         specs = plan(chosen_methods, chosen_tasks, n_seeds, profile, resolved.device, base_seed,
-                     execution.threads)  # fmt: skip
+                     execution.threads, control=control)  # fmt: skip
         check_units(specs)
     except ValueError as exc:
         raise UsageError(f"run: {exc}") from exc

@@ -155,8 +155,9 @@ class Logger:
         return drop, end
 
     def settled(self) -> bool:
-        """Whether every seed has met the stop rule: a method may stop training now."""
-        return self.plateau.done
+        """Whether every seed has met the stop rule: a method may stop training now (never
+        under a policy that does not stop, ``StopPolicy.stops``)."""
+        return self.plateau.done and self.policy.stops
 
     def settled_seeds(self) -> np.ndarray:
         """Which seeds have met the stop rule (a boolean per seed)."""

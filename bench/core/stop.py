@@ -74,6 +74,10 @@ class StopPolicy:
     #: Which state of a trained network is judged: ``"best"`` (lowest validation loss over
     #: the logged windows, restored at the end) or ``"final"`` (the last, as bench 0.2.0 did).
     judge: str = "best"
+    #: ``False`` for a control run with no stop rule: every seed trains its whole budget
+    #: (``bench run --no-stop``); the rule is still tracked and its learning-rate drops still
+    #: apply, so records say where it would have stopped (``converged_step``).
+    stops: bool = True
 
     def __post_init__(self) -> None:
         if self.judge not in ("best", "final"):
@@ -93,6 +97,7 @@ class StopPolicy:
             "network_lr_drop": self.lr_drop,
             "network_lr_drops": self.lr_drops,
             "judged_at": self.judge,
+            "stops": self.stops,
         }
 
     def to_dict(self) -> dict[str, float | int]:
@@ -120,7 +125,7 @@ class StopPolicy:
         """
         settled = np.asarray(settled, dtype=bool)
         drop = settled & (np.asarray(drops_left) > 0) & ~np.asarray(at_floor, dtype=bool)
-        return drop, settled & ~drop
+        return drop, settled & ~drop & self.stops
 
 
 #: The rule every method trains under unless it declares another.

@@ -267,6 +267,9 @@ def _run(unit: _Unit, spec: RunSpec, on_budget: OnBudget | None) -> list[dict[st
     # Every seed gets the time budget, also when a vectorised method fits them together.
     # The method's stop policy judges its run from the first step, floors included.
     policy = getattr(unit.method, "stop_policy", STOP_POLICY)
+    if unit.context.tuning.get("stop") == "none":  # a control run: no stop rule
+        policy = replace(policy, stops=False)
+        unit.method.stop_policy = policy  # the method's loop adopts it, as the logger does
     floors = [policy.floor_for(j["loss_target"]) for j in unit.judge]
     log = Logger(
         n_seeds=n, deadline=time.perf_counter() + budget.seconds * n, sync=sync, floor=floors,

@@ -68,14 +68,17 @@ def plan(
     base_seed: int = 0,
     threads: int = 1,
     purpose: str = "eval",
+    control: Mapping[str, Any] | None = None,
 ) -> list[RunSpec]:
     """Every (method, task) pair; vectorised methods get all seeds in one unit. A settings
-    file that cannot be read is a ``ValueError`` here, before anything runs."""
+    file that cannot be read is a ``ValueError`` here, before anything runs. ``control``
+    changes how the runs train (:data:`CONTROLS`); it travels with the settings, so the
+    run keys and records carry it."""
     why = purpose_of(purpose)
     specs = []
     for t in tasks:
         for m in methods:
-            tuning = why.settings(m, t, profile)
+            tuning = {**why.settings(m, t, profile), **(control or {})}
             keys = tuple(
                 run_key_of(m, t, s, profile, base_seed, purpose, tuning) for s in range(n_seeds)
             )
@@ -87,6 +90,12 @@ def plan(
                 for s in range(n_seeds):
                     specs.append(RunSpec(m.id, t.id, (s,), keys=(keys[s],), **common))
     return specs
+
+
+#: What a control run may change, and how: ``steps``, fewer optimiser steps than the budget's
+#: (a rung of successive halving, or a long control on the ``full`` profile); ``stop``:
+#: ``"none"`` trains every seed to the end of its budget (``StopPolicy.stops``).
+CONTROLS = ("steps", "stop")
 
 
 def run_key_of(

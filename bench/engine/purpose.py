@@ -36,6 +36,9 @@ class Evaluation:
         tuned = tuning.get("params")
         if tuned:
             params["tuned"] = tuned
+        control = {k: tuning[k] for k in ("steps", "stop") if tuning.get(k)}
+        if control:  # a control run (``bench run --steps/--no-stop``) is another run
+            params["control"] = control
         return params
 
     def metrics(self, task: Task, predictor: Any, view: TaskView) -> dict[str, Any]:
