@@ -235,10 +235,15 @@ JSON_KEYS: tuple[str, ...] = tuple(k for k, v in KINDS.items() if v == "json")
 
 
 def run_identity(rec: Mapping[str, Any]) -> tuple[Any, ...]:
-    """What makes two records the same seed of the same run: method, task, seed, profile and
-    base seed. Not the run key: a plugin edited between a run and its ``--resume`` gets new run
-    keys, and the seed must still count once."""
-    return (rec["method"], rec["task"], rec["seed"], rec["profile"], rec.get("base_seed", 0))
+    """What makes two records the same seed of the same run: method, task, seed, profile, base
+    seed and the control a run trained under (``steps`` and ``stop`` in ``tuning``: a rung of
+    successive halving, a long control). Not the run key: a plugin edited between a run and
+    its ``--resume`` gets new run keys, and the seed must still count once."""
+    control = rec.get("tuning") or {}
+    return (
+        rec["method"], rec["task"], rec["seed"], rec["profile"], rec.get("base_seed", 0),
+        control.get("steps"), control.get("stop"),
+    )  # fmt: skip
 
 
 def finished_at(rec: Mapping[str, Any]) -> float | None:
