@@ -7,8 +7,11 @@ Layers, each importing only those above it::
 
     stats                      numbers with a hand-checkable definition (no records)
     records                    reading and vetting records; formatting helpers
+    bars                       a task's success bar read off its criterion; near misses
     summaries                  one Summary per (method, task)
+    cells                      one (method, task) pair as a table cell
     tables, cost_tables        summaries as rows of text (cost_tables: cost, ERT, profile)
+    ecdf                       the fixed-target ECDF (share of targets reached against time)
     document                   the Report every renderer prints
     plotkit                    matplotlib set-up, method styles, panel splitting
     profile_plot               the performance profile's drawing
