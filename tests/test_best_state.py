@@ -134,3 +134,22 @@ def test_control_runs_have_their_own_run_keys() -> None:
     (long,) = plan([m], [t], 2, "full", "cpu", control={"steps": 100_000, "stop": "none"})
     assert set(plain.keys).isdisjoint(long.keys)
     assert long.tuning["steps"] == 100_000 and long.tuning["stop"] == "none"
+
+
+def test_a_sampler_pool_holds_what_the_run_needs_not_the_whole_budget() -> None:
+    from bench.kit.validation import VAL_MAX
+
+    class Outer(Switching):
+        validation_rule = "outer"
+
+    task = Outer()
+    budget = Budget(steps=100, batch_size=32, samples=10**7)
+    view = TaskView(task, np.random.default_rng(0), 10**7)
+    plan = plan_validation(view, budget, np.random.default_rng(0))
+    assert view.samples_drawn == 100 * 32 + VAL_MAX
+    assert len(plan.pairs[0]) == min(VAL_MAX, round(0.2 * view.samples_drawn))
+    assert len(plan.pool[0]) == view.samples_drawn - len(plan.pairs[0])
+    # the held-out pairs are the outermost: none of the training pool lies farther out
+    everything = np.concatenate([plan.pairs[0], plan.pool[0]])
+    mid = 0.5 * (everything.min() + everything.max())
+    assert np.abs(plan.pairs[0] - mid).min() >= np.abs(plan.pool[0] - mid).max()

@@ -11,9 +11,10 @@ carved from the learner's own training pairs, within the task's sample budget, b
   ``sin31``), nothing is taken from training: each batch is scored before the model steps on
   it, so a window's mean training loss is already a loss on unseen samples, and it is the
   validation loss (:data:`WINDOW`).
-- **A fixed pool** (a fixed training set, or a budget smaller than the run): a share
-  (:data:`VAL_SHARE`, at most :data:`VAL_MAX` pairs) is held out by the task's rule
-  (``Task.validation_rule``) and the learner trains on the rest in epochs:
+- **A fixed pool** (a fixed training set, or a sampler's draw of what the run needs, at most its
+  budget: :func:`pool_size`): a share (:data:`VAL_SHARE`, at most :data:`VAL_MAX` pairs) is
+  held out by the task's rule (``Task.validation_rule``) and the learner trains on the rest in
+  epochs:
 
   - ``random``: a random share, for tasks judged inside the training range;
   - ``forward``: the pairs with the largest inputs, for forecasts (judged after the range);
@@ -92,6 +93,13 @@ class Plan:
         return {"source": self.source, "rule": self.rule, "pairs": n}
 
 
+def pool_size(budget: Budget) -> int:
+    """The samples a sampler's pool needs: one for every training pair of the run, and the
+    validation set. The whole sample budget may be far larger (the ``full`` profile's is
+    32 million pairs), and drawing it all would only cost memory."""
+    return budget.steps * budget.batch_size + VAL_MAX
+
+
 def plan_validation(
     task: TaskView,
     budget: Budget,
@@ -107,8 +115,10 @@ def plan_validation(
         if spare >= VAL_MIN:
             return Plan("held-out", rule, pairs=task.sample(min(VAL_MAX, spare)))
         return Plan(WINDOW, rule)
-    if data is None:
-        data = task.data() if task.infinite else task.train_set()
+    if data is None and task.infinite:  # a pool of what the run needs, not the whole budget
+        data = task.data(max(1, min(task.samples_left, pool_size(budget))))
+    elif data is None:
+        data = task.train_set()
     x, y = data
     train, val = holdout(x, rule, rng)
     if len(val) == 0:  # a single pair: nothing to hold back
