@@ -10,7 +10,7 @@ some runs' time is unknown the caption says whose costs are lower bounds (:func:
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from bench.report import stats
@@ -32,6 +32,47 @@ def caveat(summaries: Sequence[Summary]) -> str:
     return unknown_note(cost_unknown(summaries))
 
 
+#: One method's step line: ``(xs, ys)``, ys as shares in [0, 1].
+Curve = tuple[list[float], list[float]]
+
+
+def _step_figure(
+    methods: Sequence[str],
+    styles: dict[str, Style],
+    curve: Callable[[str], Curve],
+    xlim: tuple[float, float],
+    labels: tuple[str, str, str],
+    markers: Callable[[list[float]], bool],
+) -> tuple[MplFigure, bool]:
+    """One step line per method (``curve``), in percent on a log x axis, split into panels as
+    ``plotkit.panels`` groups the methods; ``labels`` are the y label, the x label and the
+    title. Returns the figure and whether it has several panels."""
+    plt = pyplot()
+    groups = panels(list(methods), styles)
+    fig, axes = plt.subplots(
+        len(groups), 1, figsize=(7.5, 0.5 + 3.4 * len(groups)), sharex=True, squeeze=False
+    )
+    for (title, members), ax in zip(groups, axes[:, 0], strict=True):
+        for i, m in enumerate(members):
+            xs, ys = curve(m)
+            nudge = NUDGE * (i - (len(members) - 1) / 2)
+            ax.step(
+                xs,
+                [100 * y + nudge for y in ys],
+                where="post",
+                label=m,
+                **styles[m].line(markers(xs), layer=i),
+            )
+        ax.set_xscale("log")
+        ax.set_xlim(*xlim)
+        ax.set_ylim(-4, 104)
+        finish_panel(ax, labels[0], title, minor_grid=True)
+    axes[-1, 0].set_xlabel(labels[1])
+    fig.suptitle(labels[2], fontsize=11)
+    fig.tight_layout()
+    return fig, len(groups) > 1
+
+
 def performance_profile_plot(
     summaries: Sequence[Summary], styles: dict[str, Style]
 ) -> tuple[MplFigure, bool] | None:
@@ -40,33 +81,18 @@ def performance_profile_plot(
     finite = [v for r in prof.ratios.values() for v in r if math.isfinite(v)]
     if not prof.tasks or not finite:
         return None
-    plt = pyplot()
     top = max(10.0, max(finite) * 2)
-    groups = panels(list(prof.ratios), styles)
-    fig, axes = plt.subplots(
-        len(groups), 1, figsize=(7.5, 0.5 + 3.4 * len(groups)), sharex=True, squeeze=False
+
+    def curve(m: str) -> Curve:
+        r = sorted(v for v in prof.ratios[m] if math.isfinite(v))
+        return [1.0, *r, top], [prof.rho(m, 1.0), *[prof.rho(m, v) for v in r], prof.rho(m, top)]
+
+    labels = (
+        "tasks solved (%)",
+        "tau: within this factor of the best expected running time",
+        f"Performance profile over {len(prof.tasks)} task(s)",
     )
-    for (title, members), ax in zip(groups, axes[:, 0], strict=True):
-        for i, m in enumerate(members):
-            r = sorted(v for v in prof.ratios[m] if math.isfinite(v))
-            xs = [1.0, *r, top]
-            ys = [prof.rho(m, 1.0), *[prof.rho(m, v) for v in r], prof.rho(m, top)]
-            nudge = NUDGE * (i - (len(members) - 1) / 2)
-            ax.step(
-                xs,
-                [100 * y + nudge for y in ys],
-                where="post",
-                label=m,
-                **styles[m].line(True, layer=i),
-            )
-        ax.set_xscale("log")
-        ax.set_xlim(1, top)
-        ax.set_ylim(-4, 104)
-        finish_panel(ax, "tasks solved (%)", title, minor_grid=True)
-    axes[-1, 0].set_xlabel("tau: within this factor of the best expected running time")
-    fig.suptitle(f"Performance profile over {len(prof.tasks)} task(s)", fontsize=11)
-    fig.tight_layout()
-    return fig, len(groups) > 1
+    return _step_figure(list(prof.ratios), styles, curve, (1, top), labels, lambda _: True)
 
 
 def ecdf_plot(ecdf: Ecdf, styles: dict[str, Style]) -> tuple[MplFigure, bool] | None:
@@ -75,31 +101,22 @@ def ecdf_plot(ecdf: Ecdf, styles: dict[str, Style]) -> tuple[MplFigure, bool] | 
     finite = [t for times in ecdf.hits.values() for t in times if math.isfinite(t)]
     if not finite:
         return None
-    plt = pyplot()
     low = max(min(finite), 1e-6) / 2
     high = max(max(finite), low * 10) * 2
-    groups = panels(list(ecdf.hits), styles)
-    fig, axes = plt.subplots(
-        len(groups), 1, figsize=(7.5, 0.5 + 3.4 * len(groups)), sharex=True, squeeze=False
+
+    def curve(m: str) -> Curve:
+        times = sorted(max(t, low) for t in ecdf.hits[m] if math.isfinite(t))
+        return [low, *times, high], [
+            ecdf.share(m, low),
+            *[ecdf.share(m, t) for t in times],
+            ecdf.share(m),
+        ]
+
+    labels = (
+        "(task, seed, target) reached (%)",
+        "seconds per seed (the run's total time)",
+        f"Fixed-target ECDF over {len(ecdf.tasks)} task(s)",
     )
-    for (title, members), ax in zip(groups, axes[:, 0], strict=True):
-        for i, m in enumerate(members):
-            times = sorted(max(t, low) for t in ecdf.hits[m] if math.isfinite(t))
-            xs = [low, *times, high]
-            ys = [ecdf.share(m, low), *[ecdf.share(m, t) for t in times], ecdf.share(m)]
-            nudge = NUDGE * (i - (len(members) - 1) / 2)
-            ax.step(
-                xs,
-                [100 * y + nudge for y in ys],
-                where="post",
-                label=m,
-                **styles[m].line(len(xs) > 15, layer=i),
-            )
-        ax.set_xscale("log")
-        ax.set_xlim(low, high)
-        ax.set_ylim(-4, 104)
-        finish_panel(ax, "(task, seed, target) reached (%)", title, minor_grid=True)
-    axes[-1, 0].set_xlabel("seconds per seed (the run's total time)")
-    fig.suptitle(f"Fixed-target ECDF over {len(ecdf.tasks)} task(s)", fontsize=11)
-    fig.tight_layout()
-    return fig, len(groups) > 1
+    return _step_figure(
+        list(ecdf.hits), styles, curve, (low, high), labels, lambda xs: len(xs) > 15
+    )
