@@ -181,19 +181,19 @@ def tune(tune_plan: TunePlan, *, quiet: bool = False, command: str | None = None
     takes_records(p.out)
     t0 = time.time()
     alive = {id(u): u.points for u in p.units}
-    n_rungs = max(len(halving.rungs(10**6, len(u.points))) for u in p.units)
+    n_rungs = max(halving.n_rungs(len(u.points)) for u in p.units)
     ex, device = p.resolved.execution, p.resolved.device
     for rung in range(n_rungs):
         specs = [
             s
             for u in p.units
-            if rung < len(halving.rungs(10**6, len(u.points)))
+            if rung < halving.n_rungs(len(u.points))
             for s in _rung_specs(u, rung, alive[id(u)], p.profile, device, ex)
         ]
         p.resolved.sweep(specs, p.out, quiet, resume=True)
         records = _unit_records(p)
         for u in p.units:
-            last = len(halving.rungs(10**6, len(u.points))) - 1
+            last = halving.n_rungs(len(u.points)) - 1
             if rung < last:
                 alive[id(u)] = _best(u, records, rung, alive[id(u)])
     _beyond_edges(p, quiet)
@@ -246,7 +246,7 @@ def _beyond_edges(p: TunePlan, quiet: bool) -> None:
         (winner,) = c.values()
         extra = [pt for _, pt in halving.beyond_edges(u.method, winner["params"], u.space)]
         if extra:
-            last = len(halving.rungs(10**6, len(u.points)))
+            last = halving.n_rungs(len(u.points))
             specs += _rung_specs(u, last, extra, p.profile, p.resolved.device,
                                  p.resolved.execution, steps_of=lambda full, _r: full)  # fmt: skip
     if specs:

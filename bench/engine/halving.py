@@ -67,10 +67,14 @@ def points(space: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
     return [dict(zip(keys, vals, strict=True)) for vals in itertools.product(*space.values())]
 
 
+def n_rungs(n_points: int) -> int:
+    """As many rungs as it takes to cut ``n_points`` to about ``ETA``, at most ``MAX_RUNGS``."""
+    return max(1, min(MAX_RUNGS, math.ceil(math.log(max(n_points, 1), ETA))))
+
+
 def rungs(full_steps: int, n_points: int) -> list[int]:
-    """The steps of each rung, last one the full budget: as many rungs as it takes to cut
-    ``n_points`` to about ``ETA``, at most ``MAX_RUNGS``."""
-    n = max(1, min(MAX_RUNGS, math.ceil(math.log(max(n_points, 1), ETA))))
+    """The steps of each of the :func:`n_rungs` rungs, the last one the full budget."""
+    n = n_rungs(n_points)
     return [max(1, full_steps // ETA ** (n - 1 - r)) for r in range(n)]
 
 

@@ -33,7 +33,6 @@ is its ``[settings=paper]`` variant; a profile without settings takes those of t
 from __future__ import annotations
 
 import hashlib
-import itertools
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -193,10 +192,10 @@ def tunable(entry: Entry) -> bool:
 
 
 def grid(entry: Entry) -> list[dict[str, Any]]:
-    """The trial settings: the product of the declared values, minus knobs the entry fixes."""
+    """The declared grid's points (before the scale knob is extended for a task), minus knobs
+    the entry fixes."""
     space = {k: list(v) for k, v in entry.cls.search_space.items() if k not in entry.params}
-    keys = list(space)
-    return [dict(zip(keys, vals, strict=True)) for vals in itertools.product(*space.values())]
+    return halving.points(space)
 
 
 def tuning_tasks(tasks: Sequence[Entry]) -> dict[str, list[Entry]]:
