@@ -3,12 +3,16 @@
 
 Statistical forecasters work on a regular series: one value per sampling interval. The tasks
 give ``(x, y)`` pairs, possibly with gaps (weeks missing from ``co2``); :func:`regular_series`
-puts them on their grid, filling gaps by linear interpolation. The seasonal periods are not
-given to any method: :func:`periods_from_data` reads them off the training series' periodogram
-(``bench.lib.estimators.estimate_tones`` on the grid index), strongest first, keeping those
-with at least two whole cycles in the training span. :class:`GridForecast` is the fitted
-predictor: a forecast on the grid after the training data, read at the inputs asked for.
-:class:`ForecastMethod` is their common base: the four differ only in the model they fit, so
+puts them on their grid, filling gaps by linear interpolation. The seasonal periods come the way
+a user would give them (:func:`seasons`): the seasons of the data's calendar where the series
+has one (``TaskView.calendar``: a day and a week of half-hourly demand, a year of monthly
+sales), otherwise the training series' periodogram (:func:`periods_from_data`:
+``bench.lib.estimators.estimate_tones`` on the grid index, strongest first, keeping those with
+at least two whole cycles in the training span and above the noise, so a series with no
+season gets none). Which of the two fed a fit is recorded (``periods_source_``).
+:class:`GridForecast` is the fitted predictor: a forecast on the grid after the training
+data, read at the inputs asked for.
+:class:`ForecastMethod` is their common base: they differ only in the model they fit, so
 what they must agree on (which tasks they attempt, what a fit starts from, what it leaves
 behind) is written once here, and a change to it reaches all of them alike.
 """
@@ -75,6 +79,18 @@ def periods_from_data(series: Regular, max_periods: int = MAX_PERIODS) -> list[f
     return out
 
 
+def seasons(
+    task: TaskView, series: Regular, max_periods: int = MAX_PERIODS
+) -> tuple[list[float], str]:
+    """The seasonal periods a fit models, in samples, and where they came from: the calendar's
+    seasons (those with two whole cycles in the training span) when the task names any,
+    otherwise the periodogram's."""
+    if task.calendar:
+        fits = [p for p in task.calendar if 2.0 <= p <= series.values.size / 2]
+        return fits[:max_periods], "calendar"
+    return periods_from_data(series, max_periods=max_periods), "periodogram"
+
+
 class GridForecast:
     """Forecasts for the grid points after the training data, read at any input: an input maps
     to its nearest grid point; inputs inside the training range get the training series itself.
@@ -118,7 +134,8 @@ class Training(NamedTuple):
     x: np.ndarray  #: training inputs, float64, in the task's order
     y: np.ndarray  #: training targets, float64
     series: Regular  #: the same pairs on their regular grid
-    periods: list[float]  #: the periodogram's seasonal periods, in samples, strongest first
+    periods: list[float]  #: the seasonal periods, in samples, main or strongest first
+    source: str  #: where the periods came from: ``calendar`` or ``periodogram``
 
 
 class ForecastMethod(Method):
@@ -135,26 +152,31 @@ class ForecastMethod(Method):
 
     def start_fit(self, task: TaskView, log: Logger, max_periods: int = MAX_PERIODS) -> Training:
         """The first steps of every ``fit``: forget the last fit, put the training series on its
-        grid and read its periods off the periodogram (timed as the ``estimate`` phase)."""
+        grid and take its seasons (:func:`seasons`; the periodogram's search is timed as the
+        ``estimate`` phase)."""
         forget(self)
         x, y = (np.asarray(a, dtype=np.float64) for a in task.train_set())
         series = regular_series(x, y)
         with log.phase("estimate"):
-            periods = periods_from_data(series, max_periods=max_periods)
-        return Training(x, y, series, periods)
+            periods, source = seasons(task, series, max_periods)
+        self.periods_source_ = source
+        self.searched_ = {"periods_from_calendar": float(source == "calendar")}
+        return Training(x, y, series, periods, source)
 
     def finish_fit(
         self,
         series: Regular,
         periods: list[float],
         make: Callable[[int], np.ndarray],
-        n_params: int,
+        n_params: int | None,
     ) -> ForecastMethod:
         """The last step of a grid forecaster's ``fit``: record the periods it modelled (in
-        samples) and its parameter count, and keep ``make`` as its forecast of the grid."""
+        samples) and its parameter count (``None`` where the library does not say), and keep
+        ``make`` as its forecast of the grid."""
         self.periods_ = np.array(periods, dtype=np.float64)
         self.forecast_ = GridForecast(series, make)
-        self.n_params_ = int(n_params)
+        if n_params is not None:
+            self.n_params_ = int(n_params)
         return self
 
     def predict(self, x: np.ndarray) -> np.ndarray:

@@ -11,6 +11,10 @@ finds the periods first and only then lets gradients do what they are good at:
   amplitudes and phases by non-linear least squares (Gauss-Newton: gradient steps scaled by
   the curvature), the maximum likelihood estimate under white noise. Harmonics of a detected
   fundamental are added for non-sinusoidal waves.
+* **Forecasts of a regularly sampled series** (a task that judges after the training data:
+  the real series): periods from the periodogram, a Fourier seasonal part, a local level and
+  trend, and an autoregression on what is left, the variant chosen by backtests on the
+  series' own end (``methods/_hybrid_forecast.py``).
 * **Integer inputs over a very long span** (the Clock Problem): find each output's smallest
   integer period by folding (phase dispersion minimisation, ``bench.lib.periods``), coarse to
   fine up to half the observed span, exact on all samples (``SEARCH_SAMPLES`` of them from a
@@ -54,6 +58,9 @@ from bench.lib.periods import (
     resolution,
 )
 from bench.lib.sinusoid import SinusoidModel, fit_linear
+
+from ._forecast import GridForecast, regular_fixed, regular_series
+from ._hybrid_forecast import fit_forecaster
 
 #: Samples that decide the input step of an output with no period.
 VERIFY_SAMPLES = 4096
@@ -182,14 +189,42 @@ class PeriodicHybrid(Method):
         forget(self)
         if task.output.kind == "classification":
             self._fit_classifier(task, budget, seed, device, log)
-        else:
+        elif not self._fit_forecast(task, log):
             self._fit_regression(task, log)
         return self
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         if hasattr(self, "net_"):
             return self.net_.predict(x)
+        if hasattr(self, "forecast_"):
+            return self.forecast_.predict(x)
         return self.model_.predict(np.asarray(x).astype(np.float64))
+
+    # -- a forecast of a regular series ---------------------------------------------------------
+    def _fit_forecast(self, task: TaskView, log: Logger) -> bool:
+        """Fit the forecaster where the task judges a forecast of a fixed, regularly sampled
+        series; ``False`` (nothing fitted) otherwise."""
+        if task.infinite or task.validation_rule != "forward" or regular_fixed(task):
+            return False
+        x, y = (np.asarray(a, dtype=np.float64) for a in task.train_set())
+        series = regular_series(x, y)
+        with log.phase("estimate"):
+            model, periods, scores = fit_forecaster(series)
+        log.check()
+        self.periods_ = np.array(model.periods, dtype=np.float64)
+        self.freqs_ = 2 * np.pi / (self.periods_ * series.step)
+        self.variant_ = model.variant
+        self.backtests_ = scores
+        self.searched_ = {
+            "periods_found": float(len(periods)),
+            "log_transform": float(model.variant.log),
+            "seasonal_part": float(bool(model.periods)),
+            "damped_trend": float(model.level.damped),
+            "ar_order": float(model.ar.size),
+        }
+        self.n_params_ = model.n_params
+        self.forecast_ = GridForecast(series, model.forecast)
+        return True
 
     # -- real inputs, one real output -----------------------------------------------------------
     def _fit_regression(self, task: TaskView, log: Logger) -> None:

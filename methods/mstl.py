@@ -3,11 +3,14 @@ and Bergmeir, "MSTL: A Seasonal-Trend Decomposition Algorithm for Time Series wi
 Seasonal Patterns", 2021; ``statsmodels.tsa.seasonal.MSTL``), then a trend model.
 
 The series is split into a trend, one seasonal component per period, and a remainder. The
-periods are not given: they are the periodogram's strongest (``methods/_forecast.py``), rounded
-to whole samples as STL requires. The forecast repeats each seasonal component's last cycle
-and extrapolates the seasonally adjusted series (trend plus remainder) by Holt's linear trend
-(``statsmodels``' ``ExponentialSmoothing(trend="add")``, parameters by maximum likelihood), the
-"STL + trend model" recipe of Hyndman and Athanasopoulos (section 3.6 and 5.7). Regularly
+periods are the calendar's seasons, or the periodogram's strongest where the data name none
+(``methods/_forecast.py``), rounded to whole samples as STL requires. The forecast repeats each
+seasonal component's last cycle and extrapolates the seasonally adjusted series (trend plus
+remainder) by Holt's damped trend (``statsmodels``' ``ExponentialSmoothing(trend="add",
+damped_trend=True)``, parameters by maximum likelihood), the "STL + trend model" recipe of
+Hyndman and Athanasopoulos (sections 3.6, 5.7 and 8.2). The trend is damped as their
+automatic ETS selection and forecasting practice favour for anything beyond a few steps: the
+undamped Holt trend ran away three weeks ahead of half-hourly demand (nMSE 34 and 134). Regularly
 sampled fixed series only (the real-data tasks).
 """
 
@@ -25,15 +28,15 @@ from ._forecast import ForecastMethod
 
 @register_method("mstl")
 class MSTLForecast(ForecastMethod):
-    """MSTL decomposition with periodogram periods + Holt's linear trend (Bandara et al. 2021)."""
+    """MSTL decomposition at the seasons of the data + Holt's damped trend (Bandara et al. 2021)."""
 
     description = (
-        "Forecast: statsmodels MSTL with the periodogram's periods (whole samples), seasonal "
-        "cycles repeated, Holt's linear trend on the adjusted series (regular fixed series)"
+        "Forecast: statsmodels MSTL at the calendar's seasons (else the periodogram's), seasonal "
+        "cycles repeated, Holt's damped trend on the adjusted series (regular fixed series)"
     )
     reference = (
         "Bandara, Hyndman and Bergmeir, MSTL, 2021 (statsmodels.tsa.seasonal.MSTL); Holt's "
-        "linear trend (statsmodels ExponentialSmoothing)"
+        "damped trend (statsmodels ExponentialSmoothing)"
     )
 
     def fit(self, task: TaskView, budget: Budget, seed: int, device: str, log: Logger) -> Any:
@@ -51,7 +54,7 @@ class MSTLForecast(ForecastMethod):
         log.check()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # convergence chatter of the optimiser
-            holt = ExponentialSmoothing(adjusted, trend="add").fit()
+            holt = ExponentialSmoothing(adjusted, trend="add", damped_trend=True).fit()
         cycles = [seasonal[-p:, j] for j, p in enumerate(periods)]
 
         def make(h: int) -> np.ndarray:
@@ -60,4 +63,4 @@ class MSTLForecast(ForecastMethod):
                 out = out + np.resize(cyc, h)
             return out
 
-        return self.finish_fit(series, periods, make, n_params=4 + sum(periods))
+        return self.finish_fit(series, periods, make, n_params=5 + sum(periods))

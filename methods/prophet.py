@@ -14,16 +14,17 @@ What a user must choose, and what is chosen here:
   Prophet's calendar seasonalities (yearly, weekly, daily) would then mean nothing and are
   turned off; so are holidays.
 - **Seasonalities.** Custom seasonalities (``add_seasonality``), as Prophet's documentation
-  recommends for data without calendar cycles: the periodogram's strongest periods
-  (``methods/_forecast.py``, as for ``mstl``), in the input's unit. Each gets Fourier order 10,
+  recommends for cycles it does not know: the calendar's seasons, or the periodogram's
+  strongest periods where the data name none (``methods/_forecast.py``, as for ``mstl``), in
+  the input's unit. Each gets Fourier order 10,
   Prophet's default for its yearly seasonality and the largest of its defaults, capped at half
   the period in samples (a Fourier term above that is aliased).
 - **Speed.** ``uncertainty_samples=0``: the forecast ``yhat`` is the same; only the
   uncertainty interval, which no metric here reads, is skipped.
 
-Regularly sampled fixed series only (the real-data tasks), like the other forecasters: the
-periodogram of the regular grid gives the periods. The compiled Stan model ships inside the
-``prophet`` wheel, so nothing is downloaded or compiled at run time.
+Regularly sampled fixed series only (the real-data tasks), like the other forecasters. The
+compiled Stan model ships inside the ``prophet`` wheel, so nothing is downloaded or compiled
+at run time.
 """
 
 from __future__ import annotations
@@ -54,11 +55,11 @@ def _dates(x: np.ndarray) -> Any:
 
 @register_method("prophet")
 class ProphetForecast(ForecastMethod):
-    """Prophet (Taylor and Letham 2018), default trend and priors, periodogram seasonalities."""
+    """Prophet (Taylor and Letham 2018), default trend and priors, custom seasonalities."""
 
     description = (
         "Forecast: Prophet (piecewise-linear trend, default priors) with custom seasonalities at "
-        "the periodogram's periods, Fourier order 10 (regular fixed series)"
+        "the calendar's seasons (else the periodogram's), Fourier order 10 (regular fixed series)"
     )
     reference = "Taylor and Letham, Forecasting at scale, The American Statistician, 2018"
 
@@ -71,7 +72,7 @@ class ProphetForecast(ForecastMethod):
             logging.getLogger(name).disabled = True
         from prophet import Prophet
 
-        x, y, series, found = self.start_fit(task, log)
+        x, y, series, found, _ = self.start_fit(task, log)
         model = Prophet(
             yearly_seasonality=False,
             weekly_seasonality=False,

@@ -5,8 +5,9 @@ with ``level="local linear trend"`` and ``freq_seasonal``).
 
 Each seasonal period gets a stochastic trigonometric component with statsmodels' default number
 of harmonics, ``floor(period / 2)`` (every harmonic a regular grid can carry), capped at
-``max_harmonics`` to bound the state size. The periods are the periodogram's strongest
-(``methods/_forecast.py``), kept as real numbers: a trigonometric seasonal needs no whole
+``max_harmonics`` to bound the state size. The periods are the calendar's seasons, or the
+periodogram's strongest where the data name none (``methods/_forecast.py``), kept as real
+numbers: a trigonometric seasonal needs no whole
 number of samples per cycle. Regularly sampled fixed series only (the real-data tasks).
 """
 
@@ -28,7 +29,7 @@ class UCMForecast(ForecastMethod):
 
     description = (
         "Forecast: statsmodels UnobservedComponents, local linear trend + trigonometric "
-        "seasonals at the periodogram's periods, maximum likelihood (regular fixed series)"
+        "seasonals at the calendar's seasons (else the periodogram's), maximum likelihood"
     )
     reference = (
         "Harvey, Forecasting, Structural Time Series Models and the Kalman Filter, 1989 "

@@ -32,7 +32,24 @@ FAMILY_IDS = {
         f"wave[shape={s}]"
         for s in ("sawtooth", "square", "triangle", "sin-sin", "am", "exp-sin", "saw-sum")
     ],
-    "real": [f"real[dataset={d}]" for d in ("sunspots", "co2", "seattle-temps")],
+    "real": [
+        f"real[dataset={d}]"
+        for d in (
+            "taylor",
+            "seattle-temps",
+            "sf-temps",
+            "seattle-weather",
+            "co2",
+            "airline",
+            "wineind",
+            "elnino",
+            "woolyrnq",
+            "sunspots",
+            "sunspots-monthly",
+            "lynx",
+            "nile",
+        )
+    ],
     "clock": [
         f"clock[encoding={e},span={s}]"
         for e in ("float32", "float64", "int64")
@@ -261,6 +278,7 @@ def test_determinism_for_a_seed(task_id: str) -> None:
 
 
 PUBLIC_VIEW = {
+    "calendar",
     "data",
     "domain",
     "infinite",
@@ -515,33 +533,79 @@ def test_real_data_dominant_period(
     periods = np.linspace(*band, 1500)
     w = 2 * np.pi / periods
     power = np.abs(np.exp(-1j * np.outer(w, x)) @ r)
-    assert task.truth()["period"] == expected
+    assert task.truth()["period"] == pytest.approx(expected, rel=1e-6)
     assert abs(periods[np.argmax(power)] - expected) / expected < tol
     xe, _ = task.eval_sets()["extrapolation"]
     assert xe.min() > x.max()
 
 
-@pytest.mark.parametrize("dataset", ["sunspots", "co2", "seattle-temps"])
+@pytest.mark.parametrize("dataset", ["sunspots", "co2", "seattle-temps", "taylor", "nile"])
 def test_real_data_rolling_origin_and_horizon(dataset: str) -> None:
-    """The stated split (README, real.py's docstring): an origin per seed in the last 30% of
-    the series, training on everything before it, the next three seasons as the horizon."""
+    """The stated split (README, real.py's docstring): seed s takes the origin at the s-th
+    radical-inverse point of the last 30% of the series, training on everything before it,
+    the series' horizon after it; ten seeds are ten distinct origins."""
     real = module_of("real[dataset=co2]")
-    series, season = real.load(dataset), real.SOURCES[dataset].season
-    origins = set()
-    for seed in range(8):
+    series, horizon = real.load(dataset), real.SOURCES[dataset].horizon
+    origins = []
+    for seed in range(10):
         task = get_task(f"real[dataset={dataset}]", seed=seed)
         x, _ = task.train_set()
         xe, _ = task.eval_sets()["extrapolation"]
         assert len(x) >= real.FIRST_ORIGIN * series.x.size
         np.testing.assert_array_equal(x, series.x[: len(x)])
-        # The horizon is every sample on the grid within three seasons after the origin.
+        # The horizon is every sample on the grid within the horizon after the origin.
         pos = series.positions
         last = pos[len(x) - 1]
-        inside = (pos > last) & (pos <= last + real.HORIZON_SEASONS * season)
+        inside = (pos > last) & (pos <= last + horizon)
         np.testing.assert_array_equal(xe, series.x[inside])
-        assert xe.size >= 0.9 * real.HORIZON_SEASONS * season
-        origins.add(len(x))
-    assert len(origins) >= 4  # the seeds draw different origins
+        assert xe.size >= 0.9 * horizon
+        assert task.record_extras()["horizon_samples"] == xe.size
+        origins.append(len(x))
+    assert len(set(origins)) == 10
+    assert origins[0] == min(origins)  # seed 0 is the earliest origin, seed 1 the middle one
+    assert [real.radical_inverse(k) for k in range(5)] == [0, 0.5, 0.25, 0.75, 0.125]
+
+
+def test_real_series_cover_what_a_forecaster_meets() -> None:
+    """At least 12 series and the control, from the four packages, at every sampling rate;
+    the control has no season and its bar is the last value."""
+    real = module_of("real[dataset=co2]")
+    sources = real.SOURCES
+    assert len(sources) >= 13
+    assert {s.package for s in sources.values()} == {
+        "statsmodels",
+        "pmdarima",
+        "sktime",
+        "vega_datasets",
+    }
+    rates = {s.sampling for s in sources.values()}
+    assert {"half-hourly", "hourly", "daily", "weekly", "monthly", "quarterly", "yearly"} <= rates
+    assert any(len(s.calendar) >= 2 for s in sources.values())  # two seasons at once
+    nile = get_task("real[dataset=nile]", seed=0)
+    assert sources["nile"].season == 1 and nile.truth()["period"] is None
+    _, y = nile.train_set()
+    np.testing.assert_array_equal(nile.naive_forecast(), np.full(10, y[-1]))
+    assert "period_error" not in nile.score(_Constant(float(y[-1])))
+
+
+class _Constant:
+    def __init__(self, value: float) -> None:
+        self.value = value
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        return np.full(len(x), self.value)
+
+
+def test_real_tasks_are_built_with_the_seed_index() -> None:
+    """The executor hands a task whose seeds are a design its seed index, so origins do not
+    depend on the base seed (``Task.seed_is_index``)."""
+    from bench.core import registry
+    from bench.engine.plan import derive_seed, task_seed
+
+    real = registry.TASKS.get("real[dataset=lynx]")
+    tone = registry.TASKS.get("tone[cycles=3]")
+    assert task_seed(real, 123, 4) == 4
+    assert task_seed(tone, 123, 4) == derive_seed(123, "tone[cycles=3]", 4, 0)
 
 
 def test_real_data_bar_is_the_seasonal_naive_forecast() -> None:

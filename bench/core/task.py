@@ -98,6 +98,15 @@ class Task:
     #: whose tasks span scales (cycles over orders of magnitude), where one setting for all
     #: would be a compromise (``bench.engine.tuning``).
     tune_per_task: ClassVar[bool] = False
+    #: The seasonal periods the data's calendar names, in samples, main one first: (48, 336)
+    #: for half-hourly demand (a day, a week), (12,) for monthly data; empty when the sampling
+    #: names none (yearly data, synthetic inputs). What a forecaster's user types as
+    #: ``season_length``; a task sets it per instance where its variants differ.
+    calendar: tuple[float, ...] = ()
+    #: ``True`` where the seeds are a design, not draws: the task is built with the seed's
+    #: index (0, 1, 2, ...) and maps it to its own layout (rolling forecast origins), so any
+    #: number of seeds covers distinct cases and a new base seed does not move them.
+    seed_is_index: ClassVar[bool] = False
     #: Budget per profile; every method on this task gets the same one.
     budgets: ClassVar[dict[str, Budget]] = {
         "quick": Budget(steps=20_000, batch_size=32),
@@ -210,6 +219,11 @@ class TaskView:
     def validation_rule(self) -> str:
         """Where validation data lie for this task (``Task.validation_rule``)."""
         return str(getattr(self._task, "validation_rule", "random"))
+
+    @property
+    def calendar(self) -> tuple[float, ...]:
+        """The seasonal periods the data's calendar names, in samples (``Task.calendar``)."""
+        return tuple(float(p) for p in getattr(self._task, "calendar", ()))
 
     @property
     def input_dtype(self) -> str:

@@ -20,7 +20,7 @@ from bench.core.contracts import BudgetExceeded, Logger, Method, RunTimeout, Tas
 from bench.core.record import Record, RunContext
 from bench.core.stop import STOP_POLICY
 from bench.engine import device, state
-from bench.engine.plan import RunSpec, derive_seed, run_key_of
+from bench.engine.plan import RunSpec, derive_seed, run_key_of, task_seed
 from bench.engine.purpose import Evaluation, purpose_of
 from bench.engine.store import environment
 from bench.engine.timing import Clock, TimedPredictor, phase_times
@@ -105,7 +105,7 @@ def _build(unit: _Unit, spec: RunSpec, found: _Resolved) -> str | None:
     """Build tasks, views and the method; returns why the method cannot attempt the task."""
     t = found.task
     unit.tasks = [
-        registry.build(t, seed=derive_seed(spec.base_seed, t.id, s, 0), profile=spec.profile)
+        registry.build(t, seed=task_seed(t, spec.base_seed, s), profile=spec.profile)
         for s in spec.seeds
     ]
     unit.method = registry.build(found.method, found.tuning.get("params"))

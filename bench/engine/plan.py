@@ -59,6 +59,15 @@ def derive_seed(base: int, task_id: str, index: int, stream: int) -> int:
     return int(ss.generate_state(1)[0])
 
 
+def task_seed(entry: registry.Entry, base: int, index: int) -> int:
+    """The seed a task is built with for seed ``index``: derived (stream 0), or the index
+    itself where the task's seeds are a design rather than draws (``Task.seed_is_index``: the
+    rolling forecast origins of the real series)."""
+    if getattr(entry.cls, "seed_is_index", False):
+        return int(index)
+    return derive_seed(base, entry.id, index, 0)
+
+
 def plan(
     methods: Sequence[registry.Entry],
     tasks: Sequence[registry.Entry],
@@ -149,7 +158,8 @@ def check_units(specs: Sequence[RunSpec]) -> None:
     for sp in specs:
         if ("task", sp.task, sp.profile) not in built:
             built.add(("task", sp.task, sp.profile))
-            seed = derive_seed(sp.base_seed, sp.task, sp.seeds[0], 0)
+            entry = registry.TASKS.get(sp.task)
+            seed = task_seed(entry, sp.base_seed, sp.seeds[0])
             _try_build(registry.TASKS, sp.task, None, seed=seed, profile=sp.profile)
         params = (sp.tuning or {}).get("params")
         if ("method", sp.method, repr(params)) not in built:

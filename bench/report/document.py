@@ -14,6 +14,7 @@ from typing import Any
 
 from bench.core.naming import natural_key
 from bench.engine.store import BadLine
+from bench.report.competition import NOTES_TITLE, compete, competition_tables
 from bench.report.cost_tables import aggregate_table, cost_table
 from bench.report.ecdf import ecdf_runs, ecdf_table
 from bench.report.failure_map import StartInBasin, failure_map_table
@@ -96,10 +97,16 @@ def build_report(
     fmap = failure_map_table(records, lookups.start_in_basin)
     if fmap is not None:
         tables.append(fmap)
+    notes = _notes(summaries, labels, records, problems)
+    comp = compete(records)  # the real-series family, read as a forecasting competition
+    if comp is not None:
+        tables += competition_tables(comp)
+        if comp.footnotes:
+            notes.append((NOTES_TITLE, comp.footnotes))
     return Report(
         provenance(records, sources),
         tables,
-        _notes(summaries, labels, records, problems),
+        notes,
         [],
         summaries,
         list(records),
