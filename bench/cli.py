@@ -181,6 +181,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         svg=args.svg,
         publish=args.publish,
         readme=args.readme,
+        findings=args.findings,
         markdown_to=sys.stdout if args.stdout else None,
     )
     for line in done.summary():

@@ -247,6 +247,9 @@ REPORT = Command(
            "them with --format html latex csv --out FOLDER)"),
         _o("--readme", type=Path, default=None, metavar="FILE",
            help="also write the headline success table into FILE between its results markers"),
+        _o("--findings", type=Path, default=None, metavar="FILE",
+           help="also write the real-series competition table and ranking into FILE between "
+           "its real-series markers"),
     ),
 )  # fmt: skip
 

@@ -218,3 +218,30 @@ def test_fmt2():
         "0.087",
         "-",
     ]
+
+
+def test_findings_block_is_regenerated_from_records(tmp_path: Path) -> None:
+    """``bench report DIR --findings FILE`` rewrites only the real-series block, from records."""
+    import json
+
+    from bench.report import update_findings
+
+    folder = tmp_path / "run"
+    folder.mkdir()
+    (folder / "records.jsonl").write_text(
+        "".join(json.dumps(r) + "\n" for r in records()), encoding="utf-8"
+    )
+    findings = tmp_path / "FINDINGS.md"
+    findings.write_text(
+        "# Findings\nbefore\n<!-- real-series:start -->\nstale\n<!-- real-series:end -->\nafter\n",
+        encoding="utf-8",
+    )
+    update_findings(findings, [folder])
+    text = findings.read_text(encoding="utf-8")
+    assert "stale" not in text and text.startswith("# Findings\nbefore\n") and "after" in text
+    assert "| good |" in text and "1. `twin`" in text  # the lowest family score leads
+    update_findings(findings, [folder])
+    assert findings.read_text(encoding="utf-8") == text  # the same records, the same block
+    findings.write_text("no markers", encoding="utf-8")
+    with pytest.raises(ValueError, match="no <!-- real-series:start -->"):
+        update_findings(findings, [folder])

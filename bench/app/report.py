@@ -18,7 +18,15 @@ from typing import Any, TextIO
 from bench.app.errors import UsageError
 from bench.app.folders import newest_run_folder, readable, writable
 from bench.core import registry
-from bench.report import Lookups, Outcome, publish_folder, read, update_readme, write_report
+from bench.report import (
+    Lookups,
+    Outcome,
+    publish_folder,
+    read,
+    update_findings,
+    update_readme,
+    write_report,
+)
 from bench.report import write_reports as _write_reports
 from bench.report.failure_map import lies_in_basin
 
@@ -78,13 +86,15 @@ def report(
     svg: bool | None = None,
     publish: bool = False,
     readme: Path | None = None,
+    findings: Path | None = None,
     markdown_to: TextIO | None = None,
 ) -> Outcome:
     """Write the report of the records in ``dirs`` (folders or .jsonl files; none: the newest
     folder under ``runs/``) into ``out`` (default: the first of them) in each of ``formats``.
 
     ``publish`` makes ``out`` a lean published folder (report.md, summary.csv, plots, README);
-    ``readme`` also regenerates the results table of that file; ``markdown_to`` receives the
+    ``readme`` also regenerates the results table of that file, ``findings`` the real-series
+    block of that one; ``markdown_to`` receives the
     Markdown. Paths that hold no records, or formats a published folder does not keep, raise
     :class:`UsageError`."""
     dirs = list(dirs) or [newest_run_folder()]
@@ -113,6 +123,11 @@ def report(
         try:
             link = os.path.relpath(out / "report.md", readme.resolve().parent)
             done.written.append(update_readme(readme, dirs, link=link))
+        except (OSError, ValueError) as exc:
+            raise UsageError(f"report: {exc}") from exc
+    if findings is not None:
+        try:
+            done.written.append(update_findings(findings, dirs))
         except (OSError, ValueError) as exc:
             raise UsageError(f"report: {exc}") from exc
     return done
