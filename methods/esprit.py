@@ -29,6 +29,8 @@ from bench.kit.methods import forget
 from bench.lib.sampling import sampling_interval
 from bench.lib.sinusoid import fit_linear
 
+from ._forecast import regular_series
+
 
 def mdl_order(power: np.ndarray, snapshots: int) -> int:
     """The number of signals by minimum description length (Wax and Kailath 1985), from the
@@ -94,12 +96,8 @@ class ESPRIT(Method):
     def fit(self, task: TaskView, budget: Budget, seed: int, device: str, log: Logger) -> Any:
         forget(self)
         x, y = (np.asarray(a, dtype=np.float64) for a in task.train_set())
-        order = np.argsort(x, kind="stable")
-        x, y = x[order], y[order]
-        dt = sampling_interval(x)
-        assert dt is not None  # supports() checked it
-        grid = np.rint((x - x[0]) / dt).astype(np.int64)
-        values = np.interp(np.arange(int(grid[-1]) + 1), grid, y)
+        series = regular_series(x, y)  # on its grid, gaps filled (supports() checked it)
+        values, dt = series.values, series.step
         pencil = int(min(values.size // 2, self.max_pencil))
         with log.phase("estimate"):
             w = esprit(values - values.mean(), pencil, int(self.max_tones)) / dt

@@ -24,6 +24,8 @@ from bench.kit.methods import forget
 from bench.lib.sampling import sampling_interval
 from bench.lib.sinusoid import fit_linear
 
+from ._forecast import regular_series
+
 
 def fft_for_period(values: np.ndarray, top_k: int) -> np.ndarray:
     """Periods in whole samples, strongest first, as TimesNet picks them: ``T // f`` for the
@@ -64,12 +66,8 @@ class TimesNetPeriod(Method):
     def fit(self, task: TaskView, budget: Budget, seed: int, device: str, log: Logger) -> Any:
         forget(self)
         x, y = (np.asarray(a, dtype=np.float64) for a in task.train_set())
-        order = np.argsort(x, kind="stable")
-        x, y = x[order], y[order]
-        dt = sampling_interval(x)
-        assert dt is not None  # supports() checked it
-        grid = np.rint((x - x[0]) / dt).astype(np.int64)
-        values = np.interp(np.arange(int(grid[-1]) + 1), grid, y)
+        series = regular_series(x, y)  # on its grid, gaps filled (supports() checked it)
+        values, dt = series.values, series.step
         with log.phase("estimate"):
             periods = fft_for_period(values, int(self.top_k))
         freqs = np.unique(2 * np.pi / (periods * dt))
