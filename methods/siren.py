@@ -52,12 +52,17 @@ def siren(
     """The reference architecture: a first sine layer, ``hidden_layers`` more, a linear output."""
     layers: list[nn.Module] = [SineLayer(n_in, width, w0, first=True)]
     layers += [SineLayer(width, width, hidden_w0, first=False) for _ in range(hidden_layers)]
+    layers.append(output_layer(width, n_out, hidden_w0))
+    return nn.Sequential(*layers)
+
+
+def output_layer(width: int, n_out: int, hidden_w0: float) -> nn.Linear:
+    """The linear output layer with SIREN's hidden-layer initialisation."""
     out = nn.Linear(width, n_out)
     bound = math.sqrt(6.0 / width) / hidden_w0
     with torch.no_grad():
         out.weight.uniform_(-bound, bound)
-    layers.append(out)
-    return nn.Sequential(*layers)
+    return out
 
 
 @register_method("siren", on_demand=[{"settings": "paper"}, {"w0": 3000}, {"w0": 30000}])
