@@ -46,3 +46,22 @@ def test_finer_layer_scale_carries_no_gradient_and_first_bias_is_wider() -> None
     expect = (30.0 * (z.detach().abs() + 1) * torch.cos(30.0 * (z.abs() + 1) * z) * w).sum()
     assert torch.allclose(grad.squeeze(), expect.detach(), rtol=1e-5)
     assert Finer().lr == 5e-4 and Finer().w0 == 30.0
+
+
+def test_fourier_kan_is_two_pi_periodic_in_its_input_by_construction() -> None:
+    """The Fourier KAN's stated limit: every first-layer edge is a Fourier series of its input,
+    so the network repeats with period 2 pi of the scaled input, whatever it learnt; and it
+    fits a smooth target inside one period."""
+    from bench.builtin.methods.fourier_kan import FourierKAN, FourierKANLayer
+
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    layer = FourierKANLayer(3, 5, 7)
+    assert layer.coeffs.shape == (2, 5, 3, 7)
+    assert abs(float(layer.coeffs.detach().std()) - 1 / math.sqrt(21)) < 0.1
+    net = FourierKAN(gridsize=16, width=16).build(1, 1)
+    x = torch.linspace(-1, 1, 256).unsqueeze(1)
+    assert _fit(net, x, torch.sin(3 * math.pi * x), 300, 1e-2) < 0.01
+    with torch.no_grad():
+        np_x = torch.linspace(-3, 3, 97).unsqueeze(1)
+        torch.testing.assert_close(net(np_x + 2 * math.pi), net(np_x), atol=1e-4, rtol=1e-4)
