@@ -65,3 +65,26 @@ def test_fourier_kan_is_two_pi_periodic_in_its_input_by_construction() -> None:
     with torch.no_grad():
         np_x = torch.linspace(-3, 3, 97).unsqueeze(1)
         torch.testing.assert_close(net(np_x + 2 * math.pi), net(np_x), atol=1e-4, rtol=1e-4)
+
+
+def test_wire_fits_inside_its_data_and_does_not_carry_the_pattern_beyond() -> None:
+    """WIRE's Gabor envelope (Saragadam et al. 2023): it fits sin(3 pi x) on [-1, 1], and on
+    [1, 2] its error is at least the target's variance (0.5): the pattern is not carried on.
+    Its complex layers match a complex ``nn.Linear``'s initialisation and product."""
+    from bench.builtin.methods.wire import ComplexLinear, Wire
+
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    layer = ComplexLinear(4, 3)
+    z = torch.randn(5, 4, dtype=torch.complex64)
+    w = torch.complex(layer.weight_re, layer.weight_im)
+    b = torch.complex(layer.bias_re, layer.bias_im)
+    torch.testing.assert_close(layer(z), z @ w.T + b)
+    assert float(layer.weight_re.detach().abs().max()) <= 0.5
+    net = Wire(width=64).build(1, 1)
+    x = torch.linspace(-1, 1, 512).unsqueeze(1)
+    assert _fit(net, x, torch.sin(3 * math.pi * x), 300, 5e-3) < 0.05
+    with torch.no_grad():
+        beyond = torch.linspace(1, 2, 256).unsqueeze(1)
+        err = float(((net(beyond) - torch.sin(3 * math.pi * beyond)) ** 2).mean())
+    assert err > 0.5
