@@ -88,3 +88,28 @@ def test_wire_fits_inside_its_data_and_does_not_carry_the_pattern_beyond() -> No
         beyond = torch.linspace(1, 2, 256).unsqueeze(1)
         err = float(((net(beyond) - torch.sin(3 * math.pi * beyond)) ** 2).mean())
     assert err > 0.5
+
+
+def test_fouriernet_fits_but_its_sum_of_sinusoids_does_not_continue_the_target() -> None:
+    """MFN's FourierNet (Fathony et al. 2021) is a sum of sinusoids of its input (a product of
+    sines is a sum of sines): at the reference's settings it fits sin(3 pi x) on [-1, 1] to
+    1e-4, and beyond the data its output stays an oscillating sum (not a constant) that does
+    not continue the target (error near the target's variance, 0.5): the paper's hope that it
+    may extrapolate does not hold here. The recursion follows the paper's equations."""
+    from bench.builtin.methods.mfn import FourierNet, Multiply, SineFilters
+
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    bank, mult = SineFilters(1, 8, 3, 2.0), Multiply(8, 1, 2, 1.0)
+    x0 = torch.randn(5, 1)
+    g = [torch.sin(f(x0)) for f in bank.filters]
+    z = g[2] * mult.linear[1](g[1] * mult.linear[0](g[0]))
+    torch.testing.assert_close(mult(bank(x0)), mult.out(z))
+    net = FourierNet(width=64).build(1, 1)
+    x = torch.linspace(-1, 1, 512).unsqueeze(1)
+    assert _fit(net, x, torch.sin(3 * math.pi * x), 300, 1e-2) < 1e-4
+    with torch.no_grad():
+        beyond = torch.linspace(1, 2, 256).unsqueeze(1)
+        err = float(((net(beyond) - torch.sin(3 * math.pi * beyond)) ** 2).mean())
+        far = float(net(torch.linspace(3, 4, 256).unsqueeze(1)).std())
+    assert 0.3 < err < 0.7 and far > 0.02
