@@ -114,16 +114,22 @@ class GridForecast:
         return np.where(h > 0, ahead, s.values[np.clip(pos, 0, n - 1)])
 
 
-def regular_fixed(task: TaskView) -> str | None:
-    """Why a forecaster cannot attempt ``task``, or ``None``: it needs one regression output
-    and a fixed, regularly sampled training series."""
+def regular_fixed(
+    task: TaskView,
+    role: str = "forecasts one real-valued series",
+    grid: str = "a seasonal forecaster needs a regular grid",
+) -> str | None:
+    """Why a method that reads one fixed, regularly sampled series cannot attempt ``task``, or
+    ``None``: it needs one regression output and a fixed, regular training series. ``role``
+    and ``grid`` word the first and last reasons for the method (the forecasters' by default;
+    the estimators that read a grid say why they need one)."""
     out = task.output
     if out.kind != "regression" or out.n_outputs != 1:
-        return "forecasts one real-valued series"
+        return role
     if task.infinite:
         return "needs a fixed series on a regular grid, not a sampler"
     if sampling_interval(np.asarray(task.train_set()[0], dtype=np.float64)) is None:
-        return "irregular samples: a seasonal forecaster needs a regular grid"
+        return f"irregular samples: {grid}"
     return None
 
 

@@ -26,10 +26,9 @@ import numpy as np
 
 from bench import Budget, Logger, Method, TaskView, register_method
 from bench.kit.methods import forget
-from bench.lib.sampling import sampling_interval
 from bench.lib.sinusoid import fit_linear
 
-from ._forecast import regular_series
+from ._forecast import regular_fixed, regular_series
 
 
 def mdl_order(power: np.ndarray, snapshots: int) -> int:
@@ -84,14 +83,12 @@ class ESPRIT(Method):
         self.max_pencil = max_pencil
 
     def supports(self, task: TaskView) -> str | None:
-        out = task.output
-        if out.kind != "regression" or out.n_outputs != 1:
-            return "estimates the tones of one real-valued series"
-        if task.infinite:
-            return "needs a fixed series on a regular grid, not a sampler"
-        if sampling_interval(np.asarray(task.train_set()[0], dtype=np.float64)) is None:
-            return "irregular samples: the subspace's shift invariance needs a regular grid"
-        return super().supports(task)
+        why = regular_fixed(
+            task,
+            "estimates the tones of one real-valued series",
+            "the subspace's shift invariance needs a regular grid",
+        )
+        return why or super().supports(task)
 
     def fit(self, task: TaskView, budget: Budget, seed: int, device: str, log: Logger) -> Any:
         forget(self)

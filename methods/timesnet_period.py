@@ -21,10 +21,9 @@ import numpy as np
 
 from bench import Budget, Logger, Method, TaskView, register_method
 from bench.kit.methods import forget
-from bench.lib.sampling import sampling_interval
 from bench.lib.sinusoid import fit_linear
 
-from ._forecast import regular_series
+from ._forecast import regular_fixed, regular_series
 
 
 def fft_for_period(values: np.ndarray, top_k: int) -> np.ndarray:
@@ -54,14 +53,12 @@ class TimesNetPeriod(Method):
         self.top_k = top_k
 
     def supports(self, task: TaskView) -> str | None:
-        out = task.output
-        if out.kind != "regression" or out.n_outputs != 1:
-            return "picks the periods of one real-valued series"
-        if task.infinite:
-            return "needs a fixed series on a regular grid, not a sampler"
-        if sampling_interval(np.asarray(task.train_set()[0], dtype=np.float64)) is None:
-            return "irregular samples: the picker reads a window of consecutive samples"
-        return super().supports(task)
+        why = regular_fixed(
+            task,
+            "picks the periods of one real-valued series",
+            "the picker reads a window of consecutive samples",
+        )
+        return why or super().supports(task)
 
     def fit(self, task: TaskView, budget: Budget, seed: int, device: str, log: Logger) -> Any:
         forget(self)
