@@ -248,8 +248,9 @@ REPORT = Command(
         _o("--readme", type=Path, default=None, metavar="FILE",
            help="also write the headline success table into FILE between its results markers"),
         _o("--findings", type=Path, default=None, metavar="FILE",
-           help="also write the real-series competition table and ranking into FILE between "
-           "its real-series markers"),
+           help="also regenerate FILE's blocks that quote these records: the real-series "
+           "competition table and ranking between its real-series markers, and each folder's "
+           "success matrix between <!-- run:FOLDER:start --> and <!-- run:FOLDER:end -->"),
     ),
 )  # fmt: skip
 

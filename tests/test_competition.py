@@ -245,3 +245,9 @@ def test_findings_block_is_regenerated_from_records(tmp_path: Path) -> None:
     findings.write_text("no markers", encoding="utf-8")
     with pytest.raises(ValueError, match="no <!-- real-series:start -->"):
         update_findings(findings, [folder])
+    # A folder's own block takes its headline success matrix; the real block is then optional.
+    findings.write_text("x\n<!-- run:run:start -->\nold\n<!-- run:run:end -->\ny\n", "utf-8")
+    update_findings(findings, [folder])
+    text = findings.read_text(encoding="utf-8")
+    assert "old" not in text and text.startswith("x\n") and text.endswith("y\n")
+    assert "| task | headline (bar) |" in text and "--findings FINDINGS.md" in text
