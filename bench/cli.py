@@ -99,8 +99,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         _err(note)
     _err(plan.summary)
     if args.dry_run:
-        for label in plan.labels:
-            print(label)
+        lines = plan.labels if args.list else plan.expected().lines(plan.resolved.device)
+        for line in lines:
+            print(line)
         return 0
     for line in ready(plan):
         _err(f"warning: {line}")

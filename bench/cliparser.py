@@ -158,7 +158,11 @@ RUN = Command("run", "run methods on tasks and append records", RUN_HELP, (
        help="exit code 1 when a new run ended in error (the default: a crash or a failed "
        "set-up), also in diverged, timeout or oom (any: a method's own limits too), or never; "
        "skipped and unsuccessful runs never fail the command"),
-    _o("--dry-run", action="store_true", help="print the plan and run nothing"),
+    _o("--dry-run", action="store_true",
+       help="print the plan and run nothing: its expected time on this device and workers, by "
+       "method and task family, from earlier records (this folder's and the published ones "
+       "under ./results, or $BENCH_COSTS); a CUDA plan works on a machine without a GPU"),
+    _o("--list", action="store_true", help="with --dry-run, list the units instead"),
     _QUIET,
     _o("--no-report", action="store_true", help="do not write the report afterwards"),
 ))  # fmt: skip

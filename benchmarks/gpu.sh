@@ -60,6 +60,6 @@ run --methods "${nets[@]}" --tasks "${first[@]}"
 lap "networks on the failure map's tasks"
 run --all
 lap "sweep done or out of time"
-"$py" -m bench run --profile full --device "$device" --seeds 20 --all --resume --dry-run \
+"$py" -m bench run --profile full --device "$device" --seeds 20 --all --resume --dry-run --list \
   --out "$out/full" >"$out/not-run.txt" 2>&1
 lap "units not run: $(grep -c . "$out/not-run.txt")"

@@ -216,7 +216,7 @@ def test_the_app_layer_plans_and_refuses_without_the_command_line(tmp_path: Path
 
 
 def test_unregistered_variant_is_announced() -> None:
-    r = _done("run", "--methods", "siren[w0=300]", "--tasks", "sin31", "--dry-run")
+    r = _done("run", "--methods", "siren[w0=300]", "--tasks", "sin31", "--dry-run", "--list")
     assert r.returncode == 0
     assert "siren[w0=300] is not registered; running it as an ad-hoc variant" in r.stderr
     # the networks fit all seeds of a task as one model: one unit
@@ -228,7 +228,7 @@ def test_dry_run_and_resume_header_count_the_same_runs(tmp_path: Path) -> None:
     args += ["--jobs", "1", "--no-report", "--out", str(tmp_path)]
     env = {"BENCH_PLUGIN_PATH": PLUGINS}
     assert _done(*args[:-2], "--seeds", "2", "--out", str(tmp_path), env=env).returncode == 0
-    r = _done(*args, "--resume", "--dry-run", env=env)
+    r = _done(*args, "--resume", "--dry-run", "--list", env=env)
     assert "1 run(s) to do (2 of 3 already recorded)" in r.stderr
     assert r.stdout.splitlines() == ["test-slow[pause=0] on sin31 (seed 2)"]
     assert not (tmp_path / "records.jsonl").read_text().count("\n") > 2  # nothing ran

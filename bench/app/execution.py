@@ -16,6 +16,7 @@ from bench.app.errors import UsageError
 from bench.core import defaults
 
 if TYPE_CHECKING:
+    from bench.engine.cost import CostModel
     from bench.engine.plan import RunSpec
 
 
@@ -42,6 +43,8 @@ class Resolved:
     execution: Execution
     device: str
     jobs: int
+    #: The device is not on this machine: a dry run plans for it, nothing can run.
+    absent: bool = False
 
     @property
     def where(self) -> str:
@@ -53,10 +56,15 @@ class Resolved:
         return "in this process" if self.execution.in_process else "1 worker"
 
     def sweep(
-        self, specs: Sequence[RunSpec], out: Path, quiet: bool, resume: bool = False
+        self,
+        specs: Sequence[RunSpec],
+        out: Path,
+        quiet: bool,
+        resume: bool = False,
+        costs: CostModel | None = None,
     ) -> list[dict[str, Any]]:
-        """Run ``specs`` into ``out`` this way; a scheduler that cannot be used is a
-        :class:`UsageError`."""
+        """Run ``specs`` into ``out`` this way (longest expected first with ``costs``); a
+        scheduler that cannot be used is a :class:`UsageError`."""
         from bench.engine.cluster import SchedulerError
         from bench.engine.sweep import local_gpus, run_sweep
 
@@ -66,6 +74,7 @@ class Resolved:
                 specs, out, resume=resume, jobs=self.jobs, quiet=quiet,
                 isolate=not ex.in_process, timeout=ex.timeout, memory_mb=ex.memory_limit,
                 scheduler=ex.scheduler, gpus=local_gpus(self.device, self.jobs, ex.scheduler),
+                costs=costs,
             )  # fmt: skip
         except SchedulerError as exc:
             raise UsageError(str(exc)) from exc
@@ -80,10 +89,14 @@ def resolve(execution: Execution, command: str, dry_run: bool = False) -> Resolv
     ex = execution
     if (ex.jobs is not None and ex.jobs < 1) or ex.threads < 1:
         raise UsageError(f"{command}: --jobs and --threads must be at least 1")
+    absent = False
     try:
         device = resolve_device(ex.device)
     except ValueError as exc:
-        raise UsageError(f"{command}: {exc}") from exc
+        # A dry run plans for a GPU this machine lacks (e.g. a GPU sweep planned on a laptop).
+        if not (dry_run and ex.device in ("cuda", "cuda:0") and "no CUDA" in str(exc)):
+            raise UsageError(f"{command}: {exc}") from exc
+        device, absent = ex.device, True
     if ex.in_process and (ex.scheduler or ex.timeout or ex.memory_limit):
         raise UsageError(
             f"{command}: --in-process runs in this process: no --scheduler, --timeout or "
@@ -99,4 +112,4 @@ def resolve(execution: Execution, command: str, dry_run: bool = False) -> Resolv
             probe(ex.scheduler)
         except SchedulerError as exc:
             raise UsageError(f"{command}: {exc}") from exc
-    return Resolved(execution, device, jobs)
+    return Resolved(execution, device, jobs, absent)

@@ -22,6 +22,7 @@ from bench.app.folders import takes_records
 from bench.core import defaults, registry
 from bench.core.record import STATUSES
 from bench.engine import lock
+from bench.engine.cost import CostModel, Forecast, cost_sources, forecast, learn
 from bench.engine.plan import RunSpec, check_units, drop_done, plan
 from bench.engine.store import done_keys, environment, mixed_with, read_manifest
 
@@ -62,9 +63,26 @@ class RunPlan:
         r = self.resolved
         return (
             f"{len(self.methods)} method(s) x {len(self.tasks)} task(s) x {self.seeds} seed(s): "
-            f"{self.n_runs} run(s) to do{done_note}, profile {self.profile}, device {r.device}, "
+            f"{self.n_runs} run(s) to do{done_note}, profile {self.profile}, device {r.device}"
+            f"{' (not on this machine: a plan only)' if r.absent else ''}, "
             f"{r.where} -> {self.out}/records.jsonl"
         )
+
+    def cost_model(self, sources: Sequence[Path] | None = None) -> CostModel:
+        """What earlier records say the plan's runs take (``bench.engine.cost``): the records
+        in ``sources``, by default the output folder's and the published folders'."""
+        device = self.resolved.device
+        host = None if device.startswith("cuda") else environment(device).get("cpu")
+        model = learn(cost_sources(self.out) if sources is None else sources, host)
+        for t in self.tasks:
+            budget = (getattr(t.cls, "budgets", None) or {}).get(self.profile)
+            if budget is not None:
+                model.learn_steps(t.id, self.profile, budget.steps)
+        return model
+
+    def expected(self, model: CostModel | None = None) -> Forecast:
+        """The plan's expected cost on its device and workers."""
+        return forecast(self.specs, model or self.cost_model(), self.resolved.jobs)
 
     @property
     def labels(self) -> list[str]:
@@ -204,10 +222,13 @@ def ready(run_plan: RunPlan) -> list[str]:
 def run(run_plan: RunPlan, *, quiet: bool = False) -> RunResult:
     """Execute the plan, appending each unit's records to ``out/records.jsonl`` as it ends
     (a stopped run keeps every finished unit). ``quiet`` leaves out the progress output."""
+    if run_plan.resolved.absent:
+        raise UsageError(f"run: no {run_plan.resolved.device} device on this machine to run on")
     if run_plan.warnings is None:
         ready(run_plan)
     try:
-        recs = run_plan.resolved.sweep(run_plan.specs, run_plan.out, quiet)
+        costs = run_plan.cost_model() if len(run_plan.specs) > 1 else None
+        recs = run_plan.resolved.sweep(run_plan.specs, run_plan.out, quiet, costs=costs)
     finally:
         _unlock(run_plan)
     return RunResult(run_plan.out, recs, list(run_plan.warnings or []))

@@ -1,9 +1,12 @@
-"""Progress of a sweep: a bar in a terminal, one line per finished unit everywhere else.
+"""Progress of a sweep: a bar in a terminal, one line per finished unit everywhere else, and
+at the end the share of the workers' time spent running units.
 
 The ETA is the sum of what each remaining unit is expected to take, scaled by how fast the
 sweep actually goes. A unit is expected to take what its (method, task) pair took per run so
-far, else what its method took per run, else the mean run: method costs differ by a factor of
-a thousand, so a plain "elapsed / done" ETA swings with whichever runs happen to finish first.
+far, else what earlier records say it takes (``bench.engine.cost``, the ``prior``: so the ETA
+is there from the first unit), else what its method took per run, else the mean run: method
+costs differ by a factor of a thousand, so a plain "elapsed / done" ETA swings with whichever
+runs happen to finish first.
 """
 
 from __future__ import annotations
@@ -15,17 +18,10 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
+from bench.engine.cost import CostModel, busy_share, format_seconds
 from bench.engine.plan import RunSpec
 
-
-def format_seconds(s: float) -> str:
-    if not math.isfinite(s):
-        return "?"
-    if s < 60:
-        return f"{s:.0f}s"
-    if s < 3600:
-        return f"{s // 60:.0f}m{s % 60:02.0f}s"
-    return f"{s // 3600:.0f}h{(s % 3600) // 60:02.0f}m"
+__all__ = ["EtaModel", "Progress", "format_seconds"]
 
 
 class EtaModel:
@@ -47,8 +43,17 @@ class EtaModel:
     def per_run(self, spec: RunSpec) -> float:
         return self.per_pair_run(spec.method, spec.task)
 
-    def per_pair_run(self, method: str, task: str) -> float:
-        for acc in (self.pair.get((method, task)), self.method.get(method), self.total):
+    def per_pair_run(
+        self, method: str, task: str, prior: CostModel | None = None, spec: RunSpec | None = None
+    ) -> float:
+        acc = self.pair.get((method, task))
+        if acc and acc[1]:
+            return acc[0] / acc[1]
+        if prior is not None and spec is not None:
+            e = prior.unit(spec)
+            if e.basis != "unknown":
+                return e.seconds / len(spec.seeds)
+        for acc in (self.method.get(method), self.total):
             if acc and acc[1]:
                 return acc[0] / acc[1]
         return math.nan
@@ -61,14 +66,28 @@ class EtaModel:
 class Progress:
     """Reports each finished unit; ``remaining`` holds the units not finished yet."""
 
-    def __init__(self, specs: Sequence[RunSpec], stream: Any = None, quiet: bool = False) -> None:
+    def __init__(
+        self,
+        specs: Sequence[RunSpec],
+        stream: Any = None,
+        quiet: bool = False,
+        prior: CostModel | None = None,
+        workers: int | None = None,
+    ) -> None:
         self.stream = stream or sys.stderr
+        self.prior = prior
+        #: Workers running units at once (``None``: not known, e.g. another's cluster).
+        self.workers = workers
+        #: Seconds the finished units ran, each measured where it ran.
+        self.unit_seconds = 0.0
         self.remaining = {id(s): s for s in specs}
         self.total = sum(len(s.seeds) for s in specs)
         # Seeds left per (method, task): the ETA sums over pairs, not over thousands of units.
         self.left: dict[tuple[str, str], int] = defaultdict(int)
+        self.example: dict[tuple[str, str], RunSpec] = {}
         for s in specs:
             self.left[(s.method, s.task)] += len(s.seeds)
+            self.example.setdefault((s.method, s.task), s)
         self.done = 0
         self.t0 = time.perf_counter()
         self.eta_model = EtaModel()
@@ -89,18 +108,31 @@ class Progress:
 
     def eta(self) -> float:
         """Seconds left: expected seconds of the remaining runs, times the sweep's observed
-        wall seconds per run-second (below 1 with several workers)."""
+        wall seconds per run-second (below 1 with several workers); before any unit has
+        finished, the expected seconds over the workers (from the prior alone)."""
+
+        def per_run(pair: tuple[str, str]) -> float:
+            return self.eta_model.per_pair_run(*pair, self.prior, self.example.get(pair))
+
+        left = sum(per_run(pair) * n for pair, n in self.left.items() if n)
         if not self.eta_model.observed_seconds:
-            return math.nan
-        per_run = self.eta_model.per_pair_run
-        left = sum(per_run(m, t) * n for (m, t), n in self.left.items() if n)
+            return left / self.workers if self.prior is not None and self.workers else math.nan
         elapsed = time.perf_counter() - self.t0
         return left * elapsed / self.eta_model.observed_seconds
+
+    @property
+    def busy(self) -> float:
+        """The share of the workers' time since the start spent running units."""
+        if not self.workers:
+            return math.nan
+        return busy_share(self.unit_seconds, time.perf_counter() - self.t0, self.workers)
 
     def finish(self, spec: RunSpec, recs: list[dict[str, Any]], seconds: float) -> None:
         if self.remaining.pop(id(spec), None) is not None:
             self.left[(spec.method, spec.task)] -= len(spec.seeds)
         self.eta_model.observe(spec, seconds)
+        if math.isfinite(seconds):
+            self.unit_seconds += seconds
         self.done += len(recs)
         if self.quiet:
             return
@@ -134,6 +166,13 @@ class Progress:
         if self.bar is not None:
             self.bar.close()
             self.bar = None
+        if not self.quiet and self.done and self.workers:
+            wall = time.perf_counter() - self.t0
+            self.stream.write(
+                f"busy: {100 * self.busy:.0f}% of {self.workers} worker(s) over "
+                f"{format_seconds(wall)} ({self.unit_seconds:.0f} s of runs)\n"
+            )
+            self.stream.flush()
 
 
 def _isatty(stream: Any) -> bool:

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.engine import lock
+from bench.engine.cost import CostModel, longest_first
 from bench.engine.execute import execute, unit_records
 from bench.engine.plan import RunSpec, drop_done
 from bench.engine.progress import Progress
@@ -48,10 +49,14 @@ def run_sweep(
     scheduler: str | None = None,
     gpus: Sequence[str] = (),
     retry: Sequence[str] = (),
+    costs: CostModel | None = None,
 ) -> list[dict[str, Any]]:
     """Execute ``specs``, appending each unit's records to ``out/records.jsonl`` as it ends;
     ``resume`` first drops the runs already recorded there (but those whose newest record has
-    a status in ``retry``). ``timeout`` (seconds per seed of a unit) and ``memory_mb`` (per
+    a status in ``retry``). With ``costs`` (``bench.engine.cost``) the units go out longest
+    expected first, so no long unit starts last and leaves the other workers idle, and the
+    progress has an ETA from the start; the end of the sweep says how busy the workers were.
+    ``timeout`` (seconds per seed of a unit) and ``memory_mb`` (per
     run) need a sandbox, so they imply ``isolate``; ``gpus`` pins the workers of a local
     cluster one to each. The folder's lock is held throughout: a sweep already writing there
     is :class:`bench.engine.lock.FolderBusy`."""
@@ -60,7 +65,10 @@ def run_sweep(
         writer = RecordWriter(out)
         if resume:
             specs = drop_done(specs, done_keys(out, retry=retry))
-        progress = Progress(specs, quiet=quiet)
+        if costs is not None:
+            specs = longest_first(specs, costs)
+        workers = None if scheduler else max(1, min(jobs, len(specs)))
+        progress = Progress(specs, quiet=quiet, prior=costs, workers=workers)
         results: list[dict[str, Any]] = []
 
         def finish(spec: RunSpec, recs: list[dict[str, Any]], secs: float) -> None:
