@@ -1,6 +1,6 @@
 """BACON, a band-limited multiplicative filter network (Lindell, Van Veen, Park and Wetzstein,
 "BACON: Band-limited Coordinate Networks for Multiscale Scene Representation", CVPR 2022;
-on demand, untuned until the tuning protocol runs on it).
+on demand, tuned under the declared protocol).
 
 A multiplicative filter network (``methods/mfn.py``: ``z_1 = g_1(x)``,
 ``z_{i+1} = g_{i+1}(x) * (W_i z_i + b_i)``, output ``W z + b``) whose sine filters
@@ -112,7 +112,7 @@ class Bacon(NetMethod):
     description = (
         "BACON: MFN whose sine filters take frozen frequencies on a grid of pi (one cycle over "
         "[-1, 1]), band split over 5 filters, 4 layers of 256, Adam 1e-2; band pi n / 2 from "
-        "the n training samples unless max_freq sets it; untuned"
+        "the n training samples unless max_freq sets it"
     )
     reference = "Lindell et al., BACON, CVPR 2022 (computational-imaging/bacon)"
     search_space = {"lr": [1e-3, 3e-3, 1e-2, 3e-2], "max_freq": [None, 10.0, 100.0, 1000.0]}

@@ -1,5 +1,5 @@
-"""FINER, a newer implicit neural representation (issue 34; on demand, untuned until the tuning
-protocol runs on it).
+"""FINER, a newer implicit neural representation (issue 34; on demand, its settings tuned
+under the declared protocol).
 
 **FINER** (Liu, Zhu, Huang, Tang, Gao and Zhang, "FINER: Flexible spectral-bias tuning in
 Implicit NEural Representation by variable-periodic activation functions", CVPR 2024) replaces
@@ -65,7 +65,7 @@ class Finer(NetMethod):
 
     description = (
         "FINER: sin(w0 (|z|+1) z) MLP (first layer + 3 x 256), w0 = 30, SIREN init, Adam 5e-4, "
-        "x scaled to [-1, 1]; untuned"
+        "x scaled to [-1, 1]"
     )
     reference = "Liu et al., FINER, CVPR 2024 (reference code: liuzhen0212/FINER)"
     search_space = {"lr": [1e-4, 5e-4, 2e-3, 5e-3], "w0": [10.0, 30.0, 300.0]}

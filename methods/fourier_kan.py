@@ -1,6 +1,6 @@
-"""A Fourier-series Kolmogorov-Arnold network (issue 34; on demand, untuned so far): each edge
-of a KAN layer is a learnable Fourier series of its input instead of a B-spline (GistNoesis,
-FourierKAN, 2024, after Liu et al.'s KAN, 2024).
+"""A Fourier-series Kolmogorov-Arnold network (issue 34; on demand, tuned under the declared
+protocol): each edge of a KAN layer is a learnable Fourier series of its input instead of a
+B-spline (GistNoesis, FourierKAN, 2024, after Liu et al.'s KAN, 2024).
 
 Layer ``j`` output: ``y_j = b_j + sum_i sum_{k=1..G} (a_jik cos(k x_i) + c_jik sin(k x_i))``, with
 ``G`` harmonics per edge (``gridsize``), coefficients drawn ``N(0, 1) / sqrt(n_in G)`` (the
@@ -54,7 +54,7 @@ class FourierKAN(NetMethod):
     description = (
         "Fourier KAN: two KAN layers whose edges are Fourier series (300 harmonics), "
         "n_in -> 32 -> n_out, Adam 1e-3, x scaled to [-1, 1]; 2 pi-periodic in the scaled "
-        "input by construction; untuned"
+        "input by construction"
     )
     reference = "GistNoesis, FourierKAN (fftKAN.py), 2024; Liu et al., KAN, 2024"
     search_space = {"lr": [1e-4, 3e-4, 1e-3, 3e-3], "gridsize": [30, 300, 3000]}

@@ -1,6 +1,6 @@
 """Gaussian-activated MLP (Ramasinghe and Lucey, "Beyond Periodicity: Towards a Unifying
-Framework for Activations in Coordinate-MLPs", ECCV 2022; on demand, untuned until the tuning
-protocol runs on it).
+Framework for Activations in Coordinate-MLPs", ECCV 2022; on demand, its settings tuned
+under the declared protocol).
 
 The paper's claim: periodicity is not what lets a coordinate MLP fit high frequencies; what
 matters is how the activation embeds the input (a well-conditioned, high-rank embedding), and
@@ -84,7 +84,7 @@ class Gauss(NetMethod):
 
     description = (
         "Gaussian MLP: exp(-(s z)^2) = exp(-z^2/(2 sigma^2)) activations (first layer + 3 x "
-        "256), s = 10, PyTorch default init, Adam 1e-3, x scaled to [-1, 1]; untuned"
+        "256), s = 10, PyTorch default init, Adam 1e-3, x scaled to [-1, 1]"
     )
     reference = (
         "Ramasinghe and Lucey, Beyond Periodicity, ECCV 2022 (reference code: the Gauss "

@@ -1,5 +1,6 @@
 """Multiplicative filter network, FourierNet (Fathony, Sahu, Willmott and Kolter,
-"Multiplicative Filter Networks", ICLR 2021; issue 34, on demand and untuned so far).
+"Multiplicative Filter Networks", ICLR 2021; issue 34, on demand, tuned under the declared
+protocol).
 
 No activation between layers: the hidden state is multiplied, element by element, by a filter
 of the input, ``z_1 = g_1(x)``, ``z_{i+1} = g_{i+1}(x) * (W_i z_i + b_i)``, output ``W z + b``,
@@ -69,7 +70,7 @@ class FourierNet(NetMethod):
 
     description = (
         "MFN FourierNet: sine filters of the input multiplied into 3 linear layers of 256, "
-        "input_scale 256, Adam 1e-2, x scaled to [-1, 1]; output a sum of sinusoids; untuned"
+        "input_scale 256, Adam 1e-2, x scaled to [-1, 1]; output a sum of sinusoids"
     )
     reference = "Fathony et al., Multiplicative Filter Networks, ICLR 2021 (boschresearch code)"
     search_space = {"lr": [1e-3, 3e-3, 1e-2, 3e-2], "input_scale": [25.6, 256.0, 2560.0]}

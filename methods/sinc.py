@@ -1,6 +1,6 @@
 """sinc-activated MLP (Saratchandran, Ramasinghe, Shevchenko, Long and Lucey, "A sampling theory
 perspective on activations for implicit neural representations", ICML 2024; on demand,
-untuned until the tuning protocol runs on it).
+tuned under the declared protocol).
 
 The paper reads an implicit network's activation as the generator of a sampling basis: a
 shallow network ``sum_k c_k act(w x - b_k)`` is a combination of translates of the
@@ -72,7 +72,7 @@ class Sinc(NetMethod):
 
     description = (
         "sinc MLP: sin(omega z)/(omega z) activations (first layer + 3 x 256), omega = 30 "
-        "first, 10 hidden, PyTorch default init, Adam 1e-3, x scaled to [-1, 1]; untuned"
+        "first, 10 hidden, PyTorch default init, Adam 1e-3, x scaled to [-1, 1]"
     )
     reference = (
         "Saratchandran et al., A sampling theory perspective on activations for implicit "

@@ -1,5 +1,6 @@
 """WIRE: wavelet implicit neural representations (Saragadam, LeJeune, Tan, Balakrishnan,
-Veeraraghavan and Baraniuk, CVPR 2023; issue 34, on demand and untuned so far).
+Veeraraghavan and Baraniuk, CVPR 2023; issue 34, on demand, tuned under the declared
+protocol).
 
 Each layer applies a complex Gabor wavelet to its pre-activation ``z = W x + b``:
 ``exp(j w0 z - |s0 z|^2)``, an oscillation at ``w0`` under a Gaussian envelope of width
@@ -86,7 +87,7 @@ class Wire(NetMethod):
 
     description = (
         "WIRE: complex Gabor wavelet MLP exp(j w0 z - |s0 z|^2) (first layer + 3 x 256/sqrt 2 "
-        "complex), w0 = 20, s0 = 10, Adam 5e-3, x scaled to [-1, 1]; untuned"
+        "complex), w0 = 20, s0 = 10, Adam 5e-3, x scaled to [-1, 1]"
     )
     reference = "Saragadam et al., WIRE, CVPR 2023 (reference code: vishwa91/wire)"
     search_space = {"lr": [1e-3, 2e-3, 5e-3, 1e-2], "w0": [5.0, 20.0, 200.0]}

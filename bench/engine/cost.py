@@ -288,7 +288,7 @@ class Forecast:
         known = ", ".join(f"{n} {b}" for b, n in sorted(self.bases.items(), key=_basis_order))
         out = [
             f"expected on {device} with {self.workers} worker(s): {fmt(self.wall_seconds)} wall, "
-            f"{fmt(self.run_seconds)} of run time (workers busy {100 * self.busy:.0f}%), "
+            f"{fmt(self.run_seconds)} of run time (workers busy {percent(self.busy)}), "
             f"from {self.records} earlier record(s); runs estimated: {known}",
         ]
         for title, rows in (("method", self.by_method), ("task family", self.by_family)):
@@ -301,6 +301,11 @@ class Forecast:
             more = f" and {len(self.unknown) - 8} more" if len(self.unknown) > 8 else ""
             out.append(f"  no earlier timing (counted as 0 s): {shown}{more}")
         return out
+
+
+def percent(share: float) -> str:
+    """A share as a whole percentage; ``?`` when it is not known."""
+    return f"{100 * share:.0f}%" if math.isfinite(share) else "?"
 
 
 def _basis_order(item: tuple[str, int]) -> int:

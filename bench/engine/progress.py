@@ -18,7 +18,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from bench.engine.cost import CostModel, busy_share, format_seconds
+from bench.engine.cost import CostModel, busy_share, format_seconds, percent
 from bench.engine.plan import RunSpec
 
 __all__ = ["EtaModel", "Progress", "format_seconds"]
@@ -169,7 +169,7 @@ class Progress:
         if not self.quiet and self.done and self.workers:
             wall = time.perf_counter() - self.t0
             self.stream.write(
-                f"busy: {100 * self.busy:.0f}% of {self.workers} worker(s) over "
+                f"busy: {percent(self.busy)} of {self.workers} worker(s) over "
                 f"{format_seconds(wall)} ({self.unit_seconds:.0f} s of runs)\n"
             )
             self.stream.flush()
