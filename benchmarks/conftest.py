@@ -38,6 +38,19 @@ def pytest_terminal_summary(terminalreporter) -> None:  # pytest hook
             f"networks, 3 seeds: one at a time {alone:.2f} s, as one model {batched:.2f} s: "
             f"{alone / batched:.2f}x"
         )
+    mm, peak = _per("network_matmuls"), _per("matmul_peak")
+    if batched and mm:
+        from .test_bench_speed import NET_BATCH, NET_STEPS, step_flops
+
+        flops = step_flops(3, NET_BATCH) * NET_STEPS
+        peak_note = f"; one 1024^3 product reaches {2 * 1024**3 / peak / 1e9:.1f}" if peak else ""
+        lines.append(
+            f"network step (3-seed SIREN, 256 wide, batch {NET_BATCH}): "
+            f"{batched / NET_STEPS * 1e3:.2f} ms; its matrix products alone "
+            f"{mm / NET_STEPS * 1e3:.2f} ms "
+            f"({flops / mm / 1e9:.1f} GFLOP/s{peak_note} GFLOP/s): the step takes "
+            f"{batched / mm:.1f}x its products"
+        )
     noop, run = _per("harness_noop_run"), _per("typical_run")
     if noop is not None:
         share = f", {100 * noop / run:.2f}% of a typical run ({run:.2f} s)" if run else ""

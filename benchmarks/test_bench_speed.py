@@ -2,8 +2,9 @@
 
 ``python -m pytest benchmarks/test_bench_speed.py`` prints, at the end, the ratios the README
 quotes: the original loop as the post wrote it against ``sgd-sin`` (one seed, and 20 seeds in
-one tensor), the networks one seed at a time against seeds in one model, the harness's overhead
-per run with a no-op method, and the FFT estimator on 10**6 samples. ``BENCH_SWEEP=1`` adds the
+one tensor), the networks one seed at a time against seeds in one model, a network step against
+the same matrix products alone (and the CPU's matrix rate on one large product), the harness's
+overhead per run with a no-op method, and the FFT estimator on 10**6 samples. ``BENCH_SWEEP=1`` adds the
 default quick sweep's wall time (about 20 minutes on a 2-core machine).
 """
 
@@ -71,7 +72,7 @@ def _siren_models(n: int) -> list[torch.nn.Module]:
 
 def _net_views(n: int) -> tuple[Budget, list[TaskView]]:
     task = registry.get_task("tone[cycles=1]")
-    budget = Budget(steps=NET_STEPS, batch_size=32, samples=NET_STEPS * 32)
+    budget = Budget(steps=NET_STEPS, batch_size=NET_BATCH, samples=NET_STEPS * NET_BATCH)
     return budget, [TaskView(task, np.random.default_rng(s)) for s in range(n)]
 
 
@@ -96,6 +97,59 @@ def test_networks_batched(benchmark) -> None:
 
     benchmark.pedantic(run, rounds=2)
     record("networks_batched", benchmark)
+
+
+#: The batched SIREN of the benchmarks above: layer widths, and the batch of one step.
+SIREN_LAYERS = [(1, 256), (256, 256), (256, 256), (256, 256), (256, 1)]
+NET_BATCH = 32
+
+
+def _matmuls_of_a_step(n_seeds: int, batch: int, dtype: torch.dtype) -> callable:
+    """The matrix products one training step of the batched SIREN performs and nothing else:
+    per layer the forward ``baddbmm`` and, backwards, the input's and the weight's gradients
+    (two ``bmm``), over ``n_seeds`` stacked members."""
+    g = torch.Generator().manual_seed(0)
+    mats = []
+    for n_in, n_out in SIREN_LAYERS:
+        w = torch.randn(n_seeds, n_in, n_out, generator=g, dtype=dtype)
+        b = torch.randn(n_seeds, 1, n_out, generator=g, dtype=dtype)
+        x = torch.randn(n_seeds, batch, n_in, generator=g, dtype=dtype)
+        gy = torch.randn(n_seeds, batch, n_out, generator=g, dtype=dtype)
+        mats.append((w, b, x, gy))
+
+    def step() -> None:
+        for w, b, x, gy in mats:
+            torch.baddbmm(b, x, w)
+            torch.bmm(gy, w.mT)
+            torch.bmm(x.mT, gy)
+
+    return step
+
+
+def step_flops(n_seeds: int, batch: int) -> float:
+    return 3 * 2.0 * n_seeds * batch * sum(i * o for i, o in SIREN_LAYERS)
+
+
+def test_network_matmuls_alone(benchmark) -> None:
+    """The matrix products of ``NET_STEPS`` steps of the three-seed SIREN above, alone: the
+    floor a step cannot go below on this CPU, against which the summary sets the real step."""
+    step = _matmuls_of_a_step(3, NET_BATCH, torch.float32)
+
+    def run() -> None:
+        for _ in range(NET_STEPS):
+            step()
+
+    benchmark.pedantic(run, rounds=5)
+    record("network_matmuls", benchmark)
+
+
+def test_matmul_peak(benchmark) -> None:
+    """One large product (1024 x 1024 x 1024, float32): what this CPU's matrix library reaches
+    when the work per call dwarfs the call's fixed cost."""
+    g = torch.Generator().manual_seed(0)
+    a, b = (torch.randn(1024, 1024, generator=g) for _ in range(2))
+    benchmark.pedantic(torch.mm, args=(a, b), rounds=5, iterations=3)
+    record("matmul_peak", benchmark)
 
 
 @register_method("noop-speed")
