@@ -33,6 +33,10 @@ refined (grid 16 times finer, bins twice as fine, every width ``q_j .. 2 q_j``) 
 of its 1-sigma interval. The predictor is the fitted box at that period; ``freqs_`` the
 frequency; ``searched_`` the range, grid, cost and Kovacs' signal detection efficiency
 ``sde`` (the peak above the periodogram's mean, in standard deviations).
+
+On a fixed data set it searches every sample; from a sampler it draws ``n_samples`` (2048) at
+once, not the 65536 the tone estimators draw: the search's cost grows as the square of the
+samples (above), and at 65536 the cost cap would leave only pulses some hundred mean gaps long.
 """
 
 from __future__ import annotations
