@@ -65,6 +65,13 @@ def test_fourier_kan_is_two_pi_periodic_in_its_input_by_construction() -> None:
     with torch.no_grad():
         np_x = torch.linspace(-3, 3, 97).unsqueeze(1)
         torch.testing.assert_close(net(np_x + 2 * math.pi), net(np_x), atol=1e-4, rtol=1e-4)
+    # The scale knob: harmonics of a x, so the period shrinks to 2 pi / a (a costs nothing).
+    scaled = FourierKAN(gridsize=16, width=16, input_scale=4.0).build(1, 1).double()
+    with torch.no_grad():
+        x64 = np_x.double()
+        torch.testing.assert_close(scaled(x64 + 2 * math.pi / 4), scaled(x64))
+        assert not torch.allclose(scaled(x64 + 2 * math.pi / 3), scaled(x64))
+    assert FourierKAN.scale_knob.reach(10.0) == 3000.0  # a G at the default 300 harmonics
 
 
 def test_wire_fits_inside_its_data_and_does_not_carry_the_pattern_beyond() -> None:
