@@ -4,8 +4,8 @@
 quotes: the original loop as the post wrote it against ``sgd-sin`` (one seed, and 20 seeds in
 one tensor), the networks one seed at a time against seeds in one model, a network step against
 the same matrix products alone (and the CPU's matrix rate on one large product), the harness's
-overhead per run with a no-op method, and the FFT estimator on 10**6 samples. ``BENCH_SWEEP=1`` adds the
-default quick sweep's wall time (about 20 minutes on a 2-core machine).
+overhead per run with a no-op method, and the FFT estimator on 10**6 samples. ``BENCH_SWEEP=1``
+adds the default quick sweep's wall time (about 20 minutes on a 2-core machine).
 """
 
 from __future__ import annotations
