@@ -9,6 +9,7 @@ import math
 import numpy as np
 import torch
 from bench.builtin.methods.bacon import Bacon, BandFilter, filter_halfwidth
+from netfit import adam_fit as _fit
 
 from bench.core.contracts import Budget, Logger, TaskView
 from bench.core.registry import get_task
@@ -17,16 +18,6 @@ from bench.kit.stack import SeedStack
 #: Band of the small networks below: 30 pi rad per unit of the scaled input (30 cycles over
 #: [-1, 1]), split over 3 filters of 10 pi each.
 BAND = 30 * math.pi
-
-
-def _fit(net: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, steps: int, lr: float) -> float:
-    opt = torch.optim.Adam(net.parameters(), lr=lr)
-    for _ in range(steps):
-        opt.zero_grad()
-        loss = ((net(x) - y) ** 2).mean()
-        loss.backward()
-        opt.step()
-    return float(loss.detach())
 
 
 def _period_grid(n: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:

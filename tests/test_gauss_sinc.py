@@ -9,19 +9,10 @@ import math
 import torch
 from bench.builtin.methods.gauss import EXPONENT_CAP, Gauss, GaussLayer
 from bench.builtin.methods.sinc import Sinc, SincLayer, sinc_net
+from netfit import adam_fit as _fit
 from torch import nn
 
 from bench.kit.nn import mlp
-
-
-def _fit(net: nn.Module, x: torch.Tensor, y: torch.Tensor, steps: int, lr: float) -> float:
-    opt = torch.optim.Adam(net.parameters(), lr=lr)
-    for _ in range(steps):
-        opt.zero_grad()
-        loss = ((net(x) - y) ** 2).mean()
-        loss.backward()
-        opt.step()
-    return float(loss.detach())
 
 
 def _band_limited(x: torch.Tensor) -> torch.Tensor:

@@ -8,16 +8,7 @@ import math
 import torch
 from bench.builtin.methods.finer import Finer, FinerLayer, finer
 from bench.builtin.methods.siren import siren
-
-
-def _fit(net: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, steps: int, lr: float) -> float:
-    opt = torch.optim.Adam(net.parameters(), lr=lr)
-    for _ in range(steps):
-        opt.zero_grad()
-        loss = ((net(x) - y) ** 2).mean()
-        loss.backward()
-        opt.step()
-    return float(loss.detach())
+from netfit import adam_fit as _fit
 
 
 def test_finer_fits_a_high_frequency_sooner_than_siren() -> None:
