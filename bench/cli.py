@@ -215,6 +215,19 @@ COMMANDS = {
 }
 
 
+# What an interrupted command leaves and how to go on, by command (others just stop).
+_RESUME_HINT = {
+    "run": (
+        ": every finished run is in records.jsonl; run the same command with --resume to "
+        "finish the rest"
+    ),
+    "tune": (
+        ": every finished trial is in records.jsonl; run the same command again and the tune "
+        "resumes where it stopped"
+    ),
+}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse ``argv`` (default: the process's arguments), run the command, return its exit
     code: 0, 1 for a ``run`` whose runs failed (``--fail-on``), 2 for a usage error, 130 on
@@ -225,6 +238,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ["BENCH_COMMAND"] = "python -m bench " + " ".join(shlex.quote(w) for w in words)
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _on_sigterm)
+    args = None
     try:
         args = parser.parse_args(argv)
         return COMMANDS[args.command](args)
@@ -233,10 +247,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _err(f"error: {exc}")
         return EXIT_USAGE
     except KeyboardInterrupt as exc:
-        _err(
-            "\ninterrupted: every finished run is in records.jsonl; run the same command with "
-            "--resume to finish the rest"
-        )
+        _err("\ninterrupted" + _RESUME_HINT.get(getattr(args, "command", ""), ""))
         return EXIT_TERMINATED if isinstance(exc, Terminated) else EXIT_INTERRUPTED
     except BrokenPipeError:
         # The reader went away (`bench list | head`): stop quietly, as Unix tools do.

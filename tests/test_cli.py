@@ -110,6 +110,31 @@ def test_ctrl_c_stops_a_two_worker_sweep_cleanly(
     assert all(json.loads(line)["status"] == "ok" for line in lines)
 
 
+@pytest.mark.parametrize(
+    ("command", "hint"),
+    [("run", "--resume"), ("tune", "run the same command again"), ("list", None)],
+)
+def test_interrupt_hint_names_how_each_command_goes_on(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture, command: str, hint: str | None
+) -> None:
+    """`run` resumes with --resume, `tune` by running again (it has no --resume), and a command
+    with nothing to resume just says it was interrupted."""
+    from bench import cli
+
+    def stop(_args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setitem(cli.COMMANDS, command, stop)
+    assert cli.main([command]) == 130
+    err = capsys.readouterr().err
+    assert "interrupted" in err
+    if hint is None:
+        assert "records.jsonl" not in err
+    else:
+        assert hint in err
+        assert ("--resume" in err) == (command == "run")
+
+
 # -- progress -----------------------------------------------------------------------------------
 
 
