@@ -93,6 +93,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         retry=args.retry,
         steps=args.steps,
         no_stop=args.no_stop,
+        fleet=not args.no_fleets,
         dry_run=args.dry_run,
     )
     for note in plan.notes:

@@ -149,6 +149,10 @@ RUN = Command("run", "run methods on tasks and append records", RUN_HELP, (
     _o("--no-stop", action="store_true",
        help="a control run without the stop rule: every seed trains its whole step budget "
        "(the rule is still tracked; records say where it would have stopped)"),
+    _o("--no-fleets", action="store_true",
+       help="train every unit (a method on a task, all seeds) on its own; by default the units "
+       "of a network that can share one stacked model train as one per task family (a fleet), "
+       "each run recording what it would alone but for its times"),
     _o("--resume", action="store_true", help="skip runs already in records.jsonl"),
     _o("--retry", nargs="+", metavar="STATUS", choices=STATUSES, default=[],
        help="with --resume, run again the runs whose newest record has one of these statuses "

@@ -61,6 +61,49 @@ def test_sgd_sin(benchmark, n_seeds: int) -> None:
     record("sgd_sin_1_seed" if n_seeds == 1 else "sgd_sin_20_seeds", benchmark, SGD_STEPS)
 
 
+#: Steps of the ``sgd-sin`` fleet benchmark (each member's steps).
+FLEET_STEPS = 2000
+
+
+def _fleet_members() -> tuple[list, list[TaskView], list[int]]:
+    """Every float32 ``sgd-sin`` unit of the default sweep on the tasks that share the tones'
+    budget (the original task, tones, multitones, waves), 20 seeds each, as one fleet's
+    members: (methods, task views, seeds)."""
+    registry.load_plugins()
+    variants = [registry.METHODS.get(i) for i in ("sgd-sin", "sgd-sin[lr=stable]")]
+    tasks = registry.TASKS.select(["sin31", "tone*", "multitone*", "wave*"], None)
+    methods, views, seeds = [], [], []
+    for v in variants:
+        method = registry.build(v)
+        for t in tasks:
+            task = registry.build(t)
+            for s in range(20):
+                methods.append(method)
+                views.append(TaskView(task, np.random.default_rng(s)))
+                seeds.append(s)
+    return methods, views, seeds
+
+
+def test_sgd_sin_fleet(benchmark) -> None:
+    """Every float32 ``sgd-sin`` unit (both variants, 20 seeds, tasks of one budget) in one
+    tensor, as a sweep's fleet trains them, sampling included; per member-step."""
+    methods, _, seeds = _fleet_members()
+    budget = Budget(steps=FLEET_STEPS, batch_size=32, samples=FLEET_STEPS * 32)
+
+    def run() -> None:
+        _, views, _ = _fleet_members()
+        fit = type(methods[0]).fit_fleet
+        fit(methods, views, budget, seeds, "cpu", Logger(n_seeds=len(seeds)))
+
+    benchmark.pedantic(run, rounds=2)
+    record("sgd_sin_fleet", benchmark, FLEET_STEPS * len(seeds))
+    FLEET_SIZE[0] = len(seeds)
+
+
+#: Members of the fleet benchmark, for the summary line.
+FLEET_SIZE = [0]
+
+
 def _siren_models(n: int) -> list[torch.nn.Module]:
     method = registry.get_method("siren")
     models = []

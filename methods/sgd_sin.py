@@ -25,16 +25,16 @@ test checks that both take the same steps): numpy on CPU, CUDA graphs on a GPU.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Hashable, Sequence
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 
-from bench import Budget, TaskView, register_method
+from bench import Budget, Logger, TaskView, register_method
 from bench.kit import closed_form
 from bench.kit.batches import TrainingPairs
-from bench.kit.methods import SeedBatchMethod, SeedFit
+from bench.kit.methods import SeedBatchMethod, SeedFit, spawn
 
 
 @register_method("sgd-sin", variants=[{"lr": "stable"}, {"dtype": "float64"}])
@@ -85,7 +85,22 @@ class SGDSin(SeedBatchMethod):
         return np.sin(self.freqs_[0] * np.asarray(x, dtype=np.float64))
 
     def _descend(self, job: SeedFit) -> list[float]:
-        """SGD on every seed's ``w`` at once; the final ``w`` per seed.
+        return SGDSin.descend_fleet([self] * len(job.seeds), job)
+
+    def start(self, seed: int) -> float:
+        """The seed's ``w0``: ``torch.randn(1)`` from a generator seeded with it, or ``init``."""
+        if isinstance(self.init, str):
+            if self.init != "randn":
+                raise ValueError(f"init must be 'randn' or a number, not {self.init!r}")
+            return torch.randn(1, generator=torch.Generator().manual_seed(seed)).item()
+        return float(self.init)
+
+    @staticmethod
+    def descend_fleet(methods: Sequence[SGDSin], job: SeedFit) -> list[float]:
+        """SGD on every member's ``w`` at once, member ``i`` with the start and step size of
+        ``methods[i]`` on ``job.tasks[i]``; the final ``w`` per member. The seeds of one unit
+        (every method the same) or a fleet of the units of one dtype and task family
+        (``bench.engine.plan.fleets``); a member's arithmetic is its own either way.
 
         The gradient is written out, ``dL/dw = mean(2 (sin(w x) - y) cos(w x) x)``, the
         derivative autograd takes of the original's loss, and the update is SGD's
@@ -93,22 +108,43 @@ class SGDSin(SeedBatchMethod):
         numpy; on a GPU each window of ``LOG_EVERY`` steps is one captured CUDA graph.
         """
         tasks, budget, seeds, device, log = job
-        if isinstance(self.init, str):
-            if self.init != "randn":
-                raise ValueError(f"init must be 'randn' or a number, not {self.init!r}")
-            w0 = [torch.randn(1, generator=torch.Generator().manual_seed(s)).item() for s in seeds]
-        else:
-            w0 = [float(self.init)] * len(seeds)
-        lr = self.step_size(tasks[0].domain)
+        dtype = methods[0].dtype
+        w0 = [m.start(s) for m, s in zip(methods, seeds, strict=True)]
+        lr = [m.step_size(t.domain) for m, t in zip(methods, tasks, strict=True)]
+        chunks = _chunks(tasks, budget, seeds, dtype)
         if device.startswith("cuda"):
-            w = closed_form.sgd_sin_torch(
-                w0, _chunks(tasks, budget, seeds, self.dtype), lr, budget, device, self.dtype, log
-            )
+            w = closed_form.sgd_sin_torch(w0, chunks, lr, budget, device, dtype, log)
         else:
-            w = closed_form.sgd_sin_numpy(
-                w0, _chunks(tasks, budget, seeds, self.dtype), lr, budget, self.dtype, log
-            )
+            w = closed_form.sgd_sin_numpy(w0, chunks, lr, budget, dtype, log)
         return [float(v) for v in w]
+
+    # -- fleets: the units of one dtype and task family, whatever their start or step size, in
+    # one tensor. Not every task at once: each member's batches are drawn in numpy, one sample
+    # at a time (the tasks' own samplers), in the process that trains the fleet, and on a GPU
+    # that sampling, not the step, is the cost; fleets per family leave it spread over the
+    # workers.
+
+    fleet_scalars: ClassVar[tuple[str, ...]] = ("lr", "init")
+
+    @classmethod
+    def joins_fleets(cls) -> bool:
+        return cls._descend is SGDSin._descend
+
+    def fleet_key(self, task: TaskView) -> Hashable | None:
+        return (SGDSin, self.dtype) if self.joins_fleets() else None
+
+    @staticmethod
+    def fit_fleet(
+        methods: Sequence[SGDSin],
+        tasks: Sequence[TaskView],
+        budget: Budget,
+        seeds: Sequence[int],
+        device: str,
+        log: Logger,
+    ) -> list[SGDSin]:
+        """``fit_seeds`` for the members of a fleet (see ``bench.kit.netmethod.NetMethod``)."""
+        states = SGDSin.descend_fleet(methods, SeedFit(tasks, budget, seeds, device, log))
+        return [spawn(m)._set(w) for m, w in zip(methods, states, strict=True)]
 
 
 def _chunks(tasks: Sequence[TaskView], budget: Budget, seeds: Sequence[int], dtype: str):

@@ -23,7 +23,7 @@ from bench.core import defaults, registry
 from bench.core.record import STATUSES
 from bench.engine import lock
 from bench.engine.cost import CostModel, Forecast, cost_sources, forecast, learn
-from bench.engine.plan import RunSpec, check_units, drop_done, plan
+from bench.engine.plan import Unit, check_units, drop_done, fleets, plan
 from bench.engine.store import done_keys, environment, mixed_with, read_manifest
 
 
@@ -31,7 +31,7 @@ from bench.engine.store import done_keys, environment, mixed_with, read_manifest
 class RunPlan:
     """What :func:`run` will do: the units (``specs``) and where their records go."""
 
-    specs: list[RunSpec]
+    specs: list[Unit]
     methods: list[registry.Entry]
     tasks: list[registry.Entry]
     seeds: int
@@ -139,6 +139,7 @@ def plan_run(
     dry_run: bool = False,
     steps: int | None = None,
     no_stop: bool = False,
+    fleet: bool = True,
 ) -> RunPlan:
     """Check a run request and plan it; nothing is written.
 
@@ -148,7 +149,10 @@ def plan_run(
     out, but for those whose newest record has a status in ``retry``. Every selected task and
     method is built once here, so that a bad id or value is a :class:`UsageError` naming it
     before anything runs, as is any other bad request. ``steps`` (at most the budget's) and
-    ``no_stop`` make control runs (``bench.engine.plan.CONTROLS``)."""
+    ``no_stop`` make control runs (``bench.engine.plan.CONTROLS``). With ``fleet`` (the
+    default) the units of a method that can share one stacked model are joined per task
+    family (``bench.engine.plan.fleets``); each run records what it would alone but for its
+    times."""
     _check_request(bool(every or methods or tasks), seeds, base_seed, resume, retry)
     if steps is not None and steps < 1:
         raise UsageError("run: --steps must be at least 1")
@@ -176,8 +180,9 @@ def plan_run(
     n_planned = sum(len(s.seeds) for s in specs)
     if resume:
         specs = drop_done(specs, done_keys(out, retry=retry))
+    units: list[Unit] = fleets(specs) if fleet else list(specs)
     return RunPlan(
-        specs, chosen_methods, chosen_tasks, n_seeds, profile, out, resolved, n_planned, resume,
+        units, chosen_methods, chosen_tasks, n_seeds, profile, out, resolved, n_planned, resume,
         notes, retry=tuple(retry),
     )  # fmt: skip
 

@@ -44,10 +44,10 @@ from distributed import WorkerPlugin
 from bench.core.plugins import plugin_dirs
 from bench.engine import sandbox as isolate
 from bench.engine.execute import unit_records
-from bench.engine.plan import RunSpec
+from bench.engine.plan import Unit
 from bench.engine.sandbox import Outcome, as_records
 
-Finish = Callable[[RunSpec, list[dict[str, Any]], float], None]
+Finish = Callable[[Unit, list[dict[str, Any]], float], None]
 
 #: Where a local cluster's HTTP endpoints listen: loopback, a free port.
 LOOPBACK_HTTP = "127.0.0.1:0"
@@ -150,7 +150,7 @@ def probe(scheduler: str) -> None:
 
 
 def run_unit(
-    spec: RunSpec,
+    spec: Unit,
     timeout: float | None,
     memory_mb: float | None,
     gpus: Sequence[str] = (),
@@ -202,7 +202,7 @@ class ShipPlugins(WorkerPlugin):
         os.environ["BENCH_PLUGIN_PATH"] = os.pathsep.join(paths)
 
 
-def _lost(spec: RunSpec, exc: Exception, seconds: float) -> tuple[list[dict[str, Any]], float]:
+def _lost(spec: Unit, exc: Exception, seconds: float) -> tuple[list[dict[str, Any]], float]:
     """The records of a unit whose worker was lost twice. Its time is what the client saw
     from submitting it to hearing of the loss: the unit's tries on two workers, and at most
     the units ahead of it in its worker's queue (``WINDOW``) besides."""
@@ -211,7 +211,7 @@ def _lost(spec: RunSpec, exc: Exception, seconds: float) -> tuple[list[dict[str,
 
 
 def run_on_dask(
-    specs: Sequence[RunSpec],
+    specs: Sequence[Unit],
     finish: Finish,
     jobs: int,
     scheduler: str | None = None,
@@ -232,7 +232,7 @@ def run_on_dask(
 
 
 def _run_on_dask(
-    specs: Sequence[RunSpec],
+    specs: Sequence[Unit],
     finish: Finish,
     jobs: int,
     scheduler: str | None,
@@ -252,7 +252,7 @@ def _run_on_dask(
                 client.register_plugin(ShipPlugins(plugin_dirs()))
             pin = () if scheduler else tuple(gpus)
             todo = iter(specs)
-            futures: dict[Any, tuple[RunSpec, float]] = {}
+            futures: dict[Any, tuple[Unit, float]] = {}
             done = as_completed()
 
             def submit(n: int) -> None:

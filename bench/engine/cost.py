@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from bench.engine.plan import RunSpec
+from bench.engine.plan import Fleet, Unit
 from bench.engine.store import BadLine, iter_records, record_files
 
 #: Where a dry run and a sweep look for published records besides the output folder: the
@@ -202,8 +202,13 @@ class CostModel:
         steps, there = self._steps.get((task, profile)), self._steps.get((task, other))
         return steps / there if steps and there else 1.0
 
-    def unit(self, spec: RunSpec, device: str | None = None) -> Estimate:
-        """The expected seconds of a unit (all its seeds)."""
+    def unit(self, spec: Unit, device: str | None = None) -> Estimate:
+        """The expected seconds of a unit (all its seeds; a fleet's, all its members': from
+        the records of fleets, whose runs record their share of the fleet's time)."""
+        if isinstance(spec, Fleet):
+            parts = [self.unit(m, device) for m in spec.members]
+            worst = max(parts, key=lambda e: _basis_order((e.basis, 0)))
+            return Estimate(sum(e.seconds for e in parts), worst.basis)
         e = self.per_run(spec.method, spec.task, spec.profile, device or spec.device)
         return Estimate(e.seconds * len(spec.seeds), e.basis)
 
@@ -241,7 +246,7 @@ def learn(sources: Iterable[Path], host: str | None = None) -> CostModel:
     return model
 
 
-def longest_first(specs: Sequence[RunSpec], model: CostModel) -> list[RunSpec]:
+def longest_first(specs: Sequence[Unit], model: CostModel) -> list[Unit]:
     """The units in the order a sweep hands them out: longest expected first (ties and
     unknown costs keep their planned order), so that no long unit starts last."""
     order = sorted(range(len(specs)), key=lambda i: -model.unit(specs[i]).seconds)
@@ -312,7 +317,7 @@ def _basis_order(item: tuple[str, int]) -> int:
     return BASES.index(item[0]) if item[0] in BASES else len(BASES)
 
 
-def forecast(specs: Sequence[RunSpec], model: CostModel, workers: int) -> Forecast:
+def forecast(specs: Sequence[Unit], model: CostModel, workers: int) -> Forecast:
     """The expected cost of ``specs``: per method, per task family, in all, and the wall time
     on ``workers`` when the units are handed out longest first."""
     by_method: dict[str, list[float]] = defaultdict(lambda: [0, 0, 0.0])
@@ -320,16 +325,17 @@ def forecast(specs: Sequence[RunSpec], model: CostModel, workers: int) -> Foreca
     bases: dict[str, int] = defaultdict(int)
     unknown: dict[tuple[str, str], None] = {}
     costs = []
-    for spec in specs:
-        e = model.unit(spec)
-        costs.append(e.seconds)
-        bases[e.basis] += len(spec.seeds)
-        if e.basis == "unknown":
-            unknown[(spec.method, spec.task)] = None
-        for acc in (by_method[spec.method], by_family[family_of(spec.task)]):
-            acc[0] += 1
-            acc[1] += len(spec.seeds)
-            acc[2] += e.seconds
+    for unit in specs:
+        costs.append(model.unit(unit).seconds)
+        for spec in unit.members if isinstance(unit, Fleet) else (unit,):
+            e = model.unit(spec)
+            bases[e.basis] += len(spec.seeds)
+            if e.basis == "unknown":
+                unknown[(spec.method, spec.task)] = None
+            for acc in (by_method[spec.method], by_family[family_of(spec.task)]):
+                acc[0] += 1
+                acc[1] += len(spec.seeds)
+                acc[2] += e.seconds
     wall = schedule(sorted(costs, reverse=True), workers)
     return Forecast(
         {k: (int(a), int(b), c) for k, (a, b, c) in by_method.items()},

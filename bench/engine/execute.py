@@ -20,7 +20,7 @@ from bench.core.contracts import BudgetExceeded, Logger, Method, RunTimeout, Tas
 from bench.core.record import Record, RunContext
 from bench.core.stop import STOP_POLICY
 from bench.engine import device, state
-from bench.engine.plan import RunSpec, derive_seed, run_key_of, task_seed
+from bench.engine.plan import Fleet, RunSpec, derive_seed, run_key_of, task_seed
 from bench.engine.purpose import Evaluation, purpose_of
 from bench.engine.store import environment
 from bench.engine.timing import Clock, TimedPredictor, phase_times
@@ -138,16 +138,24 @@ def _build(unit: _Unit, spec: RunSpec, found: _Resolved) -> str | None:
     return unit.method.supports(unit.views[0])
 
 
-def _fit(unit: _Unit, spec: RunSpec, t_id: str, log: Logger) -> list[Any]:
-    """Warm up, then fit every seed (together where the method is vectorised)."""
+def _fit(group: _Group, log: Logger) -> list[Any]:
+    """Warm up, then fit every seed of the group's units: together where the method is
+    vectorised, as one fleet where the group holds several units."""
+    unit, spec = group[0]
     budget = unit.budget
-    n = len(spec.seeds)
-    method_seeds = [derive_seed(spec.base_seed, t_id, s, 2) for s in spec.seeds]
+    method_seeds = [
+        derive_seed(sp.base_seed, u.context.task, s, 2) for u, sp in group for s in sp.seeds
+    ]
+    n = len(method_seeds)
     device.seed_everything(method_seeds[0])
     if type(unit.method).warm_up is not Method.warm_up:
         with log.phase("warmup"):
             unit.method.warm_up(unit.views[0], budget, spec.device)
-    if n == 1 and not unit.method.vectorised:
+    if len(group) > 1:
+        methods = [u.method for u, sp in group for _ in sp.seeds]
+        views = [v for u, _ in group for v in u.views]
+        fitted = unit.method.fit_fleet(methods, views, budget, method_seeds, spec.device, log)
+    elif n == 1 and not unit.method.vectorised:
         fitted = [unit.method.fit(unit.views[0], budget, method_seeds[0], spec.device, log)]
     else:
         fitted = unit.method.fit_seeds(unit.views, budget, method_seeds, spec.device, log)
@@ -236,32 +244,70 @@ def _add_run_metrics(
 OnBudget = Callable[[float], None]
 
 
-def execute(spec: RunSpec, on_budget: OnBudget | None = None) -> list[dict[str, Any]]:
-    """Run one unit of work; always returns one record per seed, whatever happens.
+def execute(spec: RunSpec | Fleet, on_budget: OnBudget | None = None) -> list[dict[str, Any]]:
+    """Run one unit of work (or the members of a fleet); always returns one record per seed,
+    whatever happens, member after member.
 
     Every global setting the run changes (torch's default dtype, threads, random states,
     warnings filters, environment variables, ...: ``bench.engine.state``) is put back when it
     ends, so the next unit in this interpreter starts as this one did. ``on_budget`` hears the
     unit's time budget before the fit starts (the sandbox tells its parent, which stops a
-    run that hangs far past it)."""
+    run that hangs far past it); a fleet's groups each tell theirs as they start."""
     registry.load_plugins()  # first: what a plugin sets up as it is imported stays
+    members = spec.members if isinstance(spec, Fleet) else (spec,)
+    done: dict[int, list[dict[str, Any]]] = {}
+    ready: list[tuple[int, _Unit, RunSpec]] = []
     with state.restored():
         device.set_threads(spec.threads)
-        found = _resolve(spec)
-        unit = _Unit(found.context, found.keys, spec.seeds, environment(spec.device))
-        try:  # a plugin that fails while being built still yields records
-            why_not = _build(unit, spec, found)
-        except Exception as exc:
-            status, reason = _classify_exception(exc)
-            return unit.records(status, f"setup failed: {reason}")
-        if why_not:
-            return unit.records("skipped", why_not)
-        return _run(unit, spec, on_budget)
+        for j, sp in enumerate(members):
+            found = _resolve(sp)
+            unit = _Unit(found.context, found.keys, sp.seeds, environment(sp.device))
+            try:  # a plugin that fails while being built still yields records
+                why_not = _build(unit, sp, found)
+            except Exception as exc:
+                status, reason = _classify_exception(exc)
+                done[j] = unit.records(status, f"setup failed: {reason}")
+                continue
+            if why_not:
+                done[j] = unit.records("skipped", why_not)
+            else:
+                ready.append((j, unit, sp))
+    for group in _groups(ready):
+        with state.restored():
+            device.set_threads(spec.threads)
+            recs = _run([(u, sp) for _, u, sp in group], on_budget)
+        for j, u, _ in group:
+            done[j], recs = recs[: len(u.seeds)], recs[len(u.seeds) :]
+    return [r for j in range(len(members)) for r in done[j]]
 
 
-def _run(unit: _Unit, spec: RunSpec, on_budget: OnBudget | None) -> list[dict[str, Any]]:
-    """Fit and score a built unit: one record per seed, also when the fit fails."""
-    n = len(spec.seeds)
+#: Units trained as one: each with the spec it was built from.
+_Group = list[tuple[_Unit, RunSpec]]
+
+
+def _groups(ready: list[tuple[int, _Unit, RunSpec]]) -> list[list[tuple[int, _Unit, RunSpec]]]:
+    """The built units of a fleet in groups that train as one stacked model: same method
+    ``fleet_key`` on the unit's task, same budget, stop rule and device; a unit whose method
+    has no key (or gives ``None``) is a group of its own."""
+    groups: dict[Any, list[tuple[int, _Unit, RunSpec]]] = {}
+    for j, unit, sp in ready:
+        key_of = getattr(unit.method, "fleet_key", None)
+        shape = key_of(unit.views[0]) if callable(key_of) and len(ready) > 1 else None
+        if shape is None:
+            groups[("alone", j)] = [(j, unit, sp)]
+            continue
+        stop = unit.context.tuning.get("stop")
+        key = (shape, repr(unit.budget), stop, sp.device, sp.purpose)
+        groups.setdefault(key, []).append((j, unit, sp))
+    return list(groups.values())
+
+
+def _run(group: _Group, on_budget: OnBudget | None) -> list[dict[str, Any]]:
+    """Fit and score the built units of ``group`` (one, or a fleet's units that train as
+    one): one record per seed, also when the fit fails."""
+    rows = [(u, i) for u, sp in group for i in range(len(sp.seeds))]
+    unit, spec = group[0]
+    n = len(rows)
     sync = device.sync_for(spec.device)
     budget = unit.budget
     # Every seed gets the time budget, also when a vectorised method fits them together.
@@ -269,8 +315,9 @@ def _run(unit: _Unit, spec: RunSpec, on_budget: OnBudget | None) -> list[dict[st
     policy = getattr(unit.method, "stop_policy", STOP_POLICY)
     if unit.context.tuning.get("stop") == "none":  # a control run: no stop rule
         policy = replace(policy, stops=False)
-        unit.method.stop_policy = policy  # the method's loop adopts it, as the logger does
-    floors = [policy.floor_for(j["loss_target"]) for j in unit.judge]
+        for u, _ in group:  # the method's loop adopts it, as the logger does
+            u.method.stop_policy = policy
+    floors = [policy.floor_for(u.judge[i]["loss_target"]) for u, i in rows]
     log = Logger(
         n_seeds=n, deadline=time.perf_counter() + budget.seconds * n, sync=sync, floor=floors,
         policy=policy,
@@ -281,51 +328,52 @@ def _run(unit: _Unit, spec: RunSpec, on_budget: OnBudget | None) -> list[dict[st
     sync()
     t0 = time.perf_counter()  # fit time includes the warm-up, which is then taken apart
     try:
-        fitted = _fit(unit, spec, unit.context.task, log)
+        fitted = _fit(group, log)
         sync()
         fit_seconds = time.perf_counter() - t0
     except Exception as exc:
-        return _fit_failed(unit, spec, log, exc, time.perf_counter() - t0)
+        return _fit_failed(group, log, exc, time.perf_counter() - t0)
     finally:
         device.release(spec.device)
     why = purpose_of(spec.purpose)
     clock = Clock(log, fit_seconds, n, budget.seconds)
     scored = [
-        _score(why, task, model, view, i, sync, clock)
-        for i, (task, model, view) in enumerate(zip(unit.tasks, fitted, unit.views, strict=True))
+        _score(why, u.tasks[i], model, u.views[i], g, sync, clock)
+        for g, ((u, i), model) in enumerate(zip(rows, fitted, strict=True))
     ]
     memory = device.peak_memory(spec.device)
+    shared = {"fleet_units": len(group)} if len(group) > 1 else {}
     return [
-        unit.record(
+        u.record(
             i,
             sc["status"],
             sc["reason"],
             success=sc["success"],
             metrics=sc["metrics"],
-            time=sc["time"],
-            trace=log.trace(i),
+            time={**sc["time"], **shared},
+            trace=log.trace(g),
             ceiling=sc["ceiling"],
             metrics_final=sc["metrics_final"],
             memory=memory,
-            **_stop_fields(log, i),
+            **_stop_fields(log, g),
         )
-        for i, sc in enumerate(scored)
+        for g, ((u, i), sc) in enumerate(zip(rows, scored, strict=True))
     ]
 
 
-def _fit_failed(
-    unit: _Unit, spec: RunSpec, log: Logger, exc: Exception, seconds: float
-) -> list[dict[str, Any]]:
-    """The records of a unit whose fit raised: what was logged up to then, and why."""
+def _fit_failed(group: _Group, log: Logger, exc: Exception, seconds: float) -> list[dict[str, Any]]:
+    """The records of a group whose fit raised: what was logged up to then, and why."""
     status, reason = _classify_exception(exc)
-    n = len(spec.seeds)
-    times = phase_times(log, seconds, 0.0, n)
-    memory = device.peak_memory(spec.device)
+    rows = [(u, i) for u, sp in group for i in range(len(sp.seeds))]
+    times = phase_times(log, seconds, 0.0, len(rows))
+    if len(group) > 1:
+        times["fleet_units"] = len(group)
+    memory = device.peak_memory(group[0][1].device)
     return [
-        unit.record(
-            i, status, reason, trace=log.trace(i), time=times, memory=memory, **_stop_fields(log, i)
+        u.record(
+            i, status, reason, trace=log.trace(g), time=times, memory=memory, **_stop_fields(log, g)
         )
-        for i in range(n)
+        for g, (u, i) in enumerate(rows)
     ]
 
 
@@ -349,26 +397,33 @@ def _stop_fields(log: Logger, i: int) -> dict[str, Any]:
 
 
 def unit_records(
-    spec: RunSpec, status: str, reason: str, seconds: float | None = None
+    spec: RunSpec | Fleet, status: str, reason: str, seconds: float | None = None
 ) -> list[dict[str, Any]]:
-    """Records for a unit that could not report for itself (its worker process died, or it
-    was stopped at its timeout), built from the spec alone. ``seconds``, the wall time the
-    unit used as its parent saw it, is shared among its seeds as a fit's is (``time.total``
-    and ``batch_seeds``; which phases it went to is not known)."""
+    """Records for a unit (or every member of a fleet) that could not report for itself (its
+    worker process died, or it was stopped at its timeout), built from the spec alone.
+    ``seconds``, the wall time the unit used as its parent saw it, is shared among its seeds
+    as a fit's is (``time.total`` and ``batch_seeds``; which phases it went to is not
+    known)."""
     registry.load_plugins()
-    found = _resolve(spec)
-    unit = _Unit(found.context, found.keys, spec.seeds, environment(spec.device))
-    t = found.task
-    unit.judge = [
-        {
-            "headline": getattr(t.cls, "headline", None),
-            "loss_target": getattr(t.cls, "loss_target", None),
-            "success_criterion": getattr(t.cls, "success_criterion", ""),
-        }
-    ] * len(spec.seeds)
+    members = spec.members if isinstance(spec, Fleet) else (spec,)
     n = len(spec.seeds)
-    times = {} if seconds is None else {"total": seconds / n, "batch_seeds": n}
-    return unit.records(status, reason, time=times)
+    times: dict[str, Any] = {} if seconds is None else {"total": seconds / n, "batch_seeds": n}
+    if isinstance(spec, Fleet) and times:
+        times["fleet_units"] = len(members)
+    out = []
+    for sp in members:
+        found = _resolve(sp)
+        unit = _Unit(found.context, found.keys, sp.seeds, environment(sp.device))
+        t = found.task
+        unit.judge = [
+            {
+                "headline": getattr(t.cls, "headline", None),
+                "loss_target": getattr(t.cls, "loss_target", None),
+                "success_criterion": getattr(t.cls, "success_criterion", ""),
+            }
+        ] * len(sp.seeds)
+        out.extend(unit.records(status, reason, time=times))
+    return out
 
 
 def _safe_params(method: Any) -> dict[str, Any]:

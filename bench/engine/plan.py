@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -50,6 +50,126 @@ class RunSpec:
             else f"seeds {self.seeds[0]}-{self.seeds[-1]}"
         )
         return f"{self.method} on {self.task} ({s})"
+
+
+@dataclass(frozen=True)
+class Fleet:
+    """Units of one method on the tasks of one family, sent out as one unit of work: the
+    executor trains those whose method can share a stacked model (``fleet_key``, e.g.
+    ``bench.kit.netmethod.NetMethod``) as one, every member with its own task, seeds,
+    settings and stop, and runs the others one after another. Each member's records are
+    what it would record alone but for its times, which say how many runs shared them
+    (``time.batch_seeds``, ``time.fleet_units``).
+
+    It answers what a sweep asks of a :class:`RunSpec` (``label``, ``seeds``, ``keys``,
+    ``method``, ``task``, ...): ``seeds`` and ``keys`` are its members', end to end, and
+    ``task`` the family's name."""
+
+    members: tuple[RunSpec, ...]
+    #: The task family the members are drawn from (the unit's ``task`` in progress lines).
+    name: str
+
+    @property
+    def method(self) -> str:
+        """The members' method id, or their family's name with ``[*]`` where variants of
+        one method share the fleet."""
+        ids = list(dict.fromkeys(m.method for m in self.members))
+        return ids[0] if len(ids) == 1 else ids[0].split("[")[0] + "[*]"
+
+    @property
+    def task(self) -> str:
+        return self.name
+
+    @property
+    def seeds(self) -> tuple[int, ...]:
+        return tuple(s for m in self.members for s in m.seeds)
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return tuple(k for m in self.members for k in m.keys)
+
+    @property
+    def profile(self) -> str:
+        return self.members[0].profile
+
+    @property
+    def device(self) -> str:
+        return self.members[0].device
+
+    @property
+    def base_seed(self) -> int:
+        return self.members[0].base_seed
+
+    @property
+    def threads(self) -> int:
+        return self.members[0].threads
+
+    @property
+    def purpose(self) -> str:
+        return self.members[0].purpose
+
+    @property
+    def tuning(self) -> None:
+        return None
+
+    @property
+    def label(self) -> str:
+        return f"{self.method} on {self.name} ({len(self.members)} units, {len(self.seeds)} runs)"
+
+
+#: A unit of work as a sweep sends it out.
+Unit = RunSpec | Fleet
+
+
+def unit_to_json(unit: Unit) -> dict[str, Any]:
+    """``unit`` as JSON carries it to a sandbox child (:func:`unit_from_json` reads it)."""
+    if isinstance(unit, Fleet):
+        return {"fleet": unit.name, "members": [unit_to_json(m) for m in unit.members]}
+    return {**asdict(unit), "seeds": list(unit.seeds), "keys": list(unit.keys)}
+
+
+def unit_from_json(fields: dict[str, Any]) -> Unit:
+    """The unit :func:`unit_to_json` wrote."""
+    if "fleet" in fields:
+        return Fleet(tuple(unit_from_json(m) for m in fields["members"]), fields["fleet"])  # type: ignore[misc]
+    return RunSpec(**{**fields, "seeds": tuple(fields["seeds"]), "keys": tuple(fields["keys"])})
+
+
+def fleets(specs: Sequence[RunSpec]) -> list[Unit]:
+    """``specs`` with the units that may train together joined into :class:`Fleet` s, for
+    methods that can train the members of several units as one model (``joins_fleets``): one
+    per method family (its variants included), task family (or every task, where the method's
+    ``fleet_scope`` is ``"profile"``), settings but the method's ``fleet_scalars`` (which each
+    member keeps), control and shared setting (profile, device, base seed, threads,
+    purpose). A group of one stays the unit it was; the order is that of each group's first
+    unit. The executor trains together those of a fleet that also share a budget and a
+    ``fleet_key``; it runs the others one after another."""
+    groups: dict[tuple[Any, ...], list[RunSpec]] = {}
+    for sp in specs:
+        cls = registry.METHODS.get(sp.method).cls
+        joins = getattr(cls, "joins_fleets", None)
+        if not (callable(joins) and joins()):
+            groups[("alone", id(sp))] = [sp]
+            continue
+        entry = registry.METHODS.get(sp.method)
+        scope = "every task"
+        if getattr(cls, "fleet_scope", "family") == "family":
+            scope = f"family:{registry.TASKS.get(sp.task).family}"
+        tuning = sp.tuning or {}
+        scalars = getattr(cls, "fleet_scalars", ())
+        params = {**entry.params, **(tuning.get("params") or {})}
+        shape = {k: v for k, v in params.items() if k not in scalars}
+        control = {k: tuning[k] for k in CONTROLS if k in tuning}
+        key = (entry.family, scope, repr(sorted(shape.items())), repr(sorted(control.items())),
+               sp.profile, sp.device, sp.base_seed, sp.threads, sp.purpose)  # fmt: skip
+        groups.setdefault(key, []).append(sp)
+    out: list[Unit] = []
+    for key, members in groups.items():
+        if len(members) == 1:
+            out.append(members[0])
+        else:
+            out.append(Fleet(tuple(members), key[1]))
+    return out
 
 
 def derive_seed(base: int, task_id: str, index: int, stream: int) -> int:
@@ -134,10 +254,18 @@ def run_key_of(
     )
 
 
-def drop_done(specs: Iterable[RunSpec], done: set[str]) -> list[RunSpec]:
-    """Keep only the seeds whose run key is not recorded yet (for ``--resume``)."""
-    out = []
+def drop_done(specs: Iterable[Unit], done: set[str]) -> list[Unit]:
+    """Keep only the seeds whose run key is not recorded yet (for ``--resume``); a fleet keeps
+    its members with seeds left (one left is a unit again)."""
+    out: list[Unit] = []
     for sp in specs:
+        if isinstance(sp, Fleet):
+            left = drop_done(sp.members, done)
+            if len(left) > 1:
+                out.append(replace(sp, members=tuple(left)))
+            else:
+                out.extend(left)
+            continue
         keep = [(s, k) for s, k in zip(sp.seeds, sp.keys, strict=True) if k not in done]
         if keep:
             seeds, keys = zip(*keep, strict=True)

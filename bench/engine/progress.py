@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from bench.engine.cost import CostModel, busy_share, format_seconds, percent
-from bench.engine.plan import RunSpec
+from bench.engine.plan import Unit
 
 __all__ = ["EtaModel", "Progress", "format_seconds"]
 
@@ -32,7 +32,7 @@ class EtaModel:
         self.method: dict[str, list[float]] = defaultdict(lambda: [0.0, 0])
         self.total = [0.0, 0]
 
-    def observe(self, spec: RunSpec, seconds: float) -> None:
+    def observe(self, spec: Unit, seconds: float) -> None:
         if not math.isfinite(seconds):
             return
         n = len(spec.seeds)
@@ -40,11 +40,11 @@ class EtaModel:
             acc[0] += seconds
             acc[1] += n
 
-    def per_run(self, spec: RunSpec) -> float:
+    def per_run(self, spec: Unit) -> float:
         return self.per_pair_run(spec.method, spec.task)
 
     def per_pair_run(
-        self, method: str, task: str, prior: CostModel | None = None, spec: RunSpec | None = None
+        self, method: str, task: str, prior: CostModel | None = None, spec: Unit | None = None
     ) -> float:
         acc = self.pair.get((method, task))
         if acc and acc[1]:
@@ -68,7 +68,7 @@ class Progress:
 
     def __init__(
         self,
-        specs: Sequence[RunSpec],
+        specs: Sequence[Unit],
         stream: Any = None,
         quiet: bool = False,
         prior: CostModel | None = None,
@@ -84,7 +84,7 @@ class Progress:
         self.total = sum(len(s.seeds) for s in specs)
         # Seeds left per (method, task): the ETA sums over pairs, not over thousands of units.
         self.left: dict[tuple[str, str], int] = defaultdict(int)
-        self.example: dict[tuple[str, str], RunSpec] = {}
+        self.example: dict[tuple[str, str], Unit] = {}
         for s in specs:
             self.left[(s.method, s.task)] += len(s.seeds)
             self.example.setdefault((s.method, s.task), s)
@@ -127,7 +127,7 @@ class Progress:
             return math.nan
         return busy_share(self.unit_seconds, time.perf_counter() - self.t0, self.workers)
 
-    def finish(self, spec: RunSpec, recs: list[dict[str, Any]], seconds: float) -> None:
+    def finish(self, spec: Unit, recs: list[dict[str, Any]], seconds: float) -> None:
         if self.remaining.pop(id(spec), None) is not None:
             self.left[(spec.method, spec.task)] -= len(spec.seeds)
         self.eta_model.observe(spec, seconds)
@@ -146,7 +146,7 @@ class Progress:
         self.stream.write(self._line(spec, recs, seconds, eta) + "\n")
         self.stream.flush()
 
-    def _line(self, spec: RunSpec, recs: list[dict[str, Any]], seconds: float, eta: str) -> str:
+    def _line(self, spec: Unit, recs: list[dict[str, Any]], seconds: float, eta: str) -> str:
         statuses: dict[str, int] = {}
         for r in recs:
             statuses[r["status"]] = statuses.get(r["status"], 0) + 1

@@ -44,10 +44,9 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import asdict
 
 from bench.engine.execute import readable, unit_records
-from bench.engine.plan import RunSpec
+from bench.engine.plan import Unit, unit_from_json, unit_to_json
 
 #: Environment variables a child reads once at start: a change means a fresh child.
 _ENV_PREFIXES = ("BENCH_", "OMP_", "MKL_", "CUDA_", "PYTHONPATH")
@@ -73,7 +72,7 @@ BUDGET_SLACK_S = 5.0
 Outcome = tuple[list[dict] | None, tuple[str, str] | None, float]
 
 
-def as_records(spec: RunSpec, outcome: Outcome) -> tuple[list[dict], float]:
+def as_records(spec: Unit, outcome: Outcome) -> tuple[list[dict], float]:
     """The records of an outcome: the child's, or records built from the spec with the
     status and reason of what stopped it."""
     records, failed, secs = outcome
@@ -155,11 +154,11 @@ class Sandbox:
                 f.close()
 
     # -- one unit ---------------------------------------------------------------------------
-    def run(self, spec: RunSpec, timeout: float | None = None) -> tuple[list[dict], float]:
+    def run(self, spec: Unit, timeout: float | None = None) -> tuple[list[dict], float]:
         """Records of ``spec`` and the seconds it took; never raises for what the run did."""
         return as_records(spec, self.attempt(spec, timeout))
 
-    def attempt(self, spec: RunSpec, timeout: float | None = None) -> Outcome:
+    def attempt(self, spec: Unit, timeout: float | None = None) -> Outcome:
         """``(records, None, seconds)`` from the child, or ``(None, (status, reason),
         seconds)`` when it could not answer: the records are then built by :func:`as_records`
         where the registry is loaded (a dask worker's own process need not load it). The
@@ -190,11 +189,11 @@ class Sandbox:
         sent, self._sent = self._sent, None
         return 0.0 if sent is None else time.monotonic() - sent
 
-    def _ask(self, spec: RunSpec, limit: float | None) -> tuple[list[dict], float]:
+    def _ask(self, spec: Unit, limit: float | None) -> tuple[list[dict], float]:
         proc = self._proc if self._proc is not None and self._proc.poll() is None else None
         proc = proc or self._start()
         assert proc.stdin is not None and proc.stdout is not None
-        line = json.dumps({**asdict(spec), "seeds": list(spec.seeds), "keys": list(spec.keys)})
+        line = json.dumps(unit_to_json(spec))
         self._sent = time.monotonic()
         try:
             proc.stdin.write(line.encode() + b"\n")
@@ -356,7 +355,7 @@ def serve(memory_mb: float | None = None) -> None:
 
     for line in sys.stdin.buffer:
         fields = json.loads(line)
-        spec = RunSpec(**{**fields, "seeds": tuple(fields["seeds"]), "keys": tuple(fields["keys"])})
+        spec = unit_from_json(fields)
         t0 = time.perf_counter()
         try:
             _limit_memory(memory_mb)

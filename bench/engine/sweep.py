@@ -31,13 +31,13 @@ from typing import Any
 from bench.engine import lock
 from bench.engine.cost import CostModel, longest_first
 from bench.engine.execute import execute, unit_records
-from bench.engine.plan import RunSpec, drop_done
+from bench.engine.plan import Unit, drop_done
 from bench.engine.progress import Progress
 from bench.engine.store import RecordWriter, done_keys
 
 
 def run_sweep(
-    specs: Sequence[RunSpec],
+    specs: Sequence[Unit],
     out: Path,
     resume: bool = False,
     jobs: int = 1,
@@ -71,7 +71,7 @@ def run_sweep(
         progress = Progress(specs, quiet=quiet, prior=costs, workers=workers)
         results: list[dict[str, Any]] = []
 
-        def finish(spec: RunSpec, recs: list[dict[str, Any]], secs: float) -> None:
+        def finish(spec: Unit, recs: list[dict[str, Any]], secs: float) -> None:
             for r in recs:
                 writer.write(r)
             results.extend(recs)
@@ -85,8 +85,8 @@ def run_sweep(
 
 
 def _dispatch(
-    specs: Sequence[RunSpec],
-    finish: Callable[[RunSpec, list[dict[str, Any]], float], None],
+    specs: Sequence[Unit],
+    finish: Callable[[Unit, list[dict[str, Any]], float], None],
     jobs: int,
     isolate: bool,
     timeout: float | None,
@@ -125,7 +125,7 @@ def local_gpus(device: str, jobs: int, scheduler: str | None) -> list[str]:
     return [str(i) for i in range(torch.cuda.device_count())]
 
 
-def _timed_execute(spec: RunSpec) -> tuple[list[dict[str, Any]], float]:
+def _timed_execute(spec: Unit) -> tuple[list[dict[str, Any]], float]:
     """``execute`` plus its own wall time, measured where it ran (not in the queue). A run
     that calls ``sys.exit`` in this process is recorded as ``error`` and the sweep goes on,
     as it would in a sandbox; Ctrl-C still stops it."""

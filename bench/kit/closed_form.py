@@ -34,13 +34,28 @@ LOG_EVERY = 100
 Chunks = Iterable[tuple[np.ndarray, np.ndarray]]
 
 
+def _step_scales(lr: float | Sequence[float], n: int, budget: Budget) -> list[float]:
+    """Each seed's ``-lr * 2 / batch``, as the scalar step of one seed would compute it."""
+    rates = [float(lr)] * n if isinstance(lr, int | float) else [float(v) for v in lr]
+    if len(rates) != n:
+        raise ValueError(f"{len(rates)} learning rates for {n} seeds")
+    return [-r * 2.0 / budget.batch_size for r in rates]
+
+
 def sgd_sin_numpy(
-    w0: Sequence[float], chunks: Chunks, lr: float, budget: Budget, dtype: str, log: Logger
+    w0: Sequence[float],
+    chunks: Chunks,
+    lr: float | Sequence[float],
+    budget: Budget,
+    dtype: str,
+    log: Logger,
 ) -> np.ndarray:
-    """SGD on ``w`` (one per seed) over ``chunks``; returns the final ``w``."""
+    """SGD on ``w`` (one per seed) over ``chunks`` at ``lr`` (one for all, or one per seed:
+    the members of a fleet); returns the final ``w``."""
     w = np.array(w0, dtype=dtype)
     col = w.reshape(-1, 1)  # a view: updating w updates it
-    step_scale = -lr * 2.0 / budget.batch_size
+    # One step size per seed, rounded to the dtype as numpy rounds a Python scalar operand.
+    step_scale = np.array(_step_scales(lr, w.size, budget), dtype=dtype)
     step = 0
     for x, y in chunks:
         n_seeds, bs = x.shape[1], x.shape[2]
@@ -65,7 +80,7 @@ def sgd_sin_numpy(
 def sgd_sin_torch(
     w0: Sequence[float],
     chunks: Chunks,
-    lr: float,
+    lr: float | Sequence[float],
     budget: Budget,
     device: str,
     dtype: str,
@@ -77,13 +92,13 @@ def sgd_sin_torch(
     :class:`bench.kit.graphs.GraphWindow`), eager otherwise. Returns the final ``w`` as numpy."""
     w = torch.tensor(list(w0), dtype=getattr(torch, dtype), device=device)
     loss = torch.zeros_like(w)  # the batch loss of the latest step
-    scale = -lr * 2.0 / budget.batch_size
+    scale = torch.tensor(_step_scales(lr, w.numel(), budget), dtype=w.dtype, device=device)
 
     def one_step(x: torch.Tensor, y: torch.Tensor) -> None:
         arg = w[:, None] * x
         r = torch.sin(arg) - y
         loss.copy_((r * r).mean(dim=1))
-        w.add_((r * torch.cos(arg) * x).sum(dim=1), alpha=scale)
+        w.add_((r * torch.cos(arg) * x).sum(dim=1) * scale)
 
     window = GraphWindow(one_step, LOG_EVERY, graphs, device, [w, loss], log)
     step = 0

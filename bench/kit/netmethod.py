@@ -7,15 +7,16 @@ import torch's network machinery; ``bench.kit.methods.NetMethod`` still finds th
 from __future__ import annotations
 
 import copy
+from collections.abc import Hashable, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
 import torch
 from torch import nn
 
-from bench.core.contracts import Budget, Method, TaskView
+from bench.core.contracts import Budget, Logger, Method, TaskView
 from bench.core.stop import STOP_POLICY, StopPolicy
-from bench.kit.methods import SeedBatchMethod, SeedFit
+from bench.kit.methods import SeedBatchMethod, SeedFit, spawn
 from bench.kit.nn import float64_front, head_size
 from bench.kit.train import train_seeds, warm_up_stacked
 
@@ -95,19 +96,67 @@ class NetMethod(Tunable, SeedBatchMethod):
         warm_up_stacked(lambda: self.network(n_out), task.output, budget.batch_size, device)
 
     def _descend(self, job: SeedFit) -> list[Any]:
-        self.check_settings()
+        return NetMethod.descend_fleet([self] * len(job.seeds), job)
+
+    @staticmethod
+    def descend_fleet(methods: Sequence[NetMethod], job: SeedFit) -> list[Any]:
+        """Train every member of ``job`` as one stacked model, member ``i`` (task view
+        ``job.tasks[i]``, seed ``job.seeds[i]``) with the network and learning rate of
+        ``methods[i]``: the seeds of one unit (all ``methods`` the same) or a fleet of units
+        (``bench.engine.fleet``), whose methods share a :meth:`fleet_key`. Each member's
+        arithmetic is its own, so a member alone and inside a fleet end the same, bit for
+        bit. Returns one learned state per member."""
+        lead = methods[0]
+        for method in {id(m): m for m in methods}.values():
+            method.check_settings()
         n_out = head_size(job.tasks[0].output)
         models = []
-        for seed in job.seeds:
+        for method, seed in zip(methods, job.seeds, strict=True):
             torch.manual_seed(seed)
-            models.append(self.network(n_out))
+            models.append(method.network(n_out))
         return train_seeds(
             models,
             *job,
-            lr=float(self.lr),
-            weight_decay=float(getattr(self, "weight_decay", 0.0)),
-            policy=self.stop_policy,
+            lr=[float(m.lr) for m in methods],
+            weight_decay=float(getattr(lead, "weight_decay", 0.0)),
+            policy=lead.stop_policy,
         )
+
+    #: Hyper-parameters in which the members of one fleet may differ: values the stacked
+    #: model holds per member (the learning rate is a row of ``StackedAdam``'s). Every other
+    #: hyper-parameter shapes the network or its training, and must be equal.
+    fleet_scalars: ClassVar[tuple[str, ...]] = ("lr",)
+
+    @classmethod
+    def joins_fleets(cls) -> bool:
+        """Whether units of this method may train as one stacked model (``bench.engine.plan.
+        fleets``): not for a subclass that trains its own way (overrides ``_descend``)."""
+        return cls._descend is NetMethod._descend
+
+    @staticmethod
+    def fit_fleet(
+        methods: Sequence[NetMethod],
+        tasks: Sequence[TaskView],
+        budget: Budget,
+        seeds: Sequence[int],
+        device: str,
+        log: Logger,
+    ) -> list[NetMethod]:
+        """``fit_seeds`` for the members of a fleet: member ``i`` is ``methods[i]`` on
+        ``tasks[i]`` with seed ``seeds[i]``; the methods share a :meth:`fleet_key`. Returns
+        one fitted copy of each member's method."""
+        states = NetMethod.descend_fleet(methods, SeedFit(tasks, budget, seeds, device, log))
+        return [spawn(m)._set(s) for m, s in zip(methods, states, strict=True)]
+
+    def fleet_key(self, task: TaskView) -> Hashable | None:
+        """What the units of a fleet must share to train as one stacked model on ``task``:
+        the class and its hyper-parameters but :attr:`fleet_scalars`, and the task's output
+        (one loss over the stack). ``None`` where this method trains its own way (a subclass
+        that overrides ``_descend``), and so trains alone."""
+        if not self.joins_fleets():
+            return None
+        params = {k: v for k, v in self.get_params().items() if k not in self.fleet_scalars}
+        return (type(self), repr(sorted(params.items())), repr(task.output))
 
     def _set(self, net: Any) -> Any:
         self.net_ = net

@@ -130,7 +130,7 @@ class StackStepper:
         models: Sequence[nn.Module],
         spec: OutputSpec,
         device: str,
-        lr: float,
+        lr: float | Sequence[float],
         log: Logger,
         *,
         weight_decay: float = 0.0,
@@ -141,7 +141,8 @@ class StackStepper:
         self.log_every, self.graphs = log_every, graphs
         self.n_seeds = len(models)
         self.stack = SeedStack(models, device)
-        self.lrs = np.full(self.n_seeds, float(lr))
+        #: Each seed's learning rate (``lr``: one for all, or one per seed).
+        self.lrs = np.broadcast_to(np.asarray(lr, dtype=float), (self.n_seeds,)).copy()
         params = list(self.stack.params.values())
         self.opt = StackedAdam(params, self.stack.padded(self.lrs), weight_decay=weight_decay)
         self.compact = not device.startswith("cuda")

@@ -160,7 +160,7 @@ def train_seeds(
     device: str,
     log: Logger,
     *,
-    lr: float,
+    lr: float | Sequence[float],
     weight_decay: float = 0.0,
     log_every: int = 100,
     graphs: bool | None = None,
@@ -176,7 +176,8 @@ def train_seeds(
 
     Per seed: inputs encoded by ``encoders[i]`` (default: the domain scaled to [-1, 1], float64
     through a ``Float64Front``), training pairs drawn fresh or ``data[i]`` where given, Adam at
-    ``lr`` (AdamW where ``weight_decay`` is above 0), the mean training loss logged every
+    ``lr`` (one value, or one per seed: the members of a fleet, ``bench.engine.fleet``; AdamW
+    where ``weight_decay`` is above 0), the mean training loss logged every
     ``log_every`` steps, and ``policy`` (default: the one ``log`` judges by) applied to each
     seed on its own, unless ``plateau_stop`` is off; ``stop(step)``, asked at every logged step,
     may also end the fit. ``stepper`` builds another stepper than the batched model (see
@@ -205,7 +206,10 @@ def train_seeds(
             weight_decay=weight_decay, log_every=log_every, graphs=graphs,
         )  # fmt: skip
     else:
-        steps = stepper(models, coders, lr, device)
+        rates = np.unique(np.asarray(lr, dtype=float))
+        if rates.size != 1:
+            raise ValueError("a stepper other than the batched model takes one learning rate")
+        steps = stepper(models, coders, float(rates[0]), device)
     chunks = zip(*(s.chunks for s in streams), strict=True)
     vals = [s.val for s in streams] if best else None
     _loop(steps, chunks, coders, budget, log, policy, log_every, stop, plateau_stop, vals)
