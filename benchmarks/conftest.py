@@ -1,6 +1,7 @@
 """Collects the speed benchmarks' figures and prints the ratios they add up to at the end of the
 run (``python -m pytest benchmarks/``): the original loop against ``sgd-sin``, one seed at a time
-against seeds in one model, and the harness's share of a run."""
+against seeds in one model, and the harness's share of a run; and the table of
+``test_estimator_band.py`` (the FFT tone estimator against ``nifty-ls``)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,47 @@ UNITS: dict[str, float] = {}
 def record(name: str, benchmark, units: float = 1.0) -> None:
     FIGURES[name] = float(benchmark.stats.stats.mean)
     UNITS[name] = float(units)
+
+
+#: Figures of test_estimator_band.py by point ``(n, w)``, then by method ("project",
+#: "nifty-ls"): seconds per call, the angular frequency found (None: no tone) and the point's
+#: Cramer-Rao standard deviation on the frequency.
+BAND: dict[tuple[int, float], dict[str, dict[str, float | None]]] = {}
+
+
+def record_band(n: int, w: float, method: str, benchmark, found: float | None, crb: float) -> None:
+    BAND.setdefault((n, w), {})[method] = {
+        "seconds": float(benchmark.stats.stats.mean),
+        "found": found,
+        "crb": float(crb),
+    }
+
+
+def _band_lines() -> list[str]:
+    """One line per point of test_estimator_band.py: time, frequency found and its error in CRB
+    standard deviations for each method, and how many times longer nifty-ls took."""
+
+    def cell(fig: dict[str, float | None] | None, w: float) -> str:
+        if fig is None:
+            return f"{'not run':>36}"
+        found, crb = fig["found"], fig["crb"]
+        where = f"{found:16.9f}" if found is not None else f"{'none':>16}"
+        err = f"{(found - w) / crb:+8.2f}" if found is not None else f"{'-':>8}"
+        return f"{where} {fig['seconds']:8.3f} s {err}"
+
+    head = (
+        f"{'n':>9} {'w':>6} {'CRB std':>9} | {'project: w found':>16} {'time':>10} {'err/CRB':>8}"
+        f" | {'nifty-ls: w found':>17} {'time':>9} {'err/CRB':>8} | nifty/project time"
+    )
+    lines = [head]
+    for (n, w), figs in sorted(BAND.items()):
+        crb = next(iter(figs.values()))["crb"]
+        mine, theirs = figs.get("project"), figs.get("nifty-ls")
+        ratio = (
+            f"{theirs['seconds'] / mine['seconds']:.1f}x" if mine is not None and theirs else "-"
+        )
+        lines.append(f"{n:>9} {w:>6g} {crb:9.2e} | {cell(mine, w)} | {cell(theirs, w)} | {ratio}")
+    return lines
 
 
 def _per(name: str) -> float | None:
@@ -31,6 +73,14 @@ def pytest_terminal_summary(terminalreporter) -> None:  # pytest hook
     if orig and many:
         lines.append(
             f"sgd-sin 20 seeds {many * 1e6:.2f} us/step: {orig * 20 / many:.1f}x per seed-step"
+        )
+    fleet = _per("sgd_sin_fleet")
+    if orig and fleet:
+        from .test_bench_speed import FLEET_SIZE
+
+        lines.append(
+            f"sgd-sin fleet ({FLEET_SIZE[0]} members in one tensor) {fleet * 1e6:.3f} us per "
+            f"member-step: {orig / fleet:.0f}x per seed-step"
         )
     alone, batched = _per("networks_one_at_a_time"), _per("networks_batched")
     if alone and batched:
@@ -64,4 +114,12 @@ def pytest_terminal_summary(terminalreporter) -> None:  # pytest hook
     if lines:
         terminalreporter.section("periodic-bench speed figures")
         for line in lines:
+            terminalreporter.write_line(line)
+    if BAND:
+        terminalreporter.section("estimator against nifty-ls")
+        terminalreporter.write_line(
+            "one tone A sin(w x + phi) + noise at 0 dB SNR, x uniform on [-1000, 1000]; "
+            "err/CRB = (found - w) / Cramer-Rao std; none = no tone reported"
+        )
+        for line in _band_lines():
             terminalreporter.write_line(line)

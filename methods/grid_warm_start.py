@@ -21,8 +21,8 @@ significant peak, and all tones are then refined together by the same gradient d
 The grid covers the band the samples resolve, from its first non-zero point (a tone with less
 than one cycle in the span is a candidate too; starting at one cycle per span, the search fitted
 such a tone as a constant) up to their Nyquist frequency when regular; when random, above the
-FFT's band too, up to the limit their gaps set (``dsp.search_limit``), searched coarse to fine
-(``dsp.high_band_peaks``: a short run of samples over the whole band, then each peak zoomed to
+FFT's band too, up to the limit the data set (``dsp.search_limit``), searched coarse to fine
+(``dsp.high_band_peaks``: octave by octave, each on a run of samples, then each peak zoomed to
 ``2 pi / L`` bins on all samples), whose peaks join the candidates.
 
 The descent spends at most ``budget.steps`` full-batch steps in total and stops early once the
@@ -99,7 +99,7 @@ class GridWarmStart(SteppedSinusoidMethod):
             return model
         dt = sampling_interval(x)
         cells = choose_cells(x.size, float(np.ptp(x)), dt, max_cells=2**19)
-        limit = search_limit(x)[0] if dt is None else 0.0
+        limit = search_limit(x, float(self.false_alarm))[0] if dt is None else 0.0
         self.searched_ = {"max_freq_searched": limit or math.pi * cells / float(np.ptp(x))}
         n = x.size
         rss = model.mse(x, y) * n

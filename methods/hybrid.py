@@ -7,7 +7,7 @@ finds the periods first and only then lets gradients do what they are good at:
 
 * **Real-valued inputs** (tones, sums of tones, waves, real series): grid the samples, FFT,
   interpolate the peaks (``bench.lib.estimators.estimate_tones``; random samples also above
-  the grid's band, up to the limit their gaps set, coarse to fine), then refine frequencies,
+  the grid's band, up to the limit the data set, coarse to fine), then refine frequencies,
   amplitudes and phases by non-linear least squares (Gauss-Newton: gradient steps scaled by
   the curvature), the maximum likelihood estimate under white noise. Harmonics of a detected
   fundamental are added for non-sinusoidal waves.

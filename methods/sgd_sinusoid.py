@@ -38,8 +38,8 @@ Starts (the ``init`` hyper-parameter, ``bench.lib.landscape.INITS``):
 The band. A start drawn without the answer has to cover every frequency the data could hold.
 For regular samples that is the project's rule as it stands (``bench.lib.sampling.search_band``,
 "nyquist"): ``pi / dt``, above which everything is an alias. Random samples alias nothing, and
-the project's rule for them ("gaps") stops where fewer than 1% of the gaps between neighbouring
-samples are under half a period, about 100 times the mean rate's Nyquist: the reach of a
+the project's rule for them ("scan", or "resolution" where their stored precision binds)
+reaches far above the mean rate's Nyquist (hundreds to thousands of times): the reach of a
 spectral search that weighs all samples jointly. For a start we take the lower limit, the mean
 rate's Nyquist ``pi n / span`` (``n`` the samples the seed draws over the run, ``span`` their
 extent): the band a regular grid of as many samples resolves, supported by the data in every
@@ -125,7 +125,7 @@ def band_limit(x: np.ndarray, n_run: int) -> float:
 
     Regular samples: their Nyquist frequency ``pi / dt`` (``search_band``'s "nyquist" rule).
     Random samples: the mean rate's Nyquist ``pi * n_run / span``, ``span`` the extent of
-    ``x``, not the far higher "gaps" limit (why: the module's docstring)."""
+    ``x``, not the far higher "scan" limit (why: the module's docstring)."""
     xv = np.asarray(x, dtype=np.float64).reshape(-1)
     limit, rule, _ = search_band(xv)
     if rule == "nyquist":

@@ -304,10 +304,48 @@ def test_search_limit_follows_the_sampling() -> None:
     regular = np.linspace(-half, half, n)
     w, rule = dsp.search_limit(regular)
     assert rule == "nyquist" and w == pytest.approx(np.pi / (2 * half / (n - 1)))
-    w, rule = dsp.search_limit(rng.uniform(-half, half, n))
-    mean_rate_nyquist = np.pi * n / (2 * half)
-    # Uniform random gaps are exponential: their 1% quantile is about a hundredth of the mean.
-    assert rule == "gaps" and 50 < w / mean_rate_nyquist < 200
+    x = rng.uniform(-half, half, n)
+    w, rule = dsp.search_limit(x)
+    # Random float64 inputs: the scan's reach, far below what their precision resolves.
+    assert rule == "scan" and w == pytest.approx(dsp.scan_limit(n, float(np.ptp(x))))
+    assert w < np.pi / dsp.input_quantum(np.sort(x))
+    # It grows with the samples (twice as many: a window of the same length holds twice as
+    # many) and shrinks as the false-alarm test gets stricter.
+    assert dsp.scan_limit(2 * n, 2 * half) == pytest.approx(2 * dsp.scan_limit(n, 2 * half))
+    assert dsp.search_limit(x, false_alarm=1e-9)[0] < w
+
+
+def test_the_inputs_resolution_caps_the_search() -> None:
+    """Inputs stored in float32, or on a lattice (whole seconds), resolve nothing above ``pi``
+    over their step: the band stops there when the scan would reach further."""
+    rng = np.random.default_rng(8)
+    whole = np.sort(rng.choice(10**6, 200_000, replace=False)).astype(np.float64)
+    assert dsp.input_quantum(whole) == 1.0
+    assert dsp.search_limit(whole) == (pytest.approx(np.pi), "resolution")
+    single = np.sort(rng.uniform(-1000, 1000, 10**6).astype(np.float32).astype(np.float64))
+    q = dsp.input_quantum(single)
+    assert q == np.spacing(np.float32(1000.0)) or q == np.spacing(np.float32(999.9))
+    w, rule = dsp.search_limit(single)
+    assert rule == "resolution" and w == pytest.approx(np.pi / q)
+    doubles = np.sort(rng.uniform(-1000, 1000, 1000))
+    assert dsp.input_quantum(doubles) == np.spacing(np.abs(doubles).max())
+
+
+def test_a_tone_as_strong_as_the_noise_is_found_far_above_the_mean_rate() -> None:
+    """Issue 35: 10**4 random samples on [-1000, 1000] and a tone at 0 dB with about 10**6
+    cycles in the domain (w = 3100 rad per unit, 600 times the mean rate's Nyquist frequency):
+    the gap-quantile rule stopped the search at about 1,600 rad per unit and found nothing."""
+    rng = np.random.default_rng(1)
+    n = 10**4
+    x = rng.uniform(-1000, 1000, n)
+    y = np.sin(3100 * x + 0.3) + rng.normal(0, 2**-0.5, n)
+    info = estimators.ToneSearch()
+    model = estimators.estimate_tones(x, y, max_tones=1, info=info)
+    assert info.limit_rule == "scan" and info.max_freq > 3100
+    assert model.n_tones == 1 and abs(model.freqs[0] - 3100) < 1e-4
+    # Noise alone over the same band: nothing passes the false-alarm test.
+    noise = estimators.estimate_tones(x, rng.normal(size=n), max_tones=1)
+    assert noise.n_tones == 0
 
 
 def test_high_band_peaks_find_a_tone_far_above_the_mean_rate() -> None:
@@ -333,7 +371,7 @@ def test_estimate_tones_reaches_above_its_grid() -> None:
     y = 0.7 * np.sin(w_true * x + 0.4)
     info = estimators.ToneSearch()
     model = estimators.estimate_tones(x, y, n_cells=2**12, info=info)  # band far below w_true
-    assert info.limit_rule == "gaps" and info.max_freq > w_true
+    assert info.limit_rule == "scan" and info.max_freq > w_true
     assert model.n_tones == 1
     assert abs(model.freqs[0] - w_true) / w_true < 1e-9
     assert model.amplitudes[0] == pytest.approx(0.7, rel=1e-6)

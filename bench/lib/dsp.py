@@ -23,6 +23,8 @@ All frequencies are angular (radians per unit of x).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import numpy.typing as npt
 
@@ -45,9 +47,10 @@ from bench.lib.peaks import (
 )
 from bench.lib.peaks import small_sample_ratio as small_sample_ratio
 from bench.lib.peaks import tone_false_alarm as tone_false_alarm
-from bench.lib.sampling import CLOSE_SHARE as CLOSE_SHARE
+from bench.lib.sampling import input_quantum as input_quantum
 from bench.lib.sampling import quantiles as quantiles
 from bench.lib.sampling import sampling_interval, search_band, search_limit
+from bench.lib.sampling import scan_limit as scan_limit
 from bench.lib.tones import cos_sin
 
 __all__ = [
@@ -69,6 +72,14 @@ __all__ = [
     "search_limit",
     "spectrum",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "CLOSE_SHARE":  # deprecated with the rule that used it (bench.lib.sampling)
+        from bench.lib import sampling
+
+        return sampling.__getattr__(name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def lomb_scargle(

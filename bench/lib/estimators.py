@@ -124,7 +124,7 @@ def estimate_tones(
     interpolate each between bins, then fit amplitudes by least squares and refine every
     frequency jointly by non-linear least squares. The next pass looks at what is left, so
     weaker tones surface once the stronger ones (and their sidelobes) are removed. Random
-    samples are also searched above the grid's band, up to the limit their gaps set
+    samples are also searched above the grid's band, up to the limit the data set
     (``dsp.search_limit``), coarse to fine (``dsp.high_band_peaks``); a tone found there
     competes with the grid's peaks on amplitude. Stops when
     no peak clears the threshold, when a pass no longer pays for its parameters (BIC), or at
@@ -184,7 +184,9 @@ class _Passes:
         self.interp, self.pad, self.false_alarm = interp, pad, false_alarm
         self.pick_ratio, self.refine, self.place = pick_ratio, refine, place
         self.x_sorted = np.sort(x)  # one sort of x for the band, its limit and the high-band window
-        self.w_limit, info.limit_rule, self.dt = search_band(self.x_sorted, presorted=True)
+        self.w_limit, info.limit_rule, self.dt = search_band(
+            self.x_sorted, presorted=True, false_alarm=false_alarm
+        )
         self.cells = n_cells or choose_cells(self.n, float(np.ptp(x)), self.dt)
         info.n_cells = self.cells
         self.y_range = float(np.ptp(y))

@@ -1,10 +1,12 @@
 """Tones above the grid's band, in random samples, found coarse to fine.
 
 Random samples do not alias, so a tone far above their mean rate's Nyquist frequency is still
-there to be found, up to the limit their gaps set (``bench.lib.sampling.search_limit``). A grid
-fine enough to reach it over every sample would be far too large; :func:`high_band_peaks`
-scans a short run of samples over the whole band instead, then zooms on each candidate with all
-samples. Part of ``bench.lib.dsp``, which re-exports it.
+there to be found, up to the limit of what a search of bounded cost can test
+(``bench.lib.sampling.search_limit``). A grid fine enough to reach it over every sample would be
+far too large; :func:`high_band_peaks` scans the band octave by octave instead, each octave on
+a run of consecutive samples as long as one grid of ``SCAN_CELLS`` cells holds at its top
+frequency, then zooms on each candidate with all samples. Part of ``bench.lib.dsp``, which
+re-exports it.
 """
 
 from __future__ import annotations
@@ -17,14 +19,15 @@ import numpy.typing as npt
 
 from bench.lib.grid import FloatArray, spectrum, spread_samples, tent_gain
 from bench.lib.peaks import detection_threshold, find_peaks, jacobsen
+from bench.lib.sampling import SCAN_CELLS
 
-__all__ = ["MAX_SCAN_CELLS", "WINDOW", "Peak", "high_band_peaks"]
+__all__ = ["MAX_SCAN_CELLS", "SCAN_CELLS", "WINDOW", "Peak", "high_band_peaks"]
 
-#: Consecutive samples in the coarse scan's window (its periodogram's noise floor is about
-#: ``1 / WINDOW`` of a tone's peak, so a tone clears a 1e-6 false-alarm test by far).
+#: Before 0.4.0 the scan's one window of consecutive samples; the octaves' windows are now
+#: sized by ``SCAN_CELLS`` (kept for plugins that read it).
 WINDOW = 4096
-#: Largest grid the coarse scan builds; a wider band shrinks the window instead.
-MAX_SCAN_CELLS = 2**22
+#: The cells of one octave's grid (``bench.lib.sampling.SCAN_CELLS``; the former name).
+MAX_SCAN_CELLS = SCAN_CELLS
 
 
 @dataclass(frozen=True)
@@ -43,78 +46,106 @@ def high_band_peaks(
     *,
     false_alarm: float = 1e-6,
     max_peaks: int = 4,
-    window: int = WINDOW,
+    window: int | None = None,
     x_sorted: FloatArray | None = None,
+    cells: int = SCAN_CELLS,
 ) -> list[Peak]:
     """Significant tones between ``w_lo`` and ``w_hi`` in random samples, coarse to fine.
 
-    1. **Coarse**: the ``window`` samples around the median input span ``l`` (a fraction of the
-       whole span ``L``), spread on a grid of two cells per half period of ``w_hi``
-       (:func:`spread_samples`); their periodogram over the whole band has bins ``2 pi / l``
-       apart. Peaks must clear the false-alarm threshold of that band
-       (:func:`detection_threshold`).
+    1. **Coarse**, one octave ``[a, 2a]`` at a time from ``w_lo``: the run of consecutive
+       samples around the median input whose span ``l`` puts two cells per half period of
+       ``2a`` on a grid of ``cells`` cells (all samples where they fit, at most ``window``),
+       spread on that grid (:func:`spread_samples`); its periodogram over the octave has bins
+       ``2 pi / l`` apart. Peaks must clear the false-alarm threshold of the octave's bins at
+       ``false_alarm`` shared among the octaves. Up the band the run halves with each octave:
+       every octave costs one FFT of ``cells``, and a tone as strong as the noise stays
+       detectable up to ``bench.lib.sampling.scan_limit``.
     2. **Fine**: each peak is shifted to zero on all samples (``y exp(-i w_c x)``) and the few
        coarse bins around it are resolved by one small complex FFT over the whole span, bins
        ``2 pi / L`` apart, interpolated by :func:`jacobsen`: well inside the basin of a
        least-squares refinement.
 
-    Cost: one FFT of at most ``MAX_SCAN_CELLS`` points, whatever the sample count, plus one
-    pass over the samples per peak. ``x_sorted`` (``x`` sorted, if the caller has it) finds the
-    window's samples by one comparison pass instead of a partial sort. The amplitude is
-    ``2 |sum y exp(-i w x)| / n``, comparable with a grid spectrum's ``2 |X_k| / n``.
+    ``x_sorted`` (``x`` sorted, if the caller has it) finds each run of samples by one
+    comparison pass instead of a partial sort. The amplitude is ``2 |sum y exp(-i w x)| / n``,
+    comparable with a grid spectrum's ``2 |X_k| / n``.
     """
     xv = np.asarray(x, dtype=np.float64).reshape(-1)
     yv = np.asarray(y, dtype=np.float64).reshape(-1)
-    if xv.size < 16 or not w_hi > w_lo or not math.isfinite(w_hi):
+    if xv.size < 16 or not w_hi > w_lo or not w_lo > 0 or not math.isfinite(w_hi):
         return []
-    scan = _scan_window(xv, yv, w_hi, int(window), x_sorted)
-    if scan is None:
+    xs_all = np.sort(xv) if x_sorted is None else x_sorted
+    span = float(xs_all[-1] - xs_all[0])
+    if not span > 0:
         return []
-    xs, ys, want = scan
-    cells = int(min(MAX_SCAN_CELLS, 1 << (max(int(math.ceil(want)), 2) - 1).bit_length()))
-    grid = spread_samples(xs, ys - ys.mean(), cells)
-    freqs, spec = spectrum(grid, single=True)  # random samples (each peak is zoomed in float64)
-    bin_w = 2.0 * math.pi / grid.span
-    k_lo = max(int(math.ceil(w_lo / bin_w)), 1)
-    k_hi = min(int(math.floor(w_hi / bin_w)), spec.size - 2)
-    if k_hi - k_lo < 2:
-        return []
-    # The kernel's gain divided out: tones and the floor alike, so the band's floor is flat.
-    power = np.abs(spec) ** 2 / tent_gain(freqs, grid.step) ** 2
-    thr = detection_threshold(power[k_lo : k_hi + 1], false_alarm)
-    peaks = find_peaks(power, k_lo, k_hi, threshold=thr, max_peaks=max_peaks)
-    out = []
-    for k in peaks:
-        w_c = float(freqs[k] + jacobsen(spec, int(k)) * bin_w)
-        out.append(_zoom(xv, yv, w_c, 2.0 * bin_w))
+    n_oct = max(1, int(math.ceil(math.log2(w_hi / w_lo))))
+    per_octave = false_alarm / n_oct
+    limit = xv.size if window is None else min(int(window), xv.size)
+    found: list[tuple[float, float]] = []  # (frequency, coarse power over the octave's threshold)
+    a = w_lo
+    for _ in range(n_oct):
+        b = min(2.0 * a, w_hi)
+        m = int(min(limit, cells * math.pi * xv.size / (2.0 * b * span)))
+        found += _octave(xv, yv, xs_all, a, b, max(m, 16), cells, per_octave, max_peaks)
+        a = b
+    found.sort(key=lambda f: -f[1])
+    out = [_zoom(xv, yv, w_c, half) for w_c, _, half in found[:max_peaks]]
     return sorted(out, key=lambda p: -p.amplitude)
 
 
-def _scan_window(
-    xv: FloatArray, yv: FloatArray, w_hi: float, window: int, x_sorted: FloatArray | None
-) -> tuple[FloatArray, FloatArray, float] | None:
-    """The coarse scan's samples: the ``window`` inputs around the median, in order, with their
-    values, and the grid size they want (two cells per half period of ``w_hi``, for the tent
-    kernel). A band too wide for ``MAX_SCAN_CELLS`` halves the window (coarser bins, a smaller
-    grid) down to 256 samples. ``None`` when the window's inputs are all equal."""
+def _octave(
+    xv: FloatArray,
+    yv: FloatArray,
+    xs_all: FloatArray,
+    a: float,
+    b: float,
+    m: int,
+    cells: int,
+    false_alarm: float,
+    max_peaks: int,
+) -> list[tuple[float, float, float]]:
+    """The significant peaks between ``a`` and ``b`` in the periodogram of the ``m`` samples
+    around the median input: (frequency, power over the threshold, half-width to zoom)."""
+    xs, ys = _run(xv, yv, xs_all, m)
+    l_run = float(xs[-1] - xs[0])
+    if not l_run > 0:
+        return []
+    want = 2.0 * b * l_run / math.pi  # two cells per half period of b (tent kernel)
+    n_cells = int(min(cells, 1 << (max(int(math.ceil(want)), 2) - 1).bit_length()))
+    grid = spread_samples(xs, ys - ys.mean(), n_cells)
+    freqs, spec = spectrum(grid, single=True)  # random samples (each peak is zoomed in float64)
+    bin_w = 2.0 * math.pi / grid.span
+    k_lo = max(int(math.ceil(a / bin_w)), 1)
+    k_hi = min(int(math.floor(b / bin_w)), spec.size - 2)
+    if k_hi - k_lo < 2:
+        return []
+    # The octave's bins and one on each side; the kernel's gain divided out: tones and the
+    # floor alike, so the octave's floor is flat.
+    lo = k_lo - 1
+    seg = slice(lo, k_hi + 2)
+    power = np.abs(spec[seg]) ** 2 / tent_gain(freqs[seg], grid.step) ** 2
+    thr = detection_threshold(power[1:-1], false_alarm)
+    peaks = find_peaks(power, 1, power.size - 2, threshold=thr, max_peaks=max_peaks) + lo
+    return [
+        (float(freqs[k] + jacobsen(spec, int(k)) * bin_w), float(power[k - lo] / thr), 2.0 * bin_w)
+        for k in peaks
+    ]
+
+
+def _run(
+    xv: FloatArray, yv: FloatArray, xs_all: FloatArray, m: int
+) -> tuple[FloatArray, FloatArray]:
+    """The ``m`` inputs around the median, in order, with their values (ties at the edges may
+    bring a few more)."""
     n = xv.size
-    m = min(n, window)
-    while True:
-        start = (n - m) // 2
-        if x_sorted is not None:  # ties at the edges may bring a few more
-            edges = x_sorted[start], x_sorted[start + m - 1]
-            part = np.flatnonzero((xv >= edges[0]) & (xv <= edges[1]))
-        else:
-            part = np.argpartition(xv, [start, start + m - 1])[start : start + m]
-        part = part[np.argsort(xv[part], kind="stable")]  # the m inputs around the median
-        xs, ys = xv[part], yv[part]
-        span = float(xs[-1] - xs[0])
-        if span <= 0:
-            return None
-        want = 2.0 * w_hi * span / math.pi  # two cells per half period of w_hi (tent kernel)
-        if want <= MAX_SCAN_CELLS or m <= 256:
-            return xs, ys, want
-        m //= 2  # a wider band than one grid holds: a shorter window, coarser bins
+    m = min(n, m)
+    if m == n:
+        order = np.argsort(xv, kind="stable")
+        return xv[order], yv[order]
+    start = (n - m) // 2
+    lo, hi = xs_all[start], xs_all[start + m - 1]
+    part = np.flatnonzero((xv >= lo) & (xv <= hi))
+    part = part[np.argsort(xv[part], kind="stable")]
+    return xv[part], yv[part]
 
 
 def _zoom(x: FloatArray, y: FloatArray, w_c: float, half: float) -> Peak:

@@ -2,25 +2,50 @@
 (they do not), and so how high a spectral search may look.
 
 :func:`sampling_interval` tells the two apart from the gaps between sorted inputs;
-:func:`search_limit` and :func:`search_band` turn the gaps into the highest frequency worth
-searching. :func:`quantiles` is the order statistic they (and the detection thresholds of
-``bench.lib.peaks``) take over millions of values. Part of ``bench.lib.dsp``, which re-exports it.
+:func:`search_limit` and :func:`search_band` give the highest frequency worth searching: the
+Nyquist frequency of regular samples; for random samples the lower of what their stored
+precision resolves (:func:`input_quantum`) and what a scan of bounded cost can still test at
+the noise level a tone must beat (:func:`scan_limit`). :func:`quantiles` is the order statistic
+the detection thresholds of ``bench.lib.peaks`` take over millions of values. Part of
+``bench.lib.dsp``, which re-exports it.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from bench.lib.grid import FloatArray
 
-__all__ = ["CLOSE_SHARE", "quantiles", "sampling_interval", "search_band", "search_limit"]
+__all__ = [
+    "SCAN_CELLS",
+    "input_quantum",
+    "quantiles",
+    "sampling_interval",
+    "scan_limit",
+    "search_band",
+    "search_limit",
+]
 
-#: Random samples: a frequency is searched while at least this share of the gaps between
-#: neighbouring samples is under half its period (``w_max = pi / g``, ``g`` that quantile).
-CLOSE_SHARE = 0.01
+#: The most cells one FFT of the coarse scan of random samples holds (``bench.lib.highband``):
+#: its cost per octave of the band, and with it how high the scan reaches (:func:`scan_limit`).
+SCAN_CELLS = 2**18
+
+
+def __getattr__(name: str) -> Any:
+    if name == "CLOSE_SHARE":  # the gap-quantile rule's constant, gone in 0.4.0
+        warnings.warn(
+            "bench.lib.sampling.CLOSE_SHARE is unused since 0.4.0: random samples are searched "
+            "up to scan_limit() or input_quantum()'s limit, not a gap quantile",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return 0.01
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def sampling_interval(x: npt.ArrayLike) -> float | None:
@@ -83,28 +108,75 @@ def quantiles(a: npt.ArrayLike, qs: tuple[float, ...]) -> list[float]:
     return out
 
 
-def search_limit(x: npt.ArrayLike) -> tuple[float, str]:
+def input_quantum(x_sorted: FloatArray) -> float:
+    """The finest step the inputs can resolve: the spacing of their stored precision at the
+    largest magnitude (float32 where every input is a float32 value, else float64), or the
+    lattice they lie on where it is coarser (every gap a whole multiple of the smallest, as
+    whole seconds are). A frequency above ``pi`` over it cannot be told from its alias."""
+    xv = np.asarray(x_sorted, dtype=np.float64)
+    top = float(max(abs(xv[0]), abs(xv[-1])))
+    single = bool(np.array_equal(xv, xv.astype(np.float32)))
+    q = float(np.spacing(np.float32(top) if single else top))
+    gaps = np.diff(xv)
+    gaps = gaps[gaps > 0]
+    if gaps.size:
+        g0 = float(gaps.min())
+        if g0 > q:
+            steps = gaps / g0
+            if float(np.max(np.abs(steps - np.rint(steps)))) < 1e-6:
+                q = g0
+    return q
+
+
+def scan_limit(n: int, span: float, false_alarm: float = 1e-6, cells: int = SCAN_CELLS) -> float:
+    """The highest angular frequency the coarse scan (``bench.lib.highband``) searches in ``n``
+    random samples over ``span``, at ``cells`` cells per FFT.
+
+    The scan puts a window of ``m`` consecutive samples (span about ``m span / n``) on a grid
+    of two cells per half period of the octave's top frequency ``w``, so at ``w`` it can hold
+    ``m = cells pi n / (2 w span)`` samples. A tone of amplitude ``A`` in noise of variance
+    ``s^2`` peaks at ``m A^2 / 4`` in that periodogram, over a floor of ``s^2 + A^2 / 4`` (at
+    random positions a tone also leaves about ``A^2 / 4`` under every bin): ``m / 3`` floors
+    for a tone whose power equals the noise's (it carries half of the variance not yet
+    explained). It passes the false-alarm test over the grid's bins while
+    ``m / 3 >= ln(cells / false_alarm)``. The band ends where the window falls to that ``m``:
+    above it such a tone could no longer be told from noise at this cost. It grows with
+    ``n``, and with the cost (``cells``) spent per octave.
+    """
+    if n < 2 or not span > 0:
+        return 0.0
+    m_min = 3.0 * math.log(cells / false_alarm)
+    return cells * math.pi * n / (2.0 * span * m_min)
+
+
+def search_limit(x: npt.ArrayLike, false_alarm: float = 1e-6) -> tuple[float, str]:
     """The highest angular frequency the samples ``x`` resolve, and the rule that set it.
 
     Regular samples: their Nyquist frequency ``pi / dt`` ("nyquist"); anything above it is an
-    alias of something below. Random samples have no such limit (their gaps vary, so no
-    frequency aliases onto another); the search then stops where fewer than ``CLOSE_SHARE``
-    of the gaps between neighbouring samples are under half a period ("gaps"), far above the
-    mean rate's Nyquist frequency (about 100 times for uniform random samples).
+    alias of something below. Random samples alias nothing below ``pi`` over their stored
+    precision (:func:`input_quantum`, "resolution"); far below that, a search of bounded cost
+    can no longer tell a tone as strong as the noise from the noise (:func:`scan_limit`,
+    "scan", at ``false_alarm``): the lower of the two.
     """
-    w, rule, _ = search_band(x)
+    w, rule, _ = search_band(x, false_alarm=false_alarm)
     return w, rule
 
 
-def search_band(x: npt.ArrayLike, presorted: bool = False) -> tuple[float, str, float | None]:
+def search_band(
+    x: npt.ArrayLike, presorted: bool = False, false_alarm: float = 1e-6
+) -> tuple[float, str, float | None]:
     """:func:`search_limit` and :func:`sampling_interval` from one sort of ``x`` (none if
     ``presorted``) and one partial sort of its gaps: the limit, its rule, and the sampling
     interval of regular samples (``None`` for random ones)."""
-    gaps = _gaps(x, presorted)
+    xv = np.asarray(x, dtype=np.float64).reshape(-1)
+    xs = xv if presorted else np.sort(xv)
+    gaps = _gaps(xs, presorted=True)
     if gaps.size < 2:
         return 0.0, "too few samples", None
-    close, p5, med = quantiles(gaps, (CLOSE_SHARE, 0.05, 0.5))
+    p5, med = quantiles(gaps, (0.05, 0.5))
     dt = _interval(p5, med)
     if dt is not None:
         return math.pi / dt, "nyquist", dt
-    return (math.pi / close if close > 0 else math.inf), "gaps", None
+    resolved = math.pi / input_quantum(xs)
+    scan = scan_limit(xs.size, float(xs[-1] - xs[0]), false_alarm)
+    return (scan, "scan", None) if scan <= resolved else (resolved, "resolution", None)
