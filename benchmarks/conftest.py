@@ -110,7 +110,10 @@ def pytest_terminal_summary(terminalreporter) -> None:  # pytest hook
         lines.append(f"fft estimate from 10**6 samples: {fft:.3f} s")
     sweep = _per("quick_sweep")
     if sweep is not None:
-        lines.append(f"default quick sweep (python -m bench run --all): {sweep:.0f} s wall")
+        from .test_bench_speed import SWEEP_BUSY
+
+        busy = f"; {SWEEP_BUSY[0]}" if SWEEP_BUSY[0] else ""
+        lines.append(f"default quick sweep (python -m bench run --all): {sweep:.0f} s wall{busy}")
     if lines:
         terminalreporter.section("periodic-bench speed figures")
         for line in lines:
