@@ -40,7 +40,7 @@ class FinerLayer(SineLayer):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         z = self.linear(x)
-        return torch.sin(self.w0 * (z.detach().abs() + 1.0) * z)
+        return torch.sin(self.w0.to(z.dtype) * (z.detach().abs() + 1.0) * z)
 
 
 def finer(
@@ -71,6 +71,9 @@ class Finer(NetMethod):
     search_space = {"lr": [1e-4, 5e-4, 2e-3, 5e-3], "w0": [10.0, 30.0, 300.0]}
     scale_knob = ScaleKnob("w0", per_unit=1.0, factor=10.0)
     paper_settings = "FINER with the reference's image settings (w0 = 30, Adam 5e-4)"
+    #: Held per member of a stacked model (the layers' ``w0`` buffers; the first bias's scale
+    #: only draws its start): units that differ only in these train as one fleet.
+    fleet_scalars = ("lr", "w0", "hidden_w0", "first_bias_scale")
 
     def __init__(
         self,

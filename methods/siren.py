@@ -32,18 +32,23 @@ from bench.kit.netmethod import NetMethod
 
 
 class SineLayer(nn.Module):
-    """``sin(w0 (W x + b))`` with the SIREN initialisation; ``first`` picks the first-layer rule."""
+    """``sin(w0 (W x + b))`` with the SIREN initialisation; ``first`` picks the first-layer rule.
+
+    ``w0`` is a buffer (float64, cast to the activations' dtype: the same product, bit for bit,
+    as a Python float's), so that networks of different ``w0`` share one stacked model, each
+    member its own ``w0`` (a fleet, ``bench.engine.plan.fleets``)."""
 
     def __init__(self, n_in: int, n_out: int, w0: float, first: bool) -> None:
         super().__init__()
-        self.w0 = float(w0)
+        self.register_buffer("w0", torch.tensor(float(w0), dtype=torch.float64))
         self.linear = nn.Linear(n_in, n_out)
-        bound = 1.0 / n_in if first else math.sqrt(6.0 / n_in) / self.w0
+        bound = 1.0 / n_in if first else math.sqrt(6.0 / n_in) / float(w0)
         with torch.no_grad():
             self.linear.weight.uniform_(-bound, bound)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.sin(self.w0 * self.linear(x))
+        z = self.linear(x)
+        return torch.sin(self.w0.to(z.dtype) * z)
 
 
 def siren(
@@ -83,6 +88,9 @@ class Siren(NetMethod):
     scale_knob = ScaleKnob("w0", per_unit=1.0, factor=10.0)
 
     paper_settings = "SIREN with the paper's settings (w0 = 30, Adam 1e-4)"
+    #: Held per member of a stacked model (``SineLayer``'s buffer, Adam's row): units that
+    #: differ only in these train as one fleet.
+    fleet_scalars = ("lr", "w0", "hidden_w0")
 
     def __init__(
         self,

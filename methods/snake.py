@@ -58,6 +58,9 @@ class SnakeMLP(NetMethod):
     )
     #: The declared tuning grid (``bench.engine.tuning``): learning rate and the initial a.
     search_space = {"lr": [1e-4, 3e-4, 1e-3, 3e-3], "a_init": ["periodic", 1.0, 30.0]}
+    #: ``a_init`` only sets the learnable ``a``'s first value: units that differ in it and the
+    #: learning rate train as one fleet.
+    fleet_scalars = ("lr", "a_init")
     #: ``sin^2(a x)`` oscillates at ``2 a``; the periodic initialisation stays a grid point.
     scale_knob = ScaleKnob("a_init", per_unit=2.0, factor=10.0)
 

@@ -11,11 +11,12 @@ from bench.core import registry
 from bench.engine.execute import execute, unit_records
 from bench.engine.plan import Fleet, RunSpec, drop_done, fleets, plan
 
-#: Small networks on short runs; the learning rate differs between members (a per-member
-#: scalar), the width is a shape: the last unit cannot join the others' stack.
+#: Small networks on short runs; the learning rate and ``w0`` differ between members
+#: (per-member scalars: Adam's rows, ``SineLayer``'s buffer), the width is a shape: the last
+#: unit cannot join the others' stack.
 _SETS = [
-    ("tone[cycles=1]", (0, 1), {"width": 16, "hidden_layers": 1, "lr": 1e-3}),
-    ("tone[cycles=3]", (0, 2), {"width": 16, "hidden_layers": 1, "lr": 3e-4}),
+    ("tone[cycles=1]", (0, 1), {"width": 16, "hidden_layers": 1, "lr": 1e-3, "w0": 30.0}),
+    ("tone[cycles=3]", (0, 2), {"width": 16, "hidden_layers": 1, "lr": 3e-4, "w0": 300.0}),
     ("tone[cycles=10]", (1,), {"width": 12, "hidden_layers": 1, "lr": 1e-3}),
 ]
 
@@ -117,3 +118,23 @@ def test_the_original_learner_trains_a_familys_units_of_one_dtype_in_one_tensor(
         _same(a, b)
     assert [r["time"].get("fleet_units") for r in inside] == [3, 3, 3, 3, None]
     assert inside[0]["metrics"] != inside[2]["metrics"]
+
+
+@pytest.mark.parametrize(
+    ("method", "scalars"),
+    [("siren", [{"w0": 30.0, "lr": 1e-3}, {"w0": 90.0, "hidden_w0": 10.0, "lr": 3e-4}]),
+     ("snake", [{"a_init": "periodic", "lr": 1e-3}, {"a_init": 30.0, "lr": 3e-3}]),
+     ("finer", [{"w0": 30.0, "lr": 5e-4}, {"w0": 300.0, "lr": 2e-3}])],
+)  # fmt: skip
+def test_members_of_other_scalars_share_one_stack(method: str, scalars: list[dict]) -> None:
+    """What a tuned network sets per task family (SIREN's and FINER's ``w0``, Snake's start of
+    ``a``) does not split a fleet: the members share one stack and record as alone."""
+    units = [
+        RunSpec(method, t, (0, 1), tuning={"params": {"width": 12, **p}, "steps": 400})
+        for t, p in zip(("tone[cycles=1]", "tone[cycles=3]"), scalars, strict=True)
+    ]
+    inside = execute(Fleet(tuple(units), "family:tone"))
+    alone = [r for u in units for r in execute(u)]
+    for a, b in zip(inside, alone, strict=True):
+        _same(a, b)
+    assert [r["time"].get("fleet_units") for r in inside] == [2, 2, 2, 2]
