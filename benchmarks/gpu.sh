@@ -4,7 +4,7 @@
 # Run from the checkout, with the package installed as the README says, on a machine with one
 # CUDA GPU. Everything lands in OUT (kept to a few files):
 #   gpu.txt          the GPU, driver, CUDA and torch versions (and the speed script's errors)
-#   gpu-tests.txt    the GPU-marked tests (tests/test_gpu.py, tests/test_batching.py)
+#   gpu-tests.txt    the GPU-marked tests (tests/test_gpu.py, tests/test_batching.py, tests/test_fleets.py)
 #   speed.json       the original loop, eager on the GPU, against sgd-sin (CUDA graphs, seeds
 #                    batched), and the networks' step time, 1 seed and 20 (benchmarks/speed.py)
 #   full/            records of `bench run --profile full --device cuda --seeds 20`: the networks
@@ -34,7 +34,7 @@ lap() { echo "gpu.sh: $1 ($(( $(date +%s) - start )) s)"; }
 } >"$out/gpu.txt" 2>&1
 lap "environment: $(tail -n 2 "$out/gpu.txt" | tr '\n' ' ')"
 
-timeout 300 "$py" -m pytest -q -m gpu tests/test_gpu.py tests/test_batching.py -p no:cacheprovider >"$out/gpu-tests.txt" 2>&1
+timeout 300 "$py" -m pytest -q -m gpu tests/test_gpu.py tests/test_batching.py tests/test_fleets.py -p no:cacheprovider >"$out/gpu-tests.txt" 2>&1
 lap "GPU tests: $(tail -n 1 "$out/gpu-tests.txt")"
 
 if [ "$device" = cpu ]; then steps=2000; else steps=20000; fi
