@@ -138,3 +138,32 @@ def test_members_of_other_scalars_share_one_stack(method: str, scalars: list[dic
     for a, b in zip(inside, alone, strict=True):
         _same(a, b)
     assert [r["time"].get("fleet_units") for r in inside] == [2, 2, 2, 2]
+
+
+def test_a_member_that_fails_fails_alone() -> None:
+    """A member whose setting breaks the joint fit does not take the others down: the fleet
+    runs its members again one by one, and each records what it would alone."""
+    units = [
+        RunSpec("sgd-sin", "tone[cycles=1]", (0, 1), tuning={"steps": 300}),
+        RunSpec("sgd-sin", "tone[cycles=3]", (0,), tuning={"steps": 300,
+                                                          "params": {"init": "bogus"}}),
+    ]  # fmt: skip
+    inside = execute(Fleet(tuple(units), "family:tone"))
+    alone = [r for u in units for r in execute(u)]
+    assert [r["status"] for r in inside] == ["ok", "ok", "error"]
+    for a, b in zip(inside, alone, strict=True):
+        _same(a, b)
+        assert a["reason"] == b["reason"]
+    assert all("fleet_units" not in r["time"] for r in inside)
+
+
+def test_networks_that_differ_in_a_plain_attribute_do_not_share_a_stack() -> None:
+    """A setting declared a per-member scalar but held as a plain float in the module would
+    run every member as the first: the stack refuses, and the members run alone."""
+    from bench.kit.netmethod import _architecture
+
+    siren = registry.build(registry.METHODS.get("siren"), {"width": 8, "hidden_layers": 1})
+    a, b = siren.network(1), siren.network(1)
+    assert _architecture(a) == _architecture(b)
+    b[0].w0_as_float = 3.0  # what a plugin's layer might keep
+    assert _architecture(a) != _architecture(b)

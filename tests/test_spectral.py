@@ -363,6 +363,20 @@ def test_high_band_peaks_find_a_tone_far_above_the_mean_rate() -> None:
     assert dsp.high_band_peaks(x, noise, 1.0, dsp.search_limit(x)[0]) == []
 
 
+def test_the_scan_covers_the_band_where_samples_cluster() -> None:
+    """Samples in two clusters with a gap between them: each octave's run is the densest run
+    of samples, not one across the gap, so the scan covers the band (the review's case)."""
+    rng = np.random.default_rng(0)
+    n = 10**4
+    x = np.concatenate([rng.uniform(0, 10, n // 2), rng.uniform(90, 100, n // 2)])
+    top = dsp.scan_limit(n, 100.0)
+    for share in (0.05, 0.2):
+        w = share * top
+        y = np.sin(w * x) + rng.normal(0, 0.5, n)
+        peaks = dsp.high_band_peaks(x, y, 200.0, top, x_sorted=np.sort(x))
+        assert peaks and abs(peaks[0].freq - w) < 1.0
+
+
 def test_estimate_tones_reaches_above_its_grid() -> None:
     rng = np.random.default_rng(5)
     n, half = 8192, 50.0

@@ -257,6 +257,9 @@ def execute(spec: RunSpec | Fleet, on_budget: OnBudget | None = None) -> list[di
     members = spec.members if isinstance(spec, Fleet) else (spec,)
     done: dict[int, list[dict[str, Any]]] = {}
     ready: list[tuple[int, _Unit, RunSpec]] = []
+    # Builds and fits in one snapshot, as a unit alone has them: what a build sets (a default
+    # dtype, say) reaches its fit. Each group's run is also undone when it ends, so the next
+    # group starts from the state the builds left.
     with state.restored():
         device.set_threads(spec.threads)
         for j, sp in enumerate(members):
@@ -272,13 +275,34 @@ def execute(spec: RunSpec | Fleet, on_budget: OnBudget | None = None) -> list[di
                 done[j] = unit.records("skipped", why_not)
             else:
                 ready.append((j, unit, sp))
-    for group in _groups(ready):
-        with state.restored():
-            device.set_threads(spec.threads)
-            recs = _run([(u, sp) for _, u, sp in group], on_budget)
-        for j, u, _ in group:
-            done[j], recs = recs[: len(u.seeds)], recs[len(u.seeds) :]
+        for group in _groups(ready):
+            recs = _run_group(group, on_budget)
+            for j, u, _ in group:
+                done[j], recs = recs[: len(u.seeds)], recs[len(u.seeds) :]
     return [r for j in range(len(members)) for r in done[j]]
+
+
+class _FleetFailed(Exception):
+    """A fleet's joint fit raised: its members run again one by one, each as it would alone."""
+
+
+def _run_group(
+    group: list[tuple[int, _Unit, RunSpec]], on_budget: OnBudget | None
+) -> list[dict[str, Any]]:
+    """The records of one group: trained as one; where a fleet's joint fit fails (one member's
+    bad setting, or a stack too large for memory), each member again on its own, freshly
+    built; where the harness itself fails, records that say so (the other groups keep theirs)."""
+    units = [(u, sp) for _, u, sp in group]
+    try:
+        with state.restored():
+            device.set_threads(units[0][1].threads)
+            return _run(units, on_budget)
+    except _FleetFailed:
+        pass
+    except Exception as exc:  # never lose the records of the groups that finished
+        status, reason = _classify_exception(exc)
+        return [r for u, _ in units for r in u.records(status, f"harness failed: {reason}")]
+    return [r for _, sp in units for r in execute(sp, on_budget)]
 
 
 #: Units trained as one: each with the spec it was built from.
@@ -292,7 +316,10 @@ def _groups(ready: list[tuple[int, _Unit, RunSpec]]) -> list[list[tuple[int, _Un
     groups: dict[Any, list[tuple[int, _Unit, RunSpec]]] = {}
     for j, unit, sp in ready:
         key_of = getattr(unit.method, "fleet_key", None)
-        shape = key_of(unit.views[0]) if callable(key_of) and len(ready) > 1 else None
+        try:
+            shape = key_of(unit.views[0]) if callable(key_of) and len(ready) > 1 else None
+        except Exception:  # a key that cannot be made: the unit trains alone, as it would
+            shape = None
         if shape is None:
             groups[("alone", j)] = [(j, unit, sp)]
             continue
@@ -332,6 +359,8 @@ def _run(group: _Group, on_budget: OnBudget | None) -> list[dict[str, Any]]:
         sync()
         fit_seconds = time.perf_counter() - t0
     except Exception as exc:
+        if len(group) > 1 and _classify_exception(exc)[0] != "timeout":
+            raise _FleetFailed from exc
         return _fit_failed(group, log, exc, time.perf_counter() - t0)
     finally:
         device.release(spec.device)

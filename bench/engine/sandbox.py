@@ -200,8 +200,8 @@ class Sandbox:
             proc.stdin.flush()
         except BrokenPipeError:
             raise ChildDied(self._death(proc)) from None
-        stop = None if limit is None else self._sent + limit
-        budget: float | None = None
+        hard = None if limit is None else self._sent + limit
+        stop, budget = hard, None
         while True:
             try:
                 answer = json.loads(self._read_line(proc, stop))
@@ -210,9 +210,13 @@ class Sandbox:
             if "budget" not in answer:
                 self._sent = None
                 return answer["records"], answer["seconds"]
+            # Each group of a fleet tells its own budget as its fit starts: the backstop
+            # follows the latest one; --timeout stays a limit on the whole unit.
             backstop = time.monotonic() + answer["budget"] * BUDGET_GRACE + BUDGET_SLACK_S
-            if stop is None or backstop < stop:
+            if hard is None or backstop < hard:
                 stop, budget = backstop, float(answer["budget"])
+            else:
+                stop, budget = hard, None
 
     def _read_line(self, proc: subprocess.Popen[bytes], deadline: float | None) -> bytes:
         """The child's next answer line, waiting at most until ``deadline`` (monotonic)."""

@@ -36,7 +36,7 @@ Chunks = Iterable[tuple[np.ndarray, np.ndarray]]
 
 def _step_scales(lr: float | Sequence[float], n: int, budget: Budget) -> list[float]:
     """Each seed's ``-lr * 2 / batch``, as the scalar step of one seed would compute it."""
-    rates = [float(lr)] * n if isinstance(lr, int | float) else [float(v) for v in lr]
+    rates = [float(lr)] * n if np.ndim(lr) == 0 else [float(v) for v in lr]  # type: ignore[arg-type, union-attr]
     if len(rates) != n:
         raise ValueError(f"{len(rates)} learning rates for {n} seeds")
     return [-r * 2.0 / budget.batch_size for r in rates]
@@ -92,13 +92,23 @@ def sgd_sin_torch(
     :class:`bench.kit.graphs.GraphWindow`), eager otherwise. Returns the final ``w`` as numpy."""
     w = torch.tensor(list(w0), dtype=getattr(torch, dtype), device=device)
     loss = torch.zeros_like(w)  # the batch loss of the latest step
-    scale = torch.tensor(_step_scales(lr, w.numel(), budget), dtype=w.dtype, device=device)
+    scales = _step_scales(lr, w.numel(), budget)
+    # ``add_(g, alpha=s)`` as for one step size (fused, one rounding), once per distinct step
+    # size; the other seeds get ``alpha * 0`` there, which leaves them exactly as they were.
+    groups = [
+        (s, torch.tensor([v == s for v in scales], device=device)) for s in dict.fromkeys(scales)
+    ]
 
     def one_step(x: torch.Tensor, y: torch.Tensor) -> None:
         arg = w[:, None] * x
         r = torch.sin(arg) - y
         loss.copy_((r * r).mean(dim=1))
-        w.add_((r * torch.cos(arg) * x).sum(dim=1) * scale)
+        grad = (r * torch.cos(arg) * x).sum(dim=1)
+        if len(groups) == 1:
+            w.add_(grad, alpha=groups[0][0])
+            return
+        for s, rows in groups:
+            w.add_(torch.where(rows, grad, torch.zeros_like(grad)), alpha=s)
 
     window = GraphWindow(one_step, LOG_EVERY, graphs, device, [w, loss], log)
     step = 0

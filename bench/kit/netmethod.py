@@ -114,6 +114,8 @@ class NetMethod(Tunable, SeedBatchMethod):
         for method, seed in zip(methods, job.seeds, strict=True):
             torch.manual_seed(seed)
             models.append(method.network(n_out))
+        if len({id(m) for m in methods}) > 1:
+            _check_one_architecture(models)
         return train_seeds(
             models,
             *job,
@@ -130,8 +132,13 @@ class NetMethod(Tunable, SeedBatchMethod):
     @classmethod
     def joins_fleets(cls) -> bool:
         """Whether units of this method may train as one stacked model (``bench.engine.plan.
-        fleets``): not for a subclass that trains its own way (overrides ``_descend``)."""
-        return cls._descend is NetMethod._descend
+        fleets``): not for a subclass that trains its own way (overrides ``_descend``,
+        ``fit_seeds`` or ``fit``)."""
+        return (
+            cls._descend is NetMethod._descend
+            and cls.fit_seeds is SeedBatchMethod.fit_seeds
+            and cls.fit is SeedBatchMethod.fit
+        )
 
     @staticmethod
     def fit_fleet(
@@ -179,3 +186,40 @@ class NetMethod(Tunable, SeedBatchMethod):
 
     def representation(self, x: np.ndarray) -> np.ndarray:
         return self.net_.encoder(x)
+
+
+def _architecture(model: nn.Module) -> tuple[Any, ...]:
+    """What a stacked model takes from its first member for all: every module's type and
+    plain attributes (a Python float in a forward pass, say), and every tensor's name, shape
+    and dtype."""
+    modules = tuple(
+        (
+            name,
+            type(m).__qualname__,
+            tuple(
+                sorted(
+                    (k, repr(v))
+                    for k, v in vars(m).items()
+                    if not k.startswith("_") and k != "training" and not isinstance(v, torch.Tensor)
+                )
+            ),
+        )  # fmt: skip
+        for name, m in model.named_modules()
+    )
+    tensors = tuple(
+        (name, tuple(t.shape), t.dtype)
+        for name, t in [*model.named_parameters(), *model.named_buffers()]
+    )
+    return modules, tensors
+
+
+def _check_one_architecture(models: Sequence[nn.Module]) -> None:
+    """Refuse to stack networks that differ in more than their tensors' values: the stack
+    would run every member as the first (a ``fleet_scalars`` entry held as a plain float)."""
+    first = _architecture(models[0])
+    for i, model in enumerate(models[1:], start=1):
+        if _architecture(model) != first:
+            raise ValueError(
+                f"fleet member {i} builds another architecture than member 0 (a setting in "
+                "fleet_scalars that is not a parameter or buffer?): they cannot share a stack"
+            )

@@ -76,9 +76,15 @@ __all__ = [
 
 def __getattr__(name: str) -> Any:
     if name == "CLOSE_SHARE":  # deprecated with the rule that used it (bench.lib.sampling)
-        from bench.lib import sampling
+        import warnings
 
-        return sampling.__getattr__(name)
+        warnings.warn(
+            "bench.lib.dsp.CLOSE_SHARE is unused since 0.4.0: random samples are searched up "
+            "to scan_limit() or input_quantum()'s limit, not a gap quantile",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return 0.01
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

@@ -52,14 +52,15 @@ def high_band_peaks(
 ) -> list[Peak]:
     """Significant tones between ``w_lo`` and ``w_hi`` in random samples, coarse to fine.
 
-    1. **Coarse**, one octave ``[a, 2a]`` at a time from ``w_lo``: the run of consecutive
-       samples around the median input whose span ``l`` puts two cells per half period of
-       ``2a`` on a grid of ``cells`` cells (all samples where they fit, at most ``window``),
-       spread on that grid (:func:`spread_samples`); its periodogram over the octave has bins
-       ``2 pi / l`` apart. Peaks must clear the false-alarm threshold of the octave's bins at
-       ``false_alarm`` shared among the octaves. Up the band the run halves with each octave:
-       every octave costs one FFT of ``cells``, and a tone as strong as the noise stays
-       detectable up to ``bench.lib.sampling.scan_limit``.
+    1. **Coarse**, one octave ``[a, 2a]`` at a time from ``w_lo``: the densest run of
+       consecutive samples whose span ``l`` puts two cells per half period of ``2a`` on a grid
+       of ``cells`` cells (all samples where they fit, at most ``window``; as many as the
+       mean density allows, fewer where the run is sparser), spread on that grid
+       (:func:`spread_samples`); its periodogram over the octave has bins ``2 pi / l`` apart.
+       Peaks must clear the false-alarm threshold of the octave's bins at ``false_alarm``
+       shared among the octaves. Up the band the run halves with each octave: every octave
+       costs one FFT of ``cells``, and a tone as strong as the noise is found about half the
+       time at ``bench.lib.sampling.scan_limit``, nearly always an octave below.
     2. **Fine**: each peak is shifted to zero on all samples (``y exp(-i w_c x)``) and the few
        coarse bins around it are resolved by one small complex FFT over the whole span, bins
        ``2 pi / L`` apart, interpolated by :func:`jacobsen`: well inside the basin of a
@@ -71,12 +72,13 @@ def high_band_peaks(
     """
     xv = np.asarray(x, dtype=np.float64).reshape(-1)
     yv = np.asarray(y, dtype=np.float64).reshape(-1)
-    if xv.size < 16 or not w_hi > w_lo or not w_lo > 0 or not math.isfinite(w_hi):
+    if xv.size < 16 or not w_hi > w_lo or not math.isfinite(w_hi):
         return []
     xs_all = np.sort(xv) if x_sorted is None else x_sorted
     span = float(xs_all[-1] - xs_all[0])
     if not span > 0:
         return []
+    w_lo = max(float(w_lo), 2.0 * math.pi / span)  # the first bin of the whole span
     n_oct = max(1, int(math.ceil(math.log2(w_hi / w_lo))))
     per_octave = false_alarm / n_oct
     limit = xv.size if window is None else min(int(window), xv.size)
@@ -103,13 +105,22 @@ def _octave(
     false_alarm: float,
     max_peaks: int,
 ) -> list[tuple[float, float, float]]:
-    """The significant peaks between ``a`` and ``b`` in the periodogram of the ``m`` samples
-    around the median input: (frequency, power over the threshold, half-width to zoom)."""
-    xs, ys = _run(xv, yv, xs_all, m)
-    l_run = float(xs[-1] - xs[0])
-    if not l_run > 0:
-        return []
-    want = 2.0 * b * l_run / math.pi  # two cells per half period of b (tent kernel)
+    """The significant peaks between ``a`` and ``b`` in the periodogram of a run of ``m``
+    consecutive samples (:func:`_run`), fewer where even the densest run of ``m`` spans more
+    than ``cells`` hold at ``b``: (frequency, power over the threshold, half-width to zoom)."""
+    while True:  # the run's own span, not the mean density, decides whether its grid fits
+        xs, ys = _run(xv, yv, xs_all, m)
+        l_run = float(xs[-1] - xs[0])
+        if not l_run > 0:
+            return []
+        want = 2.0 * b * l_run / math.pi  # two cells per half period of b (tent kernel)
+        if want <= cells or m <= 16:
+            break
+        m = max(16, min(m - 1, int(m * cells / want)))  # sparser here than on average
+    if want > cells:  # even 16 samples span more than the grid holds at b: cover what it can
+        b = cells * math.pi / (2.0 * l_run)
+        if not b > a:
+            return []
     n_cells = int(min(cells, 1 << (max(int(math.ceil(want)), 2) - 1).bit_length()))
     grid = spread_samples(xs, ys - ys.mean(), n_cells)
     freqs, spec = spectrum(grid, single=True)  # random samples (each peak is zoomed in float64)
@@ -134,14 +145,13 @@ def _octave(
 def _run(
     xv: FloatArray, yv: FloatArray, xs_all: FloatArray, m: int
 ) -> tuple[FloatArray, FloatArray]:
-    """The ``m`` inputs around the median, in order, with their values (ties at the edges may
-    bring a few more)."""
+    """The densest ``m`` consecutive inputs (the shortest span ``m`` sorted inputs cover), in
+    order, with their values (ties at the edges may bring a few more): where the samples
+    cluster, a run inside a cluster rather than one across a gap."""
     n = xv.size
     m = min(n, m)
-    if m == n:
-        order = np.argsort(xv, kind="stable")
-        return xv[order], yv[order]
-    start = (n - m) // 2
+    spans = xs_all[m - 1 :] - xs_all[: n - m + 1]
+    start = int(np.argmin(spans))
     lo, hi = xs_all[start], xs_all[start + m - 1]
     part = np.flatnonzero((xv >= lo) & (xv <= hi))
     part = part[np.argsort(xv[part], kind="stable")]

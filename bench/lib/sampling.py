@@ -135,17 +135,17 @@ def scan_limit(n: int, span: float, false_alarm: float = 1e-6, cells: int = SCAN
     The scan puts a window of ``m`` consecutive samples (span about ``m span / n``) on a grid
     of two cells per half period of the octave's top frequency ``w``, so at ``w`` it can hold
     ``m = cells pi n / (2 w span)`` samples. A tone of amplitude ``A`` in noise of variance
-    ``s^2`` peaks at ``m A^2 / 4`` in that periodogram, over a floor of ``s^2 + A^2 / 4`` (at
-    random positions a tone also leaves about ``A^2 / 4`` under every bin): ``m / 3`` floors
-    for a tone whose power equals the noise's (it carries half of the variance not yet
-    explained). It passes the false-alarm test over the grid's bins while
-    ``m / 3 >= ln(cells / false_alarm)``. The band ends where the window falls to that ``m``:
-    above it such a tone could no longer be told from noise at this cost. It grows with
+    ``s^2`` peaks at ``m A^2 / 4`` in that periodogram, over a floor of ``s^2 + A^2 / 2`` (at
+    random positions a tone leaves its whole power under every bin): ``m / 4`` floors for a
+    tone whose power equals the noise's (it carries half of the variance not yet explained).
+    The band ends where the run falls to ``m = 4 ln(cells / false_alarm)``: there such a tone
+    reaches the false-alarm threshold of the octave's bins, and is found about half the time;
+    an octave lower the run is twice as long, and it is found nearly always. It grows with
     ``n``, and with the cost (``cells``) spent per octave.
     """
-    if n < 2 or not span > 0:
+    if n < 2 or not span > 0 or not math.isfinite(span):
         return 0.0
-    m_min = 3.0 * math.log(cells / false_alarm)
+    m_min = 4.0 * math.log(cells / false_alarm)
     return cells * math.pi * n / (2.0 * span * m_min)
 
 
@@ -177,6 +177,8 @@ def search_band(
     dt = _interval(p5, med)
     if dt is not None:
         return math.pi / dt, "nyquist", dt
+    if not (math.isfinite(xs[0]) and math.isfinite(xs[-1])):
+        return 0.0, "non-finite inputs", None
     resolved = math.pi / input_quantum(xs)
     scan = scan_limit(xs.size, float(xs[-1] - xs[0]), false_alarm)
     return (scan, "scan", None) if scan <= resolved else (resolved, "resolution", None)
