@@ -23,6 +23,7 @@ from bench.builtin.methods.seasonal_naive import SeasonalNaive
 from bench.builtin.methods.time2vec import Time2Vec, Time2VecMLP
 from bench.builtin.methods.ucm import UCMForecast
 from bench.builtin.methods.xsin2 import XSin2, XSin2MLP
+from netfit import adam_fit
 from torch import nn
 
 from bench import Budget, Logger, Task, TaskView
@@ -30,13 +31,8 @@ from bench.kit.nn import mlp
 
 
 def _fit(net: nn.Module, x: torch.Tensor, y: torch.Tensor, steps: int, lr: float) -> float:
-    """Full-batch Adam; the final training MSE."""
-    opt = torch.optim.Adam(net.parameters(), lr=lr)
-    for _ in range(steps):
-        opt.zero_grad()
-        loss = ((net(x) - y) ** 2).mean()
-        loss.backward()
-        opt.step()
+    """Full-batch Adam (``netfit.adam_fit``); the training MSE after the last step."""
+    adam_fit(net, x, y, steps, lr)
     with torch.no_grad():
         return float(((net(x) - y) ** 2).mean())
 
