@@ -1,4 +1,4 @@
-"""Command line: ``python -m bench list|run|tune|report|landscape|export|merge``.
+"""Command line: ``python -m bench list|run|tune|report|landscape|export|merge|publish``.
 
 This module parses (``bench.cliparser``), calls the application layer (``bench.app``), prints
 what it returns and turns exceptions into exit codes; the work is done there. Every user error
@@ -205,6 +205,42 @@ def cmd_landscape(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_publish(args: argparse.Namespace) -> int:
+    from bench.app.publish import (
+        PublishFailed,
+        plan_publish,
+        publish,
+        update_results_readme,
+        write_folder_report,
+    )
+
+    if args.table:
+        _err(f"publish: wrote {update_results_readme(args.results)}")
+        return 0
+    plan = plan_publish(
+        args.results,
+        only=args.only,
+        device=args.device,
+        resume=args.resume,
+        jobs=args.jobs,
+        dry_run=args.dry_run,
+    )
+    _err(plan.summary)
+    if args.dry_run:
+        for line in plan.lines():
+            print(line)
+        return 0
+    try:
+        outcomes = publish(plan, say=_err, report=write_folder_report)
+    except PublishFailed as exc:
+        _err(f"error: {exc}")
+        return EXIT_FAILED_RUNS
+    for o in outcomes:
+        for line in o.lines:
+            print(f"{o.folder.name}: {o.state}: {line}")
+    return 0
+
+
 COMMANDS = {
     "list": cmd_list,
     "run": cmd_run,
@@ -213,6 +249,7 @@ COMMANDS = {
     "tune": cmd_tune,
     "export": cmd_export,
     "merge": cmd_merge,
+    "publish": cmd_publish,
 }
 
 
@@ -225,6 +262,10 @@ _RESUME_HINT = {
     "tune": (
         ": every finished trial is in records.jsonl; run the same command again and the tune "
         "resumes where it stopped"
+    ),
+    "publish": (
+        ": every finished run is in runs/publish/FOLDER/; run the same command with --resume "
+        "to finish the rest"
     ),
 }
 

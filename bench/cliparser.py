@@ -287,8 +287,36 @@ LIST = Command(
         help="default all"),),
 )  # fmt: skip
 
+PUBLISH = Command(
+    "publish",
+    "remake the published folders of results/ from the publication plan",
+    "Run the publication plan (results/plan.toml): for each folder, its commands into "
+    "runs/publish/FOLDER/, then check that every record came from this checkout's commit and "
+    "code, then replace results/FOLDER with the records, report, plots and README (and the "
+    "folder's block in results/FINDINGS.md). Refuses a working tree with uncommitted changes to "
+    "code a run executes (exit code 2). A folder's records come from one commit: an interrupted "
+    "publish goes on with --resume at the same commit.",
+    (
+        _o("--only", nargs="+", metavar="FOLDER", help="these folders of the plan (default: all)"),
+        _o("--device", choices=["cpu", "cuda"], default=None,
+           help="only the folders that run on this device kind (default: those this machine "
+           "can run: cpu, and cuda where torch sees a GPU)"),
+        _o("--resume", action="store_true",
+           help="go on with the records an interrupted publish left in runs/publish/FOLDER/"),
+        _o("--jobs", type=int, default=None, help="workers, passed to each command that does "
+           "not set its own"),
+        _o("--results", type=Path, default=Path("results"),
+           help="the results folder holding plan.toml (default: results)"),
+        _o("--dry-run", action="store_true",
+           help="print the plan (folders, devices, commands, what each holds now); run nothing"),
+        _o("--table", action="store_true",
+           help="only regenerate the plan's table in results/README.md (after editing the "
+           "plan); run nothing"),
+    ),
+)  # fmt: skip
+
 #: Every subcommand, in the order ``--help`` lists them.
-COMMANDS = (LIST, RUN, TUNE, EXPORT, MERGE, REPORT, LANDSCAPE)
+COMMANDS = (LIST, RUN, TUNE, EXPORT, MERGE, REPORT, LANDSCAPE, PUBLISH)
 
 
 def build_parser() -> argparse.ArgumentParser:

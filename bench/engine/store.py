@@ -20,7 +20,6 @@ import json
 import math
 import os
 import platform
-import subprocess
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from bench.core import record
+from bench.engine.provenance import code_hash, git_commit, source_commit
 
 RECORDS = "records.jsonl"
 #: A published folder may keep its records gzipped; they are read before ``records.jsonl``
@@ -295,22 +295,6 @@ def warn_skipped(problems: list[BadLine], limit: int = 10) -> None:
 _ENV_CACHE: dict[str, Any] | None = None
 
 
-def git_commit() -> str | None:
-    root = Path(__file__).resolve().parent.parent
-    git = ["git", "-C", str(root)]
-    try:
-        out = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True,
-                             timeout=5)  # fmt: skip
-        if out.returncode != 0:
-            return None
-        # Published results are data, not code: rewriting them does not dirty the commit.
-        status = [*git, "status", "--porcelain", "--untracked-files=no", "--", ".", ":!results"]
-        dirty = subprocess.run(status, capture_output=True, text=True, timeout=5).stdout.strip()
-        return out.stdout.strip() + ("-dirty" if dirty else "")
-    except (OSError, subprocess.SubprocessError):
-        return None
-
-
 def _cpu_name() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -333,6 +317,10 @@ def environment(device: str) -> dict[str, Any]:
         _ENV_CACHE = {
             "bench_version": __version__,
             "git_commit": git_commit(),
+            # The code that ran, hashed from its files, and the commit a copy without (or with
+            # a stale) .git was taken from: what `bench publish` checks (engine.provenance).
+            "code_hash": code_hash(),
+            **({"source_commit": source_commit()} if source_commit() else {}),
             "python": platform.python_version(),
             "numpy": np.__version__,
             "scipy": scipy.__version__,

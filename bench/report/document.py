@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.core.naming import natural_key
+from bench.engine.provenance import record_commit
 from bench.engine.store import BadLine
 from bench.report.competition import NOTES_TITLE, compete, competition_tables
 from bench.report.cost_tables import aggregate_table, cost_table
@@ -118,7 +119,7 @@ def provenance(records: Sequence[dict[str, Any]], sources: Sequence[Path]) -> li
     n_m = len({r["method"] for r in records})
     n_t = len({r["task"] for r in records})
     profiles = sorted({str(r.get("profile")) for r in records})
-    commits = sorted({str((r.get("env") or {}).get("git_commit")) for r in records})
+    commits = sorted({record_commit(r.get("env") or {}) for r in records})
     stamps = sorted(str((r.get("env") or {}).get("timestamp", "")) for r in records)
     commands = sorted({str((r.get("env") or {}).get("command", "")) for r in records} - {""})
     lines = [

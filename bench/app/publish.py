@@ -1,0 +1,507 @@
+"""``bench publish``: the publication plan run, each folder of ``results/`` made from scratch.
+
+The plan (``results/plan.toml``) lists every published folder: the commands that make it (as
+typed after ``python -m bench``), the device kind it needs and what it answers. ``publish``
+runs a folder's commands into a staging folder (``runs/publish/<folder>/``, resumable), checks
+that every record came from this checkout's commit and its code (``bench.engine.provenance``),
+and only then replaces ``results/<folder>`` with the records, their report, plots and README.
+
+Provenance is checked, not explained: a working tree with uncommitted changes to the code is
+refused before anything runs, and a staged folder whose records name another commit, mix
+commits, or carry a code hash other than the commit's is refused before it is published.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.app.errors import UsageError
+from bench.core import defaults
+from bench.engine.provenance import (
+    CodeState,
+    code_state,
+    commit_code_hash,
+    record_commit,
+    source_commit,
+)
+from bench.engine.store import ARCHIVE, MANIFEST, RECORDS, load_records
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib  # type: ignore[no-redef]
+
+PLAN = "plan.toml"
+#: Where a folder's records are made before they are checked and published.
+STAGING = Path(defaults.RUNS_DIR) / "publish"
+#: The commands a plan may name, and the options ``publish`` sets itself.
+COMMANDS = ("run", "tune")
+OWN_OPTIONS = ("--out", "--resume", "--no-report", "--settings", "--dry-run")
+DEVICES = ("cpu", "cuda")
+#: The keys of one folder in the plan.
+KEYS = {"name", "answers", "device", "commands", "earlier"}
+
+
+@dataclass(frozen=True)
+class Earlier:
+    """A folder the plan keeps from an earlier commit for now: which, why, and how to remake
+    it (a GPU folder while no GPU is at hand)."""
+
+    commit: str
+    why: str
+
+
+@dataclass(frozen=True)
+class Folder:
+    """One published folder of the plan."""
+
+    name: str
+    answers: str
+    device: str
+    commands: tuple[str, ...]
+    earlier: Earlier | None = None
+
+    def argv(self, command: str, out: Path, jobs: int | None) -> list[str]:
+        """The arguments of ``python -m bench`` for ``command`` into ``out``."""
+        words = shlex.split(command)
+        extra = ["--out", str(out)]
+        if words[0] == "run":
+            extra += ["--resume", "--no-report"]
+        else:
+            extra += ["--settings", str(out / "tuned.json")]
+        if "--device" not in words:
+            extra += ["--device", self.device]
+        if jobs is not None and "--jobs" not in words:
+            extra += ["--jobs", str(jobs)]
+        return [*words, *extra]
+
+
+def load_plan(path: Path) -> list[Folder]:
+    """The folders of the plan at ``path``, checked: ``UsageError`` naming the folder and what
+    is wrong with it (unknown key, missing field, unknown command or device, an option that
+    ``publish`` sets itself)."""
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UsageError(f"publish: no publication plan at {path}") from None
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise UsageError(f"publish: {path} cannot be read as TOML: {exc}") from None
+    entries = raw.get("folder")
+    if not isinstance(entries, list) or not entries:
+        raise UsageError(f"publish: {path} lists no [[folder]]")
+    folders, seen = [], set()
+    for i, entry in enumerate(entries, 1):
+        folder = _folder(entry, f"{path}, folder {i}")
+        if folder.name in seen:
+            raise UsageError(f"publish: {path} lists {folder.name} twice")
+        seen.add(folder.name)
+        folders.append(folder)
+    return folders
+
+
+def _folder(entry: dict[str, Any], where: str) -> Folder:
+    unknown = sorted(set(entry) - KEYS)
+    if unknown:
+        raise UsageError(f"publish: {where}: unknown key(s) {', '.join(unknown)}")
+    for key in ("name", "answers", "device", "commands"):
+        if key not in entry:
+            raise UsageError(f"publish: {where}: no {key}")
+    name, device = str(entry["name"]), str(entry["device"])
+    if not name or "/" in name or name.startswith("."):
+        raise UsageError(f"publish: {where}: {name!r} is not a folder name")
+    if device not in DEVICES:
+        raise UsageError(f"publish: {name}: device {device!r} is not one of {', '.join(DEVICES)}")
+    commands = entry["commands"]
+    if not isinstance(commands, list) or not commands:
+        raise UsageError(f"publish: {name}: commands must be a non-empty list")
+    for command in commands:
+        words = shlex.split(str(command))
+        if not words or words[0] not in COMMANDS:
+            raise UsageError(
+                f"publish: {name}: {command!r} is not a {' or '.join(COMMANDS)} command"
+            )
+        own = [w for w in words if w.split("=")[0] in OWN_OPTIONS]
+        if own:
+            raise UsageError(f"publish: {name}: {command!r} sets {own[0]}, which publish sets")
+    kinds = {shlex.split(c)[0] for c in commands}
+    if len(kinds) > 1:
+        raise UsageError(f"publish: {name}: one folder holds runs or tuning trials, not both")
+    earlier = None
+    if "earlier" in entry:
+        e = entry["earlier"]
+        if not isinstance(e, dict) or set(e) != {"commit", "why"}:
+            raise UsageError(f"publish: {name}: earlier must be {{commit = ..., why = ...}}")
+        earlier = Earlier(str(e["commit"]), str(e["why"]))
+    return Folder(name, str(entry["answers"]), device, tuple(map(str, commands)), earlier)
+
+
+# -- provenance of a folder's records ----------------------------------------------------------
+
+
+def provenance_problems(
+    records: Sequence[dict[str, Any]], commit: str, hash_of: Callable[[str], str | None]
+) -> list[str]:
+    """Why records made for a publication at ``commit`` cannot be published (empty: they
+    can): they mix commits, name another commit, were made from code with changes, or carry a
+    code hash other than ``commit``'s (``hash_of(commit)``)."""
+    if not records:
+        return ["no records"]
+    by_commit: dict[str, int] = {}
+    for r in records:
+        c = record_commit(r.get("env") or {})
+        by_commit[c] = by_commit.get(c, 0) + 1
+    if len(by_commit) > 1:
+        counts = ", ".join(f"{c[:12]} ({n})" for c, n in sorted(by_commit.items()))
+        return [f"its records mix commits: {counts}"]
+    (named,) = by_commit
+    problems = []
+    expected = hash_of(commit)
+    hashes = {(r.get("env") or {}).get("code_hash") for r in records}
+    dirty = named.endswith("-dirty")
+    if named.removesuffix("-dirty") != commit:
+        problems.append(f"its records name commit {named[:12]}, this checkout is {commit[:12]}")
+    elif None in hashes:
+        problems.append("some records carry no code hash (made before records had one)")
+    elif expected is None:
+        problems.append(f"the code hash of commit {commit[:12]} cannot be computed here")
+    elif hashes != {expected}:
+        found = ", ".join(sorted(str(h) for h in hashes))
+        problems.append(
+            f"the code that ran ({found}) is not commit {commit[:12]}'s ({expected}): it had "
+            "uncommitted changes"
+        )
+    elif dirty:
+        pass  # a stale or missing .git: the hash says the code was the commit's
+    return problems
+
+
+# -- running the plan --------------------------------------------------------------------------
+
+
+@dataclass
+class Outcome:
+    """What ``publish`` did with one folder."""
+
+    folder: Folder
+    state: str  # published, staged, skipped
+    lines: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class PublishPlan:
+    """The folders to publish now, where, and from which commit."""
+
+    results: Path
+    folders: tuple[Folder, ...]
+    skipped: tuple[tuple[Folder, str], ...]
+    commit: str | None
+    resume: bool
+    jobs: int | None
+    write: bool  # False where no git checkout can check the records: stage only
+    changed: tuple[str, ...] = ()  # uncommitted changes to the code (a dry run only)
+
+    @property
+    def summary(self) -> str:
+        where = self.commit[:12] if self.commit else "no commit (not a git checkout: stage only)"
+        names = ", ".join(f.name for f in self.folders) or "nothing"
+        dirty = (
+            f" (with {len(self.changed)} uncommitted change(s) to the code, which publish refuses)"
+            if self.changed
+            else ""
+        )
+        return f"publish: {len(self.folders)} folder(s) from {where}{dirty}: {names}"
+
+    def lines(self) -> list[str]:
+        """The plan in words: each folder, its device, commands and state."""
+        out = []
+        for f in self.folders:
+            out.append(f"{f.name} ({f.device}): {f.answers[:100]}")
+            out += [f"    python -m bench {c}" for c in f.commands]
+            out.append(f"    now: {published_state(self.results / f.name)}")
+            if f.earlier is not None:
+                out.append(f"    earlier: {f.earlier.why}")
+        for f, why in self.skipped:
+            out.append(f"{f.name} ({f.device}): not now, {why}")
+        return out
+
+
+def published_state(folder: Path) -> str:
+    """One line on what ``folder`` holds now: records, commits, or nothing."""
+    if not folder.is_dir():
+        return "not published"
+    envs = _manifest_envs(folder)
+    commits = sorted({record_commit(e)[:12] for e in envs})
+    return f"published from {', '.join(commits) or 'no commit'}"
+
+
+def _manifest_envs(folder: Path) -> list[dict[str, Any]]:
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    return list((manifest.get("environments") or {}).values())
+
+
+def plan_publish(
+    results: Path,
+    only: Sequence[str] | None = None,
+    device: str | None = None,
+    resume: bool = False,
+    jobs: int | None = None,
+    dry_run: bool = False,
+    cuda_present: Callable[[], bool] | None = None,
+) -> PublishPlan:
+    """Which folders of ``results``' plan to publish now and from which commit. Refuses
+    (``UsageError``) a folder name the plan lacks, a device other than cpu or cuda, and, unless
+    ``dry_run``, a checkout with uncommitted changes to the code a run executes."""
+    folders = load_plan(results / PLAN)
+    names = {f.name for f in folders}
+    unknown = sorted(set(only or ()) - names)
+    if unknown:
+        raise UsageError(
+            f"publish: {', '.join(unknown)} not in {results / PLAN} "
+            f"(it lists {', '.join(sorted(names))})"
+        )
+    if device is not None and device not in DEVICES:
+        raise UsageError(f"publish: --device {device!r} is not one of {', '.join(DEVICES)}")
+    chosen, skipped = [], []
+    has_cuda = cuda_present or _cuda_present
+    for f in folders:
+        if only and f.name not in only:
+            continue
+        if device is not None and f.device != device:
+            skipped.append((f, f"it runs on {f.device}, not {device}"))
+        elif f.device == "cuda" and device is None and not has_cuda():
+            skipped.append((f, "it needs a CUDA device, which this machine lacks"))
+        else:
+            chosen.append(f)
+    told = source_commit()
+    if told:
+        # A copy on another machine, told which commit it was taken from: it stages the
+        # records; the checkout checks their code hash against that commit and publishes them.
+        state, write = CodeState(told, ()), False
+    else:
+        state = code_state()
+        write = state.commit is not None
+    if not dry_run and state.changed:
+        shown = ", ".join(state.changed[:5]) + (" ..." if len(state.changed) > 5 else "")
+        raise UsageError(
+            f"publish: the working tree has uncommitted changes to code a run executes "
+            f"({shown}): commit or stash them first"
+        )
+    return PublishPlan(
+        results, tuple(chosen), tuple(skipped), state.commit, resume, jobs, write, state.changed
+    )
+
+
+def _cuda_present() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def publish(
+    plan: PublishPlan,
+    say: Callable[[str], None] = print,
+    runner: Callable[[list[str], dict[str, str]], int] | None = None,
+    report: Callable[[Path], None] | None = None,
+) -> list[Outcome]:
+    """Run each folder of ``plan``: its commands into its staging folder, then the provenance
+    check, then ``results/<folder>`` replaced by the checked records and their report
+    (``report(folder)`` writes it). ``runner(argv, env)`` runs one bench command (default: a
+    child ``python -m bench``) and returns its exit code; a command that fails stops
+    ``publish`` with the folder's records kept in staging for ``--resume``."""
+    run = runner or _run_child
+    outcomes = []
+    for f in plan.folders:
+        stage = STAGING / f.name
+        _prepare_stage(stage, f, plan)
+        for command in f.commands:
+            argv = f.argv(command, stage, plan.jobs)
+            say(f"publish {f.name}: python -m bench {' '.join(shlex.quote(a) for a in argv)}")
+            code = run(argv, {})
+            if code != 0:
+                raise PublishFailed(
+                    f"publish: {f.name}: `python -m bench {command}` exited with {code}; its "
+                    f"records so far are in {stage}: `python -m bench publish --only {f.name} "
+                    "--resume` goes on"
+                )
+        if not plan.write or plan.commit is None:
+            why = (
+                f"copy of commit {plan.commit[:12]}: bring {stage} into that checkout and run "
+                f"`python -m bench publish --only {f.name} --resume` there to check and publish"
+                if plan.commit
+                else "no git checkout here to check them"
+            )
+            outcomes.append(Outcome(f, "staged", [f"records in {stage}; {why}"]))
+            continue
+        outcomes.append(_publish_stage(f, stage, plan, report))
+    if any(o.state == "published" for o in outcomes) and (plan.results / "README.md").is_file():
+        update_results_readme(plan.results)
+    return outcomes
+
+
+class PublishFailed(RuntimeError):
+    """A folder's command failed: its records stay in staging."""
+
+
+def _run_child(argv: list[str], env: dict[str, str]) -> int:
+    child = [sys.executable, "-m", "bench", *argv]
+    return subprocess.run(child, env={**os.environ, **env}, check=False).returncode
+
+
+def _prepare_stage(stage: Path, folder: Folder, plan: PublishPlan) -> None:
+    has_records = any((stage / n).exists() for n in (RECORDS, ARCHIVE))
+    if has_records and not plan.resume:
+        raise UsageError(
+            f"publish: {stage} holds records of an earlier publish of {folder.name}: add "
+            "--resume to go on with them, or remove the folder to start over"
+        )
+    if has_records and plan.commit is not None:
+        commits = {record_commit(e).removesuffix("-dirty") for e in _manifest_envs(stage)}
+        if commits - {plan.commit}:
+            raise UsageError(
+                f"publish: {stage} holds records of commit(s) {', '.join(sorted(commits))}, "
+                f"this checkout is {plan.commit}: a folder comes from one commit; remove it to "
+                "start over"
+            )
+    stage.mkdir(parents=True, exist_ok=True)
+
+
+def _publish_stage(
+    f: Folder, stage: Path, plan: PublishPlan, report: Callable[[Path], None] | None
+) -> Outcome:
+    """Check the staged records and, if they pass, make them ``results/<f.name>``: the old
+    folder is set aside while the new one is written, and put back if writing fails."""
+    assert plan.commit is not None
+    records = list(load_records([stage]))
+    problems = provenance_problems(records, plan.commit, commit_code_hash)
+    if problems:
+        raise UsageError(
+            f"publish: {f.name} refused: {'; '.join(problems)} (staged in {stage}; remove it "
+            "and publish the folder again)"
+        )
+    target = plan.results / f.name
+    old = plan.results / f".{f.name}.old"
+    shutil.rmtree(old, ignore_errors=True)
+    if target.exists():
+        target.rename(old)
+    try:
+        target.mkdir(parents=True)
+        _write_manifest(stage, target, plan.commit)
+        _write_records(stage, target)
+        if (stage / "tuned.json").is_file():
+            shutil.copy2(stage / "tuned.json", target / "tuned.json")
+        if report is not None:
+            report(target)
+        _add_plan_to_readme(target, f)
+    except BaseException:
+        shutil.rmtree(target, ignore_errors=True)
+        if old.exists():
+            old.rename(target)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+    shutil.rmtree(stage, ignore_errors=True)  # published: the records live in results/ now
+    return Outcome(f, "published", [f"{len(records)} records from {plan.commit[:12]} -> {target}"])
+
+
+def _add_plan_to_readme(target: Path, f: Folder) -> None:
+    """Put what the folder answers and the command that remakes it under the README's title."""
+    readme = target / "README.md"
+    lines = (
+        readme.read_text(encoding="utf-8").splitlines()
+        if readme.is_file()
+        else [f"# Published run: {f.name}"]
+    )
+    made = [
+        "",
+        f"What it answers: {f.answers}",
+        "",
+        f"Made by `python -m bench publish --only {f.name}` from the plan in `../{PLAN}`, "
+        "which ran:",
+        "",
+        *[f"    python -m bench {c}" for c in f.commands],
+    ]
+    readme.write_text("\n".join([lines[0], *made, *lines[1:]]) + "\n", encoding="utf-8")
+
+
+def _write_manifest(stage: Path, out: Path, commit: str) -> None:
+    """The staged manifest, each environment marked with the commit its code hash was checked
+    against (``verified_commit``)."""
+    manifest = json.loads((stage / MANIFEST).read_text(encoding="utf-8"))
+    for env in (manifest.get("environments") or {}).values():
+        env["verified_commit"] = commit
+    (out / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+
+
+def _write_records(stage: Path, out: Path) -> None:
+    """The staged records gzipped into ``out`` (no timestamp in the archive: the same records
+    give the same bytes)."""
+    parts = [stage / ARCHIVE, stage / RECORDS]
+    with (
+        open(out / ARCHIVE, "wb") as raw,
+        gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=9, mtime=0, filename="") as gz,
+    ):
+        for p in parts:
+            if p.is_file():
+                opener = gzip.open if p.name.endswith(".gz") else open
+                with opener(p, "rb") as src:
+                    shutil.copyfileobj(src, gz)
+
+
+def write_folder_report(folder: Path) -> None:
+    """The published report of ``folder`` (report.md, summary.csv, plots, README), and its
+    block in the results' ``FINDINGS.md`` where that file has one."""
+    from bench.app.report import report
+    from bench.report.publish import run_markers
+
+    findings = folder.parent / "FINDINGS.md"
+    text = findings.read_text(encoding="utf-8") if findings.is_file() else ""
+    has_block = all(marker in text for marker in run_markers(folder))
+    report(
+        [folder], None, ["md"], plots=True, publish=True, findings=findings if has_block else None
+    )
+
+
+#: The block of ``results/README.md`` that lists the plan's folders (regenerated by publish).
+TABLE_START = "<!-- plan-table:start -->"
+TABLE_END = "<!-- plan-table:end -->"
+
+
+def plan_table(folders: Sequence[Folder], results: Path) -> list[str]:
+    """The plan as a Markdown table: each folder, its device, what it answers and the commit
+    its records come from now (or that it is not published yet)."""
+    lines = ["| folder | device | what it answers | records from |", "|---|---|---|---|"]
+    for f in folders:
+        link = f"[`{f.name}/`]({f.name}/README.md)"
+        if f.earlier is not None:
+            made = f"earlier commit(s) {f.earlier.commit}: {f.earlier.why}"
+        else:
+            made = published_state(results / f.name).removeprefix("published from ")
+        lines.append(f"| {link} | {f.device} | {f.answers} | {made} |")
+    return lines
+
+
+def update_results_readme(results: Path) -> Path:
+    """Regenerate the plan's table in ``results/README.md`` (between its markers)."""
+    from bench.report.publish import replace_block
+
+    try:
+        return replace_block(
+            results / "README.md",
+            TABLE_START,
+            TABLE_END,
+            plan_table(load_plan(results / PLAN), results),
+        )
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"publish: {exc}") from exc

@@ -1,0 +1,312 @@
+"""``bench publish`` and the provenance it checks: the plan, the refusals, one folder made from
+scratch, and the code hash that says which code ran."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from bench import cli
+from bench.app import publish as pub
+from bench.app.errors import UsageError
+from bench.engine import provenance
+from bench.engine.provenance import CodeState
+
+PLAN = """
+[[folder]]
+name = "tones-cpu"
+device = "cpu"
+answers = "the FFT estimate on a tone of three cycles"
+commands = ["run --methods fft --tasks 'tone[cycles=3]' --seeds 2"]
+"""
+
+
+def _results(tmp_path: Path, plan: str = PLAN) -> Path:
+    results = tmp_path / "results"
+    results.mkdir()
+    (results / "plan.toml").write_text(plan)
+    return results
+
+
+def _clean(monkeypatch: pytest.MonkeyPatch, commit: str = "c" * 40) -> None:
+    monkeypatch.setattr(pub, "code_state", lambda root=None: CodeState(commit, ()))
+
+
+# -- the plan -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ('name = "a"\ndevice = "cpu"\nanswers = "x"\ncommands = ["run"]\ncolour = 1', "unknown"),
+        ('name = "a"\ndevice = "cpu"\nanswers = "x"', "no commands"),
+        ('name = "a"\ndevice = "tpu"\nanswers = "x"\ncommands = ["run"]', "device 'tpu'"),
+        ('name = "a"\ndevice = "cpu"\nanswers = "x"\ncommands = ["list"]', "not a run or tune"),
+        ('name = "a"\ndevice = "cpu"\nanswers = "x"\ncommands = ["run --out x"]', "--out"),
+        ('name = "a"\ndevice = "cpu"\nanswers = "x"\ncommands = ["run", "tune"]', "not both"),
+        ('name = "../a"\ndevice = "cpu"\nanswers = "x"\ncommands = ["run"]', "folder name"),
+    ],
+)
+def test_a_malformed_plan_is_one_clear_error(tmp_path: Path, entry: str, message: str) -> None:
+    results = _results(tmp_path, f"[[folder]]\n{entry}\n")
+    with pytest.raises(UsageError, match="publish: ") as err:
+        pub.load_plan(results / "plan.toml")
+    assert message in str(err.value)
+
+
+def test_the_plan_names_each_folder_once_and_is_toml(tmp_path: Path) -> None:
+    results = _results(tmp_path, PLAN + PLAN)
+    with pytest.raises(UsageError, match="tones-cpu twice"):
+        pub.load_plan(results / "plan.toml")
+    (results / "plan.toml").write_text("[[folder]\n")
+    with pytest.raises(UsageError, match="TOML"):
+        pub.load_plan(results / "plan.toml")
+
+
+def test_publish_adds_its_own_options_to_each_command() -> None:
+    f = pub.Folder("a", "x", "cuda", ("run --all", "tune --methods siren --jobs 3"))
+    run = f.argv(f.commands[0], Path("stage"), jobs=2)
+    assert run == ["run", "--all", "--out", "stage", "--resume", "--no-report", "--device",
+                   "cuda", "--jobs", "2"]  # fmt: skip
+    tune = f.argv(f.commands[1], Path("stage"), jobs=2)
+    assert tune[-4:] == ["--settings", str(Path("stage") / "tuned.json"), "--device", "cuda"]
+    assert tune.count("--jobs") == 1
+
+
+# -- refusals -------------------------------------------------------------------------------------
+
+
+def test_a_dirty_tree_is_refused_in_one_line_with_exit_code_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    results = _results(tmp_path)
+    dirty = CodeState("c" * 40, ("methods/fft.py", "bench/tuned.json"))
+    monkeypatch.setattr(pub, "code_state", lambda root=None: dirty)
+    assert cli.main(["publish", "--results", str(results)]) == cli.EXIT_USAGE
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "uncommitted changes" in err[0] and "methods/fft.py" in err[0]
+    # A dry run shows the plan and says publish would refuse.
+    assert cli.main(["publish", "--results", str(results), "--dry-run"]) == 0
+    captured = capsys.readouterr()
+    assert "which publish refuses" in captured.err and "tones-cpu (cpu)" in captured.out
+
+
+def test_unknown_folders_and_devices_are_refused(tmp_path: Path, monkeypatch) -> None:
+    results = _results(tmp_path)
+    _clean(monkeypatch)
+    with pytest.raises(UsageError, match="nope not in"):
+        pub.plan_publish(results, only=["nope"])
+    with pytest.raises(UsageError, match="--device"):
+        pub.plan_publish(results, device="tpu")
+    plan = pub.plan_publish(results, device="cuda")
+    assert not plan.folders and "not cuda" in plan.skipped[0][1]
+
+
+def _record(commit: str, code: str | None, **env) -> dict:
+    return {"env": {"git_commit": commit, **({"code_hash": code} if code else {}), **env}}
+
+
+def test_provenance_problems() -> None:
+    c, h = "a" * 40, "0123456789abcdef"
+    hash_of = {c: h}.get
+    ok = [_record(c, h), _record(c, h)]
+    assert pub.provenance_problems(ok, c, hash_of) == []
+    mixed = [_record(c, h), _record("b" * 40, h)]
+    assert "mix commits" in pub.provenance_problems(mixed, c, hash_of)[0]
+    other = [_record("b" * 40, h)]
+    assert "name commit bbbb" in pub.provenance_problems(other, c, hash_of)[0]
+    changed = [_record(c + "-dirty", "ffffffffffffffff")]
+    assert "uncommitted changes" in pub.provenance_problems(changed, c, hash_of)[0]
+    unhashed = [_record(c, None)]
+    assert "no code hash" in pub.provenance_problems(unhashed, c, hash_of)[0]
+    # A copy whose .git was stale: its checkout said another commit, dirty, but it was told
+    # where it came from and its code hash is that commit's.
+    carried = [_record("b" * 40 + "-dirty", h, source_commit=c)]
+    assert pub.provenance_problems(carried, c, hash_of) == []
+
+
+# -- one folder, end to end -----------------------------------------------------------------------
+
+
+def test_publish_makes_a_folder_from_scratch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    results = _results(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    commit = "c" * 40
+    _clean(monkeypatch, commit)
+    here = provenance.code_hash()
+    monkeypatch.setattr(pub, "commit_code_hash", lambda c, root=None: here if c == commit else None)
+    stale = results / "tones-cpu"
+    stale.mkdir()
+    (stale / "old.txt").write_text("from an earlier publication")
+
+    plan = pub.plan_publish(results)
+    assert plan.write
+    # The child runs say which commit they come from (this checkout may have changes while the
+    # suite runs); their code hash is this checkout's.
+    monkeypatch.setenv(provenance.SOURCE_COMMIT_ENV, commit)
+    said: list[str] = []
+    reports: list[Path] = []
+    (outcome,) = pub.publish(plan, say=said.append, report=reports.append)
+
+    folder = results / "tones-cpu"
+    assert outcome.state == "published" and reports == [folder]
+    assert not (folder / "old.txt").exists()  # from scratch
+    assert not (tmp_path / "runs" / "publish" / "tones-cpu").exists()  # staging cleared
+    with gzip.open(folder / "records.jsonl.gz", "rt") as fh:
+        records = [json.loads(line) for line in fh]
+    assert len(records) == 2 and {r["status"] for r in records} == {"ok"}
+    envs = json.loads((folder / "manifest.json").read_text())["environments"].values()
+    assert {e["verified_commit"] for e in envs} == {commit}
+    # What ran, as it ran: the plan's command and the options publish added.
+    (command,) = {e["command"] for e in envs}
+    assert command.startswith("python -m bench run --methods fft --tasks 'tone[cycles=3]'")
+    assert {e["code_hash"] for e in envs} == {here}
+    readme = (folder / "README.md").read_text()
+    assert "What it answers: the FFT estimate" in readme
+    assert "python -m bench publish --only tones-cpu" in readme
+    assert any("--out" in line for line in said)
+
+
+def test_a_failed_command_keeps_its_records_for_resume(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    results = _results(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    _clean(monkeypatch)
+    plan = pub.plan_publish(results)
+    stage = tmp_path / "runs" / "publish" / "tones-cpu"
+
+    def crash(argv: list[str], env: dict[str, str]) -> int:
+        (stage / "records.jsonl").write_text("{}\n")  # a run finished before the crash
+        return 1
+
+    with pytest.raises(pub.PublishFailed, match="--resume"):
+        pub.publish(plan, say=lambda line: None, runner=crash)
+    assert (stage / "records.jsonl").exists()
+    assert not (results / "tones-cpu").exists()
+    # Without --resume the staged records are not thrown away; with it they are gone on with.
+    with pytest.raises(UsageError, match="--resume"):
+        pub.publish(plan, say=lambda line: None, runner=crash)
+    resumed = pub.plan_publish(results, resume=True)
+    with pytest.raises(pub.PublishFailed):
+        pub.publish(resumed, say=lambda line: None, runner=crash)
+
+
+def test_resuming_records_of_another_commit_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    results = _results(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    stage = tmp_path / "runs" / "publish" / "tones-cpu"
+    stage.mkdir(parents=True)
+    (stage / "records.jsonl").write_text("{}\n")
+    manifest = {"environments": {"e": {"git_commit": "b" * 40}}, "format": 2}
+    (stage / "manifest.json").write_text(json.dumps(manifest))
+    monkeypatch.setattr(provenance, "code_state", lambda root=None: CodeState("c" * 40, ()))
+    _clean(monkeypatch)
+    plan = pub.plan_publish(results, resume=True)
+    with pytest.raises(UsageError, match="one commit"):
+        pub.publish(plan, say=lambda line: None, runner=lambda a, e: 0)
+
+
+def test_a_copy_told_its_commit_stages_and_does_not_publish(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a GPU host the copy's .git may be stale: told its commit, publish runs the commands
+    into staging and leaves the check and the publishing to the checkout."""
+    results = _results(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(provenance.SOURCE_COMMIT_ENV, "d" * 40)
+    dirty = CodeState("e" * 40, ("bench/x.py",))  # what the stale .git would say
+    monkeypatch.setattr(pub, "code_state", lambda root=None: dirty)
+    plan = pub.plan_publish(results)
+    assert plan.commit == "d" * 40 and not plan.write
+    ran: list[list[str]] = []
+    (outcome,) = pub.publish(plan, say=lambda line: None, runner=lambda a, e: ran.append(a) or 0)
+    assert outcome.state == "staged" and "--resume" in outcome.lines[0]
+    assert ran and not (results / "tones-cpu").exists()
+
+
+# -- the code hash --------------------------------------------------------------------------------
+
+
+def _git(root: Path, *args: str) -> None:
+    subprocess.run(["git", "-C", str(root), *args], check=True, capture_output=True)
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    root = tmp_path / "repo"
+    for path, text in {
+        "bench/core.py": "X = 1\n",
+        "methods/m.py": "Y = 2\n",
+        "tasks/t.py": "Z = 3\n",
+        "tasks/data/series.csv": "1,2\n",
+        "results/r.md": "a result\n",
+        "README.md": "hello\n",
+    }.items():
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        (root / path).write_text(text)
+    _git(root, "init", "-q")
+    _git(root, "add", ".")
+    _git(root, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "start")
+    provenance.forget_hashes()
+    yield root
+    provenance.forget_hashes()
+
+
+def test_the_code_hash_of_a_clean_checkout_is_its_commits(repo: Path) -> None:
+    assert provenance.code_hash(repo) == provenance.commit_code_hash("HEAD", repo)
+    assert provenance.code_state(repo).clean
+    # Caches and data outside the code do not count.
+    (repo / "bench" / "__pycache__").mkdir()
+    (repo / "bench" / "__pycache__" / "core.cpython-311.pyc").write_bytes(b"\0")
+    (repo / "results" / "r.md").write_text("a newer result\n")
+    provenance.forget_hashes()
+    assert provenance.code_hash(repo) == provenance.commit_code_hash("HEAD", repo)
+    assert provenance.code_state(repo).clean
+
+
+@pytest.mark.parametrize("change", ["edit", "untracked plugin", "deleted", "data file", "renamed"])
+def test_a_change_to_the_code_changes_the_hash_and_dirties_the_commit(
+    repo: Path, change: str
+) -> None:
+    before = provenance.code_hash(repo)
+    if change == "edit":
+        (repo / "bench" / "core.py").write_text("X = 2\n")
+    elif change == "untracked plugin":
+        (repo / "methods" / "new.py").write_text("W = 0\n")
+    elif change == "deleted":
+        (repo / "tasks" / "t.py").unlink()
+    elif change == "data file":
+        (repo / "tasks" / "data" / "series.csv").write_text("1,3\n")
+    else:
+        _git(repo, "mv", "methods/m.py", "methods/n.py")
+    provenance.forget_hashes()
+    assert provenance.code_hash(repo) != before
+    state = provenance.code_state(repo)
+    assert not state.clean and state.changed
+    assert provenance.git_commit(repo).endswith("-dirty")
+    if change == "renamed":
+        assert {"methods/m.py", "methods/n.py"} <= set(state.changed)
+
+
+def test_outside_git_there_is_no_commit_but_still_a_hash(tmp_path: Path) -> None:
+    (tmp_path / "bench").mkdir()
+    (tmp_path / "bench" / "a.py").write_text("A = 1\n")
+    assert provenance.code_state(tmp_path).commit is None
+    assert provenance.git_commit(tmp_path) is None
+    assert len(provenance.code_hash(tmp_path)) == provenance.HASH_DIGITS
+
+
+def test_records_carry_the_code_hash(tmp_path: Path) -> None:
+    from bench.engine.store import environment
+
+    env = environment("cpu")
+    assert env["code_hash"] == provenance.code_hash()

@@ -1,0 +1,51 @@
+"""The published folders against the publication plan: each folder one commit, checked, or
+marked in the plan as an earlier commit's with why (so the plan cannot go stale either)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bench.app.publish import PLAN, load_plan
+from bench.engine.provenance import record_commit
+
+RESULTS = Path(__file__).resolve().parent.parent / "results"
+FOLDERS = load_plan(RESULTS / PLAN)
+
+
+def _envs(name: str) -> list[dict]:
+    manifest = json.loads((RESULTS / name / "manifest.json").read_text())
+    return list(manifest["environments"].values())
+
+
+def test_the_plan_lists_exactly_the_published_folders() -> None:
+    on_disk = {p.parent.name for p in RESULTS.glob("*/manifest.json")}
+    assert {f.name for f in FOLDERS} == on_disk
+
+
+@pytest.mark.parametrize("folder", FOLDERS, ids=[f.name for f in FOLDERS])
+def test_each_folder_comes_from_one_checked_commit_or_says_why_not(folder) -> None:
+    envs = _envs(folder.name)
+    commits = sorted({record_commit(e) for e in envs})
+    if folder.earlier is None:
+        assert len(commits) == 1, f"{folder.name} mixes commits {commits}"
+        assert not commits[0].endswith("-dirty")
+        assert all(e.get("verified_commit") == commits[0] for e in envs), (
+            f"{folder.name}: not made by `bench publish` (no checked code hash)"
+        )
+    else:
+        named = sorted(c.strip() for c in folder.earlier.commit.split(","))
+        assert named == sorted(c[: len(named[0])] for c in commits), (
+            f"{folder.name}: the plan says it comes from {named}; its records say {commits}"
+        )
+        assert folder.earlier.why.strip()
+
+
+def test_the_results_readme_lists_the_plan_as_generated() -> None:
+    from bench.app.publish import TABLE_END, TABLE_START, plan_table
+
+    text = (RESULTS / "README.md").read_text()
+    block = text.split(TABLE_START, 1)[1].split(TABLE_END, 1)[0].strip().splitlines()
+    assert block == plan_table(FOLDERS, RESULTS), "regenerate it: python -m bench publish --table"
