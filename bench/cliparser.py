@@ -258,7 +258,9 @@ REPORT = Command(
         _o("--findings", type=Path, default=None, metavar="FILE",
            help="also regenerate FILE's blocks that quote these records: the real-series "
            "competition table and ranking between its real-series markers, and each folder's "
-           "success matrix between <!-- run:FOLDER:start --> and <!-- run:FOLDER:end -->"),
+           "success matrix between <!-- run:FOLDER:start --> and <!-- run:FOLDER:end -->, "
+           "and every number quoted from them in the prose (<!--q FOLDER METHOD TASK "
+           "FIELD-->number<!--/q-->)"),
     ),
 )  # fmt: skip
 

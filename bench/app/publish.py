@@ -412,7 +412,13 @@ def _publish_stage(
         raise
     shutil.rmtree(old, ignore_errors=True)
     shutil.rmtree(stage, ignore_errors=True)  # published: the records live in results/ now
-    return Outcome(f, "published", [f"{len(records)} records from {plan.commit[:12]} -> {target}"])
+    lines = [f"{len(records)} records from {plan.commit[:12]} -> {target}"]
+    if f.earlier is not None:
+        lines.append(
+            f"remove its `earlier` mark from {plan.results / PLAN} and run `python -m bench "
+            "publish --table` (the results check fails until then)"
+        )
+    return Outcome(f, "published", lines)
 
 
 def _add_plan_to_readme(target: Path, f: Folder) -> None:

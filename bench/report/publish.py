@@ -20,6 +20,7 @@ from bench.report.competition import compete, score_table
 from bench.report.csvout import runs_rows, write_csv
 from bench.report.document import Lookups, Report, build_report, machines, provenance
 from bench.report.plots import draw_all
+from bench.report.quotes import fill, quotes
 from bench.report.records import Loaded, read
 from bench.report.render import markdown_table, render_html, render_latex, render_markdown
 from bench.report.summaries import summarise
@@ -88,13 +89,19 @@ def update_findings(findings: Path, dirs: Sequence[Path]) -> Path:
     """Regenerate, from the records in ``dirs``, the blocks of ``findings`` that quote them:
     the block between the real-series markers gets the forecasting competition's score table
     and family ranking, and each folder's own block (:func:`run_markers`, e.g.
-    ``<!-- run:close-tones-cpu:start -->``) its headline success matrix. The numbers a findings
+    ``<!-- run:close-tones-cpu:start -->``) its headline success matrix; every number quoted
+    from them in the prose (``bench.report.quotes``) is written again. The numbers a findings
     section quotes, never typed by hand. ``ValueError`` when the file has no block for them."""
     wanted = [d for d in dirs if _has_block(findings, *run_markers(d))]
     real = _has_block(findings, REAL_START, REAL_END)
-    if not wanted and not real:
-        names = ", ".join(run_markers(d)[0] for d in dirs)
-        raise ValueError(f"{findings} has no {REAL_START} ... {REAL_END} block and none of {names}")
+    names = [d.name for d in dirs]
+    quoted = any(q.folder in names for q in quotes(findings.read_text(encoding="utf-8")))
+    if not wanted and not real and not quoted:
+        markers = ", ".join(run_markers(d)[0] for d in dirs)
+        raise ValueError(
+            f"{findings} has no {REAL_START} ... {REAL_END} block, none of {markers} and no "
+            "quote of these folders"
+        )
     for d in wanted:
         records = read([d]).records
         table = headline_matrix(summarise(records))
@@ -108,7 +115,10 @@ def update_findings(findings: Path, dirs: Sequence[Path]) -> Path:
         ]
         replace_block(findings, *run_markers(d), block)
     if real:
-        _update_real_block(findings, dirs, required=not wanted)
+        _update_real_block(findings, dirs, required=not wanted and not quoted)
+    if quoted:
+        text = findings.read_text(encoding="utf-8")
+        findings.write_text(fill(text, findings.parent, names), encoding="utf-8")
     return findings
 
 

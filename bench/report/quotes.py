@@ -1,0 +1,174 @@
+"""Numbers quoted in prose (``results/FINDINGS.md``), each produced from the records.
+
+A quoted number names where it comes from, in a comment the rendered page does not show, and
+its text follows up to the closing comment::
+
+    ESPRIT resolves the pair on <!--q close-tones-cpu esprit close-tones[sep=0.25]
+    successes-->9 of 20<!--/q--> seeds
+
+The comment holds the published folder (beside the findings file), the method and the task
+(``*`` for every one), and a field: one of the per-(method, task) summary's values
+(``bench.report.summaries``: ``headline_median``, ``success_rate``, ``sec_total`` ...), or one
+of :data:`SPECIAL`. An optional format follows the field after a colon: ``.2g`` (the default
+for a fraction, written as the tables write it: ``1.6e-5``), ``.0%``, ``,d``. :func:`fill`
+writes every quote's text from the records, and :func:`check` lists the quotes whose text is
+not what the records give, so a number cannot go stale unseen.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.engine.provenance import record_commit
+from bench.report.records import read
+from bench.report.summaries import Summary, summarise
+
+QUOTE = re.compile(r"<!--q\s+(?P<spec>[^>]*?)\s*-->(?P<text>.*?)<!--/q-->", re.S)
+
+
+def _successes(s: Sequence[Summary]) -> str:
+    return f"{sum(x['successes'] or 0 for x in s)} of {sum(x['judged'] or 0 for x in s)}"
+
+
+def _range(key: str) -> Callable[[Sequence[Summary]], tuple[Any, Any]]:
+    def get(s: Sequence[Summary]) -> tuple[Any, Any]:
+        lows = [x[f"{key}_min"] for x in s if x[f"{key}_min"] is not None]
+        highs = [x[f"{key}_max"] for x in s if x[f"{key}_max"] is not None]
+        return (min(lows), max(highs)) if lows else (None, None)
+
+    return get
+
+
+def _commits(s: Sequence[Summary]) -> str:
+    found = {record_commit(r.get("env") or {})[:7] for x in s for r in x.records}
+    return ", ".join(sorted(found))
+
+
+#: Fields that are not one summary value: "9 of 20", ranges over the judged seeds, the commit.
+SPECIAL: dict[str, Callable[[Sequence[Summary]], Any]] = {
+    "commit": _commits,
+    "successes": _successes,
+    "records": lambda s: sum(len(x.records) for x in s),
+    "runs": lambda s: sum(x["runs"] or 0 for x in s),
+    "headline_range": _range("judged_headline"),
+}
+
+
+@dataclass(frozen=True)
+class Quote:
+    """One quote of a findings file: where its number comes from, and the text it shows."""
+
+    folder: str
+    method: str
+    task: str
+    field: str
+    fmt: str | None
+    text: str
+    spec: str
+
+    @classmethod
+    def parse(cls, spec: str, text: str) -> Quote:
+        words = spec.split()
+        if len(words) != 4:
+            raise ValueError(
+                f"quote '{spec}': expected FOLDER METHOD TASK FIELD[:FORMAT], got {len(words)} "
+                "words"
+            )
+        folder, method, task, field = words
+        field, _, fmt = field.partition(":")
+        return cls(folder, method, task, field, fmt or None, text, spec)
+
+
+def quotes(text: str) -> list[Quote]:
+    """Every quote in ``text``, in order (``ValueError`` for a malformed one)."""
+    return [Quote.parse(m["spec"], m["text"]) for m in QUOTE.finditer(text)]
+
+
+def number(value: Any, fmt: str | None = None) -> str:
+    """``value`` as the tables write it: integers with thousands separators, fractions to two
+    significant digits (``3.8``, ``0.45``, ``1,500``; below 0.001 with a short exponent,
+    ``1.6e-5``), or in ``fmt`` when given."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if isinstance(value, tuple):
+        return " to ".join(number(v, fmt) for v in value)
+    if isinstance(value, str):
+        return value
+    if fmt:
+        out = format(value, fmt)
+    elif isinstance(value, (int, bool)):
+        out = f"{int(value):,}"
+    elif abs(value) >= 100:
+        out = f"{int(float(f'{value:.2g}')):,}"  # two significant digits: 1,500
+    elif value == 0 or abs(value) >= 1e-3:
+        out = f"{float(value):.2g}"
+    else:
+        out = f"{float(value):.1e}"
+    return re.sub(r"e([+-])0*(\d)", lambda m: f"e{m[1].replace('+', '')}{m[2]}", out)
+
+
+class Sources:
+    """The summaries of the folders quotes name, read once each, relative to ``base``."""
+
+    def __init__(self, base: Path) -> None:
+        self.base = base
+        self._cache: dict[str, list[Summary]] = {}
+
+    def summaries(self, folder: str) -> list[Summary]:
+        if folder not in self._cache:
+            path = self.base / folder
+            if not path.is_dir():
+                raise ValueError(f"quote names folder {folder}, which {self.base} lacks")
+            self._cache[folder] = summarise(read([path]).records)
+        return self._cache[folder]
+
+    def value(self, q: Quote) -> str:
+        """What the records give for ``q``, as text."""
+        chosen = [
+            s
+            for s in self.summaries(q.folder)
+            if q.method in ("*", s.method) and q.task in ("*", s.task)
+        ]
+        if not chosen:
+            raise ValueError(f"quote '{q.spec}': no records of that method and task")
+        if q.field in SPECIAL:
+            return number(SPECIAL[q.field](chosen), q.fmt)
+        if len(chosen) != 1:
+            raise ValueError(f"quote '{q.spec}': {len(chosen)} (method, task) pairs match")
+        if q.field not in chosen[0].values:
+            raise ValueError(f"quote '{q.spec}': no field {q.field} in the summary")
+        return number(chosen[0][q.field], q.fmt)
+
+
+def fill(text: str, base: Path, folders: Sequence[str] | None = None) -> str:
+    """``text`` with every quote's number written from the records (only those naming one of
+    ``folders``, when given)."""
+    sources = Sources(base)
+
+    def one(m: re.Match[str]) -> str:
+        q = Quote.parse(m["spec"], m["text"])
+        if folders is not None and q.folder not in folders:
+            return m[0]
+        return f"<!--q {m['spec']}-->{sources.value(q)}<!--/q-->"
+
+    return QUOTE.sub(one, text)
+
+
+def check(text: str, base: Path) -> list[str]:
+    """One line per quote whose text is not what the records give (empty: all agree)."""
+    sources = Sources(base)
+    problems = []
+    for q in quotes(text):
+        try:
+            want = sources.value(q)
+        except ValueError as exc:
+            problems.append(str(exc))
+            continue
+        if q.text != want:
+            problems.append(f"quote '{q.spec}' says {q.text!r}; the records give {want!r}")
+    return problems

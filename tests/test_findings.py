@@ -1,0 +1,107 @@
+"""FINDINGS cannot go stale: every number quoted there is recomputed from the committed records
+(``bench.report.quotes``), and a changed record makes this fail."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from bench.app.publish import PLAN, load_plan
+from bench.report import quotes as q
+from bench.report.publish import update_findings
+
+RESULTS = Path(__file__).resolve().parent.parent / "results"
+FINDINGS = RESULTS / "FINDINGS.md"
+
+
+def test_every_quoted_number_in_findings_is_what_the_records_give() -> None:
+    text = FINDINGS.read_text(encoding="utf-8")
+    assert q.quotes(text), "FINDINGS quotes no number from the records"
+    assert q.check(text, RESULTS) == []
+
+
+def test_every_quote_names_a_folder_of_the_plan() -> None:
+    planned = {f.name for f in load_plan(RESULTS / PLAN)}
+    named = {x.folder for x in q.quotes(FINDINGS.read_text(encoding="utf-8"))}
+    assert named <= planned
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    """A copy of close-tones-cpu's records, unzipped so a test can change them."""
+    out = tmp_path / "results" / "tones"
+    out.mkdir(parents=True)
+    shutil.copy(RESULTS / "close-tones-cpu" / "manifest.json", out)
+    with gzip.open(RESULTS / "close-tones-cpu" / "records.jsonl.gz", "rt") as src:
+        (out / "records.jsonl").write_text(src.read())
+    return out
+
+
+DOC = (
+    "ESPRIT passes <!--q tones esprit close-tones[sep=0.25] successes-->?<!--/q--> seeds, "
+    "median <!--q tones esprit close-tones[sep=0.25] headline_median-->?<!--/q--> bounds; "
+    "the FFT estimate <!--q tones fft * successes-->?<!--/q--> (commit "
+    "<!--q tones * * commit-->?<!--/q-->, <!--q tones * * records:,d-->?<!--/q--> records).\n"
+)
+
+
+def _filled(folder: Path) -> str:
+    return q.fill(DOC, folder.parent)
+
+
+def test_fill_writes_each_number_from_the_records(folder: Path) -> None:
+    text = _filled(folder)
+    shown = [x.text for x in q.quotes(text)]
+    assert shown == ["9 of 20", "3.8", "0 of 60", "f5c63d8", "480"]
+    assert q.check(text, folder.parent) == []
+    assert q.check(DOC, folder.parent)[0].endswith("the records give '9 of 20'")
+
+
+def test_a_changed_record_makes_the_check_fail(folder: Path) -> None:
+    text = _filled(folder)
+    lines = (folder / "records.jsonl").read_text().splitlines()
+    changed = []
+    for line in lines:
+        r = json.loads(line)
+        if r["method"] == "esprit" and r["task"] == "close-tones[sep=0.25]":
+            r["metrics"]["efficiency"] *= 10
+        changed.append(json.dumps(r))
+    (folder / "records.jsonl").write_text("\n".join(changed) + "\n")
+    problems = q.check(text, folder.parent)
+    assert len(problems) == 1 and "headline_median" in problems[0] and "'3.8'" in problems[0]
+
+
+def test_report_findings_writes_the_quotes_of_its_folders(folder: Path) -> None:
+    doc = folder.parent / "FINDINGS.md"
+    doc.write_text("# Findings\n\n" + DOC)
+    update_findings(doc, [folder])
+    assert q.check(doc.read_text(), folder.parent) == []
+    assert "9 of 20" in doc.read_text()
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("<!--q tones esprit-->1<!--/q-->", "expected FOLDER METHOD TASK FIELD"),
+        ("<!--q nowhere esprit * successes-->1<!--/q-->", "lacks"),
+        ("<!--q tones nobody * successes-->1<!--/q-->", "no records"),
+        ("<!--q tones esprit * headline_median-->1<!--/q-->", "3 (method, task) pairs"),
+        ("<!--q tones esprit close-tones[sep=1] colour-->1<!--/q-->", "no field colour"),
+    ],
+)
+def test_a_bad_quote_is_reported(folder: Path, spec: str, message: str) -> None:
+    try:
+        problems = q.check(spec, folder.parent)
+    except ValueError as exc:
+        problems = [str(exc)]
+    assert len(problems) == 1 and message in problems[0]
+
+
+def test_numbers_are_written_as_the_tables_write_them() -> None:
+    cases = [(20, "20"), (3.8394, "3.8"), (702.3, "700"), (1543.2, "1,500"), (1.6e-5, "1.6e-5")]
+    assert [q.number(v) for v, _ in cases] == [want for _, want in cases]
+    assert q.number((0.15, 3.5)) == "0.15 to 3.5" and q.number(0.45, ".0%") == "45%"
