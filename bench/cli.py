@@ -16,6 +16,7 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
+from typing import Any
 
 from bench.app.errors import USER_ERRORS, UsageError
 from bench.app.execution import Execution
@@ -74,11 +75,11 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_run(args: argparse.Namespace) -> int:
-    from bench.app.report import report_run
-    from bench.app.run import plan_run, ready, run
+def _plan_run(args: argparse.Namespace) -> Any:
+    """The run that ``args`` (parsed ``run`` options) ask for, planned."""
+    from bench.app.run import plan_run
 
-    plan = plan_run(
+    return plan_run(
         split_patterns(args.methods),
         split_patterns(args.tasks),
         every=args.all,
@@ -96,6 +97,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         fleet=not args.no_fleets,
         dry_run=args.dry_run,
     )
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from bench.app.report import report_run
+    from bench.app.run import ready, run
+
+    plan = _plan_run(args)
     for note in plan.notes:
         _err(note)
     _err(plan.summary)
@@ -169,9 +177,18 @@ def cmd_merge(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from bench.app.folders import newest_run_folder
-    from bench.app.report import report
+    from bench.app.report import is_results_tree, report, site
 
     dirs = args.dirs
+    if len(dirs) == 1 and is_results_tree(dirs[0]):
+        if args.format != ["html"]:
+            raise UsageError(
+                f"report: {dirs[0]} is a folder of result folders: --format html makes its "
+                "site; name one folder for the other formats"
+            )
+        index = site(dirs[0], args.out)
+        print(f"site: {index} (open it in a browser)")
+        return 0
     if not dirs:
         dirs = [newest_run_folder()]
         _err(f"report: {dirs[0]} (the newest folder of records under {defaults.RUNS_DIR}/)")
@@ -205,6 +222,26 @@ def cmd_landscape(args: argparse.Namespace) -> int:
     return 0
 
 
+def _publish_forecast(folder: Any, plan: Any) -> str:
+    """The expected wall time of a folder's run commands (as ``run --dry-run`` forecasts
+    them), or why there is none."""
+    from bench.app.publish import STAGING
+    from bench.engine.cost import format_seconds
+
+    parser, total, runs = build_parser(), 0.0, 0
+    for command in folder.commands:
+        args = parser.parse_args(folder.argv(command, STAGING / folder.name, plan.jobs))
+        if args.command != "run":
+            return "a tune: its trials are listed by `python -m bench tune ... --dry-run`"
+        args.dry_run = True
+        forecast = _plan_run(args).expected()
+        total, runs = (
+            total + forecast.wall_seconds,
+            runs + sum(n for _, n, _ in forecast.by_method.values()),
+        )
+    return f"expected {format_seconds(total)} for {runs} run(s) here, from earlier records"
+
+
 def cmd_publish(args: argparse.Namespace) -> int:
     from bench.app.publish import (
         PublishFailed,
@@ -229,6 +266,8 @@ def cmd_publish(args: argparse.Namespace) -> int:
     if args.dry_run:
         for line in plan.lines():
             print(line)
+        for folder in plan.folders:
+            print(f"{folder.name}: {_publish_forecast(folder, plan)}")
         return 0
     try:
         outcomes = publish(plan, say=_err, report=write_folder_report)

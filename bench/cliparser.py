@@ -236,8 +236,10 @@ REPORT = Command(
            help="result folders (holding records.jsonl) or records .jsonl files (default: your "
            f"newest run folder under {defaults.RUNS_DIR}/)"),
         _o("--format", nargs="+", default=["md"], choices=["md", "html", "latex", "csv"],
-           help="one or more of md (README-ready), html (one self-contained page), latex "
-           "(booktabs tables), csv (summary.csv and runs.csv); default md"),
+           help="one or more of md (README-ready), html (one self-contained page; over a "
+           "folder of result folders such as results/, a static site: an index and one page per "
+           "folder, in --out or runs/site), latex (booktabs tables), csv (summary.csv and "
+           "runs.csv); default md"),
         _o("--out", type=Path, default=None, help="where to write (default: first PATH)"),
         _o("--stdout", action="store_true",
            help="print the Markdown report on stdout (the short account goes to stderr)"),

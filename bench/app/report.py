@@ -17,7 +17,8 @@ from typing import Any, TextIO
 
 from bench.app.errors import UsageError
 from bench.app.folders import newest_run_folder, readable, writable
-from bench.core import registry
+from bench.core import defaults, registry
+from bench.engine.store import records_path_problem
 from bench.report import (
     Lookups,
     Outcome,
@@ -136,3 +137,34 @@ def report(
 def report_run(out: Path) -> list[Path]:
     """The Markdown report written beside a run's records when it ends; the paths written."""
     return _write_reports([out], out, ["md"], plots=False, lookups=lookups())
+
+
+def is_results_tree(path: Path) -> bool:
+    """Whether ``path`` is a folder of result folders (like ``results/``), not one itself."""
+    from bench.report.site import record_folders
+
+    return path.is_dir() and records_path_problem(path) is not None and bool(record_folders(path))
+
+
+def site(results: Path, out: Path | None = None) -> Path:
+    """The static results site over the folders of ``results`` (``bench.report.site``) in
+    ``out`` (default ``runs/site``); the index page's path. What each folder answers comes from
+    the publication plan where ``results`` has one."""
+    from bench.report.site import method_kind, write_site
+
+    registry.load_plugins()
+
+    def kind_of(family: str) -> str:
+        try:
+            return method_kind(family, registry.METHODS.get(family).cls)
+        except registry.RegistryError:
+            return method_kind(family)
+
+    about = None
+    if (results / "plan.toml").is_file():
+        from bench.app.publish import load_plan
+
+        about = {f.name: f.answers for f in load_plan(results / "plan.toml")}
+    out = out or Path(defaults.RUNS_DIR) / "site"
+    writable(out)
+    return write_site(results, out, about, kind_of=kind_of, lookups=lookups())
