@@ -186,7 +186,11 @@ def cmd_report(args: argparse.Namespace) -> int:
                 f"report: {dirs[0]} is a folder of result folders: --format html makes its "
                 "site; name one folder for the other formats"
             )
-        index = site(dirs[0], args.out)
+        from bench.app.publish import PLAN, load_plan
+
+        plan = dirs[0] / PLAN
+        about = {f.name: f.answers for f in load_plan(plan)} if plan.is_file() else None
+        index = site(dirs[0], args.out, about)
         print(f"site: {index} (open it in a browser)")
         return 0
     if not dirs:
@@ -225,12 +229,11 @@ def cmd_landscape(args: argparse.Namespace) -> int:
 def _publish_forecast(folder: Any, plan: Any) -> str:
     """The expected wall time of a folder's run commands (as ``run --dry-run`` forecasts
     them), or why there is none."""
-    from bench.app.publish import STAGING
     from bench.engine.cost import format_seconds
 
     parser, total, runs = build_parser(), 0.0, 0
     for command in folder.commands:
-        args = parser.parse_args(folder.argv(command, STAGING / folder.name, plan.jobs))
+        args = parser.parse_args(folder.argv(command, plan.staging / folder.name, plan.jobs))
         if args.command != "run":
             return "a tune: its trials are listed by `python -m bench tune ... --dry-run`"
         args.dry_run = True
@@ -261,6 +264,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
         resume=args.resume,
         jobs=args.jobs,
         dry_run=args.dry_run,
+        staging=args.staging,
     )
     _err(plan.summary)
     if args.dry_run:

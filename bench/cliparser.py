@@ -309,6 +309,11 @@ PUBLISH = Command(
            help="go on with the records an interrupted publish left in runs/publish/FOLDER/"),
         _o("--jobs", type=int, default=None, help="workers, passed to each command that does "
            "not set its own"),
+        _o("--staging", type=Path, default=None, metavar="DIR",
+           help="where each folder's records are made before they are checked, DIR/FOLDER "
+           "(default runs/publish, ignored by git); for a folder longer than a session, a "
+           "folder under parts/ whose records are committed as they come, and --resume goes on "
+           "from them at a later commit with the same code"),
         _o("--results", type=Path, default=Path("results"),
            help="the results folder holding plan.toml (default: results)"),
         _o("--dry-run", action="store_true",

@@ -117,8 +117,14 @@ def test_provenance_problems() -> None:
     assert pub.provenance_problems(ok, c, hash_of) == []
     mixed = [_record(c, h), _record("b" * 40, h)]
     assert "mix commits" in pub.provenance_problems(mixed, c, hash_of)[0]
-    other = [_record("b" * 40, h)]
-    assert "name commit bbbb" in pub.provenance_problems(other, c, hash_of)[0]
+    # Made at an earlier commit with the same code (results committed since): accepted; with
+    # other code: refused; at a commit the repository lacks: refused.
+    b, d = "b" * 40, "d" * 40
+    hash_of = {c: h, b: h, d: "1111111111111111"}.get
+    assert pub.provenance_problems([_record(b, h)], c, hash_of) == []
+    other = pub.provenance_problems([_record(d, "1111111111111111")], c, hash_of)
+    assert "whose code differs" in other[0]
+    assert "does not hold" in pub.provenance_problems([_record("e" * 40, h)], c, hash_of)[0]
     changed = [_record(c + "-dirty", "ffffffffffffffff")]
     assert "uncommitted changes" in pub.provenance_problems(changed, c, hash_of)[0]
     unhashed = [_record(c, None)]

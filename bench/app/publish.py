@@ -151,9 +151,11 @@ def _folder(entry: dict[str, Any], where: str) -> Folder:
 def provenance_problems(
     records: Sequence[dict[str, Any]], commit: str, hash_of: Callable[[str], str | None]
 ) -> list[str]:
-    """Why records made for a publication at ``commit`` cannot be published (empty: they
-    can): they mix commits, name another commit, were made from code with changes, or carry a
-    code hash other than ``commit``'s (``hash_of(commit)``)."""
+    """Why records cannot be published from the checkout at ``commit`` (empty: they can).
+    They must name one commit, carry that commit's code hash (``hash_of``: no uncommitted
+    changes ran), and that code must be the checkout's: records made at an earlier commit
+    whose code is the same (only results or parts committed since) are accepted, so a long
+    experiment can be committed in parts and resumed."""
     if not records:
         return ["no records"]
     by_commit: dict[str, int] = {}
@@ -163,26 +165,30 @@ def provenance_problems(
     if len(by_commit) > 1:
         counts = ", ".join(f"{c[:12]} ({n})" for c, n in sorted(by_commit.items()))
         return [f"its records mix commits: {counts}"]
-    (named,) = by_commit
-    problems = []
-    expected = hash_of(commit)
+    named = next(iter(by_commit)).removesuffix("-dirty")  # -dirty: a stale or missing .git
     hashes = {(r.get("env") or {}).get("code_hash") for r in records}
-    dirty = named.endswith("-dirty")
-    if named.removesuffix("-dirty") != commit:
-        problems.append(f"its records name commit {named[:12]}, this checkout is {commit[:12]}")
-    elif None in hashes:
-        problems.append("some records carry no code hash (made before records had one)")
-    elif expected is None:
-        problems.append(f"the code hash of commit {commit[:12]} cannot be computed here")
-    elif hashes != {expected}:
+    if None in hashes:
+        return ["some records carry no code hash (made before records had one)"]
+    theirs = hash_of(named)
+    if theirs is None:
+        return [f"its records name commit {named[:12]}, which this repository does not hold"]
+    if hashes != {theirs}:
         found = ", ".join(sorted(str(h) for h in hashes))
-        problems.append(
-            f"the code that ran ({found}) is not commit {commit[:12]}'s ({expected}): it had "
+        return [
+            f"the code that ran ({found}) is not commit {named[:12]}'s ({theirs}): it had "
             "uncommitted changes"
-        )
-    elif dirty:
-        pass  # a stale or missing .git: the hash says the code was the commit's
-    return problems
+        ]
+    if named != commit and theirs != hash_of(commit):
+        return [
+            f"its records were made at commit {named[:12]}, whose code differs from this "
+            f"checkout's ({commit[:12]})"
+        ]
+    return []
+
+
+def records_commit(records: Sequence[dict[str, Any]]) -> str:
+    """The one commit records that passed :func:`provenance_problems` were made at."""
+    return record_commit(records[0].get("env") or {}).removesuffix("-dirty")
 
 
 # -- running the plan --------------------------------------------------------------------------
@@ -209,6 +215,7 @@ class PublishPlan:
     jobs: int | None
     write: bool  # False where no git checkout can check the records: stage only
     changed: tuple[str, ...] = ()  # uncommitted changes to the code (a dry run only)
+    staging: Path = STAGING  # where each folder's records are made: staging / FOLDER
 
     @property
     def summary(self) -> str:
@@ -260,6 +267,7 @@ def plan_publish(
     jobs: int | None = None,
     dry_run: bool = False,
     cuda_present: Callable[[], bool] | None = None,
+    staging: Path | None = None,
 ) -> PublishPlan:
     """Which folders of ``results``' plan to publish now and from which commit. Refuses
     (``UsageError``) a folder name the plan lacks, a device other than cpu or cuda, and, unless
@@ -300,7 +308,15 @@ def plan_publish(
             f"({shown}): commit or stash them first"
         )
     return PublishPlan(
-        results, tuple(chosen), tuple(skipped), state.commit, resume, jobs, write, state.changed
+        results,
+        tuple(chosen),
+        tuple(skipped),
+        state.commit,
+        resume,
+        jobs,
+        write,
+        state.changed,
+        staging or STAGING,
     )
 
 
@@ -324,7 +340,7 @@ def publish(
     run = runner or _run_child
     outcomes = []
     for f in plan.folders:
-        stage = STAGING / f.name
+        stage = plan.staging / f.name
         _prepare_stage(stage, f, plan)
         for command in f.commands:
             argv = f.argv(command, stage, plan.jobs)
@@ -369,11 +385,15 @@ def _prepare_stage(stage: Path, folder: Folder, plan: PublishPlan) -> None:
         )
     if has_records and plan.commit is not None:
         commits = {record_commit(e).removesuffix("-dirty") for e in _manifest_envs(stage)}
-        if commits - {plan.commit}:
+        here = commit_code_hash(plan.commit) if plan.write else None
+        other = sorted(
+            c for c in commits - {plan.commit} if here is None or commit_code_hash(c) != here
+        )
+        if other:
             raise UsageError(
-                f"publish: {stage} holds records of commit(s) {', '.join(sorted(commits))}, "
-                f"this checkout is {plan.commit}: a folder comes from one commit; remove it to "
-                "start over"
+                f"publish: {stage} holds records of commit(s) {', '.join(other)}, whose code "
+                f"is not this checkout's ({plan.commit}): a folder comes from one commit's "
+                "code; remove it to start over"
             )
     stage.mkdir(parents=True, exist_ok=True)
 
@@ -398,7 +418,7 @@ def _publish_stage(
         target.rename(old)
     try:
         target.mkdir(parents=True)
-        _write_manifest(stage, target, plan.commit)
+        _write_manifest(stage, target, records_commit(records))
         _write_records(stage, target)
         if (stage / "tuned.json").is_file():
             shutil.copy2(stage / "tuned.json", target / "tuned.json")
@@ -412,7 +432,7 @@ def _publish_stage(
         raise
     shutil.rmtree(old, ignore_errors=True)
     shutil.rmtree(stage, ignore_errors=True)  # published: the records live in results/ now
-    lines = [f"{len(records)} records from {plan.commit[:12]} -> {target}"]
+    lines = [f"{len(records)} records from {records_commit(records)[:12]} -> {target}"]
     if f.earlier is not None:
         lines.append(
             f"remove its `earlier` mark from {plan.results / PLAN} and run `python -m bench "

@@ -146,10 +146,10 @@ def is_results_tree(path: Path) -> bool:
     return path.is_dir() and records_path_problem(path) is not None and bool(record_folders(path))
 
 
-def site(results: Path, out: Path | None = None) -> Path:
+def site(results: Path, out: Path | None = None, about: dict[str, str] | None = None) -> Path:
     """The static results site over the folders of ``results`` (``bench.report.site``) in
-    ``out`` (default ``runs/site``); the index page's path. What each folder answers comes from
-    the publication plan where ``results`` has one."""
+    ``out`` (default ``runs/site``); the index page's path. ``about``: what each folder answers
+    (the publication plan's words; else the results README's table)."""
     from bench.report.site import method_kind, write_site
 
     registry.load_plugins()
@@ -160,11 +160,6 @@ def site(results: Path, out: Path | None = None) -> Path:
         except registry.RegistryError:
             return method_kind(family)
 
-    about = None
-    if (results / "plan.toml").is_file():
-        from bench.app.publish import load_plan
-
-        about = {f.name: f.answers for f in load_plan(results / "plan.toml")}
     out = out or Path(defaults.RUNS_DIR) / "site"
     writable(out)
     return write_site(results, out, about, kind_of=kind_of, lookups=lookups())
