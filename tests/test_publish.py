@@ -159,7 +159,14 @@ def test_publish_makes_a_folder_from_scratch(
     monkeypatch.setenv(provenance.SOURCE_COMMIT_ENV, commit)
     said: list[str] = []
     reports: list[Path] = []
-    (outcome,) = pub.publish(plan, say=said.append, report=reports.append)
+    stage = Path("runs") / "publish" / "tones-cpu"
+
+    def run_and_choose(argv: list[str], env: dict[str, str]) -> int:
+        # A tune leaves the settings it chose beside its trials, naming them by the staging path.
+        (stage / "tuned.json").write_text(json.dumps({"made_by": {"records": str(stage)}}))
+        return pub._run_child(argv, env)
+
+    (outcome,) = pub.publish(plan, say=said.append, report=reports.append, runner=run_and_choose)
 
     folder = results / "tones-cpu"
     assert outcome.state == "published" and reports == [folder]
@@ -178,6 +185,9 @@ def test_publish_makes_a_folder_from_scratch(
     assert "What it answers: the FFT estimate" in readme
     assert "python -m bench publish --only tones-cpu" in readme
     assert any("--out" in line for line in said)
+    chosen = json.loads((folder / "tuned.json").read_text())
+    assert chosen["made_by"]["records"] == str(folder)
+    assert any("merge them into bench/tuned.json" in line for line in outcome.lines)
 
 
 def test_a_failed_command_keeps_its_records_for_resume(

@@ -421,7 +421,9 @@ def _publish_stage(
         _write_manifest(stage, target, records_commit(records))
         _write_records(stage, target)
         if (stage / "tuned.json").is_file():
-            shutil.copy2(stage / "tuned.json", target / "tuned.json")
+            # The settings the tune chose, their provenance naming the published trials.
+            chosen = (stage / "tuned.json").read_text(encoding="utf-8")
+            (target / "tuned.json").write_text(chosen.replace(str(stage), str(target)))
         if report is not None:
             report(target)
         _add_plan_to_readme(target, f)
@@ -433,6 +435,11 @@ def _publish_stage(
     shutil.rmtree(old, ignore_errors=True)
     shutil.rmtree(stage, ignore_errors=True)  # published: the records live in results/ now
     lines = [f"{len(records)} records from {records_commit(records)[:12]} -> {target}"]
+    if (target / "tuned.json").is_file():
+        lines.append(
+            f"the settings it chose are in {target / 'tuned.json'}: merge them into "
+            "bench/tuned.json, commit, and publish the folders that run with them again"
+        )
     if f.earlier is not None:
         lines.append(
             f"remove its `earlier` mark from {plan.results / PLAN} and run `python -m bench "
