@@ -265,6 +265,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
         jobs=args.jobs,
         dry_run=args.dry_run,
         staging=args.staging,
+        run=not args.no_run,
     )
     _err(plan.summary)
     if args.dry_run:

@@ -314,6 +314,9 @@ PUBLISH = Command(
            "(default runs/publish, ignored by git); for a folder longer than a session, a "
            "folder under parts/ whose records are committed as they come, and --resume goes on "
            "from them at a later commit with the same code"),
+        _o("--no-run", action="store_true",
+           help="run nothing: check and publish the records already staged (brought back from "
+           "the machine that made them, e.g. a GPU host, into the staging folder)"),
         _o("--results", type=Path, default=Path("results"),
            help="the results folder holding plan.toml (default: results)"),
         _o("--dry-run", action="store_true",

@@ -12,7 +12,14 @@
 #                    (default 360) have passed; an interrupted sweep keeps every finished run
 #   sweep.log        the sweep's progress
 # Each stage has its own time limit and a failing stage does not stop the next. Then build the
-# tables with `python -m bench report OUT/full`. DEVICE=cpu runs the same stages on the CPU
+# tables with `python -m bench report OUT/full`.
+#
+# For the publication, PUBLISH=FOLDER (a cuda folder of results/plan.toml) makes the sweep stage
+# `python -m bench publish --device cuda --only FOLDER --staging OUT/publish --resume` instead,
+# with BENCH_SOURCE_COMMIT set to the commit the copy was taken from (the device's copy may
+# carry a stale .git). Bring OUT/publish/FOLDER back as runs/publish/FOLDER (or carry it to the
+# next device call to go on), and in the checkout at that commit's code:
+#   python -m bench publish --only FOLDER --no-run     # checks the code hash, then publishes DEVICE=cpu runs the same stages on the CPU
 # (a dry run of the script itself); JOBS=N sets the sweep's workers (default: cores - 2).
 set -uo pipefail
 out=${1:?usage: benchmarks/gpu.sh OUT [SWEEP_SECONDS]}
@@ -56,6 +63,15 @@ run() {
   timeout -s INT -k 30 "$t" "$py" -m bench run --profile full --device "$device" --seeds 20 \
     --jobs "$jobs" --out "$out/full" --resume --no-report "$@" >>"$out/sweep.log" 2>&1
 }
+if [ -n "${PUBLISH:-}" ]; then
+  : "${BENCH_SOURCE_COMMIT:?PUBLISH needs BENCH_SOURCE_COMMIT, the commit this copy was taken from}"
+  export BENCH_SOURCE_COMMIT
+  t=$(left)
+  timeout -s INT -k 30 "$t" "$py" -m bench publish --device "$device" --only "$PUBLISH" \
+    --staging "$out/publish" --resume --jobs "$jobs" >>"$out/sweep.log" 2>&1
+  lap "publish $PUBLISH: staged in $out/publish/$PUBLISH, done or out of time"
+  exit 0
+fi
 run --methods "${nets[@]}" --tasks "${first[@]}"
 lap "networks on the failure map's tasks"
 run --all

@@ -327,3 +327,30 @@ def test_records_carry_the_code_hash(tmp_path: Path) -> None:
 
     env = environment("cpu")
     assert env["code_hash"] == provenance.code_hash()
+
+
+def test_records_staged_elsewhere_are_published_without_running(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The GPU workflow: a copy told its commit stages the records; back in the checkout,
+    --no-run checks their code hash against that commit and publishes them."""
+    results = _results(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    commit = "d" * 40
+    with pytest.raises(UsageError, match="nothing staged"):
+        _clean(monkeypatch, commit)
+        pub.publish(pub.plan_publish(results, run=False), say=lambda line: None)
+    monkeypatch.setenv(provenance.SOURCE_COMMIT_ENV, commit)
+    away = pub.plan_publish(results)
+    (staged,) = pub.publish(away, say=lambda line: None)
+    assert staged.state == "staged"
+    monkeypatch.delenv(provenance.SOURCE_COMMIT_ENV)
+    provenance.forget_hashes()
+    here = provenance.code_hash()
+    monkeypatch.setattr(pub, "commit_code_hash", lambda c, root=None: here if c == commit else None)
+    ran: list[list[str]] = []
+    home = pub.plan_publish(results, run=False)
+    (done,) = pub.publish(home, say=lambda line: None, runner=lambda a, e: ran.append(a) or 1)
+    assert done.state == "published" and not ran
+    envs = json.loads((results / "tones-cpu" / "manifest.json").read_text())["environments"]
+    assert {e["verified_commit"] for e in envs.values()} == {commit}

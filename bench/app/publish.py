@@ -216,6 +216,7 @@ class PublishPlan:
     write: bool  # False where no git checkout can check the records: stage only
     changed: tuple[str, ...] = ()  # uncommitted changes to the code (a dry run only)
     staging: Path = STAGING  # where each folder's records are made: staging / FOLDER
+    run: bool = True  # False: publish what is staged (brought from another machine), run nothing
 
     @property
     def summary(self) -> str:
@@ -268,6 +269,7 @@ def plan_publish(
     dry_run: bool = False,
     cuda_present: Callable[[], bool] | None = None,
     staging: Path | None = None,
+    run: bool = True,
 ) -> PublishPlan:
     """Which folders of ``results``' plan to publish now and from which commit. Refuses
     (``UsageError``) a folder name the plan lacks, a device other than cpu or cuda, and, unless
@@ -317,6 +319,7 @@ def plan_publish(
         write,
         state.changed,
         staging or STAGING,
+        run,
     )
 
 
@@ -341,6 +344,11 @@ def publish(
     outcomes = []
     for f in plan.folders:
         stage = plan.staging / f.name
+        if not plan.run:
+            if not any((stage / n).is_file() for n in (RECORDS, ARCHIVE)):
+                raise UsageError(f"publish: nothing staged for {f.name} in {stage}")
+            outcomes.append(_publish_stage(f, stage, plan, report))
+            continue
         _prepare_stage(stage, f, plan)
         for command in f.commands:
             argv = f.argv(command, stage, plan.jobs)
