@@ -8,11 +8,13 @@ its text follows up to the closing comment::
 
 The comment holds the published folder (beside the findings file), the method and the task
 (``*`` for every one), and a field: one of the per-(method, task) summary's values
-(``bench.report.summaries``: ``headline_median``, ``success_rate``, ``sec_total`` ...), or one
-of :data:`SPECIAL`. An optional format follows the field after a colon: ``.2g`` (the default
-for a fraction, written as the tables write it: ``1.6e-5``), ``.0%``, ``,d``. :func:`fill`
-writes every quote's text from the records, and :func:`check` lists the quotes whose text is
-not what the records give, so a number cannot go stale unseen.
+(``bench.report.summaries``: ``headline_median``, ``success_rate``, ``sec_total`` ...), one
+of :data:`SPECIAL`, or a statistic over the records' own values, ``metric.NAME.STAT`` or
+``time.PHASE.STAT`` with STAT one of :data:`STATS` (``metric.test_mse.range``). An optional
+format follows the field after a colon: ``.2g`` (the default for a fraction, written as the
+tables write it: ``1.6e-5``), ``.0%``, ``,d``. :func:`fill` writes every quote's text from the
+records, and :func:`check` lists the quotes whose text is not what the records give, so a
+number cannot go stale unseen.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from bench.engine.provenance import record_commit
 from bench.report.records import read
@@ -42,6 +46,37 @@ def _range(key: str) -> Callable[[Sequence[Summary]], tuple[Any, Any]]:
         return (min(lows), max(highs)) if lows else (None, None)
 
     return get
+
+
+#: How ``metric.NAME.STAT`` and ``time.PHASE.STAT`` reduce the values of the chosen records.
+STATS: dict[str, Callable[[list[float]], Any]] = {
+    "min": min,
+    "max": max,
+    "median": lambda v: float(np.median(v)),
+    "range": lambda v: (min(v), max(v)),
+    "count": len,
+}
+
+
+def _over_records(q: Quote, chosen: Sequence[Summary]) -> Any:
+    """``metric.NAME.STAT`` or ``time.PHASE.STAT`` over every record of ``chosen`` that has a
+    finite value (e.g. ``metric.test_mse.range``, ``time.total.median``)."""
+    where, _, rest = q.field.partition(".")
+    name, _, stat = rest.rpartition(".")
+    if not name or stat not in STATS:
+        raise ValueError(
+            f"quote '{q.spec}': expected {where}.NAME.STAT with STAT one of {', '.join(STATS)}"
+        )
+    key = "metrics" if where == "metric" else "time"
+    values = [
+        float(v)
+        for x in chosen
+        for r in x.records
+        if isinstance(v := (r.get(key) or {}).get(name), (int, float)) and math.isfinite(v)
+    ]
+    if not values:
+        raise ValueError(f"quote '{q.spec}': no record has a finite {key} {name}")
+    return STATS[stat](values)
 
 
 def _commits(s: Sequence[Summary]) -> str:
@@ -129,6 +164,18 @@ class Sources:
 
     def value(self, q: Quote) -> str:
         """What the records give for ``q``, as text."""
+        chosen = self._chosen(q)
+        if q.field in SPECIAL:
+            return number(SPECIAL[q.field](chosen), q.fmt)
+        if q.field.startswith(("metric.", "time.")):
+            return number(_over_records(q, chosen), q.fmt)
+        if len(chosen) != 1:
+            raise ValueError(f"quote '{q.spec}': {len(chosen)} (method, task) pairs match")
+        if q.field not in chosen[0].values:
+            raise ValueError(f"quote '{q.spec}': no field {q.field} in the summary")
+        return number(chosen[0][q.field], q.fmt)
+
+    def _chosen(self, q: Quote) -> list[Summary]:
         chosen = [
             s
             for s in self.summaries(q.folder)
@@ -136,13 +183,7 @@ class Sources:
         ]
         if not chosen:
             raise ValueError(f"quote '{q.spec}': no records of that method and task")
-        if q.field in SPECIAL:
-            return number(SPECIAL[q.field](chosen), q.fmt)
-        if len(chosen) != 1:
-            raise ValueError(f"quote '{q.spec}': {len(chosen)} (method, task) pairs match")
-        if q.field not in chosen[0].values:
-            raise ValueError(f"quote '{q.spec}': no field {q.field} in the summary")
-        return number(chosen[0][q.field], q.fmt)
+        return chosen
 
 
 def fill(text: str, base: Path, folders: Sequence[str] | None = None) -> str:
