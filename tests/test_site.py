@@ -250,6 +250,16 @@ def test_method_kinds_from_the_registry() -> None:
     assert set(expected.values()) == set(KINDS)
 
 
+def test_a_plugin_declares_its_kind() -> None:
+    from bench import Method
+
+    class Finder(Method):  # a third-party period finder with no estimator base class
+        kind = "estimators"
+
+    assert method_kind("finder", Finder) == "estimators"
+    assert method_kind("finder", type("Plain", (Method,), {})) == "other"
+
+
 def test_rate_colour_runs_from_red_to_blue() -> None:
     assert rate_colour(0.0) == "#d6604d"
     assert rate_colour(0.5) == "#f7f7f7"

@@ -52,6 +52,10 @@ class Method:
 
     description: ClassVar[str] = ""
     reference: ClassVar[str] = ""
+    #: What kind of method this is, for the results site's grouping: ``"original learners"``,
+    #: ``"networks"``, ``"estimators"``, ``"forecasters"``, ``"hybrid"`` (``None``: told from
+    #: the class's bases, ``bench.report.site.method_kind``).
+    kind: ClassVar[str | None] = None
     handles_multi_output: ClassVar[bool] = False
     handles_classification: ClassVar[bool] = False
     handles_fixed_data: ClassVar[bool] = True

@@ -62,17 +62,21 @@ RATE_COLOURS = ((214, 96, 77), (247, 247, 247), (67, 147, 195))
 
 
 def method_kind(family: str, cls: type | None = None) -> str:
-    """The kind of a method family, from its registered class: the original learners and the
-    hybrid by name; networks are tunable networks (``NetMethod`` and the other ``Tunable``
-    plugins); forecasters subclass ``ForecastMethod``; estimators fit sinusoids
-    (``SinusoidMethod``) or say ``Estimator:`` in their description; the rest is ``other``.
-    Classes are told apart by their bases' names, so that no plugin module is imported here."""
+    """The kind of a method family, from its registered class: the kind it declares
+    (``Method.kind``); else the original learners and the hybrid by name; networks are tunable
+    networks (``NetMethod`` and the other ``Tunable`` plugins); forecasters subclass
+    ``ForecastMethod``; estimators fit sinusoids (``SinusoidMethod``) or say ``Estimator:`` in
+    their description; the rest is ``other``. Classes are told apart by their bases' names, so
+    that no plugin module is imported here."""
     if family in ORIGINAL:
         return "original learners"
     if family in HYBRID:
         return "hybrid"
     if cls is None:
         return "other"
+    declared = getattr(cls, "kind", None)
+    if declared in KINDS:
+        return str(declared)
     bases = {c.__name__ for c in cls.__mro__}
     if bases & {"NetMethod", "Tunable"}:
         return "networks"
