@@ -246,7 +246,9 @@ def test_a_copy_told_its_commit_stages_and_does_not_publish(
     assert plan.commit == "d" * 40 and not plan.write
     ran: list[list[str]] = []
     (outcome,) = pub.publish(plan, say=lambda line: None, runner=lambda a, e: ran.append(a) or 0)
-    assert outcome.state == "staged" and "--resume" in outcome.lines[0]
+    assert outcome.state == "staged" and "--no-run" in outcome.lines[0]
+    with pytest.raises(UsageError, match="git checkout"):
+        pub.publish(pub.plan_publish(results, run=False), say=lambda line: None)
     assert ran and not (results / "tones-cpu").exists()
 
 

@@ -345,6 +345,11 @@ def publish(
     for f in plan.folders:
         stage = plan.staging / f.name
         if not plan.run:
+            if not plan.write:
+                raise UsageError(
+                    "publish: --no-run checks staged records against the repository and "
+                    "publishes them: run it in a git checkout, without BENCH_SOURCE_COMMIT"
+                )
             if not any((stage / n).is_file() for n in (RECORDS, ARCHIVE)):
                 raise UsageError(f"publish: nothing staged for {f.name} in {stage}")
             outcomes.append(_publish_stage(f, stage, plan, report))
@@ -362,8 +367,9 @@ def publish(
                 )
         if not plan.write or plan.commit is None:
             why = (
-                f"copy of commit {plan.commit[:12]}: bring {stage} into that checkout and run "
-                f"`python -m bench publish --only {f.name} --resume` there to check and publish"
+                f"copy of commit {plan.commit[:12]}: bring {stage} into that commit's checkout "
+                f"as {STAGING / f.name} and run `python -m bench publish --only {f.name} "
+                "--no-run` there to check and publish them"
                 if plan.commit
                 else "no git checkout here to check them"
             )
