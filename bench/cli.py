@@ -141,6 +141,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
         out=args.out,
         settings=args.settings,
         dry_run=args.dry_run,
+        fleet=not args.no_fleets,
     )
     _err(plan.summary)
     if args.dry_run:

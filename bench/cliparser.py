@@ -193,6 +193,10 @@ TUNE = Command(
         _o("--settings", type=Path, default=None, metavar="FILE",
            help="settings file to update (default: the package's bench/tuned.json, or "
            "$BENCH_TUNED)"),
+        _o("--no-fleets", action="store_true",
+           help="train every trial on its own; by default the trials of a rung whose settings "
+           "differ only in a network's per-member scalars (its learning rate, SIREN's w0) train "
+           "as one stacked model, each recording what it would alone"),
         _o("--dry-run", action="store_true", help="print the trials and run nothing"),
         _QUIET,
     ),

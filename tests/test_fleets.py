@@ -4,6 +4,8 @@ gives the same weights, losses, stop steps and records alone as inside its fleet
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -167,3 +169,17 @@ def test_networks_that_differ_in_a_plain_attribute_do_not_share_a_stack() -> Non
     assert _architecture(a) == _architecture(b)
     b[0].w0_as_float = 3.0  # what a plugin's layer might keep
     assert _architecture(a) != _architecture(b)
+
+
+def test_tune_trains_the_trials_of_a_rung_in_fleets() -> None:
+    """``bench tune``: the grid points of a network that differ only in its fleet scalars
+    (SIREN's ``lr`` and ``w0``) join one fleet per task family; ``--no-fleets`` runs each."""
+    from bench.app.tune import plan_tune
+
+    p = plan_tune(["siren"], ["tone[cycles=1]", "tone[cycles=3]", "sin31"], dry_run=True)
+    units = p.work(p.specs)
+    assert all(isinstance(u, Fleet) for u in units)
+    assert sum(len(u.members) for u in units) == len(p.specs)
+    assert {u.name for u in units} == {"family:tone", "family:sin31"}
+    alone = replace(p, fleet=False).work(p.specs)
+    assert alone == list(p.specs)

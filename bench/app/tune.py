@@ -20,7 +20,7 @@ from bench.app.execution import Execution, Resolved, resolve
 from bench.app.folders import takes_records
 from bench.core import defaults, registry
 from bench.engine import halving, tuning
-from bench.engine.plan import RunSpec, check_units, run_key_of
+from bench.engine.plan import RunSpec, check_units, fleets, run_key_of
 from bench.engine.store import environment, git_commit, load_records
 
 
@@ -52,6 +52,13 @@ class TunePlan:
     settings: Path
     resolved: Resolved
     units: list[Unit]
+    #: Train the trials of a rung that can share a stacked model as one (``bench.engine.plan``
+    #: ``fleets``: the points of a network's grid differ in its ``fleet_scalars``).
+    fleet: bool = True
+
+    def work(self, specs: list[RunSpec]) -> list[Any]:
+        """``specs`` as the sweep runs them: joined into fleets where the plan says so."""
+        return fleets(specs) if self.fleet else list(specs)
 
     @property
     def summary(self) -> str:
@@ -103,6 +110,7 @@ def plan_tune(
     out: Path | None = None,
     settings: Path | None = None,
     dry_run: bool = False,
+    fleet: bool = True,
 ) -> TunePlan:
     """Plan the tuning: per selected tunable method (fnmatch patterns; ``None``: all) and
     tuning unit of ``tasks`` (default: the default sweep's), the bracketing grid and the first
@@ -129,7 +137,7 @@ def plan_tune(
     except ValueError as exc:
         raise UsageError(f"tune: {exc}") from exc
     path = settings or tuning.settings_file()
-    return TunePlan(specs, chosen, families, profile, out, path, resolved, units)
+    return TunePlan(specs, chosen, families, profile, out, path, resolved, units, fleet)
 
 
 def _unit(m: registry.Entry, name: str, tasks: list[registry.Entry], profile: str) -> Unit:
@@ -190,7 +198,7 @@ def tune(tune_plan: TunePlan, *, quiet: bool = False, command: str | None = None
             if rung < halving.n_rungs(len(u.points))
             for s in _rung_specs(u, rung, alive[id(u)], p.profile, device, ex)
         ]
-        p.resolved.sweep(specs, p.out, quiet, resume=True)
+        p.resolved.sweep(p.work(specs), p.out, quiet, resume=True)
         records = _unit_records(p)
         for u in p.units:
             last = halving.n_rungs(len(u.points)) - 1
@@ -250,7 +258,7 @@ def _beyond_edges(p: TunePlan, quiet: bool) -> None:
             specs += _rung_specs(u, last, extra, p.profile, p.resolved.device,
                                  p.resolved.execution, steps_of=lambda full, _r: full)  # fmt: skip
     if specs:
-        p.resolved.sweep(specs, p.out, quiet, resume=True)
+        p.resolved.sweep(p.work(specs), p.out, quiet, resume=True)
 
 
 def _provenance(p: TunePlan, wall: float, command: str | None) -> dict[str, Any]:
