@@ -54,6 +54,17 @@ def _band_lines() -> list[str]:
             f"{theirs['seconds'] / mine['seconds']:.1f}x" if mine is not None and theirs else "-"
         )
         lines.append(f"{n:>9} {w:>6g} {crb:9.2e} | {cell(mine, w)} | {cell(theirs, w)} | {ratio}")
+    # The same band for both: the project told nifty-ls's band (max_freq = 2.5 w).
+    banded = [(k, figs) for k, figs in sorted(BAND.items()) if "project, band given" in figs]
+    if banded:
+        lines.append("the project told the same band as nifty-ls (max_freq = 2.5 w):")
+        for (n, w), figs in banded:
+            mine, theirs = figs["project, band given"], figs.get("nifty-ls")
+            ratio = f"{theirs['seconds'] / mine['seconds']:.1f}x" if theirs else "-"
+            crb = mine["crb"]
+            lines.append(
+                f"{n:>9} {w:>6g} {crb:9.2e} | {cell(mine, w)} | {cell(theirs, w)} | {ratio}"
+            )
     return lines
 
 

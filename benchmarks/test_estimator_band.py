@@ -8,7 +8,8 @@ one tone ``y = A sin(w x + phi) + noise`` at 0 dB SNR (``A = 1``, noise standard
 gives about 10**6 cycles over the span). Seeds are fixed per point.
 
 - The project: ``estimate_tones(x, y, max_tones=1)`` with no band given; it may find no tone
-  (recorded as ``none``, not a failure).
+  (recorded as ``none``, not a failure). Again with nifty-ls's band given
+  (``max_freq=2.5 w``), for the speed at equal bands.
 - ``nifty-ls``: its Lomb-Scargle periodogram (finufft backend, one thread) on an even grid of
   ordinary frequencies (cycles per unit) from ``df`` to ``2.5 w / (2 pi)``, with
   ``df = 1 / (5 * span)`` (five points per peak width), the highest grid point, then a parabola
@@ -89,6 +90,18 @@ def test_project_estimator(benchmark, n: int, w: float) -> None:
     if found is not None:
         assert np.isfinite(found)
     record_band(n, w, "project", benchmark, found, crb)
+
+
+@pytest.mark.parametrize("n, w", POINTS)
+def test_project_estimator_same_band(benchmark, n: int, w: float) -> None:
+    """The project's estimator told nifty-ls's band (``max_freq = 2.5 w``): speed at equal
+    bands."""
+    x, y, crb = tone(n, w)
+    kwargs = {"max_tones": 1, "max_freq": GRID_REACH * w}
+    model = benchmark.pedantic(estimate_tones, args=(x, y), kwargs=kwargs, rounds=2)
+    freqs = np.asarray(model.freqs, dtype=float)
+    found = float(freqs[0]) if freqs.size else None
+    record_band(n, w, "project, band given", benchmark, found, crb)
 
 
 @pytest.mark.parametrize("n, w", POINTS)

@@ -394,3 +394,19 @@ def test_estimate_tones_reaches_above_its_grid() -> None:
     info = estimators.ToneSearch()
     estimators.estimate_tones(reg, np.sin(w_true * reg), info=info)
     assert info.limit_rule == "nyquist" and info.max_freq < w_true
+
+
+def test_a_band_the_caller_knows_caps_the_search() -> None:
+    """``estimate_tones(max_freq=...)``: nothing above the given band is searched or found,
+    a tone inside it is, and the rule says the band was given."""
+    rng = np.random.default_rng(5)
+    x = rng.uniform(-100.0, 100.0, 4000)
+    y = np.sin(20.0 * x + 0.4) + 0.5 * np.sin(300.0 * x)
+    info = estimators.ToneSearch()
+    model = estimators.estimate_tones(x, y, max_freq=100.0, info=info)
+    assert info.limit_rule == "given" and info.max_freq <= 100.0
+    assert np.all(np.asarray(model.freqs) <= 100.0)
+    assert np.min(np.abs(np.asarray(model.freqs) - 20.0)) < 1e-3
+    assert np.min(np.abs(np.asarray(estimators.estimate_tones(x, y).freqs) - 300.0)) < 1e-3
+    with pytest.raises(ValueError, match="max_freq"):
+        estimators.estimate_tones(x, y, max_freq=0.0)

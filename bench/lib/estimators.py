@@ -115,6 +115,7 @@ def estimate_tones(
     timer: Callable[[str], AbstractContextManager[Any]] | None = None,
     pad: int = 1,
     place: Placer | None = None,
+    max_freq: float | None = None,
 ) -> SinusoidModel:
     """Find, interpolate and refine the tones in ``(x, y)``: the ``fft`` method's estimator.
 
@@ -133,7 +134,10 @@ def estimate_tones(
     step: a method checks its time budget there rather than logging a trace point).
     ``pad`` zero-pads the FFT (a finer periodogram grid; interpolate with ``"none"`` then),
     and ``place(x, residual, w, bin_width)``, when given, moves each candidate frequency
-    before the fit (an exact periodogram zoom, say).
+    before the fit (an exact periodogram zoom, say). ``max_freq`` (angular, per unit of ``x``)
+    is a band the caller knows: no frequency above it is searched (``info.limit_rule`` says
+    ``"given"`` where it is below the band the data allow), and the false-alarm test counts
+    only the frequencies below it.
     """
     xv = np.asarray(x, dtype=np.float64).reshape(-1)
     yv = np.asarray(y, dtype=np.float64).reshape(-1)
@@ -155,6 +159,7 @@ def estimate_tones(
         pick_ratio=pick_ratio,
         refine=refine,
         place=place,
+        max_freq=max_freq,
     )
     return passes.run(model, max_tones, on_pass, timer)
 
@@ -179,6 +184,7 @@ class _Passes:
         pick_ratio: float,
         refine: bool,
         place: Placer | None,
+        max_freq: float | None = None,
     ) -> None:
         self.x, self.y, self.n, self.info, self.trend = x, y, x.size, info, trend
         self.interp, self.pad, self.false_alarm = interp, pad, false_alarm
@@ -187,6 +193,12 @@ class _Passes:
         self.w_limit, info.limit_rule, self.dt = search_band(
             self.x_sorted, presorted=True, false_alarm=false_alarm
         )
+        if max_freq is not None:
+            if not max_freq > 0:
+                raise ValueError(f"max_freq must be positive, not {max_freq!r}")
+            if max_freq < self.w_limit:
+                self.w_limit, info.limit_rule = float(max_freq), "given"
+        self.given = max_freq
         self.cells = n_cells or choose_cells(self.n, float(np.ptp(x)), self.dt)
         info.n_cells = self.cells
         self.y_range = float(np.ptp(y))
@@ -237,6 +249,8 @@ class _Passes:
         k_hi = spec.size - 2
         if dt is not None:
             k_hi = min(k_hi, int(math.floor(pad * grid.span / (2.0 * dt))) - 1)
+        if self.given is not None:  # the caller's band ends below the grid's
+            k_hi = min(k_hi, int(math.floor(self.given * pad * grid.span / (2.0 * np.pi))))
         band_top = float(freqs[max(k_hi, 0)])
         power = np.abs(spec) ** 2
         band = power[1 : k_hi + 1]
