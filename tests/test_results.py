@@ -49,3 +49,26 @@ def test_the_results_readme_lists_the_plan_as_generated() -> None:
     text = (RESULTS / "README.md").read_text()
     block = text.split(TABLE_START, 1)[1].split(TABLE_END, 1)[0].strip().splitlines()
     assert block == plan_table(FOLDERS, RESULTS), "regenerate it: python -m bench publish --table"
+
+
+def _made_by() -> list[tuple[str, dict]]:
+    """Every (method, made_by) of the package's tuned settings."""
+    settings = json.loads((RESULTS.parent / "bench" / "tuned.json").read_text())
+    found = []
+    for profile in settings["profiles"].values():
+        for method, entry in profile.items():
+            for part in ("families", "tasks"):
+                found += [(method, one["made_by"]) for one in entry.get(part, {}).values()]
+    return found
+
+
+def test_tuned_settings_name_the_published_trials_they_came_from() -> None:
+    """Each tuned setting names the results folder of its trials; where that folder was made
+    by publish, the setting's commit is the one the trials were made at."""
+    by_name = {f.name: f for f in FOLDERS}
+    for method, made_by in _made_by():
+        name = Path(made_by["records"]).name
+        assert made_by["records"] == f"results/{name}" and name in by_name, (method, made_by)
+        if by_name[name].earlier is None:
+            commits = {record_commit(e) for e in _envs(name)}
+            assert commits == {made_by["commit"]}, (method, made_by["commit"], commits)
