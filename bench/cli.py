@@ -309,8 +309,8 @@ _RESUME_HINT = {
         "resumes where it stopped"
     ),
     "publish": (
-        ": every finished run is in runs/publish/FOLDER/; run the same command with --resume "
-        "to finish the rest"
+        ": every finished run is staged in runs/publish/<folder>/ (or under --staging); run the "
+        "same command with --resume to finish the rest"
     ),
 }
 

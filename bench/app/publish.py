@@ -342,8 +342,10 @@ def publish(
     ``publish`` with the folder's records kept in staging for ``--resume``."""
     run = runner or _run_child
     outcomes = []
-    for f in plan.folders:
+    for i, f in enumerate(plan.folders, 1):
         stage = plan.staging / f.name
+        if len(plan.folders) > 1:
+            say(f"publish: [{i}/{len(plan.folders)}] {f.name}")
         if not plan.run:
             if not plan.write:
                 raise UsageError(
