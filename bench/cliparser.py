@@ -262,9 +262,10 @@ REPORT = Command(
         _o("--readme", type=Path, default=None, metavar="FILE",
            help="also write the headline success table into FILE between its results markers"),
         _o("--findings", type=Path, default=None, metavar="FILE",
-           help="also regenerate FILE's blocks that quote these records: the real-series "
-           "competition table and ranking between its real-series markers, and each folder's "
-           "success matrix between <!-- run:FOLDER:start --> and <!-- run:FOLDER:end -->, "
+           help="also regenerate FILE's blocks that quote these records: each folder's "
+           "real-series competition between <!-- real-series:FOLDER:start --> and "
+           "<!-- real-series:FOLDER:end -->, its success matrix between <!-- run:FOLDER:start "
+           "--> and <!-- run:FOLDER:end -->, "
            "and every number quoted from them in the prose (<!--q FOLDER METHOD TASK "
            "FIELD-->number<!--/q-->)"),
     ),

@@ -250,4 +250,4 @@ def test_findings_block_is_regenerated_from_records(tmp_path: Path) -> None:
     update_findings(findings, [folder])
     text = findings.read_text(encoding="utf-8")
     assert "old" not in text and text.startswith("x\n") and text.endswith("y\n")
-    assert "| task | headline (bar) |" in text and "--findings FINDINGS.md" in text
+    assert "| task | headline (bar) |" in text and f"--findings {tmp_path.name}/FINDINGS.md" in text

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from bench.app.publish import PLAN, load_plan
+from bench.report import publish as render
 from bench.report import quotes as q
 from bench.report.publish import update_findings
 
@@ -23,6 +24,28 @@ def test_every_quoted_number_in_findings_is_what_the_records_give() -> None:
     text = FINDINGS.read_text(encoding="utf-8")
     assert q.quotes(text), "FINDINGS quotes no number from the records"
     assert q.check(text, RESULTS) == []
+
+
+def test_every_generated_block_is_what_the_records_give() -> None:
+    """Each folder's success matrix and real-series block in FINDINGS, generated again from the
+    committed records, is the block the file holds: no table there can go stale either."""
+    text = FINDINGS.read_text(encoding="utf-8")
+    folders = render.findings_folders(text, RESULTS)
+    assert {f.name for f in folders} >= {"close-tones-cpu", "real-series-cpu"}
+    fresh = render.render_findings(text, FINDINGS, folders)
+    stale = [(a, b) for a, b in zip(text.splitlines(), fresh.splitlines(), strict=False) if a != b]
+    assert fresh == text, f"stale lines (file, records): {stale[:3]}"
+
+
+def test_a_block_is_drawn_from_the_folder_it_names_only(folder: Path) -> None:
+    """A real-series block names its folder: another folder's real records (a network sweep
+    on the real series) never overwrite it."""
+    doc = folder.parent / "FINDINGS.md"
+    start, end = render.real_markers(Path("real-series-cpu"))
+    doc.write_text(f"x\n{start}\nthe competition\n{end}\n<!--q tones * * records-->0<!--/q-->\n")
+    update_findings(doc, [folder])
+    text = doc.read_text()
+    assert "the competition" in text and "<!--q tones * * records-->480<!--/q-->" in text
 
 
 def test_every_quote_names_a_folder_of_the_plan() -> None:

@@ -509,14 +509,14 @@ def _write_records(stage: Path, out: Path) -> None:
 
 
 def write_folder_report(folder: Path) -> None:
-    """The published report of ``folder`` (report.md, summary.csv, plots, README), and its
-    block in the results' ``FINDINGS.md`` where that file has one."""
+    """The published report of ``folder`` (report.md, summary.csv, plots, README), and what
+    the results' ``FINDINGS.md`` draws from it (its blocks and quoted numbers), if anything."""
     from bench.app.report import report
-    from bench.report.publish import run_markers
+    from bench.report.publish import findings_folders
 
     findings = folder.parent / "FINDINGS.md"
     text = findings.read_text(encoding="utf-8") if findings.is_file() else ""
-    has_block = all(marker in text for marker in run_markers(folder))
+    has_block = folder.name in {f.name for f in findings_folders(text, folder.parent)}
     report(
         [folder], None, ["md"], plots=True, publish=True, findings=findings if has_block else None
     )
