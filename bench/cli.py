@@ -276,13 +276,10 @@ def cmd_publish(args: argparse.Namespace) -> int:
             print(f"{folder.name}: {_publish_forecast(folder, plan)}")
         return 0
     try:
-        outcomes = publish(plan, say=_err, report=write_folder_report)
+        publish(plan, say=_err, report=write_folder_report)  # it says each folder's outcome
     except PublishFailed as exc:
         _err(f"error: {exc}")
         return EXIT_FAILED_RUNS
-    for o in outcomes:
-        for line in o.lines:
-            print(f"{o.folder.name}: {o.state}: {line}")
     return 0
 
 

@@ -152,7 +152,14 @@ def test_a_bad_quote_is_reported(folder: Path, spec: str, message: str) -> None:
     assert len(problems) == 1 and message in problems[0]
 
 
+def test_an_unclosed_quote_is_refused_before_any_prose_is_lost(folder: Path) -> None:
+    doc = "a <!--q tones * * records-->0 and\n## A heading\n<!--q tones * * runs-->0<!--/q-->"
+    with pytest.raises(ValueError, match="not closed"):
+        q.fill(doc, folder.parent)
+
+
 def test_numbers_are_written_as_the_tables_write_them() -> None:
     cases = [(20, "20"), (3.8394, "3.8"), (702.3, "700"), (1543.2, "1,500"), (1.6e-5, "1.6e-5")]
     assert [q.number(v) for v, _ in cases] == [want for _, want in cases]
     assert q.number((0.15, 3.5)) == "0.15 to 3.5" and q.number(0.45, ".0%") == "45%"
+    assert q.number(99.96) == "100" and q.number(float("inf")) == "inf"

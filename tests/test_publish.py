@@ -27,7 +27,7 @@ commands = ["run --methods fft --tasks 'tone[cycles=3]' --seeds 2"]
 
 def _results(tmp_path: Path, plan: str = PLAN) -> Path:
     results = tmp_path / "results"
-    results.mkdir()
+    results.mkdir(parents=True)
     (results / "plan.toml").write_text(plan)
     return results
 
@@ -186,7 +186,7 @@ def test_publish_makes_a_folder_from_scratch(
     assert "python -m bench publish --only tones-cpu" in readme
     assert any("--out" in line for line in said)
     chosen = json.loads((folder / "tuned.json").read_text())
-    assert chosen["made_by"]["records"] == str(folder)
+    assert chosen["made_by"] == {"records": "results/tones-cpu", "commit": commit}
     assert any("merge them into bench/tuned.json" in line for line in outcome.lines)
 
 
@@ -342,6 +342,12 @@ def test_records_staged_elsewhere_are_published_without_running(
     with pytest.raises(UsageError, match="nothing staged"):
         _clean(monkeypatch, commit)
         pub.publish(pub.plan_publish(results, run=False), say=lambda line: None)
+    stage = tmp_path / "runs" / "publish" / "tones-cpu"
+    stage.mkdir(parents=True)
+    (stage / "records.jsonl").write_text("{}\n")  # a part: its commands did not all finish
+    with pytest.raises(UsageError, match="part of tones-cpu only"):
+        pub.publish(pub.plan_publish(results, run=False), say=lambda line: None)
+    (stage / "records.jsonl").unlink()
     monkeypatch.setenv(provenance.SOURCE_COMMIT_ENV, commit)
     away = pub.plan_publish(results)
     (staged,) = pub.publish(away, say=lambda line: None)
@@ -356,3 +362,51 @@ def test_records_staged_elsewhere_are_published_without_running(
     assert done.state == "published" and not ran
     envs = json.loads((results / "tones-cpu" / "manifest.json").read_text())["environments"]
     assert {e["verified_commit"] for e in envs.values()} == {commit}
+
+
+def test_resuming_at_a_later_commit_with_the_same_code_keeps_one_commit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A folder made in parts: records staged at commit A, parts committed since (results
+    only), resumed at B: the new runs are told they come from A, so the folder names one
+    commit, and its code hash is still checked."""
+    results = _results(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    a, b = "a" * 40, "b" * 40
+    stage = tmp_path / "runs" / "publish" / "tones-cpu"
+    stage.mkdir(parents=True)
+    (stage / "records.jsonl").write_text("{}\n")
+    manifest = {"environments": {"e": {"git_commit": a}}, "format": 2}
+    (stage / "manifest.json").write_text(json.dumps(manifest))
+    _clean(monkeypatch, b)
+    monkeypatch.setattr(pub, "commit_code_hash", lambda c, root=None: "same")
+    envs: list[dict] = []
+    plan = pub.plan_publish(results, resume=True)
+    with pytest.raises(pub.PublishFailed):
+        pub.publish(plan, say=lambda line: None, runner=lambda argv, env: envs.append(env) or 1)
+    assert envs == [{provenance.SOURCE_COMMIT_ENV: a}]
+    monkeypatch.setattr(pub, "commit_code_hash", lambda c, root=None: c[:16])  # other code
+    with pytest.raises(UsageError, match="not all of them with this checkout's code"):
+        pub.publish(plan, say=lambda line: None, runner=lambda argv, env: 0)
+
+
+def test_a_plan_command_may_set_device_and_jobs_either_way() -> None:
+    f = pub.Folder("a", "x", "cpu", ("run --all --device=cuda --jobs=3",))
+    argv = f.argv(f.commands[0], Path("s"), jobs=2)
+    assert "--device" not in argv and "--jobs" not in argv
+
+
+def test_bad_environment_for_a_publication_is_refused(tmp_path: Path, monkeypatch) -> None:
+    results = _results(tmp_path)
+    _clean(monkeypatch)
+    monkeypatch.setenv(provenance.SOURCE_COMMIT_ENV, "HEAD")
+    with pytest.raises(UsageError, match="full commit hash"):
+        pub.plan_publish(results)
+    monkeypatch.delenv(provenance.SOURCE_COMMIT_ENV)
+    monkeypatch.setenv("BENCH_PLUGIN_PATH", str(tmp_path))
+    with pytest.raises(UsageError, match="BENCH_PLUGIN_PATH"):
+        pub.plan_publish(results)
+    bad = _results(tmp_path / "other", "[[folder]]\nname = 'a'\ndevice = 'cpu'\n"
+                   "answers = 'x'\ncommands = [\"run --tasks 'tone\"]\n")  # fmt: skip
+    with pytest.raises(UsageError, match="cannot be read"):
+        pub.load_plan(bad / "plan.toml")

@@ -18,6 +18,7 @@ import json
 import os
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
@@ -28,6 +29,7 @@ from typing import Any
 from bench.app.errors import UsageError
 from bench.core import defaults
 from bench.engine.provenance import (
+    SOURCE_COMMIT_ENV,
     CodeState,
     code_state,
     commit_code_hash,
@@ -79,11 +81,23 @@ class Folder:
             extra += ["--resume", "--no-report"]
         else:
             extra += ["--settings", str(out / "tuned.json")]
-        if "--device" not in words:
+        if not _sets(words, "--device"):
             extra += ["--device", self.device]
-        if jobs is not None and "--jobs" not in words:
+        if jobs is not None and not _sets(words, "--jobs"):
             extra += ["--jobs", str(jobs)]
         return [*words, *extra]
+
+
+def _sets(words: Sequence[str], option: str) -> bool:
+    """Whether a command's words set ``option`` (``--jobs 3`` or ``--jobs=3``)."""
+    return any(w == option or w.startswith(option + "=") for w in words)
+
+
+def _words(command: str, name: str) -> list[str]:
+    try:
+        return shlex.split(command)
+    except ValueError as exc:
+        raise UsageError(f"publish: {name}: {command!r} cannot be read: {exc}") from None
 
 
 def load_plan(path: Path) -> list[Folder]:
@@ -125,7 +139,7 @@ def _folder(entry: dict[str, Any], where: str) -> Folder:
     if not isinstance(commands, list) or not commands:
         raise UsageError(f"publish: {name}: commands must be a non-empty list")
     for command in commands:
-        words = shlex.split(str(command))
+        words = _words(str(command), name)
         if not words or words[0] not in COMMANDS:
             raise UsageError(
                 f"publish: {name}: {command!r} is not a {' or '.join(COMMANDS)} command"
@@ -133,7 +147,7 @@ def _folder(entry: dict[str, Any], where: str) -> Folder:
         own = [w for w in words if w.split("=")[0] in OWN_OPTIONS]
         if own:
             raise UsageError(f"publish: {name}: {command!r} sets {own[0]}, which publish sets")
-    kinds = {shlex.split(c)[0] for c in commands}
+    kinds = {_words(str(c), name)[0] for c in commands}
     if len(kinds) > 1:
         raise UsageError(f"publish: {name}: one folder holds runs or tuning trials, not both")
     earlier = None
@@ -295,7 +309,16 @@ def plan_publish(
             skipped.append((f, "it needs a CUDA device, which this machine lacks"))
         else:
             chosen.append(f)
-    told = source_commit()
+    try:
+        told = source_commit(strict=True)
+    except ValueError as exc:
+        raise UsageError(f"publish: {exc}") from None
+    outside = [v for v in ("BENCH_PLUGIN_PATH", "BENCH_TUNED") if os.environ.get(v)]
+    if outside and not dry_run:
+        raise UsageError(
+            f"publish: ${outside[0]} is set: a publication runs the checkout's own plugins and "
+            "settings, whose code hash it checks; unset it"
+        )
     if told:
         # A copy on another machine, told which commit it was taken from: it stages the
         # records; the checkout checks their code hash against that commit and publishes them.
@@ -329,6 +352,11 @@ def _cuda_present() -> bool:
     return torch.cuda.is_available()
 
 
+#: Written into a staging folder once every command of its folder has finished: only such a
+#: folder is published (with ``--no-run`` too), never one a time limit cut short.
+COMPLETE = ".complete"
+
+
 def publish(
     plan: PublishPlan,
     say: Callable[[str], None] = print,
@@ -338,49 +366,74 @@ def publish(
     """Run each folder of ``plan``: its commands into its staging folder, then the provenance
     check, then ``results/<folder>`` replaced by the checked records and their report
     (``report(folder)`` writes it). ``runner(argv, env)`` runs one bench command (default: a
-    child ``python -m bench``) and returns its exit code; a command that fails stops
-    ``publish`` with the folder's records kept in staging for ``--resume``."""
+    child ``python -m bench``) with ``env`` added to its environment and returns its exit code;
+    a command that fails stops ``publish`` with the folder's records kept in staging for
+    ``--resume``. The plan's table in ``results/README.md`` follows every folder published,
+    even when a later one fails."""
     run = runner or _run_child
-    outcomes = []
-    for i, f in enumerate(plan.folders, 1):
-        stage = plan.staging / f.name
-        if len(plan.folders) > 1:
-            say(f"publish: [{i}/{len(plan.folders)}] {f.name}")
-        if not plan.run:
-            if not plan.write:
-                raise UsageError(
-                    "publish: --no-run checks staged records against the repository and "
-                    "publishes them: run it in a git checkout, without BENCH_SOURCE_COMMIT"
-                )
-            if not any((stage / n).is_file() for n in (RECORDS, ARCHIVE)):
-                raise UsageError(f"publish: nothing staged for {f.name} in {stage}")
-            outcomes.append(_publish_stage(f, stage, plan, report))
-            continue
-        _prepare_stage(stage, f, plan)
-        for command in f.commands:
-            argv = f.argv(command, stage, plan.jobs)
-            say(f"publish {f.name}: python -m bench {' '.join(shlex.quote(a) for a in argv)}")
-            code = run(argv, {})
-            if code != 0:
-                raise PublishFailed(
-                    f"publish: {f.name}: `python -m bench {command}` exited with {code}; its "
-                    f"records so far are in {stage}: `python -m bench publish --only {f.name} "
-                    "--resume` goes on"
-                )
-        if not plan.write or plan.commit is None:
-            why = (
-                f"copy of commit {plan.commit[:12]}: bring {stage} into that commit's checkout "
-                f"as {STAGING / f.name} and run `python -m bench publish --only {f.name} "
-                "--no-run` there to check and publish them"
-                if plan.commit
-                else "no git checkout here to check them"
-            )
-            outcomes.append(Outcome(f, "staged", [f"records in {stage}; {why}"]))
-            continue
-        outcomes.append(_publish_stage(f, stage, plan, report))
-    if any(o.state == "published" for o in outcomes) and (plan.results / "README.md").is_file():
-        update_results_readme(plan.results)
+    outcomes: list[Outcome] = []
+    try:
+        for i, f in enumerate(plan.folders, 1):
+            if len(plan.folders) > 1:
+                say(f"publish: [{i}/{len(plan.folders)}] {f.name}")
+            outcome = _one_folder(f, plan, say, run, report)
+            outcomes.append(outcome)
+            for line in outcome.lines:
+                say(f"{f.name}: {outcome.state}: {line}")
+    finally:
+        if any(o.state == "published" for o in outcomes) and (plan.results / "README.md").is_file():
+            update_results_readme(plan.results)
     return outcomes
+
+
+def _one_folder(
+    f: Folder,
+    plan: PublishPlan,
+    say: Callable[[str], None],
+    run: Callable[[list[str], dict[str, str]], int],
+    report: Callable[[Path], None] | None,
+) -> Outcome:
+    stage = plan.staging / f.name
+    if not plan.run:
+        if not plan.write:
+            raise UsageError(
+                "publish: --no-run checks staged records against the repository and "
+                "publishes them: run it in a git checkout, without BENCH_SOURCE_COMMIT"
+            )
+        if not any((stage / n).is_file() for n in (RECORDS, ARCHIVE)):
+            raise UsageError(f"publish: nothing staged for {f.name} in {stage}")
+        if not (stage / COMPLETE).is_file():
+            raise UsageError(
+                f"publish: {stage} holds part of {f.name} only (its commands did not all "
+                "finish there): go on with --resume where they run, then publish"
+            )
+        return _publish_stage(f, stage, plan, report)
+    made_at = _prepare_stage(stage, f, plan)
+    # Records staged at an earlier commit with the same code: the new runs say that commit
+    # too, so that the folder names one commit (its code hash is checked all the same).
+    env = {} if made_at is None else {SOURCE_COMMIT_ENV: made_at}
+    (stage / COMPLETE).unlink(missing_ok=True)
+    for command in f.commands:
+        argv = f.argv(command, stage, plan.jobs)
+        say(f"publish {f.name}: python -m bench {' '.join(shlex.quote(a) for a in argv)}")
+        code = run(argv, env)
+        if code != 0:
+            raise PublishFailed(
+                f"publish: {f.name}: `python -m bench {command}` exited with {code}; its "
+                f"records so far are in {stage}: `python -m bench publish --only {f.name} "
+                "--resume` goes on"
+            )
+    (stage / COMPLETE).write_text("\n".join(f.commands) + "\n", encoding="utf-8")
+    if not plan.write or plan.commit is None:
+        why = (
+            f"copy of commit {plan.commit[:12]}: bring {stage} into that commit's checkout "
+            f"as {STAGING / f.name} and run `python -m bench publish --only {f.name} "
+            "--no-run` there to check and publish them"
+            if plan.commit
+            else "no git checkout here to check them"
+        )
+        return Outcome(f, "staged", [f"records in {stage}; {why}"])
+    return _publish_stage(f, stage, plan, report)
 
 
 class PublishFailed(RuntimeError):
@@ -388,30 +441,48 @@ class PublishFailed(RuntimeError):
 
 
 def _run_child(argv: list[str], env: dict[str, str]) -> int:
-    child = [sys.executable, "-m", "bench", *argv]
-    return subprocess.run(child, env={**os.environ, **env}, check=False).returncode
+    """``python -m bench ARGV`` in a child; Ctrl-C and SIGTERM reach it and it is given time
+    to record what finished and stop its workers before this process goes on stopping."""
+    child = subprocess.Popen([sys.executable, "-m", "bench", *argv], env={**os.environ, **env})
+    try:
+        return child.wait()
+    except BaseException:
+        if child.poll() is None:
+            child.send_signal(
+                signal.SIGINT
+            )  # a terminal's Ctrl-C reached it already; a kill did not
+            try:
+                child.wait(timeout=120)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+        raise
 
 
-def _prepare_stage(stage: Path, folder: Folder, plan: PublishPlan) -> None:
+def _prepare_stage(stage: Path, folder: Folder, plan: PublishPlan) -> str | None:
+    """Make ``stage`` ready for ``folder``'s commands; the commit the records already there
+    were made at, where that is not this checkout's but its code is (``None`` otherwise)."""
     has_records = any((stage / n).exists() for n in (RECORDS, ARCHIVE))
     if has_records and not plan.resume:
         raise UsageError(
             f"publish: {stage} holds records of an earlier publish of {folder.name}: add "
-            "--resume to go on with them, or remove the folder to start over"
+            "--resume to go on with them (or move them away to start over)"
         )
-    if has_records and plan.commit is not None:
-        commits = {record_commit(e).removesuffix("-dirty") for e in _manifest_envs(stage)}
-        here = commit_code_hash(plan.commit) if plan.write else None
-        other = sorted(
-            c for c in commits - {plan.commit} if here is None or commit_code_hash(c) != here
-        )
-        if other:
-            raise UsageError(
-                f"publish: {stage} holds records of commit(s) {', '.join(other)}, whose code "
-                f"is not this checkout's ({plan.commit}): a folder comes from one commit's "
-                "code; remove it to start over"
-            )
     stage.mkdir(parents=True, exist_ok=True)
+    if not has_records or plan.commit is None:
+        return None
+    commits = {record_commit(e).removesuffix("-dirty") for e in _manifest_envs(stage)}
+    if commits <= {plan.commit}:  # this commit's, or none said (the final check will)
+        return None
+    here = commit_code_hash(plan.commit) if plan.write else None
+    same = {c for c in commits if here is not None and commit_code_hash(c) == here}
+    if len(commits) == 1 and same:
+        return next(iter(same))
+    raise UsageError(
+        f"publish: {stage} holds records of commit(s) {', '.join(sorted(commits))}, not all of "
+        f"them with this checkout's code ({plan.commit[:12]}): a folder comes from one commit; "
+        "publish it from that commit, or move the records away to start over"
+    )
 
 
 def _publish_stage(
@@ -424,8 +495,8 @@ def _publish_stage(
     problems = provenance_problems(records, plan.commit, commit_code_hash)
     if problems:
         raise UsageError(
-            f"publish: {f.name} refused: {'; '.join(problems)} (staged in {stage}; remove it "
-            "and publish the folder again)"
+            f"publish: {f.name} refused: {'; '.join(problems)} (the records stay in {stage}; "
+            "a folder is published from one commit's code, run at a clean checkout)"
         )
     target = plan.results / f.name
     old = plan.results / f".{f.name}.old"
@@ -437,9 +508,7 @@ def _publish_stage(
         _write_manifest(stage, target, records_commit(records))
         _write_records(stage, target)
         if (stage / "tuned.json").is_file():
-            # The settings the tune chose, their provenance naming the published trials.
-            chosen = (stage / "tuned.json").read_text(encoding="utf-8")
-            (target / "tuned.json").write_text(chosen.replace(str(stage), str(target)))
+            _write_settings(stage / "tuned.json", target, records_commit(records))
         if report is not None:
             report(target)
         _add_plan_to_readme(target, f)
@@ -462,6 +531,22 @@ def _publish_stage(
             "publish --table` (the results check fails until then)"
         )
     return Outcome(f, "published", lines)
+
+
+def _write_settings(chosen: Path, target: Path, commit: str) -> None:
+    """The settings a tune chose, each naming the published trials and their commit as its
+    provenance (``made_by``), wherever and from whichever copy the trials were made."""
+    data = json.loads(chosen.read_text(encoding="utf-8"))
+
+    def mark(node: Any) -> None:
+        if isinstance(node, dict):
+            if isinstance(node.get("made_by"), dict):
+                node["made_by"].update(records=f"results/{target.name}", commit=commit)
+            for value in node.values():
+                mark(value)
+
+    mark(data)
+    (target / "tuned.json").write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
 
 
 def _add_plan_to_readme(target: Path, f: Folder) -> None:

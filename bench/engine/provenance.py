@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import subprocess
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -42,9 +43,8 @@ def checkout_root() -> Path:
 def _counts(path: str) -> bool:
     """Whether a file at ``path`` (relative, ``/``-separated) belongs to the code."""
     parts = path.split("/")
-    if any(p.startswith(".") or p == "__pycache__" for p in parts):
-        return False
-    return not path.endswith((".pyc", ".pyo"))
+    # Caches are not code; a .pyc outside __pycache__ (sourceless) is, as Python imports it.
+    return not any(p.startswith(".") or p == "__pycache__" for p in parts)
 
 
 def _digest(files: Iterable[tuple[str, bytes]]) -> str:
@@ -168,9 +168,16 @@ def git_commit(root: Path | None = None) -> str | None:
     return state.commit + ("-dirty" if state.changed else "")
 
 
-def source_commit() -> str | None:
-    """The commit this copy was taken from, as ``$BENCH_SOURCE_COMMIT`` says (or ``None``)."""
+def source_commit(strict: bool = False) -> str | None:
+    """The commit this copy was taken from, as ``$BENCH_SOURCE_COMMIT`` says (or ``None``).
+    ``strict``: ``ValueError`` unless it is a full commit hash (40 hex digits, as ``git
+    rev-parse HEAD`` prints it), since a branch name or a prefix names no commit for certain
+    (``bench publish`` asks so; a record keeps what it was told, which publish then refuses)."""
     value = os.environ.get(SOURCE_COMMIT_ENV, "").strip()
+    if strict and value and not re.fullmatch(r"[0-9a-f]{40}", value):
+        raise ValueError(
+            f"${SOURCE_COMMIT_ENV} must be a full commit hash (git rev-parse HEAD), not {value!r}"
+        )
     return value or None
 
 

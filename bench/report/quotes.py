@@ -32,7 +32,9 @@ from bench.engine.provenance import record_commit
 from bench.report.records import read
 from bench.report.summaries import Summary, summarise
 
-QUOTE = re.compile(r"<!--q\s+(?P<spec>[^>]*?)\s*-->(?P<text>.*?)<!--/q-->", re.S)
+QUOTE = re.compile(r"<!--q\s+(?P<spec>[^>]*?)\s*-->(?P<text>(?:(?!<!--/?q\b).)*?)<!--/q-->", re.S)
+#: Every opening of a quote, closed or not (one without its close is an error, not a quote).
+OPENING = re.compile(r"<!--q\s")
 
 
 def _successes(s: Sequence[Summary]) -> str:
@@ -120,8 +122,13 @@ class Quote:
 
 
 def quotes(text: str) -> list[Quote]:
-    """Every quote in ``text``, in order (``ValueError`` for a malformed one)."""
-    return [Quote.parse(m["spec"], m["text"]) for m in QUOTE.finditer(text)]
+    """Every quote in ``text``, in order (``ValueError`` for a malformed one, or an opening
+    whose ``<!--/q-->`` is missing: its number would swallow the prose up to the next)."""
+    found = [Quote.parse(m["spec"], m["text"]) for m in QUOTE.finditer(text)]
+    opened = len(OPENING.findall(text))
+    if opened != len(found):
+        raise ValueError(f"{opened - len(found)} quote(s) opened with <!--q but not closed")
+    return found
 
 
 def number(value: Any, fmt: str | None = None) -> str:
@@ -130,6 +137,8 @@ def number(value: Any, fmt: str | None = None) -> str:
     ``1.6e-5``), or in ``fmt`` when given."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
+    if isinstance(value, float) and math.isinf(value):
+        return "inf" if value > 0 else "-inf"
     if isinstance(value, tuple):
         return " to ".join(number(v, fmt) for v in value)
     if isinstance(value, str):
@@ -138,12 +147,12 @@ def number(value: Any, fmt: str | None = None) -> str:
         out = format(value, fmt)
     elif isinstance(value, (int, bool)):
         out = f"{int(value):,}"
-    elif abs(value) >= 100:
-        out = f"{int(float(f'{value:.2g}')):,}"  # two significant digits: 1,500
-    elif value == 0 or abs(value) >= 1e-3:
-        out = f"{float(value):.2g}"
+    elif abs(rounded := float(f"{float(value):.2g}")) >= 100:
+        out = f"{int(rounded):,}"  # two significant digits: 1,500 (and 99.96: 100)
+    elif rounded == 0 or abs(rounded) >= 1e-3:
+        out = f"{rounded:.2g}"
     else:
-        out = f"{float(value):.1e}"
+        out = f"{rounded:.1e}"
     return re.sub(r"e([+-])0*(\d)", lambda m: f"e{m[1].replace('+', '')}{m[2]}", out)
 
 
@@ -190,6 +199,7 @@ def fill(text: str, base: Path, folders: Sequence[str] | None = None) -> str:
     """``text`` with every quote's number written from the records (only those naming one of
     ``folders``, when given)."""
     sources = Sources(base)
+    quotes(text)  # refuses an unclosed quote before anything is rewritten
 
     def one(m: re.Match[str]) -> str:
         q = Quote.parse(m["spec"], m["text"])
