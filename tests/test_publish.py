@@ -410,3 +410,23 @@ def test_bad_environment_for_a_publication_is_refused(tmp_path: Path, monkeypatc
                    "answers = 'x'\ncommands = [\"run --tasks 'tone\"]\n")  # fmt: skip
     with pytest.raises(UsageError, match="cannot be read"):
         pub.load_plan(bad / "plan.toml")
+
+
+def test_a_folder_left_mid_swap_is_never_removed_unseen(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A hard kill between setting the old folder aside and removing it leaves results/.F.old:
+    the next publish stops and says so instead of deleting what may be the only good copy."""
+    results = _results(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    _clean(monkeypatch)
+    (results / ".tones-cpu.old").mkdir()
+    (results / ".tones-cpu.old" / "records.jsonl").write_text("{}\n")
+    stage = tmp_path / "runs" / "publish" / "tones-cpu"
+    stage.mkdir(parents=True)
+    (stage / "records.jsonl").write_text("{}\n")
+    (stage / pub.COMPLETE).write_text("")
+    monkeypatch.setattr(pub, "provenance_problems", lambda *a: [])
+    with pytest.raises(UsageError, match="stopped while it replaced"):
+        pub.publish(pub.plan_publish(results, run=False), say=lambda line: None)
+    assert (results / ".tones-cpu.old" / "records.jsonl").exists() and stage.exists()

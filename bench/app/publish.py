@@ -28,6 +28,7 @@ from typing import Any
 
 from bench.app.errors import UsageError
 from bench.core import defaults
+from bench.engine.lock import hold
 from bench.engine.provenance import (
     SOURCE_COMMIT_ENV,
     CodeState,
@@ -491,6 +492,16 @@ def _publish_stage(
     """Check the staged records and, if they pass, make them ``results/<f.name>``: the old
     folder is set aside while the new one is written, and put back if writing fails."""
     assert plan.commit is not None
+    with hold(stage):  # no run may still be writing there (another terminal's --resume)
+        outcome = _check_and_write(f, stage, plan, report)
+    shutil.rmtree(stage, ignore_errors=True)  # published: the records live in results/ now
+    return outcome
+
+
+def _check_and_write(
+    f: Folder, stage: Path, plan: PublishPlan, report: Callable[[Path], None] | None
+) -> Outcome:
+    assert plan.commit is not None
     records = list(load_records([stage]))
     problems = provenance_problems(records, plan.commit, commit_code_hash)
     if problems:
@@ -500,7 +511,12 @@ def _publish_stage(
         )
     target = plan.results / f.name
     old = plan.results / f".{f.name}.old"
-    shutil.rmtree(old, ignore_errors=True)
+    if old.exists():
+        raise UsageError(
+            f"publish: {old} is there: an earlier publish of {f.name} was stopped while it "
+            f"replaced the folder, and that is the folder as it was before; check it against "
+            f"{target}, keep the good one as {target}, remove the other, and publish again"
+        )
     if target.exists():
         target.rename(old)
     try:
@@ -518,7 +534,6 @@ def _publish_stage(
             old.rename(target)
         raise
     shutil.rmtree(old, ignore_errors=True)
-    shutil.rmtree(stage, ignore_errors=True)  # published: the records live in results/ now
     lines = [f"{len(records)} records from {records_commit(records)[:12]} -> {target}"]
     if (target / "tuned.json").is_file():
         lines.append(
