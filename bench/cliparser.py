@@ -301,10 +301,13 @@ PUBLISH = Command(
     "remake the published folders of results/ from the publication plan",
     "Run the publication plan (results/plan.toml): for each folder, its commands into "
     "runs/publish/FOLDER/, then check that every record came from this checkout's commit and "
-    "code, then replace results/FOLDER with the records, report, plots and README (and the "
-    "folder's block in results/FINDINGS.md). Refuses a working tree with uncommitted changes to "
-    "code a run executes (exit code 2). A folder's records come from one commit: an interrupted "
-    "publish goes on with --resume at the same commit.",
+    "code, then replace results/FOLDER with the records, report, plots and README (and what "
+    "results/FINDINGS.md draws from the folder). Refuses a working tree with uncommitted "
+    "changes to code a run executes (exit code 2). A folder's records come from one commit's "
+    "code: an interrupted publish goes on with --resume, at that commit or a later one with the "
+    "same code. On a copy of the checkout with no (or a stale) .git, set "
+    "BENCH_SOURCE_COMMIT=<full hash of the commit it was taken from>: the records are staged "
+    "there, and published with --no-run in the checkout, which checks their code hash.",
     (
         _o("--only", nargs="+", metavar="FOLDER", help="these folders of the plan (default: all)"),
         _o("--device", choices=["cpu", "cuda"], default=None,
@@ -313,7 +316,7 @@ PUBLISH = Command(
         _o("--resume", action="store_true",
            help="go on with the records an interrupted publish left in runs/publish/FOLDER/"),
         _o("--jobs", type=int, default=None, help="workers, passed to each command that does "
-           "not set its own"),
+           "not set its own (default: the commands' default)"),
         _o("--staging", type=Path, default=None, metavar="DIR",
            help="where each folder's records are made before they are checked, DIR/FOLDER "
            "(default runs/publish, ignored by git); for a folder longer than a session, a "
@@ -322,7 +325,7 @@ PUBLISH = Command(
         _o("--no-run", action="store_true",
            help="run nothing: check and publish the records already staged (brought back from "
            "the machine that made them, e.g. a GPU host, into the staging folder)"),
-        _o("--results", type=Path, default=Path("results"),
+        _o("--results", type=Path, default=Path("results"), metavar="DIR",
            help="the results folder holding plan.toml (default: results)"),
         _o("--dry-run", action="store_true",
            help="print the plan (folders, devices, commands, what each holds now); run nothing"),
