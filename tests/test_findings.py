@@ -142,6 +142,7 @@ def test_report_findings_writes_the_quotes_of_its_folders(folder: Path) -> None:
         ("<!--q tones esprit close-tones[sep=1] colour-->1<!--/q-->", "no field colour"),
         ("<!--q tones esprit * metric.efficiency.mode-->1<!--/q-->", "STAT one of"),
         ("<!--q tones esprit * metric.colour.max-->1<!--/q-->", "no record has"),
+        ("<!--q tones esprit * series.beats-->1<!--/q-->", "no real-series standing"),
     ],
 )
 def test_a_bad_quote_is_reported(folder: Path, spec: str, message: str) -> None:

@@ -10,7 +10,8 @@ The comment holds the published folder (beside the findings file), the method an
 (``*`` for every one), and a field: one of the per-(method, task) summary's values
 (``bench.report.summaries``: ``headline_median``, ``success_rate``, ``sec_total`` ...), one
 of :data:`SPECIAL`, or a statistic over the records' own values, ``metric.NAME.STAT`` or
-``time.PHASE.STAT`` with STAT one of :data:`STATS` (``metric.test_mse.range``). An optional
+``time.PHASE.STAT`` with STAT one of :data:`STATS` (``metric.test_mse.range``), or a method's
+standing in the real-series competition (``series.beats``, ``series.rank``...). An optional
 format follows the field after a colon: ``.2g`` (the default for a fraction, written as the
 tables write it: ``1.6e-5``), ``.0%``, ``,d``. :func:`fill` writes every quote's text from the
 records, and :func:`check` lists the quotes whose text is not what the records give, so a
@@ -29,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from bench.engine.provenance import record_commit
+from bench.report.competition import Competition, compete
 from bench.report.records import read
 from bench.report.summaries import Summary, summarise
 
@@ -162,6 +164,7 @@ class Sources:
     def __init__(self, base: Path) -> None:
         self.base = base
         self._cache: dict[str, list[Summary]] = {}
+        self._comp: dict[str, Competition | None] = {}
 
     def summaries(self, folder: str) -> list[Summary]:
         if folder not in self._cache:
@@ -178,11 +181,38 @@ class Sources:
             return number(SPECIAL[q.field](chosen), q.fmt)
         if q.field.startswith(("metric.", "time.")):
             return number(_over_records(q, chosen), q.fmt)
+        if q.field.startswith("series."):
+            return number(self._competition_value(q), q.fmt)
         if len(chosen) != 1:
             raise ValueError(f"quote '{q.spec}': {len(chosen)} (method, task) pairs match")
         if q.field not in chosen[0].values:
             raise ValueError(f"quote '{q.spec}': no field {q.field} in the summary")
         return number(chosen[0][q.field], q.fmt)
+
+    def _competition_value(self, q: Quote) -> Any:
+        """A method's standing in the folder's real-series competition
+        (``bench.report.competition``): ``series.family`` (its family score),
+        ``series.rank`` (its place by that score), ``series.mean_rank``, ``series.beats``
+        ("10 of 13": the series it beats the benchmark on, of those it has a value on) and
+        ``series.declined`` ("4 of 13": the series it has no value on)."""
+        if q.folder not in self._comp:
+            records = [r for s in self.summaries(q.folder) for r in s.records]
+            self._comp[q.folder] = compete(records)
+        comp, m = self._comp[q.folder], q.method
+        if comp is None or m not in comp.family:
+            raise ValueError(f"quote '{q.spec}': {m} has no real-series standing there")
+        field = q.field.removeprefix("series.")
+        n = len(comp.tasks)
+        values = {
+            "family": comp.family[m],
+            "rank": sorted(comp.family, key=lambda k: comp.family[k]).index(m) + 1,
+            "mean_rank": comp.mean_rank.get(m),
+            "beats": f"{comp.beats[m]} of {comp.ranked[m]}",
+            "declined": f"{n - comp.ranked[m]} of {n}",
+        }
+        if field not in values:
+            raise ValueError(f"quote '{q.spec}': expected series.{'|'.join(values)}")
+        return values[field]
 
     def _chosen(self, q: Quote) -> list[Summary]:
         chosen = [
