@@ -164,3 +164,11 @@ def test_numbers_are_written_as_the_tables_write_them() -> None:
     assert [q.number(v) for v, _ in cases] == [want for _, want in cases]
     assert q.number((0.15, 3.5)) == "0.15 to 3.5" and q.number(0.45, ".0%") == "45%"
     assert q.number(99.96) == "100" and q.number(float("inf")) == "inf"
+
+
+def test_a_star_in_a_quote_stands_for_any_text_brackets_included() -> None:
+    assert q._matches("tone[cycles=*]", "tone[cycles=30]")
+    assert q._matches("clock[encoding=*64,span=120y]", "clock[encoding=int64,span=120y]")
+    assert not q._matches("tone[cycles=*]", "noisy-tone[snr_db=0]")
+    assert q._matches("fft", "fft") and not q._matches("fft", "fft[pad=2]")
+    assert q.STATS["rms"]([3.0, 4.0]) == pytest.approx((12.5) ** 0.5)

@@ -7,15 +7,15 @@ its text follows up to the closing comment::
     successes-->9 of 20<!--/q--> seeds
 
 The comment holds the published folder (beside the findings file), the method and the task
-(``*`` for every one), and a field: one of the per-(method, task) summary's values
-(``bench.report.summaries``: ``headline_median``, ``success_rate``, ``sec_total`` ...), one
-of :data:`SPECIAL`, or a statistic over the records' own values, ``metric.NAME.STAT`` or
-``time.PHASE.STAT`` with STAT one of :data:`STATS` (``metric.test_mse.range``), or a method's
-standing in the real-series competition (``series.beats``, ``series.rank``...). An optional
-format follows the field after a colon: ``.2g`` (the default for a fraction, written as the
-tables write it: ``1.6e-5``), ``.0%``, ``,d``. :func:`fill` writes every quote's text from the
-records, and :func:`check` lists the quotes whose text is not what the records give, so a
-number cannot go stale unseen.
+(``*`` stands for any text: ``*`` every one, ``tone[cycles=*]`` the cycle sweep), and a field:
+one of the per-(method, task) summary's values (``bench.report.summaries``:
+``headline_median``, ``success_rate``, ``sec_total`` ...), one of :data:`SPECIAL`, a
+statistic over the records' own values, ``metric.NAME.STAT`` or ``time.PHASE.STAT`` with STAT
+one of :data:`STATS` (``metric.test_mse.range``), or a method's standing in the real-series
+competition (``series.beats``, ``series.rank``...). An optional format follows the field after
+a colon: ``.2g`` (the default for a fraction, written as the tables write it: ``1.6e-5``),
+``.0%``, ``,d``. :func:`fill` writes every quote's text from the records, and :func:`check`
+lists the quotes whose text is not what the records give, so a number cannot go stale unseen.
 """
 
 from __future__ import annotations
@@ -52,12 +52,21 @@ def _range(key: str) -> Callable[[Sequence[Summary]], tuple[Any, Any]]:
     return get
 
 
+def _matches(pattern: str, name: str) -> bool:
+    """Whether a quote's method or task ``pattern`` names ``name``: ``*`` stands for any text
+    (``tone[cycles=*]``, brackets being part of the names, not a class of characters)."""
+    if "*" not in pattern:
+        return pattern == name
+    return re.fullmatch(".*".join(map(re.escape, pattern.split("*"))), name) is not None
+
+
 #: How ``metric.NAME.STAT`` and ``time.PHASE.STAT`` reduce the values of the chosen records.
 STATS: dict[str, Callable[[list[float]], Any]] = {
     "min": min,
     "max": max,
     "median": lambda v: float(np.median(v)),
     "range": lambda v: (min(v), max(v)),
+    "rms": lambda v: float(np.sqrt(np.mean(np.square(v)))),
     "count": len,
 }
 
@@ -218,7 +227,7 @@ class Sources:
         chosen = [
             s
             for s in self.summaries(q.folder)
-            if q.method in ("*", s.method) and q.task in ("*", s.task)
+            if _matches(q.method, s.method) and _matches(q.task, s.task)
         ]
         if not chosen:
             raise ValueError(f"quote '{q.spec}': no records of that method and task")
