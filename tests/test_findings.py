@@ -172,3 +172,4 @@ def test_a_star_in_a_quote_stands_for_any_text_brackets_included() -> None:
     assert not q._matches("tone[cycles=*]", "noisy-tone[snr_db=0]")
     assert q._matches("fft", "fft") and not q._matches("fft", "fft[pad=2]")
     assert q.STATS["rms"]([3.0, 4.0]) == pytest.approx((12.5) ** 0.5)
+    assert q.STATS["sum"]([1.0, 0.0, 1.0]) == 2 and set(q.VALUES) >= {"record", "final"}

@@ -10,12 +10,13 @@ The comment holds the published folder (beside the findings file), the method an
 (``*`` stands for any text: ``*`` every one, ``tone[cycles=*]`` the cycle sweep), and a field:
 one of the per-(method, task) summary's values (``bench.report.summaries``:
 ``headline_median``, ``success_rate``, ``sec_total`` ...), one of :data:`SPECIAL`, a
-statistic over the records' own values, ``metric.NAME.STAT`` or ``time.PHASE.STAT`` with STAT
-one of :data:`STATS` (``metric.test_mse.range``), or a method's standing in the real-series
-competition (``series.beats``, ``series.rank``...). An optional format follows the field after
-a colon: ``.2g`` (the default for a fraction, written as the tables write it: ``1.6e-5``),
-``.0%``, ``,d``. :func:`fill` writes every quote's text from the records, and :func:`check`
-lists the quotes whose text is not what the records give, so a number cannot go stale unseen.
+statistic over the records' own values, ``WHERE.NAME.STAT`` with WHERE one of :data:`VALUES`
+and STAT one of :data:`STATS` (``metric.test_mse.range``, ``record.best_step.range``), or a
+method's standing in the real-series competition (``series.beats``, ``series.rank``...). An
+optional format follows the field after a colon: ``.2g`` (the default for a fraction, written
+as the tables write it: ``1.6e-5``), ``.0%``, ``,d``. :func:`fill` writes every quote's text
+from the records, and :func:`check` lists the quotes whose text is not what the records give,
+so a number cannot go stale unseen.
 """
 
 from __future__ import annotations
@@ -68,27 +69,39 @@ STATS: dict[str, Callable[[list[float]], Any]] = {
     "range": lambda v: (min(v), max(v)),
     "rms": lambda v: float(np.sqrt(np.mean(np.square(v)))),
     "count": len,
+    "sum": lambda v: int(sum(v)) if all(float(x).is_integer() for x in v) else sum(v),
+}
+
+
+#: Where ``WHERE.NAME.STAT`` finds a record's values: its metrics (judged at the best state),
+#: the metrics of its last state, its phase times, or a number of the record itself (its
+#: ``best_step``, ``converged_step``, ``stop_step``; ``converged`` counts as 0 or 1).
+VALUES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    "metric": lambda r: r.get("metrics") or {},
+    "final": lambda r: r.get("metrics_final") or {},
+    "time": lambda r: r.get("time") or {},
+    "record": lambda r: r,
 }
 
 
 def _over_records(q: Quote, chosen: Sequence[Summary]) -> Any:
-    """``metric.NAME.STAT`` or ``time.PHASE.STAT`` over every record of ``chosen`` that has a
-    finite value (e.g. ``metric.test_mse.range``, ``time.total.median``)."""
+    """``WHERE.NAME.STAT`` (:data:`VALUES`, :data:`STATS`) over every record of ``chosen``
+    that has a finite value (``metric.test_mse.range``, ``time.total.median``,
+    ``record.best_step.range``, ``record.converged.sum``)."""
     where, _, rest = q.field.partition(".")
     name, _, stat = rest.rpartition(".")
     if not name or stat not in STATS:
         raise ValueError(
             f"quote '{q.spec}': expected {where}.NAME.STAT with STAT one of {', '.join(STATS)}"
         )
-    key = "metrics" if where == "metric" else "time"
     values = [
         float(v)
         for x in chosen
         for r in x.records
-        if isinstance(v := (r.get(key) or {}).get(name), (int, float)) and math.isfinite(v)
+        if isinstance(v := VALUES[where](r).get(name), (int, float)) and math.isfinite(v)
     ]
     if not values:
-        raise ValueError(f"quote '{q.spec}': no record has a finite {key} {name}")
+        raise ValueError(f"quote '{q.spec}': no record has a finite {where} value {name}")
     return STATS[stat](values)
 
 
@@ -188,7 +201,7 @@ class Sources:
         chosen = self._chosen(q)
         if q.field in SPECIAL:
             return number(SPECIAL[q.field](chosen), q.fmt)
-        if q.field.startswith(("metric.", "time.")):
+        if q.field.split(".", 1)[0] in VALUES:
             return number(_over_records(q, chosen), q.fmt)
         if q.field.startswith("series."):
             return number(self._competition_value(q), q.fmt)
