@@ -190,8 +190,14 @@ def cmd_report(args: argparse.Namespace) -> int:
         from bench.app.publish import PLAN, load_plan
 
         plan = dirs[0] / PLAN
-        about = {f.name: f.answers for f in load_plan(plan)} if plan.is_file() else None
-        index = site(dirs[0], args.out, about)
+        folders = load_plan(plan) if plan.is_file() else []
+        about = {f.name: f.answers for f in folders} or None
+        status = {
+            f.name: f"From earlier commit(s) {f.earlier.commit}: {f.earlier.why}"
+            for f in folders
+            if f.earlier is not None
+        }
+        index = site(dirs[0], args.out, about, status)
         print(f"site: {index} (open it in a browser)")
         return 0
     if not dirs:

@@ -147,6 +147,11 @@ def test_index_links_each_folder_with_records(site: Path) -> None:
     assert "(CPU)" in text  # the machine
 
 
+def test_the_plans_word_on_a_folder_is_on_the_index(results: Path, tmp_path: Path) -> None:
+    index = write_site(results, tmp_path, status={"tones": "From earlier commit(s) `abc`"})
+    assert "From earlier commit(s) <code>abc</code>" in index.read_text()
+
+
 def test_about_given_wins_over_the_readmes(results: Path, tmp_path: Path) -> None:
     index = write_site(results, tmp_path / "site", about={"single": "Told by the caller."})
     text = index.read_text(encoding="utf-8")

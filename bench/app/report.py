@@ -146,10 +146,16 @@ def is_results_tree(path: Path) -> bool:
     return path.is_dir() and records_path_problem(path) is not None and bool(record_folders(path))
 
 
-def site(results: Path, out: Path | None = None, about: dict[str, str] | None = None) -> Path:
+def site(
+    results: Path,
+    out: Path | None = None,
+    about: dict[str, str] | None = None,
+    status: dict[str, str] | None = None,
+) -> Path:
     """The static results site over the folders of ``results`` (``bench.report.site``) in
     ``out`` (default ``runs/site``); the index page's path. ``about``: what each folder answers
-    (the publication plan's words; else the results README's table)."""
+    (the publication plan's words; else the results README's table); ``status``: the plan's word
+    on each folder's state."""
     from bench.report.site import method_kind, write_site
 
     registry.load_plugins()
@@ -162,4 +168,4 @@ def site(results: Path, out: Path | None = None, about: dict[str, str] | None = 
 
     out = out or Path(defaults.RUNS_DIR) / "site"
     writable(out)
-    return write_site(results, out, about, kind_of=kind_of, lookups=lookups())
+    return write_site(results, out, about, kind_of=kind_of, lookups=lookups(), status=status)

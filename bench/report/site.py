@@ -632,13 +632,19 @@ def folder_page(
     return page(f"{name}: periodic-bench results", [b for b in body if b])
 
 
-def index_page(entries: Sequence[tuple[str, str, Facts]]) -> str:
-    """The site's front page: each folder, what it answers, and its facts in one line."""
+def index_page(
+    entries: Sequence[tuple[str, str, Facts]], status: Mapping[str, str] | None = None
+) -> str:
+    """The site's front page: each folder, what it answers, its facts in one line, and what
+    the publication plan says of its state (``status``: an earlier commit's, and why)."""
     e = html.escape
+    status = status or {}
     items = [
         f'<li><a class="name" href="{e(name)}/index.html">{e(name)}</a>'
         + (f'<p class="answers">{inline_markdown(about)}</p>' if about else "")
-        + f'<p class="facts">{e(facts.line())}</p></li>'
+        + f'<p class="facts">{e(facts.line())}</p>'
+        + (f'<p class="facts">{inline_markdown(status[name])}</p>' if name in status else "")
+        + "</li>"
         for name, about, facts in entries
     ]
     body = [
@@ -676,6 +682,7 @@ def write_site(
     *,
     kind_of: KindOf | None = None,
     lookups: Lookups | None = None,
+    status: Mapping[str, str] | None = None,
 ) -> Path:
     """Write a static site over the results folders under ``results`` into ``out``: an index,
     one page per folder that holds records, and their figures; returns the index's path.
@@ -684,7 +691,8 @@ def write_site(
     table, else the first paragraph of its own README. ``kind_of`` (a method family -> one of
     :data:`KINDS`, see :func:`method_kind`) groups the grid's methods and ``lookups`` supply
     what the records alone cannot (as for :func:`~bench.report.document.build_report`); both
-    need the plugins, so the caller that loads them passes them."""
+    need the plugins, so the caller that loads them passes them. ``status[name]``, where given,
+    is shown under a folder's facts (the publication plan's word on it)."""
     results, out = Path(results), Path(out)
     kind_of = kind_of or method_kind
     told = {**readme_abouts(results / "README.md"), **(about or {})}
@@ -701,5 +709,5 @@ def write_site(
         entries.append((folder.name, text, Facts.of(loaded.records)))
     out.mkdir(parents=True, exist_ok=True)
     index = out / "index.html"
-    index.write_text(index_page(entries), encoding="utf-8")
+    index.write_text(index_page(entries, status), encoding="utf-8")
     return index
