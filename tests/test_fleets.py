@@ -183,3 +183,27 @@ def test_tune_trains_the_trials_of_a_rung_in_fleets() -> None:
     assert {u.name for u in units} == {"family:tone", "family:sin31"}
     alone = replace(p, fleet=False).work(p.specs)
     assert alone == list(p.specs)
+
+
+def test_a_stopped_member_draws_no_more_data() -> None:
+    """Once a seed has stopped, its stream is not drawn from again (its record counts the
+    samples it used, the same alone as beside members that train on); it gets zeros of its
+    chunk's shape, which the stepper drops."""
+    from bench.kit.train import live_chunks
+
+    drawn = [0, 0]
+
+    def stream(i: int, width: int):
+        for _ in range(4):
+            drawn[i] += 1
+            yield np.ones((5, 2, width)), np.ones((5, 2, 1))
+
+    stopped = np.zeros(2, dtype=bool)
+    chunks = live_chunks([stream(0, 3), stream(1, 4)], stopped)
+    first = next(chunks)
+    assert [c[0].shape for c in first] == [(5, 2, 3), (5, 2, 4)] and drawn == [1, 1]
+    stopped[1] = True
+    second = next(chunks)
+    assert drawn == [2, 1]
+    assert second[1][0].shape == (5, 2, 4) and not second[1][0].any()
+    assert len(list(chunks)) == 2 and drawn == [4, 1]

@@ -30,7 +30,7 @@ stay the same.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import NamedTuple
 
 import numpy as np
@@ -210,9 +210,10 @@ def train_seeds(
         if rates.size != 1:
             raise ValueError("a stepper other than the batched model takes one learning rate")
         steps = stepper(models, coders, float(rates[0]), device)
-    chunks = zip(*(s.chunks for s in streams), strict=True)
+    stopped = np.zeros(len(models), dtype=bool)
+    chunks = live_chunks([s.chunks for s in streams], stopped)
     vals = [s.val for s in streams] if best else None
-    _loop(steps, chunks, coders, budget, log, policy, log_every, stop, plateau_stop, vals)
+    _loop(steps, chunks, coders, budget, log, policy, log_every, stop, plateau_stop, vals, stopped)
     fitted = [
         NetPredictor(model, enc, coder, device)
         for model, enc, coder in zip(steps.trained(), encoders, coders, strict=True)
@@ -220,6 +221,37 @@ def train_seeds(
     for pred, last in zip(fitted, steps.final() or [], strict=False):
         pred.final = NetPredictor(last, pred.encoder, pred.coder, device)
     return fitted
+
+
+def live_chunks(
+    chunks: Sequence[Iterable[tuple[np.ndarray, np.ndarray]]], stopped: np.ndarray
+) -> Iterator[tuple[tuple[np.ndarray, np.ndarray], ...]]:
+    """Every seed's next chunk, side by side, drawn only for the seeds not ``stopped`` (an
+    array the training loop updates): a stopped seed gets zeros of its chunk's shape, which
+    the stepper drops, so that its data stream, and the samples its record counts, end where
+    it stopped, alone or beside seeds that train on (a fleet's members)."""
+    its = [iter(c) for c in chunks]
+    shapes: list[tuple[tuple[int, ...], np.dtype, tuple[int, ...], np.dtype]] = []
+    while not stopped.all():
+        drawn: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        for i, it in enumerate(its):
+            if not stopped[i]:
+                nxt = next(it, None)
+                if nxt is None:
+                    return
+                drawn[i] = nxt
+        if not shapes:  # the first chunk: every seed draws it
+            shapes = [(x.shape[1:], x.dtype, y.shape[1:], y.dtype) for x, y in drawn.values()]
+        n = next(iter(drawn.values()))[0].shape[0]
+        yield tuple(
+            drawn[i]
+            if i in drawn
+            else (
+                np.zeros((n, *shapes[i][0]), shapes[i][1]),
+                np.zeros((n, *shapes[i][2]), shapes[i][3]),
+            )
+            for i in range(len(its))
+        )
 
 
 def _loop(
@@ -233,13 +265,14 @@ def _loop(
     stop: Callable[[int], bool] | None,
     plateau_stop: bool,
     vals: Sequence[ValSet | None] | None = None,
+    stopped: np.ndarray | None = None,
 ) -> None:
     """Step through ``chunks`` a log window at a time; after each logged window, score the
     seeds on their validation sets (``vals``; the window's loss where a seed has none) and
     keep the best states, then let the policy (and ``stop``) decide which seeds drop their
     learning rate and which stop."""
     step, since = 0, 0
-    stopped = np.zeros(len(coders), dtype=bool)
+    stopped = np.zeros(len(coders), dtype=bool) if stopped is None else stopped
     for chunk in chunks:
         x, y = steps.take(chunk)
         pos = 0
