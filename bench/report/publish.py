@@ -46,9 +46,7 @@ def replace_block(path: Path, start: str, end: str, lines: Sequence[str]) -> Pat
     text = path.read_text(encoding="utf-8")
     if start not in text or end not in text:
         raise ValueError(f"{path} has no {start} ... {end} block")
-    head, rest = text.split(start, 1)
-    _, tail = rest.split(end, 1)
-    path.write_text(head + "\n".join([start, *lines, end]) + tail, encoding="utf-8")
+    path.write_text(_replace(text, start, end, lines), encoding="utf-8")
     return path
 
 
