@@ -16,6 +16,7 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from bench.app.errors import USER_ERRORS, UsageError
@@ -252,6 +253,30 @@ def _publish_forecast(folder: Any, plan: Any) -> str:
     return f"expected {format_seconds(total)} for {runs} run(s) here, from earlier records"
 
 
+def _adopt(results: Path, folders: list[str]) -> int:
+    """``publish --adopt``: the settings published tunes chose become the ones runs use."""
+    from bench.engine.tuning import adopt_settings
+
+    settings = results.resolve().parent / "bench" / "tuned.json"
+    if not settings.is_file():
+        raise UsageError(
+            f"publish --adopt: {settings} does not exist: run it in the checkout whose "
+            "results/ folder holds the tunes"
+        )
+    for name in folders:
+        source = results / name / "tuned.json"
+        if not source.is_file():
+            raise UsageError(
+                f"publish --adopt: {source} does not exist (only a published tuning folder "
+                "holds the settings its tune chose)"
+            )
+    for name in folders:
+        for line in adopt_settings(results / name / "tuned.json", settings):
+            print(f"{name}: {line}")
+    _err(f"publish: merged into {settings}; commit it, then publish the folders that run with it")
+    return 0
+
+
 def cmd_publish(args: argparse.Namespace) -> int:
     from bench.app.publish import (
         PublishFailed,
@@ -264,6 +289,8 @@ def cmd_publish(args: argparse.Namespace) -> int:
     if args.table:
         _err(f"publish: wrote {update_results_readme(args.results)}")
         return 0
+    if args.adopt:
+        return _adopt(args.results, args.adopt)
     plan = plan_publish(
         args.results,
         only=args.only,

@@ -329,6 +329,11 @@ PUBLISH = Command(
            help="the results folder holding plan.toml (default: results)"),
         _o("--dry-run", action="store_true",
            help="print the plan (folders, devices, commands, what each holds now); run nothing"),
+        _o("--adopt", nargs="+", metavar="FOLDER", default=None,
+           help="run nothing: merge the settings these published tuning folders chose "
+           "(results/FOLDER/tuned.json) into bench/tuned.json, family by family, each naming "
+           "its trials, and print what changed; commit, then publish the folders that run with "
+           "them"),
         _o("--table", action="store_true",
            help="only regenerate the plan's table in results/README.md (after editing the "
            "plan); run nothing"),

@@ -106,6 +106,26 @@ def test_unknown_folders_and_devices_are_refused(tmp_path: Path, monkeypatch) ->
     assert not plan.folders and "not cuda" in plan.skipped[0][1]
 
 
+def test_adopt_merges_a_published_tune_into_the_checkouts_settings(tmp_path: Path, capsys) -> None:
+    results = tmp_path / "results"
+    (tmp_path / "bench").mkdir()
+    settings = tmp_path / "bench" / "tuned.json"
+    settings.write_text(json.dumps({"profiles": {"quick": {}}}))
+    assert cli.main(["publish", "--results", str(results), "--adopt", "tuning-x"]) == 2
+    assert "tuning-x/tuned.json does not exist" in capsys.readouterr().err
+    (results / "tuning-x").mkdir(parents=True)
+    chosen = {"families": {"tone": {"params": {"lr": 0.01}, "made_by": {"commit": "c"}}}}
+    (results / "tuning-x" / "tuned.json").write_text(
+        json.dumps({"profiles": {"quick": {"siren": chosen}}})
+    )
+    assert cli.main(["publish", "--results", str(results), "--adopt", "tuning-x"]) == 0
+    assert "tuning-x: quick siren tone: (none) -> lr=0.01" in capsys.readouterr().out
+    assert (
+        json.loads(settings.read_text())["profiles"]["quick"]["siren"]["families"]
+        == (chosen["families"])
+    )
+
+
 def _record(commit: str, code: str | None, **env) -> dict:
     return {"env": {"git_commit": commit, **({"code_hash": code} if code else {}), **env}}
 
@@ -187,7 +207,7 @@ def test_publish_makes_a_folder_from_scratch(
     assert any("--out" in line for line in said)
     chosen = json.loads((folder / "tuned.json").read_text())
     assert chosen["made_by"] == {"records": "results/tones-cpu", "commit": commit}
-    assert any("merge them into bench/tuned.json" in line for line in outcome.lines)
+    assert any("--adopt tones-cpu` merges them into" in line for line in outcome.lines)
 
 
 def test_a_failed_command_keeps_its_records_for_resume(

@@ -257,6 +257,41 @@ def test_tuning_one_family_keeps_the_others(tmp_path: Path) -> None:
     assert fams["real"] == {"params": {"lr": 0.3}, "made_by": {"command": "third"}}
 
 
+def test_adopting_a_published_tune_merges_its_units_with_their_own_provenance(
+    tmp_path: Path,
+) -> None:
+    """``publish --adopt``: a published tune's ``tuned.json`` replaces the units it tuned, each
+    keeping the ``made_by`` that names its published trials; every other unit stays."""
+    path, published = tmp_path / "tuned.json", tmp_path / "published.json"
+    first = {"m": {"families": {"tone": {"params": {"lr": 0.1}}, "real": {"params": {}}}}}
+    tuning.write_settings(path, "quick", first, {"command": "old"})
+    mine = {"params": {"lr": 0.3}, "made_by": {"records": "results/t"}}
+    same = {"params": {}, "made_by": {"records": "results/t"}}
+    task = {"params": {"lr": 1.0}, "made_by": {"records": "results/t"}}
+    published.write_text(
+        json.dumps(
+            {
+                "profiles": {
+                    "quick": {
+                        "m": {"families": {"real": same, "tone": mine}, "tasks": {"x[a=1]": task}}
+                    }
+                }
+            }
+        )
+    )
+    lines = tuning.adopt_settings(published, path)
+    assert lines == [
+        "quick m real: unchanged",
+        "quick m tone: lr=0.1 -> lr=0.3",
+        "quick m x[a=1]: (none) -> lr=1.0",
+    ]
+    m = json.loads(path.read_text())["profiles"]["quick"]["m"]
+    assert m["families"] == {"real": same, "tone": mine} and m["tasks"] == {"x[a=1]": task}
+    published.write_text("{}")
+    with pytest.raises(ValueError, match="no 'profiles'"):
+        tuning.adopt_settings(published, path)
+
+
 @pytest.mark.slow
 def test_every_network_fits_one_cycle_with_its_tuned_settings() -> None:
     """The check that the training loop works: each network, with the committed tuned settings

@@ -537,8 +537,9 @@ def _check_and_write(
     lines = [f"{len(records)} records from {records_commit(records)[:12]} -> {target}"]
     if (target / "tuned.json").is_file():
         lines.append(
-            f"the settings it chose are in {target / 'tuned.json'}: merge them into "
-            "bench/tuned.json, commit, and publish the folders that run with them again"
+            f"the settings it chose are in {target / 'tuned.json'}: `python -m bench publish "
+            f"--adopt {target.name}` merges them into bench/tuned.json; commit, and publish "
+            "the folders that run with them again"
         )
     if f.earlier is not None:
         lines.append(

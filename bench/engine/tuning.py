@@ -285,25 +285,73 @@ def write_settings(
     """Merge ``chosen`` (for ``profile``) into the settings file at ``path``, task family by
     task family: a tune of some families keeps every other family's settings, and each family
     carries the provenance of the tune that chose it (``made_by``)."""
-    data: dict[str, Any] = {}
-    if path.is_file():
-        data = json.loads(path.read_text())
-    data["protocol"] = PROTOCOL
+    data = _read_settings(path)
     methods = data.setdefault("profiles", {}).setdefault(profile, {})
     for method, value in chosen.items():
-        entry = methods.setdefault(method, {})
-        old_made_by = entry.pop("made_by", None)
-        families = entry.get("families", {})
-        if old_made_by is not None:  # a file from before per-family provenance
-            for fam in families.values():
-                fam.setdefault("made_by", old_made_by)
-        entry.update({k: v for k, v in value.items() if k not in ("families", "tasks")})
-        for task_family, fam in value["families"].items():
-            families[task_family] = {**fam, "made_by": provenance}
-        entry["families"] = dict(sorted(families.items()))
-        tasks = entry.get("tasks", {})
-        for task_id, one in value.get("tasks", {}).items():
-            tasks[task_id] = {**one, "made_by": provenance}
-        entry["tasks"] = dict(sorted(tasks.items(), key=lambda kv: natural_key(kv[0])))
+        _merge_method(methods.setdefault(method, {}), value, provenance)
+    _write(path, data)
+
+
+def adopt_settings(source: Path, path: Path) -> list[str]:
+    """Merge the settings file ``source`` (a published tune's ``tuned.json``) into ``path``,
+    family by family and task by task, each keeping the provenance ``source`` gives it; returns
+    a line per unit saying what it was and what it is now."""
+    try:
+        new = json.loads(source.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ValueError(f"tuned settings file {source} is unreadable: {exc}") from exc
+    if not isinstance(new, dict) or not isinstance(new.get("profiles"), dict):
+        raise ValueError(f"{source} holds no tuned settings (no 'profiles' object)")
+    data = _read_settings(path)
+    lines: list[str] = []
+    for profile, chosen in new["profiles"].items():
+        methods = data.setdefault("profiles", {}).setdefault(profile, {})
+        for method, value in chosen.items():
+            entry = methods.setdefault(method, {})
+            for kind in ("families", "tasks"):
+                for unit, one in value.get(kind, {}).items():
+                    was = entry.get(kind, {}).get(unit, {}).get("params")
+                    now = one.get("params")
+                    change = "unchanged" if was == now else f"{_params(was)} -> {_params(now)}"
+                    lines.append(f"{profile} {method} {unit}: {change}")
+            _merge_method(entry, value, None)
+    _write(path, data)
+    return lines
+
+
+def _params(params: dict[str, Any] | None) -> str:
+    if params is None:
+        return "(none)"
+    return ", ".join(f"{k}={v}" for k, v in sorted(params.items())) or "(defaults)"
+
+
+def _read_settings(path: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(path.read_text()) if path.is_file() else {}
+    data["protocol"] = PROTOCOL
+    return data
+
+
+def _merge_method(
+    entry: dict[str, Any], value: dict[str, Any], provenance: dict[str, Any] | None
+) -> None:
+    """Merge one method's chosen settings into its entry: its families and tasks one by one,
+    with ``provenance`` as their ``made_by`` (``None``: each keeps its own)."""
+    old_made_by = entry.pop("made_by", None)
+    families = entry.get("families", {})
+    if old_made_by is not None:  # a file from before per-family provenance
+        for fam in families.values():
+            fam.setdefault("made_by", old_made_by)
+    entry.update({k: v for k, v in value.items() if k not in ("families", "tasks", "made_by")})
+    stamp = {} if provenance is None else {"made_by": provenance}
+    for task_family, fam in value.get("families", {}).items():
+        families[task_family] = {**fam, **stamp}
+    entry["families"] = dict(sorted(families.items()))
+    tasks = entry.get("tasks", {})
+    for task_id, one in value.get("tasks", {}).items():
+        tasks[task_id] = {**one, **stamp}
+    entry["tasks"] = dict(sorted(tasks.items(), key=lambda kv: natural_key(kv[0])))
+
+
+def _write(path: Path, data: dict[str, Any]) -> None:
     path.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
     _load.cache_clear()
