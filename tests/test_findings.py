@@ -71,7 +71,8 @@ DOC = (
     "the FFT estimate <!--q tones fft * successes-->?<!--/q--> (commit "
     "<!--q tones * * commit-->?<!--/q-->, <!--q tones * * records:,d-->?<!--/q--> records; "
     "ESPRIT found <!--q tones esprit * metric.tones_found.range-->?<!--/q--> tones in "
-    "<!--q tones esprit * time.total.median:.0e-->?<!--/q--> s).\n"
+    "<!--q tones esprit * time.total.median:.0e-->?<!--/q--> s, with pencils up to "
+    "<!--q tones esprit * param.max_pencil.max-->?<!--/q-->).\n"
 )
 
 
@@ -106,6 +107,7 @@ def test_fill_writes_each_number_from_the_records(folder: Path) -> None:
     assert shown[:6] == want
     seconds = float(np.median([r["time"]["total"] for r in esprit]))
     assert shown[6] == q.number(seconds, ".0e") and abs(float(shown[6]) / seconds - 1) < 0.5
+    assert shown[7] == q.number(max(r["method_params"]["max_pencil"] for r in esprit))
     assert q.check(text, folder.parent) == []
     assert q.check(DOC, folder.parent)[0].endswith(f"the records give '{want[0]}'")
 

@@ -9,10 +9,10 @@ its text follows up to the closing comment::
 The comment holds the published folder (beside the findings file), the method and the task
 (``*`` stands for any text: ``*`` every one, ``tone[cycles=*]`` the cycle sweep), and a field:
 one of the per-(method, task) summary's values (``bench.report.summaries``:
-``headline_median``, ``success_rate``, ``sec_total`` ...), one of :data:`SPECIAL`, a
-statistic over the records' own values, ``WHERE.NAME.STAT`` with WHERE one of :data:`VALUES`
-and STAT one of :data:`STATS` (``metric.test_mse.range``, ``record.best_step.range``), or a
-method's standing in the real-series competition (``series.beats``, ``series.rank``...). An
+``headline_median``, ``success_rate``, ``sec_total`` ...), one of :data:`SPECIAL`, a statistic
+over the records' own values, ``WHERE.NAME.STAT`` with WHERE one of :data:`VALUES` and STAT one
+of :data:`STATS` (``metric.test_mse.range``, ``record.best_step.range``, ``param.w0.max``), or
+a method's standing in the real-series competition (``series.beats``, ``series.rank``...). An
 optional format follows the field after a colon: ``.2g`` (the default for a fraction, written
 as the tables write it: ``1.6e-5``), ``.0%``, ``,d``. :func:`fill` writes every quote's text
 from the records, and :func:`check` lists the quotes whose text is not what the records give,
@@ -74,13 +74,15 @@ STATS: dict[str, Callable[[list[float]], Any]] = {
 
 
 #: Where ``WHERE.NAME.STAT`` finds a record's values: its metrics (judged at the best state),
-#: the metrics of its last state, its phase times, or a number of the record itself (its
-#: ``best_step``, ``converged_step``, ``stop_step``; ``converged`` counts as 0 or 1).
+#: the metrics of its last state, its phase times, a number of the record itself (its
+#: ``best_step``, ``converged_step``, ``stop_step``; ``converged`` counts as 0 or 1), or a
+#: numeric parameter the method ran with (``param.max_freq.range``: its tuned settings too).
 VALUES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "metric": lambda r: r.get("metrics") or {},
     "final": lambda r: r.get("metrics_final") or {},
     "time": lambda r: r.get("time") or {},
     "record": lambda r: r,
+    "param": lambda r: r.get("method_params") or {},
 }
 
 
@@ -95,7 +97,7 @@ def _over_records(q: Quote, chosen: Sequence[Summary]) -> Any:
             f"quote '{q.spec}': expected {where}.NAME.STAT with STAT one of {', '.join(STATS)}"
         )
     values = [
-        float(v)
+        v if isinstance(v, int) else float(v)  # a count or a step stays whole: 1,024
         for x in chosen
         for r in x.records
         if isinstance(v := VALUES[where](r).get(name), (int, float)) and math.isfinite(v)
