@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bench.app.errors import USER_ERRORS, UsageError
+from bench.app.errors import USER_ERRORS, Terminated, UsageError
 from bench.app.execution import Execution
 from bench.cliparser import build_parser, split_patterns
 from bench.core import defaults
@@ -30,10 +30,6 @@ EXIT_FAILED_RUNS = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 EXIT_TERMINATED = 143
-
-
-class Terminated(KeyboardInterrupt):
-    """SIGTERM (``kill``, a batch system's time limit): stop as on Ctrl-C, workers included."""
 
 
 def _on_sigterm(signum: int, frame: object) -> None:

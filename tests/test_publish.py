@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
+import signal
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -450,3 +454,60 @@ def test_a_folder_left_mid_swap_is_never_removed_unseen(
     with pytest.raises(UsageError, match="stopped while it replaced"):
         pub.publish(pub.plan_publish(results, run=False), say=lambda line: None)
     assert (results / ".tones-cpu.old" / "records.jsonl").exists() and stage.exists()
+
+
+CHILD_OF_A_BACKGROUND_JOB = """
+import signal, sys
+from bench.app import publish as pub
+from bench.app.errors import Terminated
+
+signal.signal(signal.SIGINT, signal.SIG_IGN)  # as `nohup ... &` leaves it, for the child too
+
+
+def term(*_):
+    raise Terminated
+
+
+signal.signal(signal.SIGTERM, term)
+try:
+    sys.exit(pub._run_child(sys.argv[1:], {}))
+except Terminated:
+    sys.exit(143)
+"""
+
+
+def test_a_publish_in_the_background_stops_its_run_on_sigterm(tmp_path: Path) -> None:
+    """A publish started in the background (SIGINT ignored, and so in its child run) and
+    stopped by ``kill`` or ``timeout`` (SIGTERM) stops its run at once, every finished run
+    recorded and no worker left, as Ctrl-C does in a terminal."""
+    root = Path(__file__).resolve().parents[1]
+    args = ["run", "--methods", "test-slow[pause=0.3]", "--tasks", "sin31", "--seeds", "200"]
+    args += ["--jobs", "2", "--out", str(tmp_path), "--no-report"]
+    env = {
+        **os.environ,
+        "OMP_NUM_THREADS": "1",
+        "BENCH_PLUGIN_PATH": str(root / "tests" / "plugins"),
+    }
+    p = subprocess.Popen(
+        [sys.executable, "-c", CHILD_OF_A_BACKGROUND_JOB, *args],
+        env=env,
+        cwd=root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    records = tmp_path / "records.jsonl"
+    deadline = time.time() + 120
+    while time.time() < deadline and (not records.exists() or records.read_text().count("\n") < 4):
+        time.sleep(0.05)
+    p.send_signal(signal.SIGTERM)
+    _, err = p.communicate(timeout=100)
+    assert p.returncode == 143, err
+    assert "--resume" in err and "Traceback" not in err
+    time.sleep(2.5)
+    left = subprocess.run(["pgrep", "-g", str(p.pid)], capture_output=True, text=True).stdout
+    assert not left.split(), f"processes left behind: {left}"
+    lines = records.read_text().splitlines()
+    assert 4 <= len(lines) < 200  # stopped, not run to its end
+    assert all(json.loads(line)["status"] == "ok" for line in lines)

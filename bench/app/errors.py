@@ -28,6 +28,11 @@ class UsageError(Exception):
         self.problems = list(problems)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``kill``, ``timeout``, a batch system's time limit): stop as on Ctrl-C, workers
+    included, and exit 143."""
+
+
 #: The errors that mean "the request was wrong", not "the program is": the command line answers
 #: each with one line and exit code 2.
 USER_ERRORS: tuple[type[Exception], ...] = (UsageError, RegistryError, CorruptRecords, LockError)

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.app.errors import UsageError
+from bench.app.errors import Terminated, UsageError
 from bench.core import defaults
 from bench.engine.lock import hold
 from bench.engine.provenance import (
@@ -447,11 +447,13 @@ def _run_child(argv: list[str], env: dict[str, str]) -> int:
     child = subprocess.Popen([sys.executable, "-m", "bench", *argv], env={**os.environ, **env})
     try:
         return child.wait()
-    except BaseException:
+    except BaseException as exc:
         if child.poll() is None:
-            child.send_signal(
-                signal.SIGINT
-            )  # a terminal's Ctrl-C reached it already; a kill did not
+            # A terminal's Ctrl-C reached the child already. A SIGTERM (kill, timeout) did not,
+            # and a child started in the background ignores SIGINT, as its parent does: pass
+            # the SIGTERM on, which every bench command handles as its own Ctrl-C.
+            term = isinstance(exc, Terminated) or signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+            child.send_signal(signal.SIGTERM if term else signal.SIGINT)
             try:
                 child.wait(timeout=120)
             except subprocess.TimeoutExpired:
