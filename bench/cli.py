@@ -267,7 +267,11 @@ def _adopt(results: Path, folders: list[str]) -> int:
                 "holds the settings its tune chose)"
             )
     for name in folders:
-        for line in adopt_settings(results / name / "tuned.json", settings):
+        try:
+            lines = adopt_settings(results / name / "tuned.json", settings)
+        except ValueError as exc:
+            raise UsageError(f"publish --adopt: {exc}") from exc
+        for line in lines:
             print(f"{name}: {line}")
     _err(f"publish: merged into {settings}; commit it, then publish the folders that run with it")
     return 0

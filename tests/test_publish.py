@@ -118,6 +118,9 @@ def test_adopt_merges_a_published_tune_into_the_checkouts_settings(tmp_path: Pat
     assert cli.main(["publish", "--results", str(results), "--adopt", "tuning-x"]) == 2
     assert "tuning-x/tuned.json does not exist" in capsys.readouterr().err
     (results / "tuning-x").mkdir(parents=True)
+    (results / "tuning-x" / "tuned.json").write_text("{not json")
+    assert cli.main(["publish", "--results", str(results), "--adopt", "tuning-x"]) == 2
+    assert "is unreadable" in capsys.readouterr().err
     chosen = {"families": {"tone": {"params": {"lr": 0.01}, "made_by": {"commit": "c"}}}}
     (results / "tuning-x" / "tuned.json").write_text(
         json.dumps({"profiles": {"quick": {"siren": chosen}}})

@@ -97,7 +97,7 @@ def _over_records(q: Quote, chosen: Sequence[Summary]) -> Any:
             f"quote '{q.spec}': expected {where}.NAME.STAT with STAT one of {', '.join(STATS)}"
         )
     values = [
-        v if isinstance(v, int) else float(v)  # a count or a step stays whole: 1,024
+        v if type(v) is int else float(v)  # a count or a step stays whole: 1,024
         for x in chosen
         for r in x.records
         if isinstance(v := VALUES[where](r).get(name), (int, float)) and math.isfinite(v)
