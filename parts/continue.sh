@@ -37,14 +37,19 @@ if [ "$(git -C "$wt" rev-parse HEAD)" != "$commit" ]; then
   exit 2
 fi
 
+# The small files of a staging folder besides its records, from $1 to $2.
+copy_extras() {
+  mkdir -p "$2"
+  for extra in manifest.json tuned.json .complete; do
+    if [ -f "$1/$extra" ]; then cp "$1/$extra" "$2/"; fi
+  done
+}
+
 for f in "$@"; do
   part=$repo/parts/publish/$f
   stage=$wt/parts/publish/$f
   if [ -f "$part/records.jsonl.gz" ] && [ ! -f "$stage/records.jsonl" ]; then
-    mkdir -p "$stage"
-    for extra in manifest.json tuned.json .complete; do
-      if [ -f "$part/$extra" ]; then cp "$part/$extra" "$stage/"; fi
-    done
+    copy_extras "$part" "$stage"
     gunzip -c "$part/records.jsonl.gz" > "$stage/records.jsonl"
     echo "continue: $f: $(wc -l < "$stage/records.jsonl") staged records put back"
   fi
@@ -75,10 +80,7 @@ for f in "$@"; do
   part=$repo/parts/publish/$f
   stage=$wt/parts/publish/$f
   if [ -f "$stage/records.jsonl" ]; then
-    mkdir -p "$part"
-    for extra in manifest.json tuned.json .complete; do
-      if [ -f "$stage/$extra" ]; then cp "$stage/$extra" "$part/"; fi
-    done
+    copy_extras "$stage" "$part"
     gzip -c "$stage/records.jsonl" > "$part/records.jsonl.gz"
     echo "continue: $f: $(wc -l < "$stage/records.jsonl") records kept in parts/publish/$f"
   elif [ -n "$(git -C "$wt" status --porcelain -- "results/$f")" ]; then
