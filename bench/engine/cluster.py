@@ -279,6 +279,10 @@ def _run_on_dask(
                 submit(max(WINDOW * threads - len(futures), 0))
     finally:
         if cluster is not None:
+            # While a local cluster closes (after Ctrl-C above all), a worker's heartbeat can
+            # find the scheduler gone and log an ERROR with a traceback that says nothing to
+            # the user; quiet_dask, around this function, restores the level afterwards.
+            logging.getLogger("distributed").setLevel(logging.CRITICAL)
             # Its workers are threads of this process, each waiting on its sandbox child: stop
             # the children first, so that a run in flight ends now, not when it is done.
             isolate.close_shared()
