@@ -126,6 +126,26 @@ def test_a_changed_record_makes_the_check_fail(folder: Path) -> None:
     assert len(problems) == 1 and "headline_median" in problems[0]
 
 
+def test_a_quote_reads_a_records_extras_and_its_ceiling(folder: Path) -> None:
+    """Numbers a task records beside its metrics (``extras``) and what its ceiling, a perfect
+    predictor, would score are quoted like any metric."""
+    lines = []
+    for i, line in enumerate((folder / "records.jsonl").read_text().splitlines()):
+        r = json.loads(line)
+        r["extras"] = {"day_length": 1000 + i, "label": "not a number"}
+        r["ceiling"] = {"metrics": {"exact_match": 0.5 + i / 10_000}, "success_possible": True}
+        lines.append(json.dumps(r))
+    (folder / "records.jsonl").write_text("\n".join(lines) + "\n")
+    doc = (
+        "<!--q tones * * extras.day_length.range:,d-->?<!--/q--> "
+        "<!--q tones * * ceiling.exact_match.min-->?<!--/q-->"
+    )
+    shown = [x.text for x in q.quotes(q.fill(doc, folder.parent))]
+    assert shown == [f"1,000 to {999 + len(lines):,}", "0.5"]
+    with pytest.raises(ValueError, match="no record has a finite extras value label"):
+        q.fill("<!--q tones * * extras.label.max-->?<!--/q-->", folder.parent)
+
+
 def test_report_findings_writes_the_quotes_of_its_folders(folder: Path) -> None:
     doc = folder.parent / "FINDINGS.md"
     doc.write_text("# Findings\n\n" + DOC)

@@ -75,14 +75,19 @@ STATS: dict[str, Callable[[list[float]], Any]] = {
 
 #: Where ``WHERE.NAME.STAT`` finds a record's values: its metrics (judged at the best state),
 #: the metrics of its last state, its phase times, a number of the record itself (its
-#: ``best_step``, ``converged_step``, ``stop_step``; ``converged`` counts as 0 or 1), or a
-#: numeric parameter the method ran with (``param.max_freq.range``: its tuned settings too).
+#: ``best_step``, ``converged_step``, ``stop_step``; ``converged`` counts as 0 or 1), a
+#: numeric parameter the method ran with (``param.max_freq.range``: its tuned settings too), a
+#: number a task or method recorded beside its metrics (``extras.day_length.max``), or a metric
+#: of the task's own ceiling, what a perfect predictor would score
+#: (``ceiling.extrap_exact_match.median``).
 VALUES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "metric": lambda r: r.get("metrics") or {},
     "final": lambda r: r.get("metrics_final") or {},
     "time": lambda r: r.get("time") or {},
     "record": lambda r: r,
     "param": lambda r: r.get("method_params") or {},
+    "extras": lambda r: r.get("extras") or {},
+    "ceiling": lambda r: (r.get("ceiling") or {}).get("metrics") or {},
 }
 
 
