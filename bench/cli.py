@@ -246,7 +246,8 @@ def _publish_forecast(folder: Any, plan: Any) -> str:
             total + forecast.wall_seconds,
             runs + sum(n for _, n, _ in forecast.by_method.values()),
         )
-    return f"expected {format_seconds(total)} for {runs} run(s) here, from earlier records"
+    scripts = f", then {len(folder.scripts)} script(s)" if folder.scripts else ""
+    return f"expected {format_seconds(total)} for {runs} run(s) here, from earlier records{scripts}"
 
 
 def _adopt(results: Path, folders: list[str]) -> int:

@@ -37,10 +37,14 @@ def _results(tmp_path: Path, plan: str = PLAN) -> Path:
 
 
 def _clean(monkeypatch: pytest.MonkeyPatch, commit: str = "c" * 40) -> None:
-    monkeypatch.setattr(pub, "code_state", lambda root=None: CodeState(commit, ()))
+    monkeypatch.setattr(pub, "code_state", lambda root=None, also=(): CodeState(commit, ()))
 
 
 # -- the plan -----------------------------------------------------------------------------------
+
+
+#: A folder entry that runs, for the malformed scripts below.
+RUNS = 'name = "a"\ndevice = "cpu"\nanswers = "x"\ncommands = ["run"]\n'
 
 
 @pytest.mark.parametrize(
@@ -53,6 +57,11 @@ def _clean(monkeypatch: pytest.MonkeyPatch, commit: str = "c" * 40) -> None:
         ('name = "a"\ndevice = "cpu"\nanswers = "x"\ncommands = ["run --out x"]', "--out"),
         ('name = "a"\ndevice = "cpu"\nanswers = "x"\ncommands = ["run", "tune"]', "not both"),
         ('name = "../a"\ndevice = "cpu"\nanswers = "x"\ncommands = ["run"]', "folder name"),
+        (RUNS + 'scripts = "b.py"', "a list"),
+        (RUNS + 'scripts = ["b.sh"]', "Python"),
+        (RUNS + 'scripts = ["/b.py"]', "Python"),
+        (RUNS + 'scripts = ["../b.py"]', "Python"),
+        (RUNS + 'scripts = ["b.py --out c"]', "--out"),
     ],
 )
 def test_a_malformed_plan_is_one_clear_error(tmp_path: Path, entry: str, message: str) -> None:
@@ -89,7 +98,7 @@ def test_a_dirty_tree_is_refused_in_one_line_with_exit_code_2(
 ) -> None:
     results = _results(tmp_path)
     dirty = CodeState("c" * 40, ("methods/fft.py", "bench/tuned.json"))
-    monkeypatch.setattr(pub, "code_state", lambda root=None: dirty)
+    monkeypatch.setattr(pub, "code_state", lambda root=None, also=(): dirty)
     assert cli.main(["publish", "--results", str(results)]) == cli.EXIT_USAGE
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "uncommitted changes" in err[0] and "methods/fft.py" in err[0]
@@ -165,10 +174,23 @@ def test_provenance_problems() -> None:
 # -- one folder, end to end -----------------------------------------------------------------------
 
 
+SCRIPT = """
+import argparse, json, pathlib
+ap = argparse.ArgumentParser()
+ap.add_argument("--points", type=int)
+ap.add_argument("--out", type=pathlib.Path)
+args = ap.parse_args()
+args.out.mkdir(parents=True, exist_ok=True)
+(args.out / "cost.json").write_text(json.dumps({"points": args.points}))
+"""
+
+
 def test_publish_makes_a_folder_from_scratch(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    results = _results(tmp_path)
+    results = _results(tmp_path, PLAN + 'scripts = ["tools/cost.py --points 3"]\n')
+    (tmp_path / "tools").mkdir()
+    (tmp_path / "tools" / "cost.py").write_text(SCRIPT)
     monkeypatch.chdir(tmp_path)
     commit = "c" * 40
     _clean(monkeypatch, commit)
@@ -215,6 +237,31 @@ def test_publish_makes_a_folder_from_scratch(
     chosen = json.loads((folder / "tuned.json").read_text())
     assert chosen["made_by"] == {"records": "results/tones-cpu", "commit": commit}
     assert any("--adopt tones-cpu` merges them into" in line for line in outcome.lines)
+    # The plan's script ran after the command, given the folder's --out; what it wrote is
+    # published beside the records, and the README says how it was made.
+    assert any(line.endswith(f"cost.py --points 3 --out {stage / pub.FILES}") for line in said)
+    assert json.loads((folder / "cost.json").read_text()) == {"points": 3}
+    assert "python tools/cost.py --points 3 --out tones-cpu" in readme
+
+
+def test_a_folders_scripts_are_checked_for_changes_with_the_code(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A script the plan runs is refused uncommitted, as changed code is."""
+    results = _results(tmp_path, PLAN + 'scripts = ["tools/cost.py --points 3"]\n')
+    asked: list[tuple[str, ...]] = []
+
+    def state(root: Path | None = None, also: tuple[str, ...] = ()) -> CodeState:
+        asked.append(tuple(also))
+        return CodeState("c" * 40, tuple(also))
+
+    monkeypatch.setattr(pub, "code_state", state)
+    with pytest.raises(UsageError, match="uncommitted changes .*tools/cost.py"):
+        pub.plan_publish(results)
+    assert asked == [("tools/cost.py",)]
+    assert [f.scripts for f in pub.load_plan(results / "plan.toml")] == [
+        ("tools/cost.py --points 3",)
+    ]
 
 
 def test_a_failed_command_keeps_its_records_for_resume(
@@ -252,7 +299,9 @@ def test_resuming_records_of_another_commit_is_refused(
     (stage / "records.jsonl").write_text("{}\n")
     manifest = {"environments": {"e": {"git_commit": "b" * 40}}, "format": 2}
     (stage / "manifest.json").write_text(json.dumps(manifest))
-    monkeypatch.setattr(provenance, "code_state", lambda root=None: CodeState("c" * 40, ()))
+    monkeypatch.setattr(
+        provenance, "code_state", lambda root=None, also=(): CodeState("c" * 40, ())
+    )
     _clean(monkeypatch)
     plan = pub.plan_publish(results, resume=True)
     with pytest.raises(UsageError, match="one commit"):
@@ -268,7 +317,7 @@ def test_a_copy_told_its_commit_stages_and_does_not_publish(
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv(provenance.SOURCE_COMMIT_ENV, "d" * 40)
     dirty = CodeState("e" * 40, ("bench/x.py",))  # what the stale .git would say
-    monkeypatch.setattr(pub, "code_state", lambda root=None: dirty)
+    monkeypatch.setattr(pub, "code_state", lambda root=None, also=(): dirty)
     plan = pub.plan_publish(results)
     assert plan.commit == "d" * 40 and not plan.write
     ran: list[list[str]] = []

@@ -52,7 +52,10 @@ COMMANDS = ("run", "tune")
 OWN_OPTIONS = ("--out", "--resume", "--no-report", "--settings", "--dry-run")
 DEVICES = ("cpu", "cuda")
 #: The keys of one folder in the plan.
-KEYS = {"name", "answers", "device", "commands", "earlier"}
+KEYS = {"name", "answers", "device", "commands", "scripts", "earlier"}
+#: Where a folder's scripts write their files in its staging folder; they are published beside
+#: its records.
+FILES = "files"
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,10 @@ class Folder:
     device: str
     commands: tuple[str, ...]
     earlier: Earlier | None = None
+    #: Scripts of the checkout run after the commands, as typed after ``python`` (a
+    #: measurement that is not a bench run: ``benchmarks/period_search.py``); each is given
+    #: ``--out`` and the files it writes there are published in the folder.
+    scripts: tuple[str, ...] = ()
 
     def argv(self, command: str, out: Path, jobs: int | None) -> list[str]:
         """The arguments of ``python -m bench`` for ``command`` into ``out``."""
@@ -157,7 +164,34 @@ def _folder(entry: dict[str, Any], where: str) -> Folder:
         if not isinstance(e, dict) or set(e) != {"commit", "why"}:
             raise UsageError(f"publish: {name}: earlier must be {{commit = ..., why = ...}}")
         earlier = Earlier(str(e["commit"]), str(e["why"]))
-    return Folder(name, str(entry["answers"]), device, tuple(map(str, commands)), earlier)
+    scripts = entry.get("scripts", [])
+    if not isinstance(scripts, list):
+        raise UsageError(f"publish: {name}: scripts must be a list")
+    for script in scripts:
+        _script_path(str(script), name)
+    return Folder(
+        name,
+        str(entry["answers"]),
+        device,
+        tuple(map(str, commands)),
+        earlier,
+        tuple(map(str, scripts)),
+    )
+
+
+def _script_path(script: str, name: str) -> str:
+    """The file a plan's script runs: a Python file of the checkout, named by its path from
+    the checkout's root, which ``publish`` gives its ``--out``."""
+    words = _words(script, name)
+    path = words[0] if words else ""
+    if not path.endswith(".py") or Path(path).is_absolute() or ".." in Path(path).parts:
+        raise UsageError(
+            f"publish: {name}: script {script!r} does not name a Python file of the checkout "
+            "by its path from the checkout's root (benchmarks/period_search.py)"
+        )
+    if _sets(words, "--out"):
+        raise UsageError(f"publish: {name}: script {script!r} sets --out, which publish sets")
+    return path
 
 
 # -- provenance of a folder's records ----------------------------------------------------------
@@ -250,6 +284,7 @@ class PublishPlan:
         for f in self.folders:
             out.append(f"{f.name} ({f.device}): {f.answers[:100]}")
             out += [f"    python -m bench {c}" for c in f.commands]
+            out += [f"    python {s} --out <its staging folder>/{FILES}" for s in f.scripts]
             out.append(f"    now: {published_state(self.results / f.name)}")
             if f.earlier is not None:
                 out.append(f"    earlier: {f.earlier.why}")
@@ -325,7 +360,7 @@ def plan_publish(
         # records; the checkout checks their code hash against that commit and publishes them.
         state, write = CodeState(told, ()), False
     else:
-        state = code_state()
+        state = code_state(also=[_script_path(s, f.name) for f in chosen for s in f.scripts])
         write = state.commit is not None
     if not dry_run and state.changed:
         shown = ", ".join(state.changed[:5]) + (" ..." if len(state.changed) > 5 else "")
@@ -424,7 +459,16 @@ def _one_folder(
                 f"records so far are in {stage}: `python -m bench publish --only {f.name} "
                 "--resume` goes on"
             )
-    (stage / COMPLETE).write_text("\n".join(f.commands) + "\n", encoding="utf-8")
+    for script in f.scripts:
+        argv = [*_words(script, f.name), "--out", str(stage / FILES)]
+        say(f"publish {f.name}: python {' '.join(shlex.quote(a) for a in argv)}")
+        code = run(argv, env)
+        if code != 0:
+            raise PublishFailed(
+                f"publish: {f.name}: `python {script}` exited with {code}; the records are in "
+                f"{stage}: `python -m bench publish --only {f.name} --resume` goes on"
+            )
+    (stage / COMPLETE).write_text("\n".join(f.commands + f.scripts) + "\n", encoding="utf-8")
     if not plan.write or plan.commit is None:
         why = (
             f"copy of commit {plan.commit[:12]}: bring {stage} into that commit's checkout "
@@ -442,9 +486,11 @@ class PublishFailed(RuntimeError):
 
 
 def _run_child(argv: list[str], env: dict[str, str]) -> int:
-    """``python -m bench ARGV`` in a child; Ctrl-C and SIGTERM reach it and it is given time
-    to record what finished and stop its workers before this process goes on stopping."""
-    child = subprocess.Popen([sys.executable, "-m", "bench", *argv], env={**os.environ, **env})
+    """``python -m bench ARGV`` in a child (``python ARGV`` where ARGV starts with a script's
+    path); Ctrl-C and SIGTERM reach it and it is given time to record what finished and stop
+    its workers before this process goes on stopping."""
+    module = [] if argv and argv[0].endswith(".py") else ["-m", "bench"]
+    child = subprocess.Popen([sys.executable, *module, *argv], env={**os.environ, **env})
     try:
         return child.wait()
     except BaseException as exc:
@@ -525,6 +571,9 @@ def _check_and_write(
         target.mkdir(parents=True)
         _write_manifest(stage, target, records_commit(records))
         _write_records(stage, target)
+        for made in sorted((stage / FILES).glob("*")):
+            if made.is_file():  # a script's output, published beside the records
+                shutil.copy2(made, target / made.name)
         if (stage / "tuned.json").is_file():
             _write_settings(stage / "tuned.json", target, records_commit(records))
         if report is not None:
@@ -583,6 +632,7 @@ def _add_plan_to_readme(target: Path, f: Folder) -> None:
         "which ran:",
         "",
         *[f"    python -m bench {c}" for c in f.commands],
+        *[f"    python {s} --out {f.name}" for s in f.scripts],
     ]
     readme.write_text("\n".join([lines[0], *made, *lines[1:]]) + "\n", encoding="utf-8")
 

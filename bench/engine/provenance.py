@@ -20,7 +20,7 @@ import hashlib
 import os
 import re
 import subprocess
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -134,17 +134,20 @@ class CodeState:
         return self.commit is not None and not self.changed
 
 
-def code_state(root: Path | None = None) -> CodeState:
+def code_state(root: Path | None = None, also: Sequence[str] = ()) -> CodeState:
     """The commit of the checkout at ``root`` and its uncommitted changes to the code: modified,
     staged, deleted and untracked files (those git does not ignore, caches and hidden files
-    aside) under :data:`CODE_ROOTS` and ``pyproject.toml``. Published records (``results/``)
-    and parts (``parts/``) are data."""
+    aside) under :data:`CODE_ROOTS` and ``pyproject.toml``, and ``also`` (other files about to
+    run: a publication's scripts). Published records (``results/``) and parts (``parts/``) are
+    data."""
     root = root or checkout_root()
     try:
         head = _git(root, "rev-parse", "HEAD")
         if head.returncode != 0:
             return CodeState(None, ())
-        status = _git(root, "status", "--porcelain", "-z", "--", *CODE_ROOTS, "pyproject.toml")
+        status = _git(
+            root, "status", "--porcelain", "-z", "--", *CODE_ROOTS, "pyproject.toml", *also
+        )
     except (OSError, subprocess.SubprocessError):
         return CodeState(None, ())
     changed: set[str] = set()
