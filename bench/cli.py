@@ -310,9 +310,16 @@ def cmd_publish(args: argparse.Namespace) -> int:
             print(f"{folder.name}: {_publish_forecast(folder, plan)}")
         return 0
     try:
-        publish(plan, say=_err, report=write_folder_report)  # it says each folder's outcome
+        outcomes = publish(plan, say=_err, report=write_folder_report)  # says each outcome
     except PublishFailed as exc:
         _err(f"error: {exc}")
+        return EXIT_FAILED_RUNS
+    stale = [o.folder.name for o in outcomes if o.unresolved]
+    if stale:
+        _err(
+            f"error: published, but FINDINGS quotes what the records of {', '.join(stale)} "
+            "no longer hold (listed above): revise that prose"
+        )
         return EXIT_FAILED_RUNS
     return 0
 

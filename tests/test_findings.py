@@ -195,3 +195,19 @@ def test_a_star_in_a_quote_stands_for_any_text_brackets_included() -> None:
     assert q._matches("fft", "fft") and not q._matches("fft", "fft[pad=2]")
     assert q.STATS["rms"]([3.0, 4.0]) == pytest.approx((12.5) ** 0.5)
     assert q.STATS["sum"]([1.0, 0.0, 1.0]) == 2 and set(q.VALUES) >= {"record", "final"}
+
+
+def test_a_quote_the_records_no_longer_give_keeps_its_text_when_asked(folder: Path) -> None:
+    """Publishing a folder that no longer holds a quoted method: the other quotes are written,
+    that one keeps its text and is listed, so the prose can be revised (by default, an error)."""
+    gone = "<!--q tones siren * successes-->2 of 3<!--/q-->"
+    doc = folder.parent / "FINDINGS.md"
+    doc.write_text(f"# Findings\n\n{DOC}SIREN passed {gone} seeds.\n")
+    with pytest.raises(ValueError, match="no records"):
+        update_findings(doc, [folder])
+    unresolved: list[str] = []
+    update_findings(doc, [folder], unresolved)
+    text = doc.read_text()
+    assert "9 of 20" in text and gone in text
+    assert len(unresolved) == 1 and "tones siren * successes" in unresolved[0]
+    assert q.check(text, folder.parent) == unresolved

@@ -563,3 +563,68 @@ def test_a_publish_in_the_background_stops_its_run_on_sigterm(tmp_path: Path) ->
     lines = records.read_text().splitlines()
     assert 4 <= len(lines) < 200  # stopped, not run to its end
     assert all(json.loads(line)["status"] == "ok" for line in lines)
+
+
+def test_a_findings_quote_the_new_records_lack_does_not_stop_the_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A folder remade without a method FINDINGS quotes from it: the folder is published and
+    the other quotes written; that one keeps its text, is listed, and the exit code says so."""
+    results = _results(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    published = Path(__file__).resolve().parents[1] / "results" / "close-tones-cpu"
+    manifest = json.loads((published / "manifest.json").read_text())
+    commit, code = "c" * 40, "0123456789abcdef"  # as if made at this (clean) checkout
+    for env in manifest["environments"].values():
+        env.update(git_commit=commit, code_hash=code)
+    _clean(monkeypatch, commit)
+    monkeypatch.setattr(pub, "commit_code_hash", lambda c, root=None: code if c == commit else None)
+    stage = tmp_path / "runs" / "publish" / "tones-cpu"
+    stage.mkdir(parents=True)
+    (stage / "manifest.json").write_text(json.dumps(manifest))
+    with gzip.open(published / "records.jsonl.gz", "rt") as fh:
+        kept = [line for line in fh if '"task": "close-tones[sep=0.25]"' in line]
+    (stage / "records.jsonl").write_text("".join(r for r in kept if '"method": "esprit"' in r))
+    (stage / pub.COMPLETE).write_text("done\n")
+    gone = "<!--q tones-cpu siren * successes-->2 of 3<!--/q-->"
+    findings = results / "FINDINGS.md"
+    findings.write_text(
+        "ESPRIT: <!--q tones-cpu esprit close-tones[sep=0.25] successes-->?<!--/q--> seeds; "
+        f"SIREN: {gone}.\n"
+    )
+
+    assert cli.main(["publish", "--results", str(results), "--no-run"]) == 1
+    err = capsys.readouterr().err
+    assert "1 quote(s) of tones-cpu" in err and "no records of that method" in err
+    assert "published, but FINDINGS quotes" in err.splitlines()[-1]
+    assert (results / "tones-cpu" / "records.jsonl.gz").is_file()
+    text = findings.read_text()
+    assert "seeds; SIREN" in text and "-->?<" not in text and gone in text
+
+
+def test_adopting_a_remade_tune_drops_the_choices_its_folder_no_longer_holds(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A tune remade per task: its earlier family-wide choice names trials the folder no
+    longer holds, so it goes; a choice from another folder stays."""
+    results = tmp_path / "results"
+    (tmp_path / "bench").mkdir()
+    settings = tmp_path / "bench" / "tuned.json"
+    old = {"records": "results/tuning-x", "commit": "a" * 40}
+    other = {"records": "results/tuning-y", "commit": "a" * 40}
+    families = {
+        "tone": {"params": {"lr": 0.1}, "made_by": old},
+        "clock": {"params": {"lr": 0.2}, "made_by": other},
+    }
+    settings.write_text(json.dumps({"profiles": {"quick": {"siren": {"families": families}}}}))
+    new = {"records": "results/tuning-x", "commit": "b" * 40}
+    tasks = {"tone[cycles=3]": {"params": {"lr": 0.3}, "made_by": new}}
+    (results / "tuning-x").mkdir(parents=True)
+    (results / "tuning-x" / "tuned.json").write_text(
+        json.dumps({"profiles": {"quick": {"siren": {"tasks": tasks}}}})
+    )
+    assert cli.main(["publish", "--results", str(results), "--adopt", "tuning-x"]) == 0
+    out = capsys.readouterr().out
+    assert "quick siren tone: lr=0.1 dropped (results/tuning-x no longer holds" in out
+    siren = json.loads(settings.read_text())["profiles"]["quick"]["siren"]
+    assert siren["families"] == {"clock": families["clock"]} and siren["tasks"] == tasks

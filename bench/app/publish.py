@@ -250,6 +250,13 @@ class Outcome:
     folder: Folder
     state: str  # published, staged, skipped
     lines: list[str] = field(default_factory=list)
+    #: FINDINGS quotes of the folder that its new records do not give (left as they were).
+    unresolved: list[str] = field(default_factory=list)
+
+
+#: Writes a published folder's report (and what FINDINGS draws from it); returns the FINDINGS
+#: quotes of the folder that its records do not give, or ``None``.
+Reporter = Callable[[Path], list[str] | None]
 
 
 @dataclass(frozen=True)
@@ -397,15 +404,16 @@ def publish(
     plan: PublishPlan,
     say: Callable[[str], None] = print,
     runner: Callable[[list[str], dict[str, str]], int] | None = None,
-    report: Callable[[Path], None] | None = None,
+    report: Reporter | None = None,
 ) -> list[Outcome]:
     """Run each folder of ``plan``: its commands into its staging folder, then the provenance
     check, then ``results/<folder>`` replaced by the checked records and their report
-    (``report(folder)`` writes it). ``runner(argv, env)`` runs one bench command (default: a
-    child ``python -m bench``) with ``env`` added to its environment and returns its exit code;
-    a command that fails stops ``publish`` with the folder's records kept in staging for
-    ``--resume``. The plan's table in ``results/README.md`` follows every folder published,
-    even when a later one fails."""
+    (``report(folder)`` writes it, and returns the FINDINGS quotes its records do not give,
+    which do not stop the folder: :attr:`Outcome.unresolved`). ``runner(argv, env)`` runs one
+    bench command (default: a child ``python -m bench``) with ``env`` added to its environment
+    and returns its exit code; a command that fails stops ``publish`` with the folder's records
+    kept in staging for ``--resume``. The plan's table in ``results/README.md`` follows every
+    folder published, even when a later one fails."""
     run = runner or _run_child
     outcomes: list[Outcome] = []
     try:
@@ -427,7 +435,7 @@ def _one_folder(
     plan: PublishPlan,
     say: Callable[[str], None],
     run: Callable[[list[str], dict[str, str]], int],
-    report: Callable[[Path], None] | None,
+    report: Reporter | None,
 ) -> Outcome:
     stage = plan.staging / f.name
     if not plan.run:
@@ -534,9 +542,7 @@ def _prepare_stage(stage: Path, folder: Folder, plan: PublishPlan) -> str | None
     )
 
 
-def _publish_stage(
-    f: Folder, stage: Path, plan: PublishPlan, report: Callable[[Path], None] | None
-) -> Outcome:
+def _publish_stage(f: Folder, stage: Path, plan: PublishPlan, report: Reporter | None) -> Outcome:
     """Check the staged records and, if they pass, make them ``results/<f.name>``: the old
     folder is set aside while the new one is written, and put back if writing fails."""
     assert plan.commit is not None
@@ -546,9 +552,7 @@ def _publish_stage(
     return outcome
 
 
-def _check_and_write(
-    f: Folder, stage: Path, plan: PublishPlan, report: Callable[[Path], None] | None
-) -> Outcome:
+def _check_and_write(f: Folder, stage: Path, plan: PublishPlan, report: Reporter | None) -> Outcome:
     assert plan.commit is not None
     records = list(load_records([stage]))
     problems = provenance_problems(records, plan.commit, commit_code_hash)
@@ -567,6 +571,7 @@ def _check_and_write(
         )
     if target.exists():
         target.rename(old)
+    unresolved: list[str] = []
     try:
         target.mkdir(parents=True)
         _write_manifest(stage, target, records_commit(records))
@@ -577,7 +582,7 @@ def _check_and_write(
         if (stage / "tuned.json").is_file():
             _write_settings(stage / "tuned.json", target, records_commit(records))
         if report is not None:
-            report(target)
+            unresolved = report(target) or []
         _add_plan_to_readme(target, f)
     except BaseException:
         shutil.rmtree(target, ignore_errors=True)
@@ -597,7 +602,14 @@ def _check_and_write(
             f"remove its `earlier` mark from {plan.results / PLAN} and run `python -m bench "
             "publish --table` (the results check fails until then)"
         )
-    return Outcome(f, "published", lines)
+    if unresolved:
+        lines.append(
+            f"{len(unresolved)} quote(s) of {f.name} in {plan.results / 'FINDINGS.md'} kept "
+            "their old text, as its new records do not give them: revise that prose (the "
+            "findings check fails until then)"
+        )
+        lines += [f"  {u}" for u in unresolved]
+    return Outcome(f, "published", lines, unresolved)
 
 
 def _write_settings(chosen: Path, target: Path, commit: str) -> None:
@@ -661,18 +673,24 @@ def _write_records(stage: Path, out: Path) -> None:
                     shutil.copyfileobj(src, gz)
 
 
-def write_folder_report(folder: Path) -> None:
+def write_folder_report(folder: Path) -> list[str]:
     """The published report of ``folder`` (report.md, summary.csv, plots, README), and what
-    the results' ``FINDINGS.md`` draws from it (its blocks and quoted numbers), if anything."""
+    the results' ``FINDINGS.md`` draws from it (its blocks and quoted numbers), if anything.
+    Returns the quotes of ``folder`` its records do not give (a method or task it no longer
+    holds): each keeps its text, and every other is written."""
     from bench.app.report import report
-    from bench.report.publish import findings_folders
+    from bench.report.publish import findings_folders, update_findings
 
+    report([folder], None, ["md"], plots=True, publish=True)
     findings = folder.parent / "FINDINGS.md"
     text = findings.read_text(encoding="utf-8") if findings.is_file() else ""
-    has_block = folder.name in {f.name for f in findings_folders(text, folder.parent)}
-    report(
-        [folder], None, ["md"], plots=True, publish=True, findings=findings if has_block else None
-    )
+    unresolved: list[str] = []
+    if folder.name in {f.name for f in findings_folders(text, folder.parent)}:
+        try:
+            update_findings(findings, [folder], unresolved)
+        except (OSError, ValueError) as exc:
+            raise UsageError(f"publish: {exc}") from exc
+    return unresolved
 
 
 #: The block of ``results/README.md`` that lists the plan's folders (regenerated by publish).

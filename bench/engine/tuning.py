@@ -295,7 +295,10 @@ def write_settings(
 def adopt_settings(source: Path, path: Path) -> list[str]:
     """Merge the settings file ``source`` (a published tune's ``tuned.json``) into ``path``,
     family by family and task by task, each keeping the provenance ``source`` gives it; returns
-    a line per unit saying what it was and what it is now."""
+    a line per unit saying what it was and what it is now. A unit of ``path`` that names the
+    same published trials as ``source`` but another commit, and that ``source`` does not
+    choose again, is dropped: the folder it names no longer holds its trials (a tune remade
+    per task leaves its earlier family-wide choice behind, for instance)."""
     try:
         new = json.loads(source.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
@@ -314,8 +317,33 @@ def adopt_settings(source: Path, path: Path) -> list[str]:
                     now = one.get("params")
                     change = "unchanged" if was == now else f"{_params(was)} -> {_params(now)}"
                     lines.append(f"{profile} {method} {unit}: {change}")
+            lines += [f"{profile} {method} {line}" for line in _drop_superseded(entry, value)]
             _merge_method(entry, value, None)
     _write(path, data)
+    return lines
+
+
+def _drop_superseded(entry: dict[str, Any], value: dict[str, Any]) -> list[str]:
+    """Remove from ``entry`` (a method's settings) each unit that names the trials ``value``
+    (the same method's new choices) names, at another commit, and that ``value`` does not
+    choose again; a line per unit removed."""
+    made = {
+        (by.get("records"), by.get("commit"))
+        for kind in ("families", "tasks")
+        for one in value.get(kind, {}).values()
+        if isinstance(by := one.get("made_by"), dict)
+    }
+    folders = {records for records, _ in made}
+    lines = []
+    for kind in ("families", "tasks"):
+        units = entry.get(kind, {})
+        for unit in [u for u in units if u not in value.get(kind, {})]:
+            by = units[unit].get("made_by") or {}
+            if by.get("records") in folders and (by["records"], by.get("commit")) not in made:
+                params = _params(units.pop(unit).get("params"))
+                lines.append(
+                    f"{unit}: {params} dropped ({by['records']} no longer holds its trials)"
+                )
     return lines
 
 

@@ -149,11 +149,13 @@ def _replace(text: str, start: str, end: str, lines: Sequence[str]) -> str:
     return head + "\n".join([start, *lines, end]) + tail
 
 
-def render_findings(text: str, findings: Path, folders: Sequence[Path]) -> str:
+def render_findings(
+    text: str, findings: Path, folders: Sequence[Path], unresolved: list[str] | None = None
+) -> str:
     """``text`` (a findings file at ``findings``) with every block and quote that draws on
     ``folders`` generated again from their records: each folder's success matrix
     (:func:`run_markers`), its real-series competition (:func:`real_markers`) and the numbers
-    quoted from it in the prose (``bench.report.quotes``)."""
+    quoted from it in the prose (``bench.report.quotes``; ``unresolved`` as for its ``fill``)."""
     for folder in folders:
         if all(m in text for m in run_markers(folder)):
             text = _replace(text, *run_markers(folder), _matrix_block(folder, findings))
@@ -164,7 +166,7 @@ def render_findings(text: str, findings: Path, folders: Sequence[Path]) -> str:
             text = _replace(text, *real_markers(folder), lines)
     names = [f.name for f in folders]
     if any(q.folder in names for q in quotes(text)):
-        text = fill(text, findings.parent, names)
+        text = fill(text, findings.parent, names, unresolved)
     return text
 
 
@@ -174,12 +176,15 @@ def findings_folders(text: str, base: Path) -> list[Path]:
     return [base / n for n in sorted(names)]
 
 
-def update_findings(findings: Path, dirs: Sequence[Path]) -> Path:
+def update_findings(
+    findings: Path, dirs: Sequence[Path], unresolved: list[str] | None = None
+) -> Path:
     """Regenerate, from the records in ``dirs``, what ``findings`` draws from them
     (:func:`render_findings`): the numbers a findings file quotes, never typed by hand. A block
     between the bare real-series markers (``<!-- real-series:start -->``, from before the
     blocks named their folder) takes the competition of every real record in ``dirs``.
-    ``ValueError`` when the file draws on none of ``dirs``."""
+    ``ValueError`` when the file draws on none of ``dirs``, or quotes what their records do not
+    hold (with ``unresolved``, such quotes keep their text and are listed there instead)."""
     text = findings.read_text(encoding="utf-8")
     named = {p.name for p in findings_folders(text, findings.parent)}
     legacy = REAL_START in text and REAL_END in text
@@ -189,7 +194,7 @@ def update_findings(findings: Path, dirs: Sequence[Path]) -> Path:
             f"{findings} has no {REAL_START} ... {REAL_END} block, none of {markers} and no "
             "quote of these folders"
         )
-    text = render_findings(text, findings, dirs)
+    text = render_findings(text, findings, dirs, unresolved)
     if legacy:
         lines = _real_block(dirs, findings)
         if lines is None and not named & {d.name for d in dirs}:

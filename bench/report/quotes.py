@@ -254,9 +254,16 @@ class Sources:
         return chosen
 
 
-def fill(text: str, base: Path, folders: Sequence[str] | None = None) -> str:
+def fill(
+    text: str,
+    base: Path,
+    folders: Sequence[str] | None = None,
+    unresolved: list[str] | None = None,
+) -> str:
     """``text`` with every quote's number written from the records (only those naming one of
-    ``folders``, when given)."""
+    ``folders``, when given). A quote the records cannot give (its method, task or field is not
+    in them) raises ``ValueError``; with ``unresolved``, it keeps its text instead and the
+    reason is appended there, so that the other quotes are still written."""
     sources = Sources(base)
     quotes(text)  # refuses an unclosed quote before anything is rewritten
 
@@ -264,7 +271,14 @@ def fill(text: str, base: Path, folders: Sequence[str] | None = None) -> str:
         q = Quote.parse(m["spec"], m["text"])
         if folders is not None and q.folder not in folders:
             return m[0]
-        return f"<!--q {m['spec']}-->{sources.value(q)}<!--/q-->"
+        try:
+            value = sources.value(q)
+        except ValueError as exc:
+            if unresolved is None:
+                raise
+            unresolved.append(str(exc))
+            return m[0]
+        return f"<!--q {m['spec']}-->{value}<!--/q-->"
 
     return QUOTE.sub(one, text)
 
