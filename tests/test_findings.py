@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 
 from bench.app.publish import PLAN, load_plan
+from bench.core.record import finished_at
 from bench.report import publish as render
 from bench.report import quotes as q
-from bench.report.publish import update_findings
+from bench.report.publish import update_findings, update_readme
 
 RESULTS = Path(__file__).resolve().parent.parent / "results"
 FINDINGS = RESULTS / "FINDINGS.md"
@@ -211,3 +212,26 @@ def test_a_quote_the_records_no_longer_give_keeps_its_text_when_asked(folder: Pa
     assert "9 of 20" in text and gone in text
     assert len(unresolved) == 1 and "tones siren * successes" in unresolved[0]
     assert q.check(text, folder.parent) == unresolved
+
+
+def test_wall_is_the_span_from_the_first_start_to_the_last_finish(folder: Path) -> None:
+    records = _raw(folder)
+    ends = [finished_at(r) for r in records]
+    starts = [e - r["time"]["total"] for e, r in zip(ends, records, strict=True)]
+    text = q.fill("<!--q tones * * wall:,d-->?<!--/q--> s", folder.parent)
+    assert text.split("-->")[1].split("<")[0] == f"{round(max(ends) - min(starts)):,}"
+
+
+def test_readme_quotes_name_their_folder_by_its_path_and_are_written_with_the_table(
+    folder: Path,
+) -> None:
+    """`report FOLDER --readme README.md` writes the README's quotes of FOLDER too."""
+    readme = folder.parent.parent / "README.md"
+    readme.write_text(
+        "The sweep: <!--q results/tones * * records:,d-->?<!--/q--> records.\n\n"
+        "<!-- results-table:start -->\n<!-- results-table:end -->\n"
+    )
+    update_readme(readme, [folder])
+    text = readme.read_text()
+    assert f"-->{len(_raw(folder)):,}<!--/q--> records" in text
+    assert q.check(text, readme.parent) == []

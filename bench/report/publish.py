@@ -52,7 +52,9 @@ def replace_block(path: Path, start: str, end: str, lines: Sequence[str]) -> Pat
 
 def update_readme(readme: Path, dirs: Sequence[Path], link: str | None = None) -> Path:
     """Replace the block between the results markers in ``readme`` with the headline matrix
-    generated from the records in ``dirs`` (never typed by hand)."""
+    generated from the records in ``dirs`` (never typed by hand), and write the numbers the
+    README quotes from them (``bench.report.quotes``, each naming its folder by its path from
+    the README's: ``results/quick-cpu``)."""
     if not _has_block(readme, README_START, README_END):
         raise ValueError(f"{readme} has no {README_START} ... {README_END} block")
     records = read(dirs).records
@@ -69,7 +71,13 @@ def update_readme(readme: Path, dirs: Sequence[Path], link: str | None = None) -
     ]
     if link:
         block += ["", f"Full tables, plots and how they were produced: [{link}]({link})."]
-    return replace_block(readme, README_START, README_END, block)
+    replace_block(readme, README_START, README_END, block)
+    base = readme.resolve().parent
+    names = [Path(os.path.relpath(d.resolve(), base)).as_posix() for d in dirs]
+    text = readme.read_text(encoding="utf-8")
+    if any(q.folder in names for q in quotes(text)):
+        readme.write_text(fill(text, base, names), encoding="utf-8")
+    return readme
 
 
 def _has_block(path: Path, start: str, end: str) -> bool:

@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from bench.core.record import finished_at
 from bench.engine.provenance import record_commit
 from bench.report.competition import Competition, compete
 from bench.report.records import read
@@ -117,9 +118,26 @@ def _commits(s: Sequence[Summary]) -> str:
     return ", ".join(sorted(found))
 
 
-#: Fields that are not one summary value: "9 of 20", ranges over the judged seeds, the commit.
+def _wall(s: Sequence[Summary]) -> int:
+    """Seconds from the start of the first run (when it finished, less its own time) to the
+    end of the last: the wall time of runs made in one go (a folder made in parts counts the
+    time between its parts too)."""
+    spans = [
+        (end - float((r.get("time") or {}).get("total") or 0.0), end)
+        for x in s
+        for r in x.records
+        if (end := finished_at(r)) is not None
+    ]
+    if not spans:
+        raise ValueError("no record says when it finished")
+    return round(max(e for _, e in spans) - min(b for b, _ in spans))
+
+
+#: Fields that are not one summary value: "9 of 20", ranges over the judged seeds, the commit,
+#: the wall time the runs spanned.
 SPECIAL: dict[str, Callable[[Sequence[Summary]], Any]] = {
     "commit": _commits,
+    "wall": _wall,
     "successes": _successes,
     "records": lambda s: sum(len(x.records) for x in s),
     "runs": lambda s: sum(x["runs"] or 0 for x in s),
