@@ -71,12 +71,12 @@ def update_readme(readme: Path, dirs: Sequence[Path], link: str | None = None) -
     ]
     if link:
         block += ["", f"Full tables, plots and how they were produced: [{link}]({link})."]
-    replace_block(readme, README_START, README_END, block)
+    text = _replace(readme.read_text(encoding="utf-8"), README_START, README_END, block)
     base = readme.resolve().parent
     names = [Path(os.path.relpath(d.resolve(), base)).as_posix() for d in dirs]
-    text = readme.read_text(encoding="utf-8")
     if any(q.folder in names for q in quotes(text)):
-        readme.write_text(fill(text, base, names), encoding="utf-8")
+        text = fill(text, base, names)
+    readme.write_text(text, encoding="utf-8")
     return readme
 
 
