@@ -54,7 +54,7 @@ def update_readme(readme: Path, dirs: Sequence[Path], link: str | None = None) -
     """Replace the block between the results markers in ``readme`` with the headline matrix
     generated from the records in ``dirs`` (never typed by hand), and write the numbers the
     README quotes from them (``bench.report.quotes``, each naming its folder by its path from
-    the README's: ``results/quick-cpu``)."""
+    the README's: ``results/sweep-quick-cpu``)."""
     if not _has_block(readme, README_START, README_END):
         raise ValueError(f"{readme} has no {README_START} ... {README_END} block")
     records = read(dirs).records
