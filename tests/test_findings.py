@@ -27,6 +27,27 @@ def test_every_quoted_number_in_findings_is_what_the_records_give() -> None:
     assert q.check(text, RESULTS) == []
 
 
+def test_every_number_the_readme_quotes_is_what_the_records_give() -> None:
+    """The README's timings of the default sweep are quotes of its published folder too."""
+    readme = RESULTS.parent / "README.md"
+    text = readme.read_text(encoding="utf-8")
+    assert {x.folder for x in q.quotes(text)} == {"results/sweep-quick-cpu"}
+    assert q.check(text, readme.parent) == []
+
+
+def test_a_quote_in_a_code_span_is_an_example_not_a_quote(folder: Path) -> None:
+    """Documentation shows the syntax in a code span, across a line break too: it is neither
+    filled nor checked, and an example without its close is no error."""
+    doc = (
+        "Write `<!--q FOLDER METHOD\nTASK FIELD-->9 of 20<!--/q-->` or `<!--q tones`; "
+        "here: <!--q tones esprit close-tones[sep=0.25] successes-->?<!--/q-->."
+    )
+    filled = q.fill(doc, folder.parent)
+    assert [x.spec for x in q.quotes(filled)] == ["tones esprit close-tones[sep=0.25] successes"]
+    assert "`<!--q FOLDER METHOD\nTASK FIELD-->9 of 20<!--/q-->`" in filled
+    assert "?" not in filled and q.check(filled, folder.parent) == []
+
+
 def test_every_generated_block_is_what_the_records_give() -> None:
     """Each folder's success matrix and real-series block in FINDINGS, generated again from the
     committed records, is the block the file holds: no table there can go stale either."""

@@ -36,7 +36,7 @@ from bench.report.competition import Competition, compete
 from bench.report.records import read
 from bench.report.summaries import Summary, summarise
 
-QUOTE = re.compile(r"<!--q\s+(?P<spec>[^>]*?)\s*-->(?P<text>(?:(?!<!--/?q\b).)*?)<!--/q-->", re.S)
+QUOTE = re.compile(r"<!--q\s+(?P<spec>[^<>]*?)\s*-->(?P<text>(?:(?!<!--/?q\b).)*?)<!--/q-->", re.S)
 #: Every opening of a quote, closed or not (one without its close is an error, not a quote).
 OPENING = re.compile(r"<!--q\s")
 
@@ -170,11 +170,23 @@ class Quote:
         return cls(folder, method, task, field, fmt or None, text, spec)
 
 
+def _in_code(text: str, at: int) -> bool:
+    """Whether position ``at`` lies inside a code span (after an odd number of backticks in its
+    paragraph, which a span may cross lines of but not leave): a quote written there is an
+    example of the syntax, not a quote."""
+    return text.count("`", text.rfind("\n\n", 0, at) + 1, at) % 2 == 1
+
+
 def quotes(text: str) -> list[Quote]:
     """Every quote in ``text``, in order (``ValueError`` for a malformed one, or an opening
-    whose ``<!--/q-->`` is missing: its number would swallow the prose up to the next)."""
-    found = [Quote.parse(m["spec"], m["text"]) for m in QUOTE.finditer(text)]
-    opened = len(OPENING.findall(text))
+    whose ``<!--/q-->`` is missing: its number would swallow the prose up to the next). One
+    inside a code span (`` `<!--q ...-->9 of 20<!--/q-->` ``) is an example, not a quote."""
+    found = [
+        Quote.parse(m["spec"], m["text"])
+        for m in QUOTE.finditer(text)
+        if not _in_code(text, m.start())
+    ]
+    opened = sum(not _in_code(text, m.start()) for m in OPENING.finditer(text))
     if opened != len(found):
         raise ValueError(f"{opened - len(found)} quote(s) opened with <!--q but not closed")
     return found
@@ -286,6 +298,8 @@ def fill(
     quotes(text)  # refuses an unclosed quote before anything is rewritten
 
     def one(m: re.Match[str]) -> str:
+        if _in_code(text, m.start()):
+            return m[0]
         q = Quote.parse(m["spec"], m["text"])
         if folders is not None and q.folder not in folders:
             return m[0]
