@@ -71,6 +71,30 @@ def test_a_block_is_drawn_from_the_folder_it_names_only(folder: Path) -> None:
     assert "the competition" in text and "<!--q tones * * records-->480<!--/q-->" in text
 
 
+def test_a_period_search_block_is_drawn_from_its_folders_measurements(folder: Path) -> None:
+    """The period search's cost (``benchmarks/period_search.py``'s ``period-search.json``, a
+    script's output in the folder) is a generated block of FINDINGS, not typed numbers."""
+    doc = folder.parent / "FINDINGS.md"
+    start, end = render.period_search_markers(folder)
+    doc.write_text(f"the cost\n{start}\n0.1 s, typed\n{end}\n")
+    with pytest.raises(ValueError, match="no period-search.json"):
+        update_findings(doc, [folder])
+    measured = {
+        "samples": 1024,
+        "repeats": 3,
+        "nothing_to_find": [{"largest_period_searched": 4999, "seconds": 0.0912}],
+        "period_found": [{"period": 96, "found": 97, "exact": False, "seconds": 1.234}],
+    }
+    (folder / "period-search.json").write_text(json.dumps(measured))
+    (folder / "period-search.png").write_bytes(b"")
+    update_findings(doc, [folder])
+    text = doc.read_text()
+    block = text[text.index(start) : text.index(end)]
+    assert "0.1 s, typed" not in block and "from its `period-search.json`" in block
+    assert "| 4,999 | 0.09 |" in block and "| 96 | 97 | no | 1.23 |" in block
+    assert "![" not in block and "\n\n\n" not in block  # the figure is the prose's to place
+
+
 def test_every_quote_names_a_folder_of_the_plan() -> None:
     planned = {f.name for f in load_plan(RESULTS / PLAN)}
     named = {x.folder for x in q.quotes(FINDINGS.read_text(encoding="utf-8"))}
