@@ -457,24 +457,16 @@ def _one_folder(
     # too, so that the folder names one commit (its code hash is checked all the same).
     env = {} if made_at is None else {SOURCE_COMMIT_ENV: made_at}
     (stage / COMPLETE).unlink(missing_ok=True)
-    for command in f.commands:
-        argv = f.argv(command, stage, plan.jobs)
-        say(f"publish {f.name}: python -m bench {' '.join(shlex.quote(a) for a in argv)}")
+    steps = [("python -m bench", c, f.argv(c, stage, plan.jobs)) for c in f.commands] + [
+        ("python", s, [*_words(s, f.name), "--out", str(stage / FILES)]) for s in f.scripts
+    ]
+    for how, typed, argv in steps:
+        say(f"publish {f.name}: {how} {' '.join(shlex.quote(a) for a in argv)}")
         code = run(argv, env)
         if code != 0:
             raise PublishFailed(
-                f"publish: {f.name}: `python -m bench {command}` exited with {code}; its "
-                f"records so far are in {stage}: `python -m bench publish --only {f.name} "
-                "--resume` goes on"
-            )
-    for script in f.scripts:
-        argv = [*_words(script, f.name), "--out", str(stage / FILES)]
-        say(f"publish {f.name}: python {' '.join(shlex.quote(a) for a in argv)}")
-        code = run(argv, env)
-        if code != 0:
-            raise PublishFailed(
-                f"publish: {f.name}: `python {script}` exited with {code}; the records are in "
-                f"{stage}: `python -m bench publish --only {f.name} --resume` goes on"
+                f"publish: {f.name}: `{how} {typed}` exited with {code}; its records so far "
+                f"are in {stage}: `python -m bench publish --only {f.name} --resume` goes on"
             )
     (stage / COMPLETE).write_text("\n".join(f.commands + f.scripts) + "\n", encoding="utf-8")
     if not plan.write or plan.commit is None:
