@@ -216,13 +216,17 @@ class _Noop(Method):
 
 def test_harness_overhead(benchmark) -> None:
     """One run of a no-op method through the runner: building, scoring, the record."""
-    benchmark.pedantic(lambda: execute(RunSpec("noop-speed", "tone[cycles=10]", (0,))), rounds=20)
+    benchmark.pedantic(
+        lambda: execute(RunSpec("noop-speed", "tone[cycles=10]", (0,))), rounds=20, warmup_rounds=1
+    )
     record("harness_noop_run", benchmark)
 
 
 def test_typical_run(benchmark) -> None:
     """The fastest method family's typical run, for the overhead's share: fft on a tone."""
-    benchmark.pedantic(lambda: execute(RunSpec("fft", "tone[cycles=10]", (0,))), rounds=5)
+    benchmark.pedantic(
+        lambda: execute(RunSpec("fft", "tone[cycles=10]", (0,))), rounds=5, warmup_rounds=1
+    )
     record("typical_run", benchmark)
 
 

@@ -193,6 +193,31 @@ def test_a_quote_reads_a_records_extras_and_its_ceiling(folder: Path) -> None:
         q.fill("<!--q tones * * extras.label.max-->?<!--/q-->", folder.parent)
 
 
+def test_a_json_quote_reads_a_number_a_folders_script_wrote(folder: Path) -> None:
+    """Measurements that are not records (a script's speed figures) are quoted from their JSON
+    file by keys and list positions, and a changed figure makes the check fail."""
+    figures = {"figures": {"fft_s": 0.12345, "ratio": 98.6}, "band": [{"n": 10_000}]}
+    (folder / "speed.json").write_text(json.dumps(figures))
+    doc = (
+        "<!--q tones json speed.json figures.fft_s:.3f-->?<!--/q--> s, "
+        "<!--q tones json speed.json figures.ratio:.0f-->?<!--/q-->x at "
+        "<!--q tones json speed.json band.0.n-->?<!--/q--> samples"
+    )
+    filled = q.fill(doc, folder.parent)
+    assert [x.text for x in q.quotes(filled)] == ["0.123", "99", "10,000"]
+    figures["figures"]["ratio"] = 50.0
+    (folder / "speed.json").write_text(json.dumps(figures))
+    assert len(q.check(filled, folder.parent)) == 1
+    for spec, message in [
+        ("tones json other.json figures.fft_s", "no file"),
+        ("tones json speed.json figures.colour", "has no figures.colour"),
+        ("tones json speed.json band.1.n", "has no band.1.n"),
+        ("tones json speed.json figures", "not a number"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            q.fill(f"<!--q {spec}-->?<!--/q-->", folder.parent)
+
+
 def test_report_findings_writes_the_quotes_of_its_folders(folder: Path) -> None:
     doc = folder.parent / "FINDINGS.md"
     doc.write_text("# Findings\n\n" + DOC)

@@ -43,6 +43,28 @@ def test_each_folder_comes_from_one_checked_commit_or_says_why_not(folder) -> No
         assert folder.earlier.why.strip()
 
 
+def test_a_scripts_measurements_come_from_the_commit_of_the_folders_records() -> None:
+    """What a plan folder's script wrote (``scripts``: the period search's cost, the speed
+    figures) names the environment it measured in; in a remade folder that is its records'
+    commit and code."""
+    for folder in FOLDERS:
+        if folder.earlier is not None or not folder.scripts:
+            continue
+        envs = _envs(folder.name)
+        commits = {record_commit(e) for e in envs}
+        hashes = {e.get("code_hash") for e in envs}
+        made = [
+            p
+            for p in (RESULTS / folder.name).glob("*.json")
+            if p.name not in ("manifest.json", "tuned.json")
+        ]
+        assert made, f"{folder.name}: its scripts wrote no JSON file"
+        for path in made:
+            env = json.loads(path.read_text()).get("environment") or {}
+            assert record_commit(env) in commits, f"{path}: measured at another commit"
+            assert env.get("code_hash") in hashes, f"{path}: measured with other code"
+
+
 def test_the_results_readme_lists_the_plan_as_generated() -> None:
     from bench.app.publish import TABLE_END, TABLE_START, plan_table
 

@@ -367,7 +367,10 @@ def plan_publish(
         # records; the checkout checks their code hash against that commit and publishes them.
         state, write = CodeState(told, ()), False
     else:
-        state = code_state(also=[_script_path(s, f.name) for f in chosen for s in f.scripts])
+        scripts = [Path(_script_path(s, f.name)) for f in chosen for s in f.scripts]
+        # A script's folder too: what it runs beside it (benchmarks/ and their conftest).
+        also = {str(p) for p in scripts} | {str(p.parent) for p in scripts if p.parent.parts}
+        state = code_state(also=sorted(also))
         write = state.commit is not None
     if not dry_run and state.changed:
         shown = ", ".join(state.changed[:5]) + (" ..." if len(state.changed) > 5 else "")

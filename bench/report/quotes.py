@@ -17,10 +17,16 @@ optional format follows the field after a colon: ``.2g`` (the default for a frac
 as the tables write it: ``1.6e-5``), ``.0%``, ``,d``. :func:`fill` writes every quote's text
 from the records, and :func:`check` lists the quotes whose text is not what the records give,
 so a number cannot go stale unseen.
+
+A measurement that is not a record (the speed figures a plan folder's script writes) is quoted
+from its JSON file with the method word ``json``: ``FOLDER json FILE PATH[:FORMAT]``, PATH the
+keys (and list positions) down to the number, dot-separated
+(``sweep-quick-cpu json speed-cpu.json figures.fft_estimate_1e6_s:.3f``).
 """
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Callable, Sequence
@@ -144,6 +150,9 @@ SPECIAL: dict[str, Callable[[Sequence[Summary]], Any]] = {
     "headline_range": _range("judged_headline"),
 }
 
+#: The method word of a quote that reads a JSON file of the folder instead of its records.
+JSON = "json"
+
 
 @dataclass(frozen=True)
 class Quote:
@@ -224,6 +233,7 @@ class Sources:
         self.base = base
         self._cache: dict[str, list[Summary]] = {}
         self._comp: dict[str, Competition | None] = {}
+        self._json: dict[Path, Any] = {}
 
     def summaries(self, folder: str) -> list[Summary]:
         if folder not in self._cache:
@@ -234,7 +244,10 @@ class Sources:
         return self._cache[folder]
 
     def value(self, q: Quote) -> str:
-        """What the records give for ``q``, as text."""
+        """What the records (or the JSON file a ``json`` quote names) give for ``q``, as
+        text."""
+        if q.method == JSON:
+            return number(self._json_value(q), q.fmt)
         chosen = self._chosen(q)
         if q.field in SPECIAL:
             return number(SPECIAL[q.field](chosen), q.fmt)
@@ -247,6 +260,29 @@ class Sources:
         if q.field not in chosen[0].values:
             raise ValueError(f"quote '{q.spec}': no field {q.field} in the summary")
         return number(chosen[0][q.field], q.fmt)
+
+    def _json_value(self, q: Quote) -> Any:
+        """The number at ``q.field`` (keys and list positions, dot-separated) of the JSON file
+        ``q.task`` in ``q.folder``."""
+        path = self.base / q.folder / q.task
+        if path not in self._json:
+            if not path.is_file():
+                raise ValueError(f"quote '{q.spec}': no file {path}")
+            try:
+                self._json[path] = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as exc:
+                raise ValueError(f"quote '{q.spec}': {path} is not readable JSON ({exc})") from exc
+        node = self._json[path]
+        for key in q.field.split("."):
+            if isinstance(node, dict) and key in node:
+                node = node[key]
+            elif isinstance(node, list) and key.isdigit() and int(key) < len(node):
+                node = node[int(key)]
+            else:
+                raise ValueError(f"quote '{q.spec}': {path} has no {q.field}")
+        if isinstance(node, bool) or not isinstance(node, (int, float, str)):
+            raise ValueError(f"quote '{q.spec}': {q.field} in {path} is not a number or text")
+        return node
 
     def _competition_value(self, q: Quote) -> Any:
         """A method's standing in the folder's real-series competition
