@@ -151,3 +151,27 @@ def test_a_method_reaching_into_the_views_task_is_flagged() -> None:
     with pytest.raises(AssertionError, match="private _task"):
         c._fit(Peek(), registry.get_task("sin31"), budget=tiny)
     c._fit(Peek(peek=False), registry.get_task("sin31"), budget=tiny)
+
+
+def test_a_method_whose_answers_follow_its_sorted_inputs_fails_the_order_check(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The order check tolerates float32 round-off, not a method that sorts its inputs and
+    answers them sorted."""
+    import numpy as np
+
+    from bench import Method
+
+    class Sorting(Method):
+        def fit(self, task, budget, seed, device, log):
+            task.sample(8)
+            self.w_ = 31.0
+            return self
+
+        def predict(self, x):
+            x = np.asarray(x, dtype=np.float64).reshape(len(x))
+            return np.sin(self.w_ * np.sort(x))
+
+    monkeypatch.setattr(c, "_method", lambda method_id: Sorting())
+    with pytest.raises(AssertionError, match="depends on the order of x"):
+        c.check_fit_predict("sorting", "sin31")

@@ -81,7 +81,9 @@ def test_wire_fits_inside_its_data_and_does_not_carry_the_pattern_beyond() -> No
     assert float(layer.weight_re.detach().abs().max()) <= 0.5
     net = Wire(width=64).build(1, 1)
     x = torch.linspace(-1, 1, 512).unsqueeze(1)
-    assert _fit(net, x, torch.sin(3 * math.pi * x), 300, 5e-3) < 0.05
+    # lr 1e-3: at 5e-3 the fit is chaotic, 4 of seeds 0 to 5 ending above 0.05 on one CPU (a
+    # machine whose rounding differs lands on another seed's luck); at 1e-3 all end below 0.002.
+    assert _fit(net, x, torch.sin(3 * math.pi * x), 300, 1e-3) < 0.05
     with torch.no_grad():
         beyond = torch.linspace(1, 2, 256).unsqueeze(1)
         err = float(((net(beyond) - torch.sin(3 * math.pi * beyond)) ** 2).mean())

@@ -220,13 +220,17 @@ def check_fit_predict(method_id: str, task_id: str) -> None:
     y = as_numpy(model.predict(x))
     _check_output(method_id, task.output, x, y)
     # Each prediction belongs to its own input: the same inputs shuffled give the same
-    # answers shuffled (a library that sorts its inputs, and returns them sorted, fails).
+    # answers shuffled (a library that sorts its inputs, and returns them sorted, fails, off by
+    # the spread of its answers). Not bit for bit: a float32 network's products may be summed
+    # in another order for another order of rows (the matrix library picks its kernel by shape
+    # and alignment, and differently on another CPU), which moves an answer by round-off
+    # accumulated over its layers (3.5e-6 of it, a Fourier KAN's sum of harmonics on one CPU).
     perm = np.random.default_rng(0).permutation(len(x))
     np.testing.assert_allclose(
         as_numpy(model.predict(x[perm])),
         y[perm],
-        rtol=1e-6,
-        atol=1e-9 * (1.0 + float(np.max(np.abs(y))) if y.size else 1.0),
+        rtol=1e-5,
+        atol=1e-5 * (1.0 + float(np.max(np.abs(y))) if y.size else 1.0),
         err_msg=f"{method_id}: predict(x) depends on the order of x (shuffled inputs, "
         "answers not shuffled alike)",
     )
