@@ -1,0 +1,90 @@
+"""Land folders that `parts/continue.sh` published in a worktree: `python parts/land.py FOLDER...`.
+
+For each FOLDER held in `parts/published/FOLDER/` (published there at one commit, its records'
+code hash checked): it replaces `results/FOLDER` with it, removes its part (`parts/publish/`)
+and its `earlier` mark in `results/plan.toml`; then it regenerates the plan's table in
+`results/README.md`, FINDINGS' blocks and quotes of those folders, and the README's quotes of
+them, and lists the quotes their records no longer give (prose to revise). A folder that holds
+a tune's choice is then adopted by hand (`python -m bench publish --adopt FOLDER`). Review
+`git diff`, run the results and findings tests, and commit.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "results"
+
+
+def _git(*args: str) -> None:
+    subprocess.run(["git", "-C", str(ROOT), *args], check=True)
+
+
+def _drop_earlier(plan: str, name: str) -> str:
+    """``plan`` without the ``earlier = ...`` line of the folder called ``name``."""
+    entries = plan.split("[[folder]]")
+    for i, entry in enumerate(entries):
+        if re.search(rf'^name = "{re.escape(name)}"$', entry, re.M):
+            entries[i] = re.sub(r"^earlier = .*\n", "", entry, flags=re.M)
+    return "[[folder]]".join(entries)
+
+
+def main(names: list[str]) -> int:
+    if not names:
+        print(__doc__.strip().splitlines()[0], file=sys.stderr)
+        return 2
+    missing = [n for n in names if not (ROOT / "parts" / "published" / n).is_dir()]
+    if missing:
+        print(f"land: nothing in parts/published/ for {', '.join(missing)}", file=sys.stderr)
+        return 2
+    plan = (RESULTS / "plan.toml").read_text(encoding="utf-8")
+    for name in names:
+        if (RESULTS / name).exists():
+            _git("rm", "-rq", "--ignore-unmatch", f"results/{name}")
+            shutil.rmtree(RESULTS / name, ignore_errors=True)
+        shutil.copytree(ROOT / "parts" / "published" / name, RESULTS / name)
+        if (ROOT / "parts" / "publish" / name).exists():
+            _git("rm", "-rq", "--ignore-unmatch", f"parts/publish/{name}")
+            shutil.rmtree(ROOT / "parts" / "publish" / name, ignore_errors=True)
+        shutil.rmtree(ROOT / "parts" / "published" / name)
+        plan = _drop_earlier(plan, name)
+        print(f"land: results/{name} replaced")
+    (RESULTS / "plan.toml").write_text(plan, encoding="utf-8")
+    subprocess.run([sys.executable, "-m", "bench", "publish", "--table"], cwd=ROOT, check=True)
+
+    from bench.report import quotes
+    from bench.report.publish import findings_folders, update_findings
+
+    findings = RESULTS / "FINDINGS.md"
+    text = findings.read_text(encoding="utf-8")
+    drawn = [RESULTS / n for n in names if n in {f.name for f in findings_folders(text, RESULTS)}]
+    unresolved: list[str] = []
+    if drawn:
+        update_findings(findings, drawn, unresolved)
+    readme = ROOT / "README.md"
+    unresolved_readme: list[str] = []
+    readme.write_text(
+        quotes.fill(
+            readme.read_text(encoding="utf-8"),
+            ROOT,
+            [f"results/{n}" for n in names],
+            unresolved_readme,
+        ),
+        encoding="utf-8",
+    )
+    for where, lines in (("FINDINGS", unresolved), ("README", unresolved_readme)):
+        for line in lines:
+            print(f"land: {where}: {line}")
+    for name in names:
+        if (RESULTS / name / "tuned.json").is_file():
+            print(f"land: {name} holds a tune's choice: python -m bench publish --adopt {name}")
+    return 1 if unresolved or unresolved_readme else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
