@@ -213,6 +213,7 @@ def test_a_json_quote_reads_a_number_a_folders_script_wrote(folder: Path) -> Non
         ("tones json speed.json figures.colour", "has no figures.colour"),
         ("tones json speed.json band.1.n", "has no band.1.n"),
         ("tones json speed.json figures", "not a number"),
+        ("tones json ../tones/speed.json figures.ratio", "not a file of tones"),
     ]:
         with pytest.raises(ValueError, match=message):
             q.fill(f"<!--q {spec}-->?<!--/q-->", folder.parent)

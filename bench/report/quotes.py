@@ -265,6 +265,8 @@ class Sources:
         """The number at ``q.field`` (keys and list positions, dot-separated) of the JSON file
         ``q.task`` in ``q.folder``."""
         path = self.base / q.folder / q.task
+        if ".." in Path(q.task).parts or Path(q.task).is_absolute():
+            raise ValueError(f"quote '{q.spec}': {q.task} is not a file of {q.folder}")
         if path not in self._json:
             if not path.is_file():
                 raise ValueError(f"quote '{q.spec}': no file {path}")
