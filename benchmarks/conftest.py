@@ -11,6 +11,7 @@ environment that measured them (commit, code hash, CPU, versions): what
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from pathlib import Path
@@ -109,12 +110,18 @@ def speed_figures() -> dict[str, Any]:
 KEYS = {"project": "project", "project, band given": "project_band_given", "nifty-ls": "nifty_ls"}
 
 
-def band_figures() -> list[dict[str, Any]]:
-    """One entry per point of test_estimator_band.py: ``n``, ``w``, the Cramer-Rao standard
-    deviation and, per method measured, its time, the frequency found and its error in those
-    standard deviations (``None`` where it reported no tone); ``nifty_over_project``: how many
-    times longer nifty-ls took than the project told no band."""
-    points = []
+def point_id(n: int, w: float) -> str:
+    """A point's name, as the benchmarks' parameters name it: ``n1e4-w31``."""
+    return f"n1e{round(math.log10(n))}-w{w:g}"
+
+
+def band_figures() -> dict[str, dict[str, Any]]:
+    """One entry per point of test_estimator_band.py, by :func:`point_id`, in order of ``n``
+    and ``w``: ``n``, ``w``, the Cramer-Rao standard deviation and, per method measured, its
+    time, the frequency found and its error in those standard deviations (``None`` where it
+    reported no tone); ``nifty_over_project``: how many times longer nifty-ls took than the
+    project told no band."""
+    points = {}
     for (n, w), figs in sorted(BAND.items()):
         point: dict[str, Any] = {"n": n, "w": w, "crb": next(iter(figs.values()))["crb"]}
         for method, fig in sorted(figs.items()):
@@ -126,11 +133,11 @@ def band_figures() -> list[dict[str, Any]]:
             }
         if "project" in figs and "nifty-ls" in figs:
             point["nifty_over_project"] = figs["nifty-ls"]["seconds"] / figs["project"]["seconds"]
-        points.append(point)
+        points[point_id(n, w)] = point
     return points
 
 
-def _band_lines(points: list[dict[str, Any]]) -> list[str]:
+def _band_lines(points: dict[str, dict[str, Any]]) -> list[str]:
     """One line per point of test_estimator_band.py: time, frequency found and its error in CRB
     standard deviations for each method, and how many times longer nifty-ls took."""
 
@@ -144,19 +151,17 @@ def _band_lines(points: list[dict[str, Any]]) -> list[str]:
 
     def line(p: dict[str, Any], mine: str) -> str:
         theirs = p.get("nifty_ls")
-        ratio = f"{theirs['seconds'] / p[mine]['seconds']:.1f}x" if theirs else "-"
-        return (
-            f"{p['n']:>9} {p['w']:>6g} {p['crb']:9.2e} | {cell(p.get(mine))} | {cell(theirs)} | "
-            f"{ratio if mine in p else '-'}"
-        )
+        ratio = f"{theirs['seconds'] / p[mine]['seconds']:.1f}x" if theirs and mine in p else "-"
+        where = f"{p['n']:>9} {p['w']:>6g} {p['crb']:9.2e}"
+        return f"{where} | {cell(p.get(mine))} | {cell(theirs)} | {ratio}"
 
     head = (
         f"{'n':>9} {'w':>6} {'CRB std':>9} | {'project: w found':>16} {'time':>10} {'err/CRB':>8}"
         f" | {'nifty-ls: w found':>17} {'time':>9} {'err/CRB':>8} | nifty/project time"
     )
-    lines = [head, *(line(p, "project") for p in points)]
+    lines = [head, *(line(p, "project") for p in points.values())]
     # The same band for both: the project told nifty-ls's band (max_freq = 2.5 w).
-    banded = [p for p in points if "project_band_given" in p]
+    banded = [p for p in points.values() if "project_band_given" in p]
     if banded:
         lines.append("the project told the same band as nifty-ls (max_freq = 2.5 w):")
         lines += [line(p, "project_band_given") for p in banded]
@@ -218,7 +223,7 @@ def _speed_lines(f: dict[str, Any]) -> list[str]:
     return lines
 
 
-def pytest_terminal_summary(terminalreporter) -> None:  # pytest hook
+def pytest_terminal_summary(terminalreporter, exitstatus: int) -> None:  # pytest hook
     figures, points = speed_figures(), band_figures()
     lines = _speed_lines(figures)
     if lines:
@@ -234,14 +239,14 @@ def pytest_terminal_summary(terminalreporter) -> None:  # pytest hook
         for line in _band_lines(points):
             terminalreporter.write_line(line)
     out = os.environ.get(OUT_ENV)
-    if out and (figures or points):
-        import torch
-
+    if out and exitstatus != 0:
+        terminalreporter.write_line(f"speed figures not written to {out}: the run failed")
+    elif out and (figures or points):
         from bench.engine.store import environment
 
         data = {
             "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "environment": environment("cpu") | {"threads": torch.get_num_threads()},
+            "environment": environment("cpu"),
             "figures": figures,
             "band": points,
         }

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
 import os
 import subprocess
 import sys
@@ -24,6 +25,33 @@ from pathlib import Path
 NAME = "speed-cpu.json"
 #: The benchmark files measured, from the checkout's root.
 FILES = ("benchmarks/test_bench_speed.py", "benchmarks/test_estimator_band.py")
+
+
+#: The figures every measurement holds (``benchmarks/conftest.py``, ``speed_figures``).
+FIGURES = (
+    "original_us_per_step",
+    "sgd_sin_1_seed_ratio",
+    "sgd_sin_20_seeds_ratio",
+    "sgd_sin_fleet_ratio",
+    "networks_batched_ratio",
+    "network_step_over_matmuls",
+    "matmul_peak_gflops",
+    "harness_share_of_typical_run",
+    "fft_estimate_1e6_s",
+)
+#: What each point of the estimator's table holds: the project with and without nifty-ls's
+#: band, and nifty-ls.
+BAND = ("project", "project_band_given", "nifty_ls", "nifty_over_project")
+
+
+def incomplete(data: dict) -> list[str]:
+    """What a measurement lacks (a benchmark skipped or deselected): empty when complete."""
+    missing = [f"figures.{k}" for k in FIGURES if k not in data.get("figures", {})]
+    band = data.get("band") or {}
+    if not band:
+        missing.append("band")
+    missing += [f"band.{p}.{k}" for p, point in band.items() for k in BAND if k not in point]
+    return missing
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -49,6 +77,11 @@ def main(argv: list[str] | None = None) -> int:
         return code
     if not out.is_file():
         print(f"speed_figures: the benchmarks wrote no {out}", file=sys.stderr)
+        return 1
+    missing = incomplete(json.loads(out.read_text(encoding="utf-8")))
+    if missing:
+        out.unlink()
+        print(f"speed_figures: no figure for {', '.join(missing)}", file=sys.stderr)
         return 1
     print(f"speed_figures: {out}")
     return 0

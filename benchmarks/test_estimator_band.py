@@ -35,7 +35,7 @@ import pytest
 from bench.lib.estimators import estimate_tones
 from bench.lib.metrics import tone_crlb_std
 
-from .conftest import record_band
+from .conftest import point_id, record_band
 
 AMPLITUDE = 1.0
 NOISE_STD = 1 / math.sqrt(2)
@@ -47,7 +47,7 @@ GRID_REACH = 2.5
 #: Periodogram points per peak width (the width being one cycle over the span).
 OVERSAMPLE = 5
 
-POINTS = [pytest.param(n, w, id=f"n1e{round(math.log10(n))}-w{w:g}") for n in SIZES for w in FREQS]
+POINTS = [pytest.param(n, w, id=point_id(n, w)) for n in SIZES for w in FREQS]
 
 
 @cache

@@ -34,27 +34,54 @@ def _drop_earlier(plan: str, name: str) -> str:
     return "[[folder]]".join(entries)
 
 
+def _problem(name: str) -> str | None:
+    """Why ``name`` cannot land now (``None``: it can)."""
+    published = ROOT / "parts" / "published" / name
+    if (RESULTS / f".{name}.landing").exists():
+        return (
+            f"results/.{name}.landing is there: an earlier land was stopped; it holds the "
+            f"published folder: move it back to parts/published/{name} and land again"
+        )
+    if not published.is_dir():
+        return "nothing in parts/published/ for it"
+    for needed in ("manifest.json", "records.jsonl.gz", "README.md"):
+        if not (published / needed).is_file():
+            return f"parts/published/{name} has no {needed}: not a published folder"
+    changed = subprocess.run(
+        ["git", "-C", str(ROOT), "status", "--porcelain", "--", f"results/{name}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    if changed.strip():
+        return f"results/{name} has uncommitted changes: commit or restore them first"
+    return None
+
+
 def main(names: list[str]) -> int:
     if not names:
         print(__doc__.strip().splitlines()[0], file=sys.stderr)
         return 2
-    missing = [n for n in names if not (ROOT / "parts" / "published" / n).is_dir()]
-    if missing:
-        print(f"land: nothing in parts/published/ for {', '.join(missing)}", file=sys.stderr)
+    problems = [f"{n}: {p}" for n in names if (p := _problem(n)) is not None]
+    if problems:
+        for line in problems:
+            print(f"land: {line}", file=sys.stderr)
         return 2
-    plan = (RESULTS / "plan.toml").read_text(encoding="utf-8")
+    plan_file = RESULTS / "plan.toml"
     for name in names:
+        # Moved, not copied, beside its place first: the published folder is never in two
+        # half-states, and the tracked one is removed only once the new one is in reach.
+        landing = RESULTS / f".{name}.landing"
+        (ROOT / "parts" / "published" / name).rename(landing)
         if (RESULTS / name).exists():
             _git("rm", "-rq", "--ignore-unmatch", f"results/{name}")
             shutil.rmtree(RESULTS / name, ignore_errors=True)
-        shutil.copytree(ROOT / "parts" / "published" / name, RESULTS / name)
+        landing.rename(RESULTS / name)
         if (ROOT / "parts" / "publish" / name).exists():
             _git("rm", "-rq", "--ignore-unmatch", f"parts/publish/{name}")
             shutil.rmtree(ROOT / "parts" / "publish" / name, ignore_errors=True)
-        shutil.rmtree(ROOT / "parts" / "published" / name)
-        plan = _drop_earlier(plan, name)
+        plan_file.write_text(_drop_earlier(plan_file.read_text(encoding="utf-8"), name))
         print(f"land: results/{name} replaced")
-    (RESULTS / "plan.toml").write_text(plan, encoding="utf-8")
     subprocess.run([sys.executable, "-m", "bench", "publish", "--table"], cwd=ROOT, check=True)
 
     from bench.report import quotes

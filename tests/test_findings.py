@@ -196,15 +196,21 @@ def test_a_quote_reads_a_records_extras_and_its_ceiling(folder: Path) -> None:
 def test_a_json_quote_reads_a_number_a_folders_script_wrote(folder: Path) -> None:
     """Measurements that are not records (a script's speed figures) are quoted from their JSON
     file by keys and list positions, and a changed figure makes the check fail."""
-    figures = {"figures": {"fft_s": 0.12345, "ratio": 98.6}, "band": [{"n": 10_000}]}
+    figures = {
+        "figures": {"fft_s": 0.12345, "ratio": 98.6, "err": None},
+        "band": [{"n": 10_000}],
+        "environment": {"git_commit": "0123456789abcdef"},
+    }
     (folder / "speed.json").write_text(json.dumps(figures))
     doc = (
         "<!--q tones json speed.json figures.fft_s:.3f-->?<!--/q--> s, "
         "<!--q tones json speed.json figures.ratio:.0f-->?<!--/q-->x at "
-        "<!--q tones json speed.json band.0.n-->?<!--/q--> samples"
+        "<!--q tones json speed.json band.0.n-->?<!--/q--> samples, error "
+        "<!--q tones json speed.json figures.err:+.2f-->?<!--/q--> (no tone), commit "
+        "<!--q tones json speed.json environment.git_commit:.7s-->?<!--/q-->"
     )
     filled = q.fill(doc, folder.parent)
-    assert [x.text for x in q.quotes(filled)] == ["0.123", "99", "10,000"]
+    assert [x.text for x in q.quotes(filled)] == ["0.123", "99", "10,000", "-", "0123456"]
     figures["figures"]["ratio"] = 50.0
     (folder / "speed.json").write_text(json.dumps(figures))
     assert len(q.check(filled, folder.parent)) == 1
@@ -214,6 +220,7 @@ def test_a_json_quote_reads_a_number_a_folders_script_wrote(folder: Path) -> Non
         ("tones json speed.json band.1.n", "has no band.1.n"),
         ("tones json speed.json figures", "not a number"),
         ("tones json ../tones/speed.json figures.ratio", "not a file of tones"),
+        ("tones json speed.json figures.ratio:,d", "quote 'tones json speed.json figures.ratio"),
     ]:
         with pytest.raises(ValueError, match=message):
             q.fill(f"<!--q {spec}-->?<!--/q-->", folder.parent)

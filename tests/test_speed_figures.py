@@ -41,13 +41,19 @@ def test_the_estimator_table_gives_errors_in_cramer_rao_deviations() -> None:
     speed.record_band(10_000, 31.0, "project", _bench(0.02), 31.002, 0.001)
     speed.record_band(10_000, 31.0, "nifty-ls", _bench(0.05), 30.999, 0.001)
     speed.record_band(10_000, 31.0, "project, band given", _bench(0.01), None, 0.001)
-    (point,) = speed.band_figures()
+    points = speed.band_figures()
+    assert list(points) == ["n1e4-w31"]
+    point = points["n1e4-w31"]
     assert point["project"]["err_crb"] == pytest.approx(2.0)
     assert point["nifty_ls"]["err_crb"] == pytest.approx(-1.0)
     assert point["project_band_given"]["err_crb"] is None  # no tone reported
     assert point["nifty_over_project"] == pytest.approx(2.5)
-    lines = speed._band_lines([point])
+    lines = speed._band_lines(points)
     assert len(lines) == 4 and "none" in lines[-1]
+    # A point nifty-ls was timed on and the project not (a -k run) is a line, not an error.
+    speed.BAND.clear()
+    speed.record_band(10_000, 31.0, "nifty-ls", _bench(0.05), 30.999, 0.001)
+    assert speed._band_lines(speed.band_figures())[1].endswith("| -")
 
 
 def test_the_figures_are_written_with_the_machine_and_commit(
@@ -58,8 +64,25 @@ def test_the_figures_are_written_with_the_machine_and_commit(
     speed.record("fft_estimate_1e6", _bench(0.125))
     shown: list[str] = []
     reporter = SimpleNamespace(section=shown.append, write_line=shown.append)
-    speed.pytest_terminal_summary(reporter)
+    speed.pytest_terminal_summary(reporter, exitstatus=1)  # a failed run writes nothing
+    assert not out.exists()
+    speed.pytest_terminal_summary(reporter, exitstatus=0)
     data = json.loads(out.read_text())
     assert data["figures"] == {"fft_estimate_1e6_s": 0.125}
     assert data["environment"]["code_hash"] and data["environment"]["threads"] >= 1
+    assert data["band"] == {}
     assert "fft estimate from 10**6 samples: 0.125 s" in shown
+
+
+def test_a_measurement_missing_a_benchmark_is_incomplete() -> None:
+    """``speed_figures.py`` refuses to publish figures a skipped benchmark left out."""
+    from benchmarks.speed_figures import BAND, FIGURES, incomplete
+
+    whole = {
+        "figures": dict.fromkeys(FIGURES, 1.0),
+        "band": {"n1e4-w31": dict.fromkeys(BAND, 1.0)},
+    }
+    assert incomplete(whole) == []
+    del whole["figures"]["fft_estimate_1e6_s"], whole["band"]["n1e4-w31"]["nifty_ls"]
+    assert incomplete(whole) == ["figures.fft_estimate_1e6_s", "band.n1e4-w31.nifty_ls"]
+    assert incomplete({"figures": {}}) == [*(f"figures.{k}" for k in FIGURES), "band"]

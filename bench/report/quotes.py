@@ -212,7 +212,7 @@ def number(value: Any, fmt: str | None = None) -> str:
     if isinstance(value, tuple):
         return " to ".join(number(v, fmt) for v in value)
     if isinstance(value, str):
-        return value
+        return format(value, fmt) if fmt else value  # a commit as `.7s`
     if fmt:
         out = format(value, fmt)
     elif isinstance(value, (int, bool)):
@@ -246,6 +246,15 @@ class Sources:
     def value(self, q: Quote) -> str:
         """What the records (or the JSON file a ``json`` quote names) give for ``q``, as
         text."""
+        try:
+            return self._value(q)
+        except (TypeError, ValueError) as exc:
+            if str(exc).startswith(f"quote '{q.spec}'"):
+                raise
+            # A format the value cannot take (",d" on a fraction), said with its quote.
+            raise ValueError(f"quote '{q.spec}': {exc}") from exc
+
+    def _value(self, q: Quote) -> str:
         if q.method == JSON:
             return number(self._json_value(q), q.fmt)
         chosen = self._chosen(q)
@@ -282,7 +291,7 @@ class Sources:
                 node = node[int(key)]
             else:
                 raise ValueError(f"quote '{q.spec}': {path} has no {q.field}")
-        if isinstance(node, bool) or not isinstance(node, (int, float, str)):
+        if isinstance(node, bool) or not isinstance(node, (int, float, str, type(None))):
             raise ValueError(f"quote '{q.spec}': {q.field} in {path} is not a number or text")
         return node
 
