@@ -3,8 +3,9 @@
 For each FOLDER held in `parts/published/FOLDER/` (published there at one commit, its records'
 code hash checked): it replaces `results/FOLDER` with it, removes its part (`parts/publish/`)
 and its `earlier` mark in `results/plan.toml`; then it regenerates the plan's table in
-`results/README.md`, FINDINGS' blocks and quotes of those folders, and the README's quotes of
-them, and lists the quotes their records no longer give (prose to revise). A folder that holds
+`results/README.md`, FINDINGS' blocks and quotes of those folders, and the README's table and
+quotes of them, and lists the quotes their records no longer give (prose to revise). A folder
+that holds
 a tune's choice is then adopted by hand (`python -m bench publish --adopt FOLDER`). Review
 `git diff`, run the results and findings tests, and commit.
 """
@@ -85,7 +86,7 @@ def main(names: list[str]) -> int:
     subprocess.run([sys.executable, "-m", "bench", "publish", "--table"], cwd=ROOT, check=True)
 
     from bench.report import quotes
-    from bench.report.publish import findings_folders, update_findings
+    from bench.report.publish import findings_folders, update_findings, update_readme
 
     findings = RESULTS / "FINDINGS.md"
     text = findings.read_text(encoding="utf-8")
@@ -94,6 +95,10 @@ def main(names: list[str]) -> int:
     if drawn:
         update_findings(findings, drawn, unresolved)
     readme = ROOT / "README.md"
+    for name in names:  # the README's own table, where it is drawn from a landed folder
+        if f"python -m bench report results/{name} --readme" in readme.read_text("utf-8"):
+            update_readme(readme, [RESULTS / name], link=f"results/{name}/report.md")
+            print(f"land: README's table regenerated from results/{name}")
     unresolved_readme: list[str] = []
     readme.write_text(
         quotes.fill(
