@@ -5,8 +5,8 @@ code hash checked): it replaces `results/FOLDER` with it, removes its part (`par
 and its `earlier` mark in `results/plan.toml`; then it regenerates the plan's table in
 `results/README.md`, FINDINGS' blocks and quotes of those folders, and the README's table and
 quotes of them, and lists the quotes their records no longer give (prose to revise). A folder
-that holds a tune's choice is then adopted by hand (`python -m bench publish --adopt FOLDER`). Review
-`git diff`, run the results and findings tests, and commit.
+that holds a tune's choice is then adopted by hand (`python -m bench publish --adopt FOLDER`).
+Review `git diff`, run the results and findings tests, and commit.
 """
 
 from __future__ import annotations
