@@ -193,6 +193,23 @@ def test_a_quote_reads_a_records_extras_and_its_ceiling(folder: Path) -> None:
         q.fill("<!--q tones * * extras.label.max-->?<!--/q-->", folder.parent)
 
 
+def test_a_quote_counts_the_runs_that_ran_untuned(folder: Path) -> None:
+    """``untuned`` sums, over every (method, task) pair a quote names, the runs of a tunable
+    method that found no tuned settings and ran with its defaults."""
+    lines = []
+    marked = 0
+    for line in (folder / "records.jsonl").read_text().splitlines():
+        r = json.loads(line)
+        if r["method"] == "esprit" and r["status"] != "skipped" and r["seed"] % 2 == 0:
+            r["tuning"] = {"settings": "untuned", "params": {}, "why": "no tuned settings"}
+            marked += 1
+        lines.append(json.dumps(r))
+    (folder / "records.jsonl").write_text("\n".join(lines) + "\n")
+    doc = "<!--q tones * * untuned-->?<!--/q--> <!--q tones fft * untuned-->?<!--/q-->"
+    shown = [x.text for x in q.quotes(q.fill(doc, folder.parent))]
+    assert marked > 0 and shown == [str(marked), "0"]
+
+
 def test_a_json_quote_reads_a_number_a_folders_script_wrote(folder: Path) -> None:
     """Measurements that are not records (a script's speed figures) are quoted from their JSON
     file by keys and list positions, and a changed figure makes the check fail."""

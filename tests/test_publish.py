@@ -578,6 +578,8 @@ def test_a_findings_quote_the_new_records_lack_does_not_stop_the_folder(
     commit, code = "c" * 40, "0123456789abcdef"  # as if made at this (clean) checkout
     for env in manifest["environments"].values():
         env.update(git_commit=commit, code_hash=code)
+        for checked in ("verified_commit", "source_commit"):  # what an earlier publish added
+            env.pop(checked, None)
     _clean(monkeypatch, commit)
     monkeypatch.setattr(pub, "commit_code_hash", lambda c, root=None: code if c == commit else None)
     stage = tmp_path / "runs" / "publish" / "tones-cpu"

@@ -147,6 +147,7 @@ SPECIAL: dict[str, Callable[[Sequence[Summary]], Any]] = {
     "successes": _successes,
     "records": lambda s: sum(len(x.records) for x in s),
     "runs": lambda s: sum(x["runs"] or 0 for x in s),
+    "untuned": lambda s: sum(x["untuned"] or 0 for x in s),
     "headline_range": _range("judged_headline"),
 }
 
