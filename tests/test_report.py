@@ -195,6 +195,25 @@ def test_all_formats_written(full_report):
         assert (out / name) in written and (out / name).stat().st_size > 0
 
 
+def test_a_report_without_plots_keeps_the_figures_it_had(full_report, tmp_path):
+    """Rewriting a report without --plots (its tables, or the blocks a findings file draws from
+    it) leaves its figures section as drawn; --plots redraws it; a new report has none."""
+    out = full_report[0]
+    drawn = (out / "report.md").read_text()
+    figures = drawn[drawn.index("\n## Figures\n") + 1 :]
+    assert "![" in figures
+    again = tmp_path / "again"
+    again.mkdir()
+    (again / "report.md").write_text(drawn)
+    d = out.parent
+    report.write_reports([d], again, ["md"], plots=False)
+    md = (again / "report.md").read_text()
+    assert md.endswith(figures) and md.count("## Figures") == 1
+    fresh = tmp_path / "fresh"
+    report.write_reports([d], fresh, ["md"], plots=False)
+    assert "## Figures" not in (fresh / "report.md").read_text()
+
+
 def test_markdown_success_table(full_report):
     md = (full_report[0] / "report.md").read_text()
     for title in ("Success rate", "Accuracy", "Convergence", "Cost", "performance profile"):

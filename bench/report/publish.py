@@ -483,9 +483,11 @@ def write_report(
 ) -> Outcome:
     """Write the report of ``loaded`` in each of ``formats`` into ``out`` (``report.md``,
     ``report.html``, ``report.tex``, ``summary.csv`` + ``runs.csv``; figures in ``out/plots``,
-    SVG as :func:`svg_wanted` decides). Problems met while reading are printed on stderr and
-    listed in the report. ``markdown_to`` also receives the Markdown (even if ``md`` is not
-    among the formats). ``lookups`` supply what records alone cannot (see
+    SVG as :func:`svg_wanted` decides; without ``plots`` the figures section ``report.md``
+    already has is kept, so that regenerating a published folder's tables, or the findings
+    and README blocks drawn from it, never drops its figures). Problems met while reading are
+    printed on stderr and listed in the report. ``markdown_to`` also receives the Markdown
+    (even if ``md`` is not among the formats). ``lookups`` supply what records alone cannot (see
     :class:`~bench.report.document.Lookups`)."""
     unknown = [f for f in formats if f not in FORMATS]
     if unknown:
@@ -513,6 +515,9 @@ def write_report(
         rep.intro.insert(0, "No records found.")
     if "md" in formats or markdown_to is not None:
         md = render_markdown(rep)
+        kept = "" if rep.figures else _figures_section(out / "report.md")
+        if kept:
+            md = md.rstrip("\n") + "\n\n" + kept
         if "md" in formats:
             done.written.append(_write(out / "report.md", md))
         if markdown_to is not None:
@@ -525,6 +530,16 @@ def write_report(
         done.written.append(write_summary(out, rep))
         done.written.append(write_csv(out / "runs.csv", runs_rows(records)))
     return done
+
+
+def _figures_section(report_md: Path) -> str:
+    """The figures section of an earlier ``report.md`` (its last section: figures are drawn
+    only on request, so a report written without them keeps the ones it had), else ``""``."""
+    if not report_md.is_file():
+        return ""
+    text = report_md.read_text(encoding="utf-8")
+    at = text.find("\n## Figures\n")
+    return text[at + 1 :] if at >= 0 else ""
 
 
 def write_reports(
