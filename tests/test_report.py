@@ -5,6 +5,7 @@ import csv
 import json
 import math
 import re
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -202,16 +203,20 @@ def test_a_report_without_plots_keeps_the_figures_it_had(full_report, tmp_path):
     drawn = (out / "report.md").read_text()
     figures = drawn[drawn.index("\n## Figures\n") + 1 :]
     assert "![" in figures
+    d = out.parent
     again = tmp_path / "again"
     again.mkdir()
+    shutil.copy(d / "records.jsonl", again)
     (again / "report.md").write_text(drawn)
-    d = out.parent
-    report.write_reports([d], again, ["md"], plots=False)
+    report.write_reports([again], again, ["md"], plots=False)
     md = (again / "report.md").read_text()
     assert md.endswith(figures) and md.count("## Figures") == 1
-    fresh = tmp_path / "fresh"
-    report.write_reports([d], fresh, ["md"], plots=False)
-    assert "## Figures" not in (fresh / "report.md").read_text()
+    # Another folder's report in the output is not this report's: nothing is carried over.
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "report.md").write_text(drawn)
+    report.write_reports([again], other, ["md"], plots=False)
+    assert "## Figures" not in (other / "report.md").read_text()
 
 
 def test_markdown_success_table(full_report):

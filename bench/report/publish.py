@@ -483,11 +483,12 @@ def write_report(
 ) -> Outcome:
     """Write the report of ``loaded`` in each of ``formats`` into ``out`` (``report.md``,
     ``report.html``, ``report.tex``, ``summary.csv`` + ``runs.csv``; figures in ``out/plots``,
-    SVG as :func:`svg_wanted` decides; without ``plots`` the figures section ``report.md``
-    already has is kept, so that regenerating a published folder's tables, or the findings
-    and README blocks drawn from it, never drops its figures). Problems met while reading are
-    printed on stderr and listed in the report. ``markdown_to`` also receives the Markdown
-    (even if ``md`` is not among the formats). ``lookups`` supply what records alone cannot (see
+    SVG as :func:`svg_wanted` decides; without ``plots``, a folder reporting its own records
+    keeps the figures section its ``report.md`` already has, so that regenerating a published
+    folder's tables, or the findings and README blocks drawn from it, never drops its
+    figures). Problems met while reading are printed on stderr and listed in the report.
+    ``markdown_to`` also receives the Markdown (even if ``md`` is not among the formats).
+    ``lookups`` supply what records alone cannot (see
     :class:`~bench.report.document.Lookups`)."""
     unknown = [f for f in formats if f not in FORMATS]
     if unknown:
@@ -515,7 +516,8 @@ def write_report(
         rep.intro.insert(0, "No records found.")
     if "md" in formats or markdown_to is not None:
         md = render_markdown(rep)
-        kept = "" if rep.figures else _figures_section(out / "report.md")
+        own = any(Path(s).resolve() == out.resolve() for s in sources)  # its own records
+        kept = _figures_section(out / "report.md") if own and not rep.figures else ""
         if kept:
             md = md.rstrip("\n") + "\n\n" + kept
         if "md" in formats:
