@@ -22,7 +22,13 @@ from bench.report.document import Lookups, Report, build_report, machines, prove
 from bench.report.plots import draw_all
 from bench.report.quotes import fill, quotes
 from bench.report.records import Loaded, read
-from bench.report.render import markdown_table, render_html, render_latex, render_markdown
+from bench.report.render import (
+    FIGURES_HEADING,
+    markdown_table,
+    render_html,
+    render_latex,
+    render_markdown,
+)
 from bench.report.summaries import summarise
 from bench.report.tables import headline_matrix, tuning_trials_table
 
@@ -540,7 +546,7 @@ def _figures_section(report_md: Path) -> str:
     if not report_md.is_file():
         return ""
     text = report_md.read_text(encoding="utf-8")
-    at = text.find("\n## Figures\n")
+    at = text.find(f"\n{FIGURES_HEADING}\n")
     return text[at + 1 :] if at >= 0 else ""
 
 

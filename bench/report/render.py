@@ -14,6 +14,10 @@ from bench.report.cost_tables import LOWER_BOUND
 from bench.report.document import Report
 from bench.report.tables import CEILING, MIXED, NEAR, UNTUNED, Table
 
+#: The heading of a Markdown report's last section, its figures (kept by a rewrite without
+#: plots: ``bench.report.publish``).
+FIGURES_HEADING = "## Figures"
+
 
 def _with_headline(rep: Report) -> list[Table]:
     """The tables in print order: the success matrix first, unless it is already one of them."""
@@ -30,7 +34,7 @@ def render_markdown(rep: Report, plots_rel: str = "plots") -> str:
     for title, items in rep.notes:
         out += [f"## {title}", "", *[f"- {i}" for i in items], ""]
     if rep.figures:
-        out += ["## Figures", ""]
+        out += [FIGURES_HEADING, ""]
         for f in rep.figures:
             out += [
                 f"### {f.title}",
